@@ -1,0 +1,58 @@
+"""Normalize crypto-exchange errors onto one ontology and recommend what to do.
+
+    >>> import normalizer
+    >>> err = normalizer.normalize("okx", code="58102", http_status=429)
+    >>> err.category, err.subcategory, err.rule_id
+    (<Category.RATE_LIMIT: 'RATE_LIMIT'>, 'RATE_LIMIT.REQUESTS', 'okx.transfer-rate-limit')
+    >>> rec = normalizer.recommend(err, operation="transfer", attempt=1)
+    >>> rec.action
+    <Action.RETRY: 'RETRY'>
+
+The categories, actions, scopes and operations are drawn as a tree in
+``normalizer._ontology``; what raises is drawn in ``normalizer._errors``.
+"""
+
+from ._errors import (
+    CatalogError,
+    ConfigError,
+    NormalizerError,
+    OntologyError,
+    PolicyError,
+    Problem,
+    RuleFileError,
+    UnknownExchangeError,
+)
+from ._models import NormalizedError, RawInput, Recommendation
+from ._normalize import exchanges, normalize
+from ._ontology import Action, Category, Operation, Precondition, Scope
+from ._policy import Backoff, Policy, default_policy, load_policy, parse_policy
+from ._recommend import recommend
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Action",
+    "Backoff",
+    "CatalogError",
+    "Category",
+    "ConfigError",
+    "NormalizedError",
+    "NormalizerError",
+    "OntologyError",
+    "Operation",
+    "Policy",
+    "PolicyError",
+    "Precondition",
+    "Problem",
+    "RawInput",
+    "Recommendation",
+    "RuleFileError",
+    "Scope",
+    "UnknownExchangeError",
+    "default_policy",
+    "exchanges",
+    "load_policy",
+    "normalize",
+    "parse_policy",
+    "recommend",
+]

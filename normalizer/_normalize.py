@@ -1,0 +1,519 @@
+"""``normalize()``: any failed request in, a classified error out, never an exception.
+
+Only caller mistakes raise (an unknown exchange or operation). Whatever the
+exchange sent, however malformed, yields a ``NormalizedError``; when nothing
+can be made of it the category is UNKNOWN and ``raw`` keeps the input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ._catalog import Catalog, CatalogEntry, load_catalog
+from ._errors import RuleFileError, UnknownExchangeError
+from ._models import NormalizedError, RawInput, _build
+from ._ontology import Category, Operation
+from ._resources import data_dir
+from ._rules import ExchangeSpec, Probe, Rule, RuleSet, load_rules_file
+from ._text import bound
+from ._transport import response_of, transport_kind
+from ._yaml import load_file, validate
+
+log = logging.getLogger("normalizer")
+
+#: Bodies longer than this are not parsed (an error body is small); raw keeps them.
+MAX_BODY_BYTES = 256 * 1024
+#: ``NormalizedError.message`` keeps at most this many characters; raw keeps all.
+MAX_KEPT_MESSAGE = 4096
+
+COMMON = "common"
+
+
+class Registry:
+    """The rule sets of every exchange found under a rules folder.
+
+    Each exchange is loaded (and checked) on first use, once, under a lock.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else data_dir("rules")
+        self._sets: dict[str, RuleSet] = {}
+        self._lock = threading.Lock()
+        self._common: list[Rule] | None = None
+        self.names: tuple[str, ...] = tuple(
+            sorted(
+                p.name
+                for p in self.root.iterdir()
+                if p.is_dir() and p.name != COMMON and (p / "exchange.yaml").is_file()
+            )
+        )
+
+    def get(self, name: object) -> RuleSet:
+        rs = self._sets.get(name) if isinstance(name, str) else None
+        if rs is not None:
+            return rs
+        key = name.lower() if isinstance(name, str) else name
+        if key not in self.names:
+            raise UnknownExchangeError(name, list(self.names))
+        assert isinstance(key, str)
+        with self._lock:
+            rs = self._sets.get(key)
+            if rs is None:
+                rs = self._load(key)
+                self._sets[key] = rs
+            if isinstance(name, str):
+                self._sets[name] = rs
+        return rs
+
+    def load_all(self) -> list[RuleSet]:
+        """Load every exchange now (and so refuse any bad file now)."""
+        return [self.get(n) for n in self.names]
+
+    def common_rules(self) -> list[Rule]:
+        if self._common is None:
+            path = self.root / COMMON / "rules.yaml"
+            self._common = load_rules_file(path, "*") if path.is_file() else []
+        return self._common
+
+    def _load(self, name: str) -> RuleSet:
+        folder = self.root / name
+        spec = validate(
+            ExchangeSpec,
+            load_file(folder / "exchange.yaml", RuleFileError),
+            RuleFileError,
+            {"exchange": name},
+        )
+        catalog: Catalog | None = None
+        if (folder / "catalog.yaml").is_file():
+            catalog = load_catalog(folder / "catalog.yaml")
+        own = load_rules_file(folder / "rules.yaml", name)
+        return RuleSet(spec, catalog, own, self.common_rules())
+
+
+_registry: Registry | None = None
+_registry_lock = threading.Lock()
+
+
+def registry() -> Registry:
+    """The registry of the bundled rules."""
+    global _registry
+    if _registry is None:
+        with _registry_lock:
+            if _registry is None:
+                _registry = Registry()
+    return _registry
+
+
+def exchanges() -> tuple[str, ...]:
+    """The names of the exchanges with bundled rules."""
+    return registry().names
+
+
+# ------------------------------------------------------------- the inputs
+
+_TITLE = re.compile(r"<title[^>]*>([^<]{1,300})</title>", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]{0,500}>")
+
+
+def _status(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 100 <= value <= 599 else None
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) == 3:
+        return _status(int(value.strip()))
+    return None
+
+
+def _code(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else None
+    if isinstance(value, str):
+        s = value.strip()
+        return s if 0 < len(s) <= 32 else None
+    return None
+
+
+def _message(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value[: MAX_KEPT_MESSAGE * 4].decode("utf-8", "replace")
+    return None
+
+
+def _first(obj: Mapping[Any, Any], fields: list[str]) -> Any:
+    for f in fields:
+        if f in obj:
+            return obj[f]
+    return None
+
+
+def _text_message(text: str) -> str | None:
+    """A message from a non-JSON body: an HTML page's title, else its text."""
+    head = text[:8192]
+    m = _TITLE.search(head)
+    if m:
+        return " ".join(m.group(1).split()) or None
+    plain = " ".join(_TAGS.sub(" ", head).split())
+    return plain[:MAX_KEPT_MESSAGE] or None
+
+
+def _parse_body(body: Any) -> tuple[Any, str | None, bool]:
+    """``(parsed JSON or None, text message or None, malformed?)``."""
+    if body is None:
+        return None, None, False
+    if isinstance(body, Mapping):
+        return body, None, False
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        raw = bytes(body[: MAX_BODY_BYTES + 1])
+        if len(raw) > MAX_BODY_BYTES:
+            return None, None, True
+        text = raw.decode("utf-8", "replace")
+    elif isinstance(body, str):
+        if len(body) > MAX_BODY_BYTES:
+            return None, None, True
+        text = body
+    elif isinstance(body, list):
+        return body, None, True
+    else:
+        return None, None, True
+    stripped = text.strip()
+    if not stripped:
+        return None, None, False
+    if stripped[0] in "{[":
+        try:
+            return json.loads(stripped), None, False
+        except (ValueError, RecursionError):
+            return None, _text_message(stripped), True
+    return None, _text_message(stripped), True
+
+
+def retry_after(headers: Any, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    value: Any = None
+    try:
+        if isinstance(headers, Mapping) or hasattr(headers, "get"):
+            value = headers.get("Retry-After")
+            if value is None:
+                value = headers.get("retry-after")
+            if value is None and isinstance(headers, Mapping):
+                for k, v in headers.items():
+                    if isinstance(k, str) and k.lower() == "retry-after":
+                        value = v
+                        break
+        elif isinstance(headers, (list, tuple)):
+            for pair in headers[:200]:
+                if isinstance(pair, (list, tuple)) and len(pair) == 2:
+                    k = pair[0].decode("latin-1") if isinstance(pair[0], bytes) else pair[0]
+                    if isinstance(k, str) and k.lower() == "retry-after":
+                        value = pair[1]
+                        break
+    except Exception:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1", "replace")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and len(value) <= 64:
+        v = value.strip()
+        try:
+            seconds = float(v)
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(v)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return None
+            if when is None:
+                return None
+            seconds = when.timestamp() - (time.time() if now is None else now)
+            seconds = max(seconds, 0.0)
+    else:
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, 86400.0)
+
+
+# ------------------------------------------------------------- classifying
+
+
+@lru_cache(maxsize=16384)
+def _classify(
+    rs: RuleSet,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    operation: Operation | None,
+    transport: str | None,
+) -> tuple[Rule | None, CatalogEntry | None]:
+    return rs.select(Probe(code, message, status, operation, transport))
+
+
+def _result(
+    rs: RuleSet,
+    *,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    operation: Operation | None,
+    transport: str | None,
+    retry_s: float | None,
+    raw: RawInput,
+    no_match: str,
+    item_index: int | None = None,
+    items: tuple[NormalizedError, ...] = (),
+) -> NormalizedError:
+    bounded = bound(message) if message is not None else None
+    rule, entry = _classify(rs, code, bounded, status, operation, transport)
+    if rule is None:
+        category, sub, rule_id, why, url = Category.UNKNOWN, no_match, None, None, None
+    else:
+        category, sub, rule_id, why, url = (
+            rule.category,
+            rule.subcategory,
+            rule.id,
+            rule.why,
+            rule.source_url,
+        )
+    kept = (
+        message
+        if message is None or len(message) <= MAX_KEPT_MESSAGE
+        else message[:MAX_KEPT_MESSAGE]
+    )
+    return _build(  # type: ignore[no-any-return]
+        NormalizedError,
+        {
+            "exchange": rs.name,
+            "category": category,
+            "subcategory": sub,
+            "code": code,
+            "http_status": status,
+            "message": kept,
+            "rule_id": rule_id,
+            "rationale": why,
+            "source_url": url,
+            "retry_after_s": retry_s,
+            "operation": operation,
+            "documented_code": entry.code if entry is not None and entry.code != code else None,
+            "item_index": item_index,
+            "items": items,
+            "raw": raw,
+        },
+    )
+
+
+def _operation(value: object) -> Operation | None:
+    if value is None or isinstance(value, Operation):
+        return value
+    try:
+        return Operation(value)
+    except ValueError:
+        raise ValueError(
+            f"unknown operation {value!r}; choose one of {[o.value for o in Operation]}"
+        ) from None
+
+
+def normalize(
+    exchange: str,
+    *,
+    code: Any = None,
+    message: Any = None,
+    http_status: Any = None,
+    body: Any = None,
+    headers: Any = None,
+    error: BaseException | None = None,
+    operation: Operation | str | None = None,
+) -> NormalizedError:
+    """Classify one failed request of ``exchange``.
+
+    Give whatever you have: the exchange's ``code`` and ``message``, the
+    ``http_status``, the response ``body`` (bytes, str or parsed dict) and
+    ``headers``, or the transport ``error`` you caught. ``operation`` (what
+    the request was doing) lets rules tell a failed query from a failed write.
+    Explicit ``code``/``message`` win over what the body says.
+
+    Never raises on exchange input; raises ``UnknownExchangeError`` for an
+    unknown exchange and ``ValueError`` for an unknown operation.
+    """
+    rs = registry().get(exchange)
+    op = _operation(operation)
+    raw = _build(
+        RawInput,
+        {
+            "body": body,
+            "http_status": http_status,
+            "headers": headers,
+            "code": code,
+            "message": message,
+            "error": error,
+        },
+    )
+    try:
+        return _normalize(rs, code, message, http_status, body, headers, error, op, raw)
+    except Exception:  # a bug of ours must not break the caller's error path
+        log.exception("normalize() failed on %s input; returning UNKNOWN", rs.name)
+        return _unknown(rs, "UNKNOWN.MALFORMED", None, None, None, op, None, raw)
+
+
+def _unknown(
+    rs: RuleSet,
+    sub: str,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    op: Operation | None,
+    retry_s: float | None,
+    raw: RawInput,
+) -> NormalizedError:
+    return _build(  # type: ignore[no-any-return]
+        NormalizedError,
+        {
+            "exchange": rs.name,
+            "category": Category.UNKNOWN,
+            "subcategory": sub,
+            "code": code,
+            "http_status": status,
+            "message": message,
+            "rule_id": None,
+            "rationale": None,
+            "source_url": None,
+            "retry_after_s": retry_s,
+            "operation": op,
+            "documented_code": None,
+            "item_index": None,
+            "items": (),
+            "raw": raw,
+        },
+    )
+
+
+def _normalize(
+    rs: RuleSet,
+    code: Any,
+    message: Any,
+    http_status: Any,
+    body: Any,
+    headers: Any,
+    error: BaseException | None,
+    op: Operation | None,
+    raw: RawInput,
+) -> NormalizedError:
+    transport = None
+    if error is not None and isinstance(error, BaseException):
+        carried = response_of(error)
+        if carried is not None:
+            c_status, c_body, c_headers = carried
+            http_status = http_status if http_status is not None else c_status
+            body = body if body is not None else c_body
+            headers = headers if headers is not None else c_headers
+        else:
+            transport = transport_kind(error)
+            if message is None:
+                text = str(error)
+                message = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    status = _status(http_status)
+    retry_s = retry_after(headers) if headers is not None else None
+    parsed, text_message, malformed = _parse_body(body)
+    shape = rs.spec.response
+    the_code = _code(code)
+    the_message = _message(message)
+    items: tuple[NormalizedError, ...] = ()
+    if isinstance(parsed, Mapping):
+        body_code = _first(parsed, shape.code_fields)
+        if the_code is None:
+            the_code = _code(body_code)
+        if the_message is None:
+            the_message = _message(_first(parsed, shape.message_fields))
+        if shape.items is not None:
+            items = _items(rs, parsed, shape.items, status, op, retry_s, raw)
+        if items:
+            first = items[0]
+            return _build(
+                NormalizedError,
+                {
+                    **first.__dict__,
+                    "code": the_code,
+                    "http_status": status,
+                    "message": the_message,
+                    "item_index": None,
+                    "items": items,
+                    "retry_after_s": retry_s,
+                    "raw": raw,
+                },
+            )
+        if (
+            the_code is not None
+            and the_code in shape.success_codes
+            and (status is None or status < 400)
+        ):
+            return _unknown(rs, "UNKNOWN.NO_ERROR", the_code, the_message, status, op, retry_s, raw)
+        if body_code is not None and the_code is None and code is None:
+            malformed = True
+    elif parsed is not None:
+        malformed = True
+    if the_message is None and text_message is not None:
+        the_message = text_message
+    nothing = the_code is None and the_message is None and status is None and transport is None
+    return _result(
+        rs,
+        code=the_code,
+        message=the_message,
+        status=status,
+        operation=op,
+        transport=transport,
+        retry_s=retry_s,
+        raw=raw,
+        no_match="UNKNOWN.MALFORMED" if malformed or nothing else "UNKNOWN.UNMAPPED",
+    )
+
+
+def _items(
+    rs: RuleSet,
+    parsed: Mapping[Any, Any],
+    shape: Any,
+    status: int | None,
+    op: Operation | None,
+    retry_s: float | None,
+    raw: RawInput,
+) -> tuple[NormalizedError, ...]:
+    data = parsed.get(shape.field)
+    if not isinstance(data, list):
+        return ()
+    out = []
+    for index, item in enumerate(data[:1000]):
+        if not isinstance(item, Mapping):
+            continue
+        c = _code(_first(item, shape.code_fields))
+        if c is None or c in shape.success_codes:
+            continue
+        m = _message(_first(item, shape.message_fields))
+        out.append(
+            _result(
+                rs,
+                code=c,
+                message=m,
+                status=status,
+                operation=op,
+                transport=None,
+                retry_s=retry_s,
+                raw=raw,
+                no_match="UNKNOWN.UNMAPPED",
+                item_index=index,
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,489 @@
+"""Policies: what to do about each kind of error, as data users write.
+
+A policy file says, per situation (exchange, category or subcategory,
+operation, idempotent), which action to take, in what scope, after what
+precondition, with what backoff and how many attempts. It is YAML:
+
+    version: 1
+    name: my-router
+    extends: default            # layer over the bundled policy (or: none)
+    defaults:
+      backoff: {initial_s: 0.5, multiplier: 2, max_s: 30, jitter: 0.2}
+      max_attempts: 4
+    rules:
+      - id: okx-rate-limit
+        why: OKX rate limits are per account; back off longer.
+        when: {exchange: [okx], category: [RATE_LIMIT]}
+        then: {scope: account, backoff: {initial_s: 2, max_s: 120}}
+
+Rules cascade like style sheets: every rule that matches a situation is
+ordered (the file's own rules before the policy it extends, then the more
+specific first) and each setting comes from the first rule that gives it, then
+from ``defaults``. ``policy_rule_id`` names the first. Specificity weights:
+subcategory 16, category 8, exchange 4, operation 2, idempotent 1.
+
+Backoff reads like tenacity's waits: ``Backoff.exponential(0.5, multiplier=2)
+.capped(30).jittered(0.2)`` is ``{initial_s: 0.5, multiplier: 2, max_s: 30,
+jitter: 0.2}``. Attempt n waits ``initial_s * multiplier**(n-1)``, times a
+random factor in ``[1, 1 + jitter)``, at most ``max_s``. Because a policy must
+never make a later attempt wait less than an earlier one, ``multiplier`` must
+be at least ``1 + jitter``.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ._errors import PolicyError, Problem
+from ._ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
+from ._resources import data_dir
+from ._yaml import Located, load_file, load_text, problems_from_validation
+
+PolicyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
+MAX_EXPONENT = 64
+
+
+class Backoff(BaseModel):
+    """Exponential backoff with proportional jitter and a cap."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    initial_s: Annotated[float, Field(ge=0, le=3600)] = 0.5
+    multiplier: Annotated[float, Field(ge=1, le=10)] = 2.0
+    max_s: Annotated[float, Field(gt=0, le=86400)] = 30.0
+    jitter: Annotated[float, Field(ge=0, lt=1)] = 0.2
+
+    @model_validator(mode="after")
+    def _monotone(self) -> Backoff:
+        if self.initial_s > 0 and self.multiplier < 1 + self.jitter:
+            raise ValueError(
+                f"multiplier {self.multiplier} must be at least 1 + jitter ({1 + self.jitter}) "
+                "so that no attempt waits less than the one before"
+            )
+        if self.initial_s > self.max_s:
+            raise ValueError(f"initial_s {self.initial_s} is above the cap max_s {self.max_s}")
+        return self
+
+    # tenacity-style builders
+    @classmethod
+    def exponential(cls, initial_s: float = 0.5, *, multiplier: float = 2.0) -> Backoff:
+        return cls(
+            initial_s=initial_s, multiplier=multiplier, max_s=max(30.0, initial_s), jitter=0.0
+        )
+
+    @classmethod
+    def fixed(cls, delay_s: float) -> Backoff:
+        return cls(initial_s=delay_s, multiplier=1.0, max_s=max(delay_s, 1e-3), jitter=0.0)
+
+    def capped(self, max_s: float) -> Backoff:
+        return Backoff(**{**self.model_dump(), "max_s": max_s})
+
+    def jittered(self, fraction: float) -> Backoff:
+        return Backoff(**{**self.model_dump(), "jitter": fraction})
+
+    def base(self, attempt: int) -> float:
+        """The delay before attempt ``attempt + 1`` without jitter, capped."""
+        exponent = min(max(attempt - 1, 0), MAX_EXPONENT)
+        return min(self.initial_s * self.multiplier**exponent, self.max_s)
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """The delay after failed attempt ``attempt`` (1-based), with jitter, capped."""
+        exponent = min(max(attempt - 1, 0), MAX_EXPONENT)
+        raw = self.initial_s * self.multiplier**exponent
+        if self.jitter:
+            raw *= 1.0 + self.jitter * rand()
+        return min(raw, self.max_s)
+
+
+class PartialBackoff(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    initial_s: Annotated[float, Field(ge=0, le=3600)] | None = None
+    multiplier: Annotated[float, Field(ge=1, le=10)] | None = None
+    max_s: Annotated[float, Field(gt=0, le=86400)] | None = None
+    jitter: Annotated[float, Field(ge=0, lt=1)] | None = None
+
+
+Exhausted = Literal["HALT", "ESCALATE"]
+
+
+class Then(BaseModel):
+    """What a policy rule sets; anything left out cascades."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Action | None = None
+    scope: Scope | None = None
+    precondition: Precondition | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
+    backoff: PartialBackoff | None = None
+    hold_s: Annotated[float, Field(gt=0, le=7 * 86400)] | None = None
+    exhausted: Exhausted | None = None
+
+
+class PolicyWhen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    exchange: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]] | None = None
+    category: list[str] | None = None
+    operation: list[Operation] | None = None
+    idempotent: bool | None = None
+
+    @field_validator("exchange", "category", "operation", mode="before")
+    @classmethod
+    def _lists(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("category")
+    @classmethod
+    def _labels(cls, v: list[str] | None) -> list[str] | None:
+        for label in v or ():
+            ONTOLOGY.parse_label(label)
+        return v
+
+    def specificity(self) -> int:
+        score = 0
+        if self.category is not None:
+            score += 16 if any("." in c for c in self.category) else 8
+        if self.exchange is not None:
+            score += 4
+        if self.operation is not None:
+            score += 2
+        if self.idempotent is not None:
+            score += 1
+        return score
+
+
+class PolicyRule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: PolicyId
+    why: Annotated[str, StringConstraints(min_length=8, max_length=240, pattern=r"^[^\n]+$")]
+    when: PolicyWhen = Field(default_factory=PolicyWhen)
+    then: Then
+
+    @model_validator(mode="after")
+    def _not_unsafe(self) -> PolicyRule:
+        """Refuse a rule that asks for what the safety guards would always overrule."""
+        labels = self.when.category
+        action = self.then.action
+        if labels and action in (Action.RETRY, Action.QUERY_THEN_RETRY):
+            for label in labels:
+                cat, sub = ONTOLOGY.parse_label(label)
+                if cat in ONTOLOGY.never_retry and sub not in ONTOLOGY.retry_allowed:
+                    raise ValueError(
+                        f"then.action {action.value} for {label}: {cat.value} errors are never "
+                        "retried (the request cannot succeed until a person acts)"
+                    )
+        only_rate_limits = bool(labels) and all(
+            ONTOLOGY.parse_label(lb)[0] is Category.RATE_LIMIT for lb in labels or ()
+        )
+        if only_rate_limits and action is not None and action is not Action.RETRY:
+            raise ValueError(
+                f"then.action {action.value} for RATE_LIMIT: rate limits are retried with "
+                "backoff until max_attempts; lower max_attempts to stop sooner"
+            )
+        return self
+
+
+class Defaults(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Action = Action.ESCALATE
+    scope: Scope = Scope.REQUEST
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    backoff: Backoff = Field(default_factory=Backoff)
+    exhausted: Exhausted = "HALT"
+    hold_s: Annotated[float, Field(gt=0, le=7 * 86400)] | None = None
+
+
+class PartialDefaults(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Action | None = None
+    scope: Scope | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
+    backoff: PartialBackoff | None = None
+    exhausted: Exhausted | None = None
+    hold_s: Annotated[float, Field(gt=0, le=7 * 86400)] | None = None
+
+
+class PolicyFile(BaseModel):
+    """A policy file as written (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = 1
+    name: PolicyId = "custom"
+    extends: Literal["default", "none"] = "default"
+    defaults: PartialDefaults = Field(default_factory=PartialDefaults)
+    rules: list[PolicyRule] = Field(default_factory=list)
+
+
+class Resolved(BaseModel):
+    """The settings one situation resolves to, before attempt-dependent parts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    scope: Scope
+    precondition: Precondition | None
+    max_attempts: int
+    backoff: Backoff
+    exhausted: Exhausted
+    hold_s: float | None
+    rule_id: str
+    why: str
+
+
+class Policy(BaseModel):
+    """A loaded policy: its own rules layered over those of the policy it extends."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    source: str
+    defaults: Defaults
+    layers: tuple[tuple[PolicyRule, ...], ...]
+    _cache: dict[tuple[Any, ...], Resolved] = PrivateAttr(default_factory=dict)
+
+    def rules(self) -> list[PolicyRule]:
+        return [r for layer in self.layers for r in layer]
+
+    def matching(
+        self,
+        exchange: str | None,
+        category: Category,
+        subcategory: str | None,
+        operation: Operation,
+        idempotent: bool,
+    ) -> list[PolicyRule]:
+        out = []
+        for layer in self.layers:
+            hits = [
+                r
+                for r in layer
+                if _applies(r.when, exchange, category, subcategory, operation, idempotent)
+            ]
+            hits.sort(key=lambda r: -r.when.specificity())
+            out.extend(hits)
+        return out
+
+    def resolve(
+        self,
+        exchange: str | None,
+        category: Category,
+        subcategory: str | None,
+        operation: Operation,
+        idempotent: bool,
+    ) -> Resolved:
+        key = (exchange, category, subcategory, operation, idempotent)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        rules = self.matching(exchange, category, subcategory, operation, idempotent)
+        d = self.defaults
+
+        def pick(name: str, default: Any) -> Any:
+            for r in rules:
+                value = getattr(r.then, name)
+                if value is not None:
+                    return value
+            return default
+
+        backoff_fields = {}
+        for f in ("initial_s", "multiplier", "max_s", "jitter"):
+            value = next(
+                (
+                    getattr(r.then.backoff, f)
+                    for r in rules
+                    if r.then.backoff is not None and getattr(r.then.backoff, f) is not None
+                ),
+                getattr(d.backoff, f),
+            )
+            backoff_fields[f] = value
+        first = rules[0] if rules else None
+        resolved = Resolved(
+            action=pick("action", d.action),
+            scope=pick("scope", d.scope),
+            precondition=pick("precondition", None),
+            max_attempts=pick("max_attempts", d.max_attempts),
+            backoff=Backoff(**backoff_fields),
+            exhausted=pick("exhausted", d.exhausted),
+            hold_s=pick("hold_s", d.hold_s),
+            rule_id=f"{self.name}:{first.id}" if first else f"{self.name}:defaults",
+            why=first.why if first else "no policy rule matched; the policy's defaults apply",
+        )
+        with _LOCK:
+            self._cache[key] = resolved
+        return resolved
+
+
+_LOCK = threading.Lock()
+
+
+def _applies(
+    when: PolicyWhen,
+    exchange: str | None,
+    category: Category,
+    subcategory: str | None,
+    operation: Operation,
+    idempotent: bool,
+) -> bool:
+    if when.exchange is not None and exchange not in when.exchange:
+        return False
+    if when.category is not None and not any(
+        lb == category.value or lb == subcategory for lb in when.category
+    ):
+        return False
+    if when.operation is not None and operation not in when.operation:
+        return False
+    return not (when.idempotent is not None and when.idempotent != idempotent)
+
+
+# ------------------------------------------------------------------ loading
+
+
+def _merge_defaults(base: Defaults, over: PartialDefaults) -> Defaults:
+    data = base.model_dump()
+    for k, v in over.model_dump(exclude_none=True).items():
+        if k == "backoff":
+            data["backoff"] = {**data["backoff"], **v}
+        else:
+            data[k] = v
+    return Defaults.model_validate(data)
+
+
+def _check_layer(parsed: PolicyFile, located: Located, defaults: Defaults) -> None:
+    """Refuse conflicts and backoffs that are invalid once cascaded."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, rule in enumerate(parsed.rules):
+        loc = ("rules", i)
+        if rule.id in seen:
+            problems.append(
+                Problem(
+                    located.path,
+                    located.line_of((*loc, "id")),
+                    f"rules[{i}].id",
+                    f"{rule.id!r} is also rules[{seen[rule.id]}]",
+                )
+            )
+        seen[rule.id] = i
+        if rule.then.backoff is not None:
+            merged = {
+                **defaults.backoff.model_dump(),
+                **rule.then.backoff.model_dump(exclude_none=True),
+            }
+            try:
+                Backoff(**merged)
+            except ValidationError as exc:
+                problems.append(
+                    Problem(
+                        located.path,
+                        located.line_of((*loc, "then", "backoff")),
+                        f"rules[{i}].then.backoff",
+                        exc.errors()[0]["msg"].removeprefix("Value error, "),
+                    )
+                )
+    for i, a in enumerate(parsed.rules):
+        for j in range(i + 1, len(parsed.rules)):
+            b = parsed.rules[j]
+            if a.when.specificity() != b.when.specificity() or not _when_overlap(a.when, b.when):
+                continue
+            clash = [
+                f
+                for f in ("action", "scope", "precondition", "max_attempts", "exhausted", "hold_s")
+                if getattr(a.then, f) is not None
+                and getattr(b.then, f) is not None
+                and getattr(a.then, f) != getattr(b.then, f)
+            ]
+            if clash:
+                problems.append(
+                    Problem(
+                        located.path,
+                        located.line_of(("rules", j, "when")),
+                        f"rules[{j}].when",
+                        f"rule {b.id!r} and rule {a.id!r} "
+                        f"(line {located.line_of(('rules', i))}) match "
+                        f"the same situations with equal specificity but set {', '.join(clash)} "
+                        "differently; make one more specific",
+                    )
+                )
+    if problems:
+        raise PolicyError(problems)
+
+
+def _when_overlap(a: PolicyWhen, b: PolicyWhen) -> bool:
+    def meet(x: list[Any] | None, y: list[Any] | None) -> bool:
+        return x is None or y is None or bool(set(x) & set(y))
+
+    if (
+        a.category is not None
+        and b.category is not None
+        and not any(_labels_meet(x, y) for x in a.category for y in b.category)
+    ):
+        return False
+    if a.idempotent is not None and b.idempotent is not None and a.idempotent != b.idempotent:
+        return False
+    return meet(a.exchange, b.exchange) and meet(a.operation, b.operation)
+
+
+def _labels_meet(x: str, y: str) -> bool:
+    """Whether two category labels select a common situation."""
+    return x == y or y.startswith(x + ".") or x.startswith(y + ".")
+
+
+def _from_located(located: Located) -> Policy:
+    try:
+        parsed = PolicyFile.model_validate(located.data if located.data is not None else {})
+    except ValidationError as exc:
+        raise PolicyError(problems_from_validation(exc, located)) from None
+    if located.data is None:
+        raise PolicyError([Problem(located.path, None, "", "the file is empty")])
+    base = default_policy() if parsed.extends == "default" else None
+    try:
+        defaults = _merge_defaults(base.defaults if base else Defaults(), parsed.defaults)
+    except ValidationError as exc:
+        raise PolicyError(problems_from_validation(exc, located, ("defaults",))) from None
+    layers = (tuple(parsed.rules), *(base.layers if base else ()))
+    _check_layer(parsed, located, defaults)
+    return Policy(name=parsed.name, source=located.path, defaults=defaults, layers=layers)
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load a policy file; a mistake is refused with the file, the line and the field."""
+    return _from_located(load_file(path, PolicyError))
+
+
+def parse_policy(text: str, path: str = "<policy>") -> Policy:
+    """A policy from YAML text (for tests and notebooks)."""
+    return _from_located(load_text(text, path, PolicyError))
+
+
+_default: Policy | None = None
+
+
+def default_policy() -> Policy:
+    """The bundled default policy (``policies/default.yaml``)."""
+    global _default
+    if _default is None:
+        with _LOCK:
+            if _default is None:
+                located = load_file(data_dir("policies") / "default.yaml", PolicyError)
+                _default = _from_located(located)
+    return _default

@@ -1,0 +1,196 @@
+"""``recommend()``: from a normalized error and what was being done, the next action.
+
+The policy (``policies/default.yaml`` unless you pass your own) decides. Then
+the safety guards below hold whatever the policy says; each has an id that
+``Recommendation.guard`` names when it changed the outcome:
+
+- ``guard.unknown-outcome-write``: an UNKNOWN_STATE or UNKNOWN error on a
+  non-idempotent write is never answered with RETRY: the earlier attempt may
+  have taken effect. It becomes QUERY_THEN_RETRY with the operation's status
+  query, or ESCALATE when the operation has none.
+- ``guard.never-retry``: AUTH (except AUTH.TIMESTAMP) and KYC errors are
+  never answered with RETRY or QUERY_THEN_RETRY: they become ESCALATE.
+- ``guard.rate-limit-backoff``: a RATE_LIMIT error is answered with RETRY and
+  a delay of at least ``RATE_LIMIT_MIN_DELAY_S`` (or the cap, if lower) until
+  the attempts are used up.
+- ``guard.query-needs-precondition``: QUERY_THEN_RETRY always names what to
+  query: the policy's precondition, else the operation's status query, else
+  the action becomes ESCALATE.
+
+Attempts: ``attempt`` is the number of the attempt that just failed (1 for the
+first). When ``attempt >= max_attempts`` a RETRY or QUERY_THEN_RETRY becomes
+the policy's ``exhausted`` action (HALT or ESCALATE).
+
+Delay: the policy's backoff for this attempt (exponential, jittered, capped at
+``max_s``), raised to the exchange's ``Retry-After`` when that is longer. So a
+delay never decreases from one attempt to the next and never exceeds
+``max(max_s, retry_after_s)``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+from ._models import NormalizedError, Recommendation, _build
+from ._ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
+from ._policy import Policy, default_policy, load_policy
+
+RATE_LIMIT_MIN_DELAY_S = 1.0
+
+_SCOPE_ORDER = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
+_policies: dict[tuple[str, int, int], Policy] = {}
+
+
+def _policy(policy: Policy | str | Path | None) -> Policy:
+    if policy is None:
+        return default_policy()
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, (str, Path)):
+        path = Path(policy)
+        try:
+            st = path.stat()
+            key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        except OSError:
+            return load_policy(path)  # refused with a clear PolicyError
+        cached = _policies.get(key)
+        if cached is None:
+            cached = _policies[key] = load_policy(path)
+        return cached
+    raise TypeError(f"policy must be a Policy, a path or None, not {type(policy).__name__}")
+
+
+def _wider(a: Scope, b: Scope) -> Scope:
+    return a if _SCOPE_ORDER[a] >= _SCOPE_ORDER[b] else b
+
+
+def recommend(
+    err: NormalizedError,
+    operation: Operation | str | None = None,
+    idempotent: bool = False,
+    attempt: int = 1,
+    policy: Policy | str | Path | None = None,
+    *,
+    rand: Callable[[], float] | None = None,
+) -> Recommendation:
+    """The next action for ``err``, which happened while doing ``operation``.
+
+    ``idempotent=True`` means the request carries a client id the exchange
+    deduplicates on, so sending it twice cannot do it twice. ``attempt`` is
+    the number of the attempt that failed (1-based). ``policy`` is a policy
+    file path, a loaded ``Policy``, or None for the bundled default. ``rand``
+    supplies the jitter's randomness (``random.random`` by default).
+    """
+    if not isinstance(err, NormalizedError):
+        raise TypeError(f"recommend() needs a NormalizedError, not {type(err).__name__}")
+    if operation is None:
+        op = err.operation or Operation.OTHER
+    elif isinstance(operation, Operation):
+        op = operation
+    else:
+        try:
+            op = Operation(operation)
+        except ValueError:
+            raise ValueError(
+                f"unknown operation {operation!r}; choose one of {[o.value for o in Operation]}"
+            ) from None
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise ValueError(f"attempt must be a whole number from 1, not {attempt!r}")
+    idem = bool(idempotent)
+    pol = _policy(policy)
+    r = pol.resolve(err.exchange, err.category, err.subcategory, op, idem)
+
+    action = r.action
+    scope = r.scope
+    precondition = r.precondition
+    guard: str | None = None
+    notes: list[str] = []
+    cat = err.category
+    write = op in ONTOLOGY.writes
+
+    # guard.never-retry
+    if (
+        cat in ONTOLOGY.never_retry
+        and err.subcategory not in ONTOLOGY.retry_allowed
+        and action in (Action.RETRY, Action.QUERY_THEN_RETRY)
+    ):
+        action, guard = Action.ESCALATE, "guard.never-retry"
+        scope = _wider(scope, Scope.ACCOUNT)
+        notes.append(f"{cat.value} errors are never retried")
+    # guard.unknown-outcome-write
+    if (
+        cat in (Category.UNKNOWN_STATE, Category.UNKNOWN)
+        and write
+        and not idem
+        and action is Action.RETRY
+    ):
+        action, guard = Action.QUERY_THEN_RETRY, "guard.unknown-outcome-write"
+        notes.append("the earlier attempt may have taken effect, so it is queried before resending")
+    # guard.rate-limit-backoff
+    if cat is Category.RATE_LIMIT and action is not Action.RETRY:
+        action, guard = Action.RETRY, "guard.rate-limit-backoff"
+        notes.append("rate limits are retried with backoff until the attempts are used up")
+    # guard.query-needs-precondition
+    if action is Action.QUERY_THEN_RETRY and precondition is None:
+        precondition = ONTOLOGY.status_query.get(op)
+        if precondition is None:
+            action, guard = Action.ESCALATE, "guard.query-needs-precondition"
+            notes.append(f"a {op.value} cannot be queried, so a person must check its outcome")
+
+    delay = 0.0
+    hold: float | None = None
+    exhausted = False
+    if action in (Action.RETRY, Action.QUERY_THEN_RETRY):
+        if attempt >= r.max_attempts:
+            exhausted = True
+            action = Action.HALT if r.exhausted == "HALT" else Action.ESCALATE
+            precondition = precondition if precondition is not Precondition.RESYNC_CLOCK else None
+            hold = r.hold_s
+        else:
+            delay = r.backoff.delay(attempt, rand or random.random)
+            if cat is Category.RATE_LIMIT:
+                delay = max(delay, min(RATE_LIMIT_MIN_DELAY_S, r.backoff.max_s))
+            if err.retry_after_s is not None and err.retry_after_s > delay:
+                delay = err.retry_after_s
+                notes.append(f"the exchange asked to wait {err.retry_after_s:g}s (Retry-After)")
+    elif action is Action.HALT:
+        hold = r.hold_s
+
+    reason = _reason(err, op, idem, attempt, r.max_attempts, action, r.why, exhausted, notes)
+    return _build(  # type: ignore[no-any-return]
+        Recommendation,
+        {
+            "action": action,
+            "delay_s": delay,
+            "max_attempts": r.max_attempts,
+            "attempt": attempt,
+            "scope": scope,
+            "precondition": precondition,
+            "hold_s": hold,
+            "reason": reason,
+            "policy_rule_id": r.rule_id,
+            "guard": guard,
+        },
+    )
+
+
+def _reason(
+    err: NormalizedError,
+    op: Operation,
+    idem: bool,
+    attempt: int,
+    max_attempts: int,
+    action: Action,
+    why: str,
+    exhausted: bool,
+    notes: list[str],
+) -> str:
+    parts = [f"{err.label} during {op.value}{' (idempotent)' if idem else ''}: {why}"]
+    if exhausted:
+        parts.append(
+            f"attempt {attempt} of {max_attempts} failed, so no more retries: {action.value}"
+        )
+    parts.extend(notes)
+    return "; ".join(parts)

@@ -1,0 +1,101 @@
+"""Message text: bounding, folding for comparison, and template matching.
+
+Exchange messages are untrusted. Every message is cut to ``MAX_MESSAGE_CHARS``
+before it is folded, matched against a template or shown to a regular
+expression.
+
+Folding makes two spellings of one message compare equal: Unicode NFKC (so
+full-width ``，：`` become ``,:``), curly quotes made straight, case folded,
+runs of white space made one space, white space next to CJK text or before
+punctuation removed, and trailing punctuation dropped.
+
+A template is a documented message with ``{placeholders}``; each placeholder
+stands for any text. Matching is glob matching on the folded text: the literal
+pieces must appear in order, the first at the start and the last at the end.
+It needs no regular expression and is linear in the message's length.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+#: Messages are cut to this many characters before any matching.
+MAX_MESSAGE_CHARS = 1024
+
+_PLACEHOLDER = re.compile(r"\{[^{}\s]{0,40}\}")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u3000": " "})
+_SPACES = re.compile(r"\s+")
+# CJK ideographs, kana, hangul and CJK punctuation
+_CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\u3000-\u303f"
+_SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}]) | (?=[{_CJK}])")
+_SPACE_BEFORE_PUNCT = re.compile(r" (?=[:,.;!?)\]])")
+_TRAILING = " .。!！?？;；,，、"
+PLACEHOLDER_MARK = "\x00"  # stands for a placeholder inside a folded template
+
+
+def bound(text: str) -> str:
+    """``text`` cut to ``MAX_MESSAGE_CHARS``."""
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS]
+
+
+def fold(text: str) -> str:
+    """The comparison form of a message (see the module docstring)."""
+    return _fold(bound(text))
+
+
+@lru_cache(maxsize=8192)
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    text = _SPACES.sub(" ", text).strip()
+    text = _SPACE_NEAR_CJK.sub("", text)
+    text = _SPACE_BEFORE_PUNCT.sub("", text)
+    return text.rstrip(_TRAILING)
+
+
+class Template:
+    """A documented message, compiled for matching.
+
+    ``parts`` are the folded literal pieces between placeholders; ``weight``
+    (the number of literal characters) ranks templates when several match.
+    """
+
+    __slots__ = ("parts", "source", "weight")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        marked = _PLACEHOLDER.sub(PLACEHOLDER_MARK, source).rstrip()
+        # A template ending in a colon is followed by the value it names
+        # ("cannot be less than :" arrives as "cannot be less than :5USDT").
+        if marked.endswith((":", "\uff1a")):
+            marked += PLACEHOLDER_MARK
+        folded = _fold(marked)
+        self.parts: tuple[str, ...] = tuple(folded.split(PLACEHOLDER_MARK))
+        self.weight = sum(len(p.replace(" ", "")) for p in self.parts)
+
+    @property
+    def placeholders(self) -> list[str]:
+        return [m.group(0)[1:-1] for m in _PLACEHOLDER.finditer(self.source)]
+
+    def matches(self, folded: str) -> bool:
+        """Whether an already folded message fits this template (glob match)."""
+        parts = self.parts
+        if len(parts) == 1:
+            return folded == parts[0]
+        first, last = parts[0], parts[-1]
+        end = len(folded) - len(last)
+        if end < len(first) or not folded.startswith(first) or not folded.endswith(last):
+            return False
+        pos = len(first)
+        for middle in parts[1:-1]:
+            found = folded.find(middle, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(middle)
+        return True
+
+    def fill(self, values: list[str]) -> str:
+        """The template with its placeholders replaced by ``values`` in order."""
+        it = iter(values)
+        return _PLACEHOLDER.sub(lambda _m: next(it, "x"), self.source)
