@@ -27,6 +27,7 @@ from ._normalize import exchanges, normalize
 from ._ontology import Action, Category, Operation, Precondition, Scope
 from ._policy import Backoff, Policy, default_policy, load_policy, parse_policy
 from ._recommend import recommend
+from ._schema import json_schema
 
 __version__ = "0.1.0"
 
@@ -51,6 +52,7 @@ __all__ = [
     "UnknownExchangeError",
     "default_policy",
     "exchanges",
+    "json_schema",
     "load_policy",
     "normalize",
     "parse_policy",

@@ -193,8 +193,8 @@ def _parse_body(body: Any) -> tuple[Any, str | None, bool]:
     else:
         return None, None, True
     stripped = text.strip()
-    if not stripped:
-        return None, None, False
+    if not stripped:  # an empty answer: only its HTTP status can tell anything
+        return None, None, True
     if stripped[0] in "{[":
         try:
             return json.loads(stripped), None, False

@@ -259,10 +259,19 @@ class Policy(BaseModel):
     source: str
     defaults: Defaults
     layers: tuple[tuple[PolicyRule, ...], ...]
+    #: the name of the policy each layer comes from (this one's first)
+    layer_names: tuple[str, ...] = ()
     _cache: dict[tuple[Any, ...], Resolved] = PrivateAttr(default_factory=dict)
 
     def rules(self) -> list[PolicyRule]:
         return [r for layer in self.layers for r in layer]
+
+    def owner(self, rule: PolicyRule) -> str:
+        """The name of the policy that wrote ``rule``."""
+        for name, layer in zip(self.layer_names, self.layers, strict=True):
+            if any(r is rule for r in layer):
+                return name
+        return self.name
 
     def matching(
         self,
@@ -325,7 +334,7 @@ class Policy(BaseModel):
             backoff=Backoff(**backoff_fields),
             exhausted=pick("exhausted", d.exhausted),
             hold_s=pick("hold_s", d.hold_s),
-            rule_id=f"{self.name}:{first.id}" if first else f"{self.name}:defaults",
+            rule_id=f"{self.owner(first)}:{first.id}" if first else f"{self.name}:defaults",
             why=first.why if first else "no policy rule matched; the policy's defaults apply",
         )
         with _LOCK:
@@ -461,8 +470,11 @@ def _from_located(located: Located) -> Policy:
     except ValidationError as exc:
         raise PolicyError(problems_from_validation(exc, located, ("defaults",))) from None
     layers = (tuple(parsed.rules), *(base.layers if base else ()))
+    names = (parsed.name, *(base.layer_names if base else ()))
     _check_layer(parsed, located, defaults)
-    return Policy(name=parsed.name, source=located.path, defaults=defaults, layers=layers)
+    return Policy(
+        name=parsed.name, source=located.path, defaults=defaults, layers=layers, layer_names=names
+    )
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -427,7 +427,7 @@ class RuleSet:
         templated: list[tuple[Template, CatalogEntry]] = []
         for entry in entries:
             t = Template(entry.message)
-            if t.weight < 6:
+            if t.weight < 4:
                 continue  # too little text to recognise a message by
             if len(t.parts) == 1:
                 self._exact.setdefault(t.parts[0], entry)
@@ -590,22 +590,27 @@ class RuleSet:
                 best = rule
         return best, entry
 
-    def witness_probe(self, rule: Rule) -> Probe:
-        """An input that this rule, and no stronger one, is meant to decide."""
+    def witness_probes(self, rule: Rule) -> list[Probe]:
+        """Inputs this rule is meant to decide: one per witness message (or one)."""
         w = rule.when
-        code = None
+        codes: list[str | None] = [None]
         if rule.codes is not None:
-            code = sorted(rule.codes)[0]
+            codes = sorted(rule.codes)
         elif w.code_range is not None:
             lo, hi = w.code_range
-            code = next(
-                (str(n) for n in range(lo, hi + 1) if str(n) not in self.known_codes),
-                str(lo),
-            )
-        message = None
-        witnesses = self.witnesses(rule)
+            codes = [
+                next(
+                    (
+                        str(n)
+                        for n in range(lo, min(hi, lo + 100_000) + 1)
+                        if str(n) not in self.known_codes
+                    ),
+                    str(lo),
+                )
+            ]
+        messages: list[str | None] = [None]
         if rule.templates or rule.regexes:
-            message = next((m for m in witnesses if rule.message_matches(m)), None)
+            messages = list(dict.fromkeys(self.witnesses(rule))) or [None]
         status = None
         if rule.statuses is not None:
             status = min(rule.statuses)
@@ -613,4 +618,19 @@ class RuleSet:
             status = w.http_status_range[0]
         operation = sorted(rule.operations)[0] if rule.operations else None
         transport = sorted(rule.transports)[0] if rule.transports else None
-        return Probe(code, bound(message) if message else None, status, operation, transport)
+        return [
+            Probe(code, bound(m) if m else None, status, operation, transport)
+            for code in codes
+            for m in messages
+        ]
+
+    def witness_probe(self, rule: Rule) -> Probe | None:
+        """An input that selects this rule, or None when no witness does.
+
+        None means the rule is shadowed by stronger rules for every input it
+        was written for (or, with a message condition, has no example).
+        """
+        for probe in self.witness_probes(rule):
+            if self.select(probe)[0] is rule:
+                return probe
+        return None

@@ -71,7 +71,10 @@ class Template:
         if marked.endswith((":", "\uff1a")):
             marked += PLACEHOLDER_MARK
         folded = _fold(marked)
-        self.parts: tuple[str, ...] = tuple(folded.split(PLACEHOLDER_MARK))
+        # White space next to a placeholder is left to the placeholder: the
+        # value may be empty, or punctuation that folding strips.
+        pieces = folded.split(PLACEHOLDER_MARK)
+        self.parts: tuple[str, ...] = tuple(p if len(pieces) == 1 else p.strip() for p in pieces)
         self.weight = sum(len(p.replace(" ", "")) for p in self.parts)
 
     @property

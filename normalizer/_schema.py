@@ -1,0 +1,43 @@
+"""JSON Schema of the file formats, for editors and other tools.
+
+``json_schema("rules")`` describes ``rules/*/rules.yaml``; also ``"policy"``,
+``"catalog"`` and ``"exchange"``. Category fields list the ontology's labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ._catalog import Catalog
+from ._ontology import ONTOLOGY, Category
+from ._policy import PolicyFile
+from ._rules import ExchangeSpec, RulesFile
+
+Kind = Literal["rules", "policy", "catalog", "exchange"]
+_MODELS = {"rules": RulesFile, "policy": PolicyFile, "catalog": Catalog, "exchange": ExchangeSpec}
+
+
+def _labels() -> list[str]:
+    return [c.value for c in Category] + list(ONTOLOGY.subcategories)
+
+
+def json_schema(kind: Kind) -> dict[str, Any]:
+    """The JSON Schema of one file format."""
+    try:
+        model = _MODELS[kind]
+    except KeyError:
+        raise ValueError(f"unknown file format {kind!r}; choose one of {sorted(_MODELS)}") from None
+    schema = model.model_json_schema()
+    schema["$id"] = f"https://github.com/exchange-error-normalizer/schemas/{kind}.json"
+    labels = _labels()
+    defs = schema.get("$defs", {})
+    rule = defs.get("RuleSpec")
+    if rule is not None:
+        rule["properties"]["category"]["enum"] = labels
+    when = defs.get("PolicyWhen")
+    if when is not None:
+        when["properties"]["category"] = {
+            "anyOf": [{"type": "array", "items": {"enum": labels}}, {"type": "null"}],
+            "default": None,
+        }
+    return schema

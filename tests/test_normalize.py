@@ -1,0 +1,313 @@
+"""normalize(): the contract routers rely on, one behaviour per test."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import ClassVar
+
+import pytest
+from pydantic import ValidationError
+
+import normalizer
+from normalizer import Category, NormalizedError, UnknownExchangeError
+
+OKX_429 = "Rate limit reached. Please refer to API docs and throttle requests accordingly."
+
+
+def test_okx_code_with_status() -> None:
+    err = normalizer.normalize("okx", code="58102", message=OKX_429, http_status=429)
+    assert err.category is Category.RATE_LIMIT
+    assert err.category == "RATE_LIMIT"  # a str enum: compares to its name
+    assert err.subcategory == "RATE_LIMIT.REQUESTS"
+    assert (err.code, err.http_status, err.message) == ("58102", 429, OKX_429)
+    assert err.rule_id == "okx.transfer-rate-limit"
+    assert err.source_url == "https://www.okx.com/docs-v5/en/#error-code-rest-api-funding"
+    assert err.rationale
+
+
+def test_okx_body_bytes_http_200_with_headers() -> None:
+    body = json.dumps({"code": "58102", "msg": OKX_429, "data": []}).encode()
+    err = normalizer.normalize("okx", body=body, http_status=200, headers={"Retry-After": "2"})
+    assert (err.category, err.code, err.retry_after_s) == (Category.RATE_LIMIT, "58102", 2.0)
+    assert err.raw.body is body
+
+
+def test_mexc_integer_code_in_a_4xx_body() -> None:
+    err = normalizer.normalize(
+        "mexc", body='{"code":10101,"msg":"Insufficient balance"}', http_status=400
+    )
+    assert err.subcategory == "INSUFFICIENT_FUNDS.BALANCE"
+    assert err.code == "10101"
+    assert err.rule_id == "mexc.insufficient-balance"
+
+
+def test_dict_body_is_used_as_parsed_json() -> None:
+    body = {"code": 10101, "msg": "Insufficient balance"}
+    err = normalizer.normalize("mexc", body=body, http_status=400)
+    assert err.subcategory == "INSUFFICIENT_FUNDS.BALANCE"
+    assert err.raw.body is body
+
+
+def test_message_only_in_chinese_is_recognised_as_its_documented_code() -> None:
+    err = normalizer.normalize("okx", message="已达到速率限制。请参考相应的 API 文档与节流请求")
+    assert err.category is Category.RATE_LIMIT
+    assert err.code is None
+    assert err.documented_code == "58102"
+
+
+def test_message_with_filled_placeholders_and_other_spacing() -> None:
+    err = normalizer.normalize("okx", message="Withdrawals suspended due to  TRC20   maintenance")
+    assert err.documented_code == "58214"
+    assert err.subcategory == "UNAVAILABLE.MAINTENANCE"
+    cjk = normalizer.normalize(
+        "okx", message="您每24小时最多可提取价值为 10000 USDT 的数字货币，当前还可提取 12.5 USDT。"
+    )
+    assert cjk.documented_code == "58258"
+
+
+def test_mexc_reused_code_is_decided_by_the_message() -> None:
+    pair = normalizer.normalize("mexc", code=730001, message="Pair not found")
+    user = normalizer.normalize("mexc", code=730001, message="User information error")
+    bare = normalizer.normalize("mexc", code=730001)
+    assert pair.subcategory == "INVALID_REQUEST.SYMBOL"
+    assert user.rule_id != pair.rule_id
+    assert bare.category is Category.INVALID_REQUEST
+    assert bare.subcategory is None
+
+
+def test_mexc_value_after_a_colon_still_matches() -> None:
+    err = normalizer.normalize(
+        "mexc", message="The minimum transaction volume cannot be less than：5USDT"
+    )
+    assert err.subcategory == "INVALID_REQUEST.MIN_AMOUNT"
+
+
+def test_okx_batch_answer_returns_per_item_results() -> None:
+    body = {
+        "code": "1",
+        "msg": "All operations failed",
+        "data": [
+            {"sCode": "0", "sMsg": "", "ordId": "1"},
+            {"sCode": "58350", "sMsg": "Insufficient balance.", "ordId": ""},
+            {"sCode": "58102", "sMsg": OKX_429},
+        ],
+    }
+    err = normalizer.normalize("okx", body=json.dumps(body), http_status=200)
+    assert [i.item_index for i in err.items] == [1, 2]
+    assert [i.category for i in err.items] == [Category.INSUFFICIENT_FUNDS, Category.RATE_LIMIT]
+    # the answer as a whole is classified as its first failed item
+    assert err.category is Category.INSUFFICIENT_FUNDS
+    assert (err.code, err.message) == ("1", "All operations failed")
+
+
+def test_success_body_is_not_an_error() -> None:
+    err = normalizer.normalize("okx", body='{"code":"0","msg":"","data":[]}', http_status=200)
+    assert err.subcategory == "UNKNOWN.NO_ERROR"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "expected"),
+    [
+        (
+            "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+            502,
+            "UNKNOWN_STATE.SERVER_ERROR",
+        ),
+        ("", 503, "UNKNOWN_STATE.SERVER_ERROR"),
+        (b"", 429, "RATE_LIMIT.REQUESTS"),
+        (
+            "<html><title>Access denied | api.mexc.com used Cloudflare to restrict access"
+            "</title></html>",
+            403,
+            "RATE_LIMIT.BLOCKED",
+        ),
+    ],
+)
+def test_gateway_pages_and_empty_bodies(body: str | bytes, status: int, expected: str) -> None:
+    assert normalizer.normalize("mexc", body=body, http_status=status).subcategory == expected
+
+
+def test_5xx_on_a_query_is_unavailable_but_on_a_write_unknown_state() -> None:
+    assert (
+        normalizer.normalize("okx", http_status=500, operation="query").subcategory
+        == "UNAVAILABLE.SERVICE"
+    )
+    write = normalizer.normalize("okx", http_status=500, operation="place_order")
+    assert write.category is Category.UNKNOWN_STATE
+
+
+@pytest.mark.parametrize(
+    ("body", "subcategory"),
+    [
+        (b"\xff\xfe\x00garbage", "UNKNOWN.MALFORMED"),
+        ('{"code": "58102", "msg": ', "UNKNOWN.MALFORMED"),  # truncated JSON
+        ("[1, 2, 3]", "UNKNOWN.MALFORMED"),
+        ('{"code": {"nested": true}}', "UNKNOWN.MALFORMED"),
+        ("x" * 300_000, "UNKNOWN.MALFORMED"),
+        ('{"code": "99999", "msg": "something new"}', "UNKNOWN.UNMAPPED"),
+    ],
+)
+def test_unusable_bodies_are_unknown_with_raw_kept(body: str | bytes, subcategory: str) -> None:
+    err = normalizer.normalize("okx", body=body, http_status=200)
+    assert err.category is Category.UNKNOWN
+    assert err.subcategory == subcategory
+    assert err.raw.body is body
+
+
+def test_deeply_nested_json_does_not_raise() -> None:
+    body = "[" * 100_000 + "]" * 100_000
+    assert normalizer.normalize("okx", body=body).category is Category.UNKNOWN
+
+
+def test_huge_message_is_bounded_but_kept_raw() -> None:
+    message = "Insufficient balance " + "x" * 10_000_000
+    err = normalizer.normalize("mexc", message=message)
+    assert err.message is not None
+    assert len(err.message) <= 4096
+    assert err.raw.message is message
+
+
+def test_retry_after_as_http_date() -> None:
+    when = datetime.now(timezone.utc) + timedelta(seconds=120)
+    err = normalizer.normalize(
+        "okx", code="58102", headers={"retry-after": format_datetime(when, usegmt=True)}
+    )
+    assert err.retry_after_s is not None
+    assert 100 < err.retry_after_s <= 120
+
+
+@pytest.mark.parametrize("value", ["-5", "soon", "nan", "inf", "1e999", ""])
+def test_retry_after_nonsense_is_ignored(value: str) -> None:
+    assert (
+        normalizer.normalize("okx", code="58102", headers={"Retry-After": value}).retry_after_s
+        is None
+    )
+
+
+# ---------------------------------------------------------- transport
+
+
+def _exc(
+    qualname: str, *bases: type[BaseException], args: tuple[object, ...] = ()
+) -> BaseException:
+    """An exception whose class looks like a library's, without the library."""
+    module, _, name = qualname.rpartition(".")
+    cls = type(name, bases or (Exception,), {"__module__": module})
+    return cls(*args)
+
+
+@pytest.mark.parametrize(
+    ("qualname", "subcategory"),
+    [
+        ("httpx._exceptions.ConnectTimeout", "UNAVAILABLE.CONNECTION"),
+        ("httpx._exceptions.ConnectError", "UNAVAILABLE.CONNECTION"),
+        ("httpx._exceptions.PoolTimeout", "UNAVAILABLE.CONNECTION"),
+        ("httpx._exceptions.ReadTimeout", "UNKNOWN_STATE.TIMEOUT"),
+        ("httpx._exceptions.RemoteProtocolError", "UNKNOWN_STATE.CONNECTION_LOST"),
+        ("requests.exceptions.ConnectTimeout", "UNAVAILABLE.CONNECTION"),
+        ("requests.exceptions.ReadTimeout", "UNKNOWN_STATE.TIMEOUT"),
+        ("aiohttp.client_exceptions.ClientConnectorError", "UNAVAILABLE.CONNECTION"),
+        ("aiohttp.client_exceptions.ServerTimeoutError", "UNKNOWN_STATE.TIMEOUT"),
+        ("aiohttp.client_exceptions.ServerDisconnectedError", "UNKNOWN_STATE.CONNECTION_LOST"),
+    ],
+)
+def test_library_transport_errors_without_importing_the_library(
+    qualname: str, subcategory: str
+) -> None:
+    err = normalizer.normalize("okx", error=_exc(qualname))
+    assert err.subcategory == subcategory
+    assert err.raw.error is not None
+
+
+def test_stdlib_transport_errors() -> None:
+    assert normalizer.normalize(
+        "okx", error=ConnectionRefusedError(111, "refused")
+    ).subcategory == ("UNAVAILABLE.CONNECTION")
+    assert normalizer.normalize("okx", error=ConnectionResetError(104, "reset")).subcategory == (
+        "UNKNOWN_STATE.CONNECTION_LOST"
+    )
+    assert (
+        normalizer.normalize("okx", error=TimeoutError("timed out")).category
+        is Category.UNKNOWN_STATE
+    )
+
+
+def test_requests_connection_error_is_refined_by_what_it_wraps() -> None:
+    base = _exc("requests.exceptions.ConnectionError").__class__
+    new_conn = _exc("urllib3.exceptions.NewConnectionError", args=("refused",))
+    max_retry = _exc("urllib3.exceptions.MaxRetryError", args=("pool", "/x"))
+    max_retry.reason = new_conn  # type: ignore[attr-defined]
+    never_sent = base(max_retry)
+    assert normalizer.normalize("okx", error=never_sent).subcategory == "UNAVAILABLE.CONNECTION"
+    aborted = base(_exc("urllib3.exceptions.ProtocolError", args=("Connection aborted.",)))
+    assert normalizer.normalize("okx", error=aborted).subcategory == "UNKNOWN_STATE.CONNECTION_LOST"
+
+
+def test_http_error_exception_carrying_a_response() -> None:
+    class Response:
+        status_code = 400
+        content = b'{"code":10101,"msg":"Insufficient balance"}'
+        headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
+
+    exc = _exc("requests.exceptions.HTTPError")
+    exc.response = Response()  # type: ignore[attr-defined]
+    err = normalizer.normalize("mexc", error=exc)
+    assert (err.subcategory, err.http_status, err.retry_after_s) == (
+        "INSUFFICIENT_FUNDS.BALANCE",
+        400,
+        1.0,
+    )
+
+
+def test_unrecognised_exception_is_unknown() -> None:
+    err = normalizer.normalize("okx", error=ValueError("something odd"))
+    assert err.category is Category.UNKNOWN
+    assert err.message == "ValueError: something odd"
+
+
+# ------------------------------------------------------ caller mistakes
+
+
+def test_unknown_exchange_lists_the_known_ones() -> None:
+    with pytest.raises(UnknownExchangeError, match=r"known exchanges: mexc, okx"):
+        normalizer.normalize("binance", code="-1003")
+    with pytest.raises(ValueError, match="unknown exchange"):
+        normalizer.normalize(None, code="1")  # type: ignore[arg-type]
+
+
+def test_exchange_name_is_case_insensitive() -> None:
+    assert normalizer.normalize("OKX", code="58102").exchange == "okx"
+
+
+def test_unknown_operation_is_a_caller_mistake() -> None:
+    with pytest.raises(ValueError, match="unknown operation 'sell'"):
+        normalizer.normalize("okx", code="58102", operation="sell")
+
+
+# ------------------------------------------------------------- results
+
+
+def test_results_are_frozen_hashable_and_equal_by_value() -> None:
+    a = normalizer.normalize("okx", code="58102", http_status=429)
+    b = normalizer.normalize("okx", code="58102", http_status=429)
+    assert a == b
+    assert hash(a) == hash(b)
+    assert len({a, b}) == 1
+    with pytest.raises(ValidationError):
+        a.category = Category.AUTH  # type: ignore[misc]
+    with_dict = normalizer.normalize("mexc", body={"code": 10101, "msg": "x"})
+    hash(with_dict)  # raw holds an unhashable dict; the hash ignores raw
+
+
+def test_result_serialises_to_json() -> None:
+    err = normalizer.normalize("okx", body='{"code":"58102","msg":"x"}')
+    data = json.loads(err.model_dump_json(exclude={"raw"}))
+    assert data["category"] == "RATE_LIMIT"
+    assert data["subcategory"] == "RATE_LIMIT.REQUESTS"
+
+
+def test_hand_built_results_are_validated() -> None:
+    with pytest.raises(ValidationError):
+        NormalizedError(exchange="okx", category="NOPE")  # type: ignore[arg-type]
