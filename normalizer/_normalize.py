@@ -281,7 +281,11 @@ def _result(
     bounded = bound(message) if message is not None else None
     rule, entry = _classify(rs, code, bounded, status, operation, transport)
     if rule is None:
-        category, sub, rule_id, why, url = Category.UNKNOWN, no_match, None, None, None
+        category: Category = Category.UNKNOWN
+        sub: str | None = no_match
+        rule_id: str | None = None
+        why: str | None = None
+        url: str | None = None
     else:
         category, sub, rule_id, why, url = (
             rule.category,
@@ -443,7 +447,7 @@ def _normalize(
             items = _items(rs, parsed, shape.items, status, op, retry_s, raw)
         if items:
             first = items[0]
-            return _build(
+            return _build(  # type: ignore[no-any-return]
                 NormalizedError,
                 {
                     **first.__dict__,

@@ -17,7 +17,7 @@ examples, its templates and the catalog messages of its codes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -593,9 +593,9 @@ class RuleSet:
     def witness_probes(self, rule: Rule) -> list[Probe]:
         """Inputs this rule is meant to decide: one per witness message (or one)."""
         w = rule.when
-        codes: list[str | None] = [None]
+        codes: Sequence[str | None] = [None]
         if rule.codes is not None:
-            codes = sorted(rule.codes)
+            codes = [*sorted(rule.codes)]
         elif w.code_range is not None:
             lo, hi = w.code_range
             codes = [

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from ._catalog import Catalog
 from ._ontology import ONTOLOGY, Category
 from ._policy import PolicyFile
 from ._rules import ExchangeSpec, RulesFile
 
 Kind = Literal["rules", "policy", "catalog", "exchange"]
-_MODELS = {"rules": RulesFile, "policy": PolicyFile, "catalog": Catalog, "exchange": ExchangeSpec}
+_MODELS: dict[str, type[BaseModel]] = {"rules": RulesFile, "policy": PolicyFile, "catalog": Catalog, "exchange": ExchangeSpec}
 
 
 def _labels() -> list[str]:
@@ -27,7 +29,7 @@ def json_schema(kind: Kind) -> dict[str, Any]:
         model = _MODELS[kind]
     except KeyError:
         raise ValueError(f"unknown file format {kind!r}; choose one of {sorted(_MODELS)}") from None
-    schema = model.model_json_schema()
+    schema: dict[str, Any] = model.model_json_schema()
     schema["$id"] = f"https://github.com/exchange-error-normalizer/schemas/{kind}.json"
     labels = _labels()
     defs = schema.get("$defs", {})

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from ._errors import ConfigError, Problem
 
 try:  # libyaml's safe loader, when PyYAML was built with it
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,misc]
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,unused-ignore]
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
