@@ -12,6 +12,7 @@ The categories, actions, scopes and operations are drawn as a tree in
 ``normalizer._ontology``; what raises is drawn in ``normalizer._errors``.
 """
 
+from ._batch import classify_frame, normalize_many
 from ._errors import (
     CatalogError,
     ConfigError,
@@ -20,6 +21,7 @@ from ._errors import (
     PolicyError,
     Problem,
     RuleFileError,
+    SupervisorUnavailable,
     UnknownExchangeError,
 )
 from ._models import NormalizedError, RawInput, Recommendation
@@ -28,6 +30,7 @@ from ._ontology import Action, Category, Operation, Precondition, Scope
 from ._policy import Backoff, Policy, default_policy, load_policy, parse_policy
 from ._recommend import recommend
 from ._schema import json_schema
+from ._supervisor import Decision, Halt, Supervisor
 
 __version__ = "0.1.0"
 
@@ -37,6 +40,8 @@ __all__ = [
     "CatalogError",
     "Category",
     "ConfigError",
+    "Decision",
+    "Halt",
     "NormalizedError",
     "NormalizerError",
     "OntologyError",
@@ -49,12 +54,16 @@ __all__ = [
     "Recommendation",
     "RuleFileError",
     "Scope",
+    "Supervisor",
+    "SupervisorUnavailable",
     "UnknownExchangeError",
+    "classify_frame",
     "default_policy",
     "exchanges",
     "json_schema",
     "load_policy",
     "normalize",
+    "normalize_many",
     "parse_policy",
     "recommend",
 ]

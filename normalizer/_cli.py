@@ -1,16 +1,25 @@
 """The ``normalizer`` command.
 
-Exit status: 0 success, 1 the check found problems, 2 a usage mistake or a
-file that cannot be used. Errors are one line a person can act on, never a
-traceback.
+    normalizer explain EXCHANGE CODE   how a code is classified and what to do
+    normalizer lint [PATHS]            check rule, catalog, policy files
+    normalizer coverage [--json]       documented codes: specific, generic, none
+    normalizer ingest EXCHANGE DOC     docs page -> catalog, with the drift
+    normalizer batch INPUT -o OUT      normalize a JSON Lines or CSV log
+
+Exit status: 0 success, 1 the check found problems (lint errors, codes
+without a rule), 2 a usage mistake or a file that cannot be used (missing,
+malformed, unknown exchange), 130 interrupted. Errors are messages a person
+can act on, never a traceback (set ``NORMALIZER_DEBUG=1`` to see one).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ._catalog import build_catalog, diff_catalogs, dump_catalog, load_catalog, parse_doc
@@ -19,7 +28,7 @@ from ._normalize import exchanges, normalize, registry
 from ._ontology import ONTOLOGY, Operation
 from ._recommend import recommend
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -101,6 +110,8 @@ def _ingest(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise _Usage(f"cannot read {doc_path}: {exc.strerror or exc}") from None
     rs_root = Path(args.rules_dir) if args.rules_dir else registry().root
+    if not rs_root.is_dir():
+        raise _Usage(f"no rules folder at {rs_root}")
     folder = rs_root / args.exchange
     if not (folder / "exchange.yaml").is_file():
         known = sorted(p.name for p in rs_root.iterdir() if (p / "exchange.yaml").is_file())
@@ -144,16 +155,353 @@ def _ingest(args: argparse.Namespace) -> int:
     own = load_rules_file(rules_path, args.exchange) if rules_path.is_file() else []
     ruled = {c for r in own if r.codes for c in r.codes}
     ranges = [r.when.code_range for r in own if r.when.code_range]
-    uncovered = [
-        c
-        for c in new.codes()
-        if c not in ruled
-        and not any(lo <= _int(c) <= hi for lo, hi in ranges if _int(c) is not None)
-    ]
+    uncovered = [c for c in new.codes() if c not in ruled and not _in_any(c, ranges)]
     if uncovered:
+        added = {e.code for e in drift.added}
+        fresh = [c for c in uncovered if c in added]
+        if fresh and old is not None:
+            print(f"new codes without a rule ({len(fresh)}): {', '.join(fresh)}")
         print(f"codes without a rule ({len(uncovered)}): {', '.join(uncovered)}")
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _shown(path: str) -> str:
+    """A path relative to the working directory when it lies under it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from ._lint import lint
+
+    try:
+        report = lint(args.paths or None)
+    except FileNotFoundError as exc:
+        raise _Usage(f"{exc}; give rule folders, exchange folders or YAML files") from None
+    failed = bool(report.errors or (args.strict and report.warnings))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "clean": not failed,
+                    "files": [_shown(f) for f in report.files],
+                    "findings": [{**f.as_dict(), "path": _shown(f.path)} for f in report.findings],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return EXIT_FINDINGS if failed else EXIT_OK
+    for f in report.findings:
+        where = f"{_shown(f.path)}:{f.line}" if f.line is not None else _shown(f.path)
+        print(f"{where}: {f.severity}: {f.message} [{f.check}]")
+    n_err, n_warn = len(report.errors), len(report.warnings)
+    verdict = "not clean" if failed else "clean"
+    print(
+        f"lint: {len(report.files)} files, {n_err} error{'s' * (n_err != 1)}, "
+        f"{n_warn} warning{'s' * (n_warn != 1)}: {verdict}"
+    )
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    from ._lint import coverage
+
+    root = Path(args.rules_dir) if args.rules_dir else None
+    if root is not None and not root.is_dir():
+        raise _Usage(f"no rules folder at {root}")
+    rows = coverage(root, args.exchange or None)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
+        return EXIT_OK
+
+    def pct(n: int, total: int) -> str:
+        return f"{n} ({100 * n / total:.0f}%)" if total else "0"
+
+    head = f"{'exchange':<12}{'codes':>7}{'specific':>13}{'generic':>13}{'none':>13}"
+    print(head)
+    total = [0, 0, 0, 0]
+    for r in rows:
+        print(
+            f"{r.exchange:<12}{r.codes:>7}{pct(r.specific, r.codes):>13}"
+            f"{pct(r.generic, r.codes):>13}{pct(r.none, r.codes):>13}"
+        )
+        for i, n in enumerate((r.codes, r.specific, r.generic, r.none)):
+            total[i] += n
+    if len(rows) > 1:
+        c, sp, g, no = total
+        print(f"{'total':<12}{c:>7}{pct(sp, c):>13}{pct(g, c):>13}{pct(no, c):>13}")
+    for r in rows:
+        for v in r.generic_codes:
+            print(f"  generic  {r.exchange} {v.code}: {v.label} by {v.rule_id}  {v.message[:70]!r}")
+        for v in r.unmapped_codes:
+            print(f"  none     {r.exchange} {v.code}: {v.message[:70]!r}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ batch
+
+#: The columns ``batch`` adds to every row.
+BATCH_COLUMNS = (
+    "category",
+    "subcategory",
+    "rule_id",
+    "action",
+    "delay_s",
+    "scope",
+    "precondition",
+    "policy_rule_id",
+)
+
+
+def _read_rows(source: str) -> tuple[list[dict[str, object]], str]:
+    """Rows of a JSON Lines or CSV file (``-``: standard input), and the input's name."""
+    import csv
+    import io
+
+    name = "<stdin>" if source == "-" else source
+    if source == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise _Usage(f"no such file: {source}") from None
+        except IsADirectoryError:
+            raise _Usage(f"{source} is a folder; give a .jsonl or .csv file") from None
+        except UnicodeDecodeError:
+            raise _Usage(f"{source} is not UTF-8 text; give a .jsonl or .csv file") from None
+    suffix = Path(source).suffix.lower()
+    is_json = suffix in (".jsonl", ".ndjson", ".json") or (
+        suffix not in (".csv", ".tsv") and text.lstrip()[:1] == "{"
+    )
+    rows: list[dict[str, object]] = []
+    if is_json:
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise _Usage(f"{name}:{number}: not valid JSON: {exc}") from None
+            if not isinstance(row, dict):
+                raise _Usage(f"{name}:{number}: each line must be a JSON object")
+            rows.append(row)
+    else:
+        reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
+        if not reader.fieldnames:
+            raise _Usage(f"{name}: empty CSV file; the first line must name the columns")
+        for row in reader:
+            if None in row:
+                raise _Usage(f"{name}:{reader.line_num}: more values than columns")
+            rows.append({k: (v if v != "" else None) for k, v in row.items()})
+    return rows, name
+
+
+def _progress(rows: list[dict[str, object]], enabled: bool | None) -> Iterable[dict[str, object]]:
+    show = sys.stderr.isatty() if enabled is None else enabled
+    if not show:
+        return rows
+    try:
+        tqdm = importlib.import_module("tqdm").tqdm
+    except ImportError:  # pragma: no cover - tqdm is optional
+        return rows
+    bar: Iterable[dict[str, object]] = tqdm(rows, desc="normalizing", unit="row", file=sys.stderr)
+    return bar
+
+
+_FIELDS = {
+    "code": ("code", "error_code"),
+    "message": ("message", "msg"),
+    "http_status": ("http_status", "status"),
+    "body": ("body",),
+    "operation": ("operation",),
+}
+
+
+def _field(row: dict[str, object], name: str) -> object:
+    for key in _FIELDS[name]:
+        value = row.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def _attempt(value: object) -> int:
+    if value is None or value == "":
+        return 1
+    try:
+        n = float(str(value))
+    except ValueError:
+        n = 0.0
+    if n < 1 or not n.is_integer():
+        raise ValueError(f"attempt must be a whole number from 1, not {value!r}")
+    return int(n)
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y")
+    return bool(value)
+
+
+def _classify_rows(
+    rows: list[dict[str, object]],
+    *,
+    name: str,
+    default_exchange: str | None,
+    policy: str | None,
+    progress: bool | None,
+) -> list[dict[str, object]]:
+    """Each row with ``BATCH_COLUMNS`` added.
+
+    The rows are checked first (so a mistake names its row), then classified
+    by ``normalize_many()``, the batch path (each distinct error once), and
+    each gets ``recommend()`` with its own ``idempotent`` and ``attempt``.
+    """
+    from ._batch import normalize_many
+    from ._ontology import Operation
+
+    known = set(exchanges())
+    records: list[dict[str, object]] = []
+    attempts: list[tuple[bool, int]] = []
+    for number, row in enumerate(rows, 1):
+        where = f"{name}: row {number}"
+        exchange = row.get("exchange") or default_exchange
+        if not exchange:
+            raise _Usage(f"{where}: no exchange; add an 'exchange' column or pass --exchange")
+        if str(exchange).lower() not in known:
+            raise _Usage(
+                f"{where}: unknown exchange {exchange!r}; known exchanges: "
+                f"{', '.join(sorted(known))}"
+            )
+        status = _field(row, "http_status")
+        if isinstance(status, str) and status.strip().isdigit():
+            status = int(status)
+        op = _field(row, "operation")
+        try:
+            operation = Operation(op) if op is not None else None
+            attempts.append((_flag(row.get("idempotent")), _attempt(row.get("attempt"))))
+        except ValueError as exc:
+            choices = ", ".join(o.value for o in Operation)
+            message = (
+                f"unknown operation {op!r}; choose one of {choices}"
+                if "attempt" not in str(exc)
+                else str(exc)
+            )
+            raise _Usage(f"{where}: {message}") from None
+        records.append(
+            {
+                "exchange": str(exchange).lower(),
+                "code": _field(row, "code"),
+                "message": _field(row, "message"),
+                "http_status": status,
+                "body": _field(row, "body"),
+                "operation": operation,
+            }
+        )
+    errors = normalize_many(_progress(records, progress))
+    out = []
+    for row, err, (idempotent, attempt) in zip(rows, errors, attempts, strict=True):
+        rec = recommend(err, idempotent=idempotent, attempt=attempt, policy=policy)
+        out.append(
+            {
+                **row,
+                "category": err.category.value,
+                "subcategory": err.subcategory,
+                "rule_id": err.rule_id,
+                "action": rec.action.value,
+                "delay_s": round(rec.delay_s, 3),
+                "scope": rec.scope.value,
+                "precondition": rec.precondition.value if rec.precondition else None,
+                "policy_rule_id": rec.policy_rule_id,
+            }
+        )
+    return out
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def _column(values: list[object]) -> list[object]:
+    """A Parquet column: numbers stay numbers, anything else becomes text."""
+    if any(v is not None for v in values) and all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values
+    ):
+        return values
+    return [None if v is None else str(v) for v in values]
+
+
+def _write_rows(rows: list[dict[str, object]], output: str, out_format: str) -> None:
+    import csv
+
+    columns = list(dict.fromkeys(k for row in rows for k in row if k not in BATCH_COLUMNS))
+    columns += list(BATCH_COLUMNS)
+    table = [{c: _cell(row.get(c)) for c in columns} for row in rows]
+    if out_format == "parquet":
+        try:
+            pa = importlib.import_module("pyarrow")
+            pq = importlib.import_module("pyarrow.parquet")
+        except ImportError:
+            raise _Usage(
+                "Parquet output needs pyarrow: pip install 'exchange-error-normalizer[batch]', "
+                "or write CSV"
+            ) from None
+        typed = {c: _column([r[c] for r in table]) for c in columns}
+        pq.write_table(pa.table(typed), output)
+        return
+    if output == "-":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(table)
+        return
+    with open(output, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(table)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    rows, name = _read_rows(args.input)
+    out_format = args.format or (
+        "parquet" if str(args.output).lower().endswith((".parquet", ".pq")) else "csv"
+    )
+    if out_format == "parquet" and args.output == "-":
+        raise _Usage("Parquet cannot go to standard output; give --output FILE.parquet")
+    if args.policy:
+        from ._recommend import _policy
+
+        _policy(args.policy)  # a bad policy file is refused before any row
+    done = _classify_rows(
+        rows,
+        name=name,
+        default_exchange=args.exchange,
+        policy=args.policy,
+        progress=args.progress,
+    )
+    _write_rows(done, args.output, out_format)
+    if args.output != "-":
+        actions = Counter(str(r["action"]) for r in done)
+        print(
+            f"{len(done)} rows -> {args.output} ({out_format}): "
+            + (", ".join(f"{a} {n}" for a, n in actions.most_common()) or "no rows"),
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _in_any(code: str, ranges: list[tuple[int, int]]) -> bool:
+    n = _int(code)
+    return n is not None and any(lo <= n <= hi for lo, hi in ranges)
 
 
 def _int(code: str) -> int | None:
@@ -203,19 +551,79 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--rules-dir", help="the rules folder to update (default: the bundled one)")
     ing.add_argument("--dry-run", action="store_true", help="report drift without writing")
     ing.set_defaults(func=_ingest)
+
+    li = sub.add_parser(
+        "lint",
+        help="check rule, catalog and policy files: overlaps, shadowed and unreachable rules, "
+        "missing sources, undocumented coverage",
+    )
+    li.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="rules folders, exchange folders or YAML files (default: the bundled rules and "
+        "policies)",
+    )
+    li.add_argument("--strict", action="store_true", help="fail on warnings too")
+    li.add_argument("--json", action="store_true", help="print JSON")
+    li.set_defaults(func=_lint)
+
+    co = sub.add_parser(
+        "coverage",
+        help="per exchange, how many documented codes map to a specific category, a generic "
+        "one, or nothing",
+    )
+    co.add_argument("--exchange", "-e", action="append", help="only this exchange (repeatable)")
+    co.add_argument("--rules-dir", help="the rules folder to measure (default: the bundled one)")
+    co.add_argument("--json", action="store_true", help="print JSON")
+    co.set_defaults(func=_coverage)
+
+    ba = sub.add_parser(
+        "batch",
+        help="normalize a JSON Lines or CSV log of errors; write CSV or Parquet with category, "
+        "rule and recommendation added",
+    )
+    ba.add_argument("input", help="a .jsonl/.ndjson or .csv file, or - for standard input")
+    ba.add_argument(
+        "--output",
+        "-o",
+        default="-",
+        help="where to write: .csv or .parquet (default: CSV on standard output)",
+    )
+    ba.add_argument("--format", choices=["csv", "parquet"], help="default: from the output name")
+    ba.add_argument("--exchange", help="the exchange of rows that do not name one")
+    ba.add_argument("--policy", help="a policy file (default: the bundled policy)")
+    progress = ba.add_mutually_exclusive_group()
+    progress.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="show a progress bar (default: when standard error is a terminal)",
+    )
+    progress.add_argument("--no-progress", dest="progress", action="store_false")
+    ba.set_defaults(func=_batch)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (argparse's own included)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage mistake argparse reported
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if (
         getattr(args, "command", None) == "explain"
         and not args.code
         and not args.message
         and not args.http_status
     ):
-        parser.error("explain needs a CODE, --message or --http-status")
+        print(
+            f"{parser.prog} explain: error: explain needs a CODE, --message or --http-status",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         return int(args.func(args))
     except _Usage as exc:
@@ -229,3 +637,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover - `normalizer ... | head`
         return EXIT_OK
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        print("normalizer: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        name = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"normalizer: cannot use{name}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        if os.environ.get("NORMALIZER_DEBUG"):
+            raise
+        print(
+            f"normalizer: unexpected {type(exc).__name__}: {exc}. This is a bug; please report "
+            "it with the command you ran (NORMALIZER_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_SOFTWARE

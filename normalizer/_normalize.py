@@ -13,9 +13,9 @@ import math
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -321,9 +321,15 @@ def _result(
     )
 
 
+#: "query" -> Operation.QUERY; a dict lookup is several times cheaper than Operation("query").
+OPERATIONS: Mapping[str, Operation] = {o.value: o for o in Operation}
+
+
 def _operation(value: object) -> Operation | None:
     if value is None or isinstance(value, Operation):
         return value
+    if isinstance(value, str) and value in OPERATIONS:
+        return OPERATIONS[value]
     try:
         return Operation(value)
     except ValueError:
@@ -406,6 +412,15 @@ def _unknown(
     )
 
 
+@cache
+def _ccxt_support() -> tuple[Callable[[object], bool], Callable[..., NormalizedError]]:
+    """``_ccxt``'s two entry points, imported when first needed (an import
+    statement inside ``_normalize`` cost ~1 us per call)."""
+    from ._ccxt import from_ccxt, is_ccxt_error
+
+    return is_ccxt_error, from_ccxt
+
+
 def _normalize(
     rs: RuleSet,
     code: Any,
@@ -419,6 +434,9 @@ def _normalize(
 ) -> NormalizedError:
     transport = None
     if error is not None and isinstance(error, BaseException):
+        is_ccxt_error, from_ccxt = _ccxt_support()  # ccxt's exceptions, by class name
+        if is_ccxt_error(error):
+            return from_ccxt(rs, code, message, http_status, body, headers, error, op, raw)
         carried = response_of(error)
         if carried is not None:
             c_status, c_body, c_headers = carried
@@ -432,6 +450,74 @@ def _normalize(
                 message = f"{type(error).__name__}: {text}" if text else type(error).__name__
     status = _status(http_status)
     retry_s = retry_after(headers) if headers is not None else None
+    if _memoizable(code, message, body):
+        return _reuse(_seen(rs, code, message, status, body, op, transport), raw, retry_s)
+    return _decide(rs, code, message, status, body, op, transport, retry_s, raw)
+
+
+# ------------------------------------------------------------ inputs seen before
+#
+# A router sees the same few error bodies over and over (a rate-limit storm is
+# thousands of identical answers). Parsing the JSON and asking the rules again
+# each time was most of normalize()'s cost (see bench/), so the result for an
+# input seen before is kept, keyed by exactly what decides it, and only the
+# caller's raw input and Retry-After are put into a fresh copy. Inputs of other
+# types (a dict body, an exception's response) and long texts are not kept.
+
+#: Bodies and messages longer than this are decided afresh every time.
+MAX_MEMO_TEXT = 4096
+_KEY_CODE = (type(None), str, int)  # exact types: no bool, whose True == 1
+_KEY_TEXT = (type(None), str, bytes)
+
+
+def _memoizable(code: Any, message: Any, body: Any) -> bool:
+    return (
+        type(code) in _KEY_CODE
+        and type(message) in _KEY_TEXT
+        and type(body) in _KEY_TEXT
+        and (message is None or len(message) <= MAX_MEMO_TEXT)
+        and (body is None or len(body) <= MAX_MEMO_TEXT)
+    )
+
+
+@lru_cache(maxsize=4096)
+def _seen(
+    rs: RuleSet,
+    code: str | int | None,
+    message: str | bytes | None,
+    status: int | None,
+    body: str | bytes | None,
+    op: Operation | None,
+    transport: str | None,
+) -> NormalizedError:
+    """The result for these inputs, with no raw input and no Retry-After."""
+    return _decide(rs, code, message, status, body, op, transport, None, _NO_RAW)
+
+
+_NO_RAW = RawInput()
+
+
+def _reuse(seen: NormalizedError, raw: RawInput, retry_s: float | None) -> NormalizedError:
+    """A copy of a kept result (and of its items) carrying this call's raw input."""
+    items = tuple(_reuse(item, raw, retry_s) for item in seen.items) if seen.items else ()
+    return _build(  # type: ignore[no-any-return]
+        NormalizedError,
+        {**seen.__dict__, "retry_after_s": retry_s, "items": items, "raw": raw},
+    )
+
+
+def _decide(
+    rs: RuleSet,
+    code: Any,
+    message: Any,
+    status: int | None,
+    body: Any,
+    op: Operation | None,
+    transport: str | None,
+    retry_s: float | None,
+    raw: RawInput,
+) -> NormalizedError:
+    """The result once the caller's inputs are sorted out: parse the body, ask the rules."""
     parsed, text_message, malformed = _parse_body(body)
     shape = rs.spec.response
     the_code = _code(code)

@@ -50,6 +50,7 @@ from pydantic import (
 )
 
 from ._errors import PolicyError, Problem
+from ._escalation import Escalations, EscalationSection, resolve_escalations
 from ._ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
 from ._resources import data_dir
 from ._yaml import Located, load_file, load_text, problems_from_validation
@@ -232,6 +233,8 @@ class PolicyFile(BaseModel):
     extends: Literal["default", "none"] = "default"
     defaults: PartialDefaults = Field(default_factory=PartialDefaults)
     rules: list[PolicyRule] = Field(default_factory=list)
+    #: the supervisor's escalation rules (normalizer/_escalation.py)
+    escalations: EscalationSection | None = None
 
 
 class Resolved(BaseModel):
@@ -261,6 +264,8 @@ class Policy(BaseModel):
     layers: tuple[tuple[PolicyRule, ...], ...]
     #: the name of the policy each layer comes from (this one's first)
     layer_names: tuple[str, ...] = ()
+    #: the escalation rules in effect, inherited ones included
+    escalations: Escalations = Field(default_factory=Escalations)
     _cache: dict[tuple[Any, ...], Resolved] = PrivateAttr(default_factory=dict)
 
     def rules(self) -> list[PolicyRule]:
@@ -472,8 +477,16 @@ def _from_located(located: Located) -> Policy:
     layers = (tuple(parsed.rules), *(base.layers if base else ()))
     names = (parsed.name, *(base.layer_names if base else ()))
     _check_layer(parsed, located, defaults)
+    escalations = resolve_escalations(
+        parsed.escalations, base.escalations if base else None, located
+    )
     return Policy(
-        name=parsed.name, source=located.path, defaults=defaults, layers=layers, layer_names=names
+        name=parsed.name,
+        source=located.path,
+        defaults=defaults,
+        layers=layers,
+        layer_names=names,
+        escalations=escalations,
     )
 
 

@@ -31,16 +31,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ._models import NormalizedError, Recommendation, _build
 from ._ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
-from ._policy import Policy, default_policy, load_policy
+from ._policy import Backoff, Policy, default_policy, load_policy
 
 RATE_LIMIT_MIN_DELAY_S = 1.0
 
 _SCOPE_ORDER = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
 _policies: dict[tuple[str, int, int], Policy] = {}
+_OPERATIONS = {o.value: o for o in Operation}  # cheaper than Operation("query")
 
 
 def _policy(policy: Policy | str | Path | None) -> Policy:
@@ -89,6 +92,8 @@ def recommend(
         op = err.operation or Operation.OTHER
     elif isinstance(operation, Operation):
         op = operation
+    elif isinstance(operation, str) and operation in _OPERATIONS:
+        op = _OPERATIONS[operation]
     else:
         try:
             op = Operation(operation)
@@ -100,20 +105,73 @@ def recommend(
         raise ValueError(f"attempt must be a whole number from 1, not {attempt!r}")
     idem = bool(idempotent)
     pol = _policy(policy)
-    r = pol.resolve(err.exchange, err.category, err.subcategory, op, idem)
+    key = (id(pol), err.exchange, err.category, err.subcategory, op, idem, attempt)
+    hit = _plans.get(key)
+    if hit is None or hit[0] is not pol:
+        hit = (pol, _plan(pol, err.exchange, err.category, err.subcategory, op, idem, attempt))
+        if len(_plans) >= MAX_PLANS:
+            _plans.clear()
+        _plans[key] = hit
+    plan = hit[1]
+    if plan.fixed is not None:
+        return plan.fixed
+    # a retry: the jittered delay, and the exchange's Retry-After, differ per call
+    assert plan.backoff is not None
+    delay = plan.backoff.delay(attempt, rand or random.random)
+    if plan.min_delay is not None:
+        delay = max(delay, plan.min_delay)
+    reason = plan.reason
+    if err.retry_after_s is not None and err.retry_after_s > delay:
+        delay = err.retry_after_s
+        reason += f"; the exchange asked to wait {err.retry_after_s:g}s (Retry-After)"
+    return _build(  # type: ignore[no-any-return]
+        Recommendation, {**plan.values, "delay_s": delay, "reason": reason}
+    )
 
+
+@dataclass(frozen=True)
+class _Plan:
+    """What recommend() decides for one situation, before the per-call delay.
+
+    ``fixed`` is the whole answer when there is no delay to draw; otherwise
+    ``values`` are the answer's fields but ``delay_s`` and ``reason``.
+    """
+
+    values: dict[str, Any]
+    reason: str
+    backoff: Backoff | None = None
+    min_delay: float | None = None
+    fixed: Recommendation | None = None
+
+
+#: (id(policy), exchange, category, subcategory, operation, idempotent, attempt)
+#: -> (policy, plan). Deciding a situation (policy cascade, guards, the reason's
+#: text) was most of recommend()'s cost; see bench/.
+_plans: dict[tuple[Any, ...], tuple[Policy, _Plan]] = {}
+MAX_PLANS = 8192
+
+
+def _plan(
+    pol: Policy,
+    exchange: str,
+    cat: Category,
+    subcategory: str | None,
+    op: Operation,
+    idem: bool,
+    attempt: int,
+) -> _Plan:
+    r = pol.resolve(exchange, cat, subcategory, op, idem)
     action = r.action
     scope = r.scope
     precondition = r.precondition
     guard: str | None = None
     notes: list[str] = []
-    cat = err.category
     write = op in ONTOLOGY.writes
 
     # guard.never-retry
     if (
         cat in ONTOLOGY.never_retry
-        and err.subcategory not in ONTOLOGY.retry_allowed
+        and subcategory not in ONTOLOGY.retry_allowed
         and action in (Action.RETRY, Action.QUERY_THEN_RETRY)
     ):
         action, guard = Action.ESCALATE, "guard.never-retry"
@@ -139,7 +197,7 @@ def recommend(
             action, guard = Action.ESCALATE, "guard.query-needs-precondition"
             notes.append(f"a {op.value} cannot be queried, so a person must check its outcome")
 
-    delay = 0.0
+    retrying = False
     hold: float | None = None
     exhausted = False
     if action in (Action.RETRY, Action.QUERY_THEN_RETRY):
@@ -149,35 +207,32 @@ def recommend(
             precondition = precondition if precondition is not Precondition.RESYNC_CLOCK else None
             hold = r.hold_s
         else:
-            delay = r.backoff.delay(attempt, rand or random.random)
-            if cat is Category.RATE_LIMIT:
-                delay = max(delay, min(RATE_LIMIT_MIN_DELAY_S, r.backoff.max_s))
-            if err.retry_after_s is not None and err.retry_after_s > delay:
-                delay = err.retry_after_s
-                notes.append(f"the exchange asked to wait {err.retry_after_s:g}s (Retry-After)")
+            retrying = True
     elif action is Action.HALT:
         hold = r.hold_s
 
-    reason = _reason(err, op, idem, attempt, r.max_attempts, action, r.why, exhausted, notes)
-    return _build(  # type: ignore[no-any-return]
-        Recommendation,
-        {
-            "action": action,
-            "delay_s": delay,
-            "max_attempts": r.max_attempts,
-            "attempt": attempt,
-            "scope": scope,
-            "precondition": precondition,
-            "hold_s": hold,
-            "reason": reason,
-            "policy_rule_id": r.rule_id,
-            "guard": guard,
-        },
-    )
+    label = subcategory or cat.value
+    reason = _reason(label, op, idem, attempt, r.max_attempts, action, r.why, exhausted, notes)
+    values = {
+        "action": action,
+        "delay_s": 0.0,
+        "max_attempts": r.max_attempts,
+        "attempt": attempt,
+        "scope": scope,
+        "precondition": precondition,
+        "hold_s": hold,
+        "reason": reason,
+        "policy_rule_id": r.rule_id,
+        "guard": guard,
+    }
+    if not retrying:
+        return _Plan(values, reason, fixed=_build(Recommendation, dict(values)))
+    min_delay = min(RATE_LIMIT_MIN_DELAY_S, r.backoff.max_s) if cat is Category.RATE_LIMIT else None
+    return _Plan(values, reason, backoff=r.backoff, min_delay=min_delay)
 
 
 def _reason(
-    err: NormalizedError,
+    label: str,
     op: Operation,
     idem: bool,
     attempt: int,
@@ -187,7 +242,7 @@ def _reason(
     exhausted: bool,
     notes: list[str],
 ) -> str:
-    parts = [f"{err.label} during {op.value}{' (idempotent)' if idem else ''}: {why}"]
+    parts = [f"{label} during {op.value}{' (idempotent)' if idem else ''}: {why}"]
     if exhausted:
         parts.append(
             f"attempt {attempt} of {max_attempts} failed, so no more retries: {action.value}"

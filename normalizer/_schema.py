@@ -16,7 +16,12 @@ from ._policy import PolicyFile
 from ._rules import ExchangeSpec, RulesFile
 
 Kind = Literal["rules", "policy", "catalog", "exchange"]
-_MODELS: dict[str, type[BaseModel]] = {"rules": RulesFile, "policy": PolicyFile, "catalog": Catalog, "exchange": ExchangeSpec}
+_MODELS: dict[str, type[BaseModel]] = {
+    "rules": RulesFile,
+    "policy": PolicyFile,
+    "catalog": Catalog,
+    "exchange": ExchangeSpec,
+}
 
 
 def _labels() -> list[str]:

@@ -13,6 +13,7 @@ any of them. The most specific name found first wins.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 # qualified class name -> transport kind; looked up along the MRO
@@ -86,8 +87,12 @@ _MAX_DEPTH = 6
 
 
 def _names(exc: BaseException) -> list[str]:
+    return _names_of(type(exc))
+
+
+def _names_of(exc_class: type[BaseException]) -> list[str]:
     out = []
-    for cls in type(exc).__mro__:
+    for cls in exc_class.__mro__:
         module = cls.__module__
         out.append(f"{module}.{cls.__qualname__}")
         # libraries re-export from a private module: httpx._exceptions.X is httpx.X
@@ -97,12 +102,19 @@ def _names(exc: BaseException) -> list[str]:
     return out
 
 
-def _own_kind(exc: BaseException) -> str | None:
-    for name in _names(exc):
+@lru_cache(maxsize=1024)
+def _kind_of_class(cls: type[BaseException]) -> str | None:
+    # Depends on the class alone; spelling out the MRO's names was most of the
+    # cost of normalize(error=...) (bench/).
+    for name in _names_of(cls):
         kind = _BY_NAME.get(name)
         if kind is not None:
             return kind
     return None
+
+
+def _own_kind(exc: BaseException) -> str | None:
+    return _kind_of_class(type(exc))  # type: ignore[arg-type]  # (mypy: a class is hashable)
 
 
 def _wrapped(exc: BaseException) -> list[BaseException]:

@@ -1,0 +1,209 @@
+"""``python -m bench``: this project against ccxt, start-up, and the batch path.
+
+Run it from the repository root (``pip install -e '.[bench]'`` first). It
+prints Markdown: the tables ``docs/performance.md`` quotes. ``--quick`` runs
+fewer rounds on a smaller log (for a smoke test, not for quoting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+
+from . import latency, startup, throughput
+
+TARGET_RATIO = 0.5
+TARGET_STARTUP_MS = 150.0
+TARGET_ROWS_S = 5_000_000
+
+#: Why a case is slower than ccxt, printed when it is.
+WHY_SLOWER = {
+    "okx read timeout": (
+        "ccxt does not classify a timeout: its fetch() turns requests' Timeout into "
+        "RequestTimeout in an except clause (a string join and a raise). normalize() "
+        "tells a read timeout (sent; outcome unknown) from a connect timeout (never sent) "
+        "by the exception's class and cause, decides a rule, and recommend() draws a "
+        "jittered delay: three frozen pydantic objects (RawInput, NormalizedError, "
+        "Recommendation) of about 0.6 us each, plus the calls."
+    ),
+    "okx exact code": (
+        "the answer is RETRY, so recommend() draws a fresh jittered delay and builds a new "
+        "Recommendation; the three result objects and the calls cost more than json.loads "
+        "plus ccxt's dict lookup."
+    ),
+    "okx unknown code": (
+        "the answer (a query that failed in an unknown way) is RETRY with a jittered delay, "
+        "as for the exact code; ccxt raises its generic ExchangeError after one failed "
+        "dict lookup."
+    ),
+}
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "cpu": cpu,
+        "cpus": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "ccxt": version("ccxt"),
+        "pydantic": version("pydantic"),
+        "pandas": version("pandas"),
+        "pyarrow": version("pyarrow"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a smoke run, not for quoting")
+    parser.add_argument("--rows", type=int, help="rows of the generated log (10,000,000)")
+    parser.add_argument("--rounds", type=int, help="alternating rounds per case (21)")
+    parser.add_argument(
+        "--skip",
+        choices=["latency", "startup", "batch"],
+        action="append",
+        default=[],
+        help="leave a part out (repeatable)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    try:
+        import ccxt  # noqa: F401
+        import pandas  # noqa: F401
+    except ImportError as exc:
+        print(f"the benchmark needs the bench extra: pip install -e '.[bench]' ({exc})")
+        return 2
+
+    rounds = args.rounds or (5 if args.quick else 21)
+    seconds = 0.005 if args.quick else 0.02
+    rows = args.rows or (1_000_000 if args.quick else 10_000_000)
+    report: dict[str, object] = {"machine": machine()}
+    m = report["machine"]
+    assert isinstance(m, dict)
+    print(f"Machine: {m['cpu']}, {m['cpus']} CPUs, {m['system']}, Python {m['python']}")
+    print(
+        f"ccxt {m['ccxt']}, pydantic {m['pydantic']}, pandas {m['pandas']}, "
+        f"pyarrow {m['pyarrow']}\n"
+    )
+    verdicts = []
+
+    if "latency" not in args.skip:
+        rows_ = latency.run(rounds, seconds)
+        floor = latency.floor_us(rounds, seconds)
+        gm = latency.geomean([r.ratio for r in rows_])
+        gm_new = latency.geomean([r.ratio_new for r in rows_])
+        print(f"## Per error (us per call, median of {rounds} alternating rounds)\n")
+        print(
+            "| case | ccxt handle_errors | ccxt json.loads + handle_errors "
+            "| ours: normalize + recommend | ours / ccxt | ours, nothing kept | ours / ccxt |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in rows_:
+            handle = f"{r.ccxt_handle_us:.2f}" if r.ccxt_handle_us is not None else "-"
+            print(
+                f"| {r.case.name} | {handle} | {r.ccxt_us:.2f} | {r.ours_us:.2f} "
+                f"| {r.ratio:.2f} | {r.ours_new_us:.2f} | {r.ratio_new:.2f} |"
+            )
+        print(f"| **geometric mean** | | | | **{gm:.2f}** | | {gm_new:.2f} |\n")
+        print(f"Floor (a dict lookup, raise and catch): {floor:.2f} us.")
+        print(
+            "'ours, nothing kept': the results kept for inputs seen before are dropped "
+            "before every call, so the body is parsed and the rules asked again.\n"
+        )
+        for line in latency.check_same_answers():
+            print(f"- {line}")
+        slower = [r for r in rows_ if r.ratio > 1]
+        if slower:
+            print("\nSlower than ccxt:\n")
+            for r in slower:
+                why = WHY_SLOWER.get(r.case.name, "see the profile in docs/performance.md")
+                print(f"- {r.case.name} ({r.ratio:.2f}x): {why}")
+        print()
+        verdicts.append(
+            f"geometric-mean ratio {gm:.2f} (target <= {TARGET_RATIO}): "
+            + ("met" if gm <= TARGET_RATIO else f"MISSED by {gm / TARGET_RATIO:.2f}x")
+        )
+        report["latency"] = {
+            "rows": [
+                {"case": r.case.name, **{k: v for k, v in asdict(r).items() if k != "case"}}
+                for r in rows_
+            ],
+            "geomean": gm,
+            "geomean_nothing_kept": gm_new,
+            "floor_us": floor,
+        }
+
+    if "startup" not in args.skip:
+        s = startup.measure(5 if args.quick else 9)
+        print("## Start-up (fresh interpreters, median)\n")
+        print(
+            "| import normalizer | load every rule + default policy | total | "
+            "pydantic + PyYAML + one model | loaded rules in memory |"
+        )
+        print("|---:|---:|---:|---:|---:|")
+        print(
+            f"| {s['import_ms']:.0f} ms | {s['load_ms']:.0f} ms | {s['total_ms']:.0f} ms "
+            f"| {s['pydantic_floor_ms']:.0f} ms | {s['rules_kib']:.0f} KiB "
+            f"(+{s['import_kib']:.0f} KiB for the import) |\n"
+        )
+        verdicts.append(
+            f"import + load {s['total_ms']:.0f} ms (target < {TARGET_STARTUP_MS:.0f}): "
+            + (
+                "met"
+                if s["total_ms"] < TARGET_STARTUP_MS
+                else f"MISSED by {s['total_ms'] - TARGET_STARTUP_MS:.0f} ms "
+                f"(pydantic + PyYAML alone: {s['pydantic_floor_ms']:.0f} ms)"
+            )
+        )
+        report["startup"] = s
+
+    if "batch" not in args.skip:
+        t = throughput.run(rows, many_rows=min(rows, 1_000_000), naive_rows=min(rows, 50_000))
+        print(f"## Batch ({t.rows:,} rows, {t.distinct:,} distinct errors)\n")
+        print("| path | rows/s | vs the naive loop |")
+        print("|---|---:|---:|")
+        for name, rate in (
+            ("classify_frame (string columns)", t.frame_rows_s),
+            ("classify_frame (categorical columns)", t.frame_categorical_rows_s),
+            (f"normalize_many ({t.many_rows:,} dicts)", t.many_rows_s),
+            (f"naive loop: normalize + recommend per row ({t.naive_rows:,} rows)", t.naive_rows_s),
+        ):
+            print(f"| {name} | {rate:,.0f} | {rate / t.naive_rows_s:,.0f}x |")
+        print(f"\nclassify_frame matched the per-row calls on {t.checked_rows:,} rows.\n")
+        verdicts.append(
+            f"classify_frame {t.frame_rows_s / 1e6:.1f} M rows/s (target >= "
+            f"{TARGET_ROWS_S / 1e6:.0f} M): "
+            + ("met" if t.frame_rows_s >= TARGET_ROWS_S else "MISSED")
+        )
+        report["batch"] = asdict(t)
+
+    print("## Targets\n")
+    for v in verdicts:
+        print(f"- {v}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

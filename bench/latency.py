@@ -1,0 +1,205 @@
+"""Per-error latency: ccxt's ``handle_errors`` against ``normalize()`` + ``recommend()``.
+
+Both sides start from the same raw body text, as it comes off the wire, so
+both parse it: ccxt's ``fetch`` runs ``json.loads`` before ``handle_errors``;
+``normalize(exchange, body=text)`` parses it itself. Every call gets a fresh
+copy of the text (a ring of equal, distinct string objects), as a router gets
+a fresh response object each time, so nothing can lean on a string's cached
+hash or identity.
+
+For a transport timeout there is no body and ccxt's ``handle_errors`` is not
+called: ``fetch`` turns requests' ``Timeout`` into ``RequestTimeout`` in an
+``except`` clause. That clause (join the details, raise, catch) is what the
+ccxt side times; ours is ``normalize(exchange, error=exc)`` + ``recommend``.
+
+The sides are timed in alternating rounds (ccxt first in even rounds, ours in
+odd ones) and each reports the median of its rounds.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .cases import CASES, METHOD, URL, Case
+
+RING = 512  # distinct copies of each body
+
+
+@dataclass
+class Row:
+    case: Case
+    ccxt_handle_us: float | None  # handle_errors alone, on an already parsed body
+    ccxt_us: float  # json.loads + handle_errors (the comparison)
+    ours_us: float  # normalize + recommend, the body seen before
+    ours_new_us: float  # the same with nothing kept from earlier calls
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_us / self.ccxt_us
+
+    @property
+    def ratio_new(self) -> float:
+        return self.ours_new_us / self.ccxt_us
+
+
+def _fresh(text: str) -> str:
+    return "".join(list(text))  # an equal string that is a new object
+
+
+def _timeout_error() -> BaseException:
+    """What requests raises on a read timeout, as it raises it (wrapping urllib3's)."""
+    import requests
+    import urllib3
+
+    inner = urllib3.exceptions.ReadTimeoutError(None, URL, "Read timed out. (read timeout=10)")  # type: ignore[arg-type]
+    return requests.exceptions.ReadTimeout(inner)
+
+
+def sides(case: Case) -> dict[str, Callable[[], object]]:
+    """The callables to time for one case."""
+    import ccxt
+
+    import normalizer
+    from normalizer._normalize import _seen
+
+    exchange = getattr(ccxt, case.exchange)()
+    normalize, recommend = normalizer.normalize, normalizer.recommend
+    name, status, op = case.exchange, case.http_status, case.operation
+    base_error = ccxt.BaseError
+
+    if case.body is None:
+        error = _timeout_error()
+        details = [exchange.id, METHOD, URL]
+
+        def ccxt_side() -> object:
+            try:
+                raise ccxt.RequestTimeout(" ".join(details)) from error
+            except base_error as exc:
+                return exc
+
+        def ours() -> object:
+            return recommend(normalize(name, error=error), operation=op)
+
+        def ours_new() -> object:
+            _seen.cache_clear()
+            return recommend(normalize(name, error=error), operation=op)
+
+        return {"ccxt": ccxt_side, "ours": ours, "ours_new": ours_new}
+
+    ring = itertools.cycle([_fresh(case.body) for _ in range(RING)])
+    parsed = json.loads(case.body)
+    reason = "OK" if status == 200 else "Bad Request"
+    loads = json.loads
+    handle = exchange.handle_errors
+
+    def ccxt_handle() -> object:
+        body = next(ring)
+        try:
+            return handle(status, reason, URL, METHOD, {}, body, parsed, None, None)
+        except base_error as exc:
+            return exc
+
+    def ccxt_side() -> object:
+        body = next(ring)
+        try:
+            return handle(status, reason, URL, METHOD, {}, body, loads(body), None, None)
+        except base_error as exc:
+            return exc
+
+    def ours() -> object:
+        return recommend(normalize(name, body=next(ring), http_status=status), operation=op)
+
+    def ours_new() -> object:
+        _seen.cache_clear()
+        return recommend(normalize(name, body=next(ring), http_status=status), operation=op)
+
+    return {"ccxt_handle": ccxt_handle, "ccxt": ccxt_side, "ours": ours, "ours_new": ours_new}
+
+
+def _per_call(fn: Callable[[], object], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def _calibrate(fn: Callable[[], object], seconds: float) -> int:
+    """How many calls make one sample of about ``seconds``."""
+    number = 64
+    while True:
+        elapsed = _per_call(fn, number) * number
+        if elapsed >= seconds / 4:
+            return max(64, int(number * seconds / elapsed))
+        number *= 4
+
+
+def time_sides(
+    fns: dict[str, Callable[[], object]], rounds: int, seconds: float
+) -> dict[str, float]:
+    """Median microseconds per call of each side, timed in alternating rounds."""
+    for fn in fns.values():  # warm up: caches, branch predictors, lazy imports
+        for _ in range(2000):
+            fn()
+    numbers = {k: _calibrate(fn, seconds) for k, fn in fns.items()}
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    names = list(fns)
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        for k in order:
+            gc.collect()
+            samples[k].append(_per_call(fns[k], numbers[k]) * 1e6)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def floor_us(rounds: int, seconds: float) -> float:
+    """A bare dict lookup plus raising and catching an exception: the floor of this work."""
+    table = {"58102": KeyError}
+
+    def floor() -> object:
+        try:
+            raise table["58102"]("x")
+        except KeyError as exc:
+            return exc
+
+    return time_sides({"floor": floor}, rounds, seconds)["floor"]
+
+
+def run(rounds: int = 21, seconds: float = 0.02) -> list[Row]:
+    rows = []
+    for case in CASES:
+        t = time_sides(sides(case), rounds, seconds)
+        rows.append(Row(case, t.get("ccxt_handle"), t["ccxt"], t["ours"], t["ours_new"]))
+    return rows
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def check_same_answers() -> list[str]:
+    """What each side says for each case (printed with the table, so it can be checked)."""
+    import normalizer
+
+    out = []
+    for case in CASES:
+        fns = sides(case)
+        theirs = fns["ccxt"]()
+        rec = fns["ours"]()
+        kw = (
+            {"body": case.body, "http_status": case.http_status}
+            if case.body is not None
+            else {"error": _timeout_error()}
+        )
+        err = normalizer.normalize(case.exchange, **kw)
+        out.append(
+            f"{case.name}: ccxt {type(theirs).__name__}; ours {err.label} "
+            f"({err.rule_id}) -> {rec.action.value}"  # type: ignore[attr-defined]
+        )
+    return out

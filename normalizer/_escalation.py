@@ -1,0 +1,366 @@
+"""Escalation rules: what the supervisor does about the stream of errors.
+
+``recommend()`` judges one error; a policy file's ``escalations:`` section says
+what a run of errors means. A rule either counts the errors that match a
+pattern, per scope, within a time window, or follows a sequence of patterns
+for one request id:
+
+    escalations:
+      disable: [venue-rate-limit-storm]      # inherited rules to drop
+      rules:
+        - id: account-rate-limit-storm
+          why: Three rate limits on one account within ten seconds mean the key is over its budget.
+          when: {category: [RATE_LIMIT]}     # the pattern (all given conditions hold)
+          count: 3                           # this many matching errors ...
+          within_s: 10                       # ... within this many seconds ...
+          per: account                       # ... counted per account (default: then.scope)
+          then: {action: HALT, scope: account, hold_s: 20}
+        - id: unknown-repeated
+          why: The same unrecognised error three times in a row is not transient.
+          when: {category: [UNKNOWN]}
+          count: 3
+          within_s: 300
+          in_a_row: true                     # another error or a success in the scope resets it
+          same_error: true                   # count each error (label, code, message) apart
+          then: {action: ESCALATE, scope: account, hold_s: 300}
+        - id: reconcile-then-retry
+          why: A placement in an unknown state that a query then cannot find was never placed.
+          sequence:                          # in this order, for one request id
+            - {category: [UNKNOWN_STATE], operation: [place_order]}
+            - {category: [NOT_FOUND.ORDER], operation: [query]}
+          within_s: 600
+          then: {action: RETRY, scope: request}
+
+A pattern (``when`` or a ``sequence`` step) may give ``category`` (categories
+or subcategories, as in policy rules), ``not_category``, ``exchange``,
+``operation``, ``account`` and ``exhausted`` (the error used up the retries the
+policy allows). ``then.action`` is HALT (``hold_s`` required: halts expire),
+ESCALATE (a person must look; with ``hold_s`` the scope is also halted
+meanwhile) or, for sequences only, RETRY at request scope.
+``then.lifted_by_success: true`` lets a success in the halted scope lift the
+halt before it expires.
+
+A policy that extends another inherits its escalation rules; a rule with the id
+of an inherited one replaces it, and ``disable`` drops inherited ones.
+
+Size limits. The supervisor compiles the patterns into durable-rules rulesets,
+each holding patterns that no single error can match together (so the engine
+never has to choose between two matches), and each kept far below the size at
+which durable-rules 2.0.28 stops returning (about 500 tests under one node).
+A policy needing more than ``MAX_RULESETS`` rulesets, or with more than
+``MAX_ESCALATION_RULES`` rules, is refused when it loads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from ._errors import PolicyError, Problem
+from ._ontology import ONTOLOGY, Action, Operation, Scope
+from ._yaml import Located, PathKey, field_name
+
+#: At most this many escalation rules in one policy (its own plus inherited).
+MAX_ESCALATION_RULES = 64
+#: At most this many values in one condition of a pattern.
+MAX_VALUES_PER_CONDITION = 16
+#: At most this many patterns in one durable-rules ruleset.
+MAX_PATTERNS_PER_RULESET = 32
+#: At most this many equality tests (see ``Match.weight``) in one ruleset.
+MAX_RULESET_WEIGHT = 128
+#: At most this many rulesets per supervisor; every error is posted to each.
+MAX_RULESETS = 16
+#: Steps of a sequence.
+MAX_SEQUENCE_STEPS = 4
+MAX_HOLD_S = 7 * 86400.0
+MAX_WINDOW_S = 86400.0
+
+EscalationId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
+_Why = Annotated[str, StringConstraints(min_length=8, max_length=240, pattern=r"^[^\n]+$")]
+_Exchange = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+_Account = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+_Size = Field(min_length=1, max_length=MAX_VALUES_PER_CONDITION)
+_Labels = Annotated[list[str], _Size]
+_Exchanges = Annotated[list[_Exchange], _Size]
+_Operations = Annotated[list[Operation], _Size]
+_Accounts = Annotated[list[_Account], _Size]
+
+
+class Match(BaseModel):
+    """A pattern one error either matches or not; every condition given must hold."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    category: _Labels | None = None
+    not_category: _Labels | None = None
+    exchange: _Exchanges | None = None
+    operation: _Operations | None = None
+    account: _Accounts | None = None
+    exhausted: bool | None = None
+
+    @field_validator("category", "not_category", "exchange", "operation", "account", mode="before")
+    @classmethod
+    def _lists(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("category", "not_category")
+    @classmethod
+    def _labels(cls, v: list[str] | None) -> list[str] | None:
+        for label in v or ():
+            ONTOLOGY.parse_label(label)
+        return v
+
+    def weight(self) -> int:
+        """The number of equality tests this pattern compiles to."""
+        lists = (self.category, self.not_category, self.exchange, self.operation, self.account)
+        return 1 + sum(len(v) for v in lists if v) + (self.exhausted is not None)
+
+    def disjoint(self, other: Match) -> bool:
+        """True only when no error can match both patterns (``False`` when unsure)."""
+        if (
+            self.category is not None
+            and other.category is not None
+            and not any(_labels_meet(a, b) for a in self.category for b in other.category)
+        ):
+            return True
+        for name in ("exchange", "operation", "account"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine is not None and theirs is not None and not set(mine) & set(theirs):
+                return True
+        return (
+            self.exhausted is not None
+            and other.exhausted is not None
+            and self.exhausted != other.exhausted
+        )
+
+
+def _labels_meet(x: str, y: str) -> bool:
+    return x == y or y.startswith(x + ".") or x.startswith(y + ".")
+
+
+class EscalationThen(BaseModel):
+    """What a rule does when it fires."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Action
+    scope: Scope
+    hold_s: Annotated[float, Field(gt=0, le=MAX_HOLD_S)] | None = None
+    lifted_by_success: bool = False
+
+
+class EscalationRule(BaseModel):
+    """One escalation rule as written; ``check_rule`` holds the rules between fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: EscalationId
+    why: _Why
+    when: Match | None = None
+    sequence: Annotated[list[Match], Field(min_length=2, max_length=MAX_SEQUENCE_STEPS)] | None = (
+        None
+    )
+    count: Annotated[int, Field(ge=1, le=1000)] = 1
+    within_s: Annotated[float, Field(gt=0, le=MAX_WINDOW_S)] | None = None
+    per: Scope | None = None
+    in_a_row: bool = False
+    same_error: bool = False
+    then: EscalationThen
+
+    @property
+    def group_scope(self) -> Scope:
+        """The scope errors are counted per."""
+        return self.per or self.then.scope
+
+    def patterns(self) -> list[tuple[str, Match]]:
+        """The single-error patterns of this rule, each with its id in the rulesets."""
+        if self.sequence is not None:
+            return [(f"{self.id}#{i}", step) for i, step in enumerate(self.sequence)]
+        return [(self.id, self.when or Match())]
+
+
+def check_rule(rule: EscalationRule) -> list[tuple[PathKey, str]]:
+    """What is wrong between the fields of ``rule``: (field path, message) pairs."""
+    out: list[tuple[PathKey, str]] = []
+    then = rule.then
+    if rule.when is not None and rule.sequence is not None:
+        out.append((("sequence",), "give either when (errors to count) or sequence, not both"))
+    if rule.when is None and rule.sequence is None:
+        out.append((("when",), "required field is missing (or give a sequence)"))
+    if then.action is Action.QUERY_THEN_RETRY:
+        out.append((("then", "action"), "an escalation halts, escalates or (sequences) retries"))
+    if then.action is Action.HALT and then.hold_s is None:
+        out.append((("then", "hold_s"), "a HALT must say how long it holds; halts expire"))
+    if then.action is Action.RETRY:
+        if rule.sequence is None:
+            out.append(
+                (("then", "action"), "RETRY is for sequences; more errors never make a retry safe")
+            )
+        if then.scope is not Scope.REQUEST:
+            out.append((("then", "scope"), "a RETRY applies to the request (scope: request)"))
+        if then.hold_s is not None or then.lifted_by_success:
+            field = "hold_s" if then.hold_s is not None else "lifted_by_success"
+            out.append((("then", field), "a RETRY does not hold anything"))
+    if then.lifted_by_success and then.hold_s is None and then.action is not Action.RETRY:
+        out.append((("then", "lifted_by_success"), "only a hold (hold_s) can be lifted"))
+    if rule.sequence is not None:
+        if rule.within_s is None:
+            out.append((("within_s",), "a sequence must complete within a time (within_s)"))
+        for name, default in (("count", 1), ("per", None), ("in_a_row", False)):
+            if getattr(rule, name) != default:
+                out.append(((name,), "applies to counted rules (when), not to sequences"))
+        if rule.same_error:
+            out.append((("same_error",), "applies to counted rules (when), not to sequences"))
+    else:
+        if rule.count > 1 and rule.within_s is None:
+            out.append((("within_s",), f"count {rule.count} needs a time window (within_s)"))
+        if rule.in_a_row and rule.count < 2:
+            out.append((("in_a_row",), "needs a count of at least 2"))
+    return out
+
+
+class EscalationSection(BaseModel):
+    """The ``escalations:`` section of a policy file, as written."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    disable: list[EscalationId] = Field(default_factory=list)
+    rules: Annotated[list[EscalationRule], Field(max_length=MAX_ESCALATION_RULES)] = Field(
+        default_factory=list
+    )
+
+
+class Escalations(BaseModel):
+    """A policy's effective escalation rules and the rulesets they compile to.
+
+    ``rulesets`` lists, per durable-rules ruleset, the ids of the patterns in it
+    (see ``EscalationRule.patterns``); no error can match two patterns of one
+    ruleset.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    rules: tuple[EscalationRule, ...] = ()
+    rulesets: tuple[tuple[str, ...], ...] = ()
+
+    def patterns(self) -> dict[str, Match]:
+        return {pid: m for rule in self.rules for pid, m in rule.patterns()}
+
+
+class _Overflow(Exception):
+    def __init__(self, pattern_id: str) -> None:
+        self.pattern_id = pattern_id
+
+
+def partition(patterns: list[tuple[str, Match]]) -> list[list[str]]:
+    """Group patterns into rulesets of pairwise disjoint patterns within the size limits.
+
+    Greedy, in the given order. Raises ``_Overflow`` naming the first pattern
+    that does not fit into ``MAX_RULESETS`` rulesets.
+    """
+    groups: list[list[tuple[str, Match]]] = []
+    weights: list[int] = []
+    for pid, match in patterns:
+        w = match.weight()
+        for i, group in enumerate(groups):
+            if (
+                len(group) < MAX_PATTERNS_PER_RULESET
+                and weights[i] + w <= MAX_RULESET_WEIGHT
+                and all(match.disjoint(other) for _, other in group)
+            ):
+                group.append((pid, match))
+                weights[i] += w
+                break
+        else:
+            if len(groups) == MAX_RULESETS:
+                raise _Overflow(pid)
+            groups.append([(pid, match)])
+            weights.append(w)
+    return [[pid for pid, _ in group] for group in groups]
+
+
+def ruleset_problem(escalations: Escalations) -> str | None:
+    """What makes ``escalations.rulesets`` unsafe to load, or None.
+
+    ``resolve_escalations`` only builds safe ones; this guards an
+    ``Escalations`` built by hand, since a ruleset past durable-rules' size
+    limit would never return.
+    """
+    patterns = escalations.patterns()
+    placed = [pid for group in escalations.rulesets for pid in group]
+    if sorted(placed) != sorted(patterns):
+        return "the rulesets must hold every pattern of the rules exactly once"
+    if len(escalations.rulesets) > MAX_RULESETS:
+        return f"{len(escalations.rulesets)} rulesets; at most {MAX_RULESETS} are allowed"
+    for i, group in enumerate(escalations.rulesets):
+        matches = [patterns[pid] for pid in group]
+        weight = sum(m.weight() for m in matches)
+        if len(group) > MAX_PATTERNS_PER_RULESET or weight > MAX_RULESET_WEIGHT:
+            return (
+                f"ruleset {i} holds {len(group)} patterns of weight {weight}; at most "
+                f"{MAX_PATTERNS_PER_RULESET} patterns of weight {MAX_RULESET_WEIGHT} are allowed"
+            )
+        for j, a in enumerate(matches):
+            for b in matches[j + 1 :]:
+                if not a.disjoint(b):
+                    return f"ruleset {i} holds patterns that one error can match together"
+    return None
+
+
+def resolve_escalations(
+    section: EscalationSection | None, base: Escalations | None, located: Located
+) -> Escalations:
+    """Layer ``section`` over the inherited ``base`` and partition the result.
+
+    Every mistake is reported with the file, the line and the field.
+    """
+    inherited = base.rules if base is not None else ()
+    if section is None:
+        return base if base is not None else Escalations()
+    problems: list[Problem] = []
+
+    def problem(loc: PathKey, message: str) -> None:
+        full = ("escalations", *loc)
+        problems.append(Problem(located.path, located.line_of(full), field_name(full), message))
+
+    seen: dict[str, int] = {}
+    for i, rule in enumerate(section.rules):
+        if rule.id in seen:
+            problem(("rules", i, "id"), f"{rule.id!r} is also rules[{seen[rule.id]}]")
+        seen.setdefault(rule.id, i)
+        for loc, message in check_rule(rule):
+            problem(("rules", i, *loc), message)
+    inherited_ids = {r.id for r in inherited}
+    for i, rid in enumerate(section.disable):
+        if rid not in inherited_ids:
+            problem(("disable", i), f"no inherited escalation rule is called {rid!r}")
+        elif rid in seen:
+            problem(("disable", i), f"{rid!r} is both disabled and redefined in rules")
+    if problems:
+        raise PolicyError(problems)
+
+    dropped = set(section.disable) | set(seen)
+    rules = (*section.rules, *(r for r in inherited if r.id not in dropped))
+    if len(rules) > MAX_ESCALATION_RULES:
+        problem(
+            ("rules",),
+            f"{len(rules)} escalation rules with the inherited ones; at most "
+            f"{MAX_ESCALATION_RULES} are allowed (disable some inherited ones)",
+        )
+        raise PolicyError(problems)
+    try:
+        groups = partition([p for rule in rules for p in rule.patterns()])
+    except _Overflow as exc:
+        rule_id = exc.pattern_id.split("#", 1)[0]
+        where: PathKey = ("rules", seen[rule_id]) if rule_id in seen else ()
+        problem(
+            where,
+            f"rule {rule_id!r} can match the same errors as too many others: the escalation "
+            f"rules would need more than {MAX_RULESETS} rulesets of rules that never match one "
+            "error together; narrow the rules (by category, exchange or operation) or merge them",
+        )
+        raise PolicyError(problems) from None
+    return Escalations(rules=rules, rulesets=tuple(tuple(g) for g in groups))

@@ -1,0 +1,302 @@
+"""The batch path (issue #4): ``normalize_many`` and ``classify_frame``.
+
+The contract: each row gets exactly what ``normalize()`` and ``recommend()``
+return for it, however the rows repeat. Speed is measured by ``python -m
+bench``, never here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import normalizer
+from normalizer import Category, UnknownExchangeError, classify_frame, normalize, normalize_many
+from normalizer._normalize import registry
+
+ENTRIES = [(ex, e) for ex in ("okx", "mexc") for e in registry().get(ex).catalog.entries]  # type: ignore[union-attr]
+CODES = sorted({e.code for _, e in ENTRIES})
+MESSAGES = sorted({e.message for _, e in ENTRIES})
+OPERATIONS = [None, *(o.value for o in normalizer.Operation)]
+
+
+def half() -> float:
+    return 0.5
+
+
+# ------------------------------------------------------------ strategies
+
+exchanges = st.sampled_from(["okx", "mexc", "OKX"])
+codes = st.one_of(
+    st.none(),
+    st.sampled_from(CODES),
+    st.sampled_from(CODES).map(lambda c: int(c) if c.lstrip("-").isdigit() else c),
+    st.integers(-5, 5),
+    st.booleans(),
+    st.sampled_from(["", " 58102 ", "59999", "x" * 40]),
+)
+messages = st.one_of(
+    st.none(),
+    st.sampled_from(MESSAGES),
+    st.sampled_from(["Too Many Requests", "Oversold", "", "Rate limit exceeded", "账户冻结"]),
+    st.text(max_size=20),
+)
+statuses = st.one_of(
+    st.none(), st.sampled_from([200, 400, 401, 403, 429, 500, 503, 504, 99, 600, "429", True])
+)
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> Any:
+    kind = draw(st.integers(0, 6))
+    code, message = draw(codes), draw(messages)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return json.dumps({"code": code, "msg": message, "data": []})
+    if kind == 2:
+        items = [
+            {"sCode": draw(codes), "sMsg": draw(messages)} for _ in range(draw(st.integers(0, 3)))
+        ]
+        return json.dumps({"code": draw(st.sampled_from(["0", "1", "2"])), "data": items}).encode()
+    if kind == 3:
+        return {"code": code, "msg": message}  # a parsed body: unhashable
+    if kind == 4:
+        return "<html><title>502 Bad Gateway</title></html>"
+    if kind == 5:
+        return "{not json"
+    return json.dumps({"success": False, "code": code, "message": message})
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict[str, Any]:
+    record: dict[str, Any] = {"exchange": draw(exchanges)}
+    for field, strategy in (
+        ("code", codes),
+        ("message", messages),
+        ("http_status", statuses),
+        ("body", bodies()),
+        ("operation", st.sampled_from(OPERATIONS)),
+    ):
+        if draw(st.booleans()):
+            record[field] = draw(strategy)
+    if draw(st.integers(0, 9)) == 0:
+        record["headers"] = {"Retry-After": "3"}
+    if draw(st.integers(0, 9)) == 0:
+        record["error"] = TimeoutError("timed out")
+    record["note"] = "an unrelated column"
+    return record
+
+
+def logs(rows: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """A log: a few distinct records, each repeated in any order."""
+    return st.lists(rows, min_size=1, max_size=8).flatmap(
+        lambda pool: st.lists(st.sampled_from(pool), min_size=1, max_size=40)
+    )
+
+
+def per_row(record: dict[str, Any], operation: Any = None) -> normalizer.NormalizedError:
+    fields = {
+        f: record.get(f) for f in ("code", "message", "http_status", "body", "headers", "error")
+    }
+    op = record.get("operation")
+    return normalize(record["exchange"], **fields, operation=op if op is not None else operation)
+
+
+# ------------------------------------------------------------ normalize_many
+
+
+@given(logs(records()), st.sampled_from(OPERATIONS))
+def test_normalize_many_equals_normalize_per_row(log: list[dict[str, Any]], operation: Any) -> None:
+    """normalize_many(records)[i] == normalize(**records[i]), raw input included."""
+    got = normalize_many(log, operation=operation)
+    assert len(got) == len(log)
+    for record, result in zip(log, got, strict=True):
+        assert result == per_row(record, operation)
+        assert result.raw == per_row(record, operation).raw
+
+
+def test_normalize_many_classifies_each_distinct_record_once() -> None:
+    log = [{"exchange": "okx", "code": "58102", "http_status": 429}] * 1000
+    out = normalize_many(log)
+    assert len(out) == 1000
+    assert len({id(r) for r in out}) == 1
+    assert out[0].subcategory == "RATE_LIMIT.REQUESTS"
+
+
+def test_normalize_many_keeps_types_apart() -> None:
+    """True == 1 == 1.0 in Python, but not as an exchange's code."""
+    log = [
+        {"exchange": "mexc", "code": 1},
+        {"exchange": "mexc", "code": True},
+        {"exchange": "mexc", "code": 1.0},
+    ]
+    got = normalize_many(log)
+    assert [r.code for r in got] == ["1", None, "1"]
+    assert got == [per_row(r) for r in log]
+
+
+def test_normalize_many_takes_any_iterable_and_refuses_caller_mistakes() -> None:
+    gen = ({"exchange": "okx", "code": str(58000 + i % 3)} for i in range(10))
+    assert [r.code for r in normalize_many(gen)] == [str(58000 + i % 3) for i in range(10)]
+    with pytest.raises(UnknownExchangeError):
+        normalize_many([{"exchange": "nope"}])
+    with pytest.raises(ValueError, match="unknown operation"):
+        normalize_many([{"exchange": "okx", "operation": "fly"}])
+    with pytest.raises(KeyError):
+        normalize_many([{"code": "58102"}])
+
+
+# ------------------------------------------------------------ classify_frame
+
+frame_codes = st.one_of(
+    st.none(),
+    st.sampled_from(CODES),
+    st.sampled_from(CODES).map(lambda c: int(c) if c.lstrip("-").isdigit() else c),
+    st.integers(-3, 3),
+    st.booleans(),
+)
+
+
+@st.composite
+def frame_rows(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "exchange": draw(st.sampled_from(["okx", "mexc"])),
+        "code": draw(frame_codes),
+        "message": draw(messages),
+        "http_status": draw(st.one_of(st.none(), st.sampled_from([200, 400, 429, 503, 504]))),
+        "operation": draw(st.sampled_from(OPERATIONS)),
+    }
+
+
+def as_read(value: Any, column: str) -> Any:
+    """A cell as classify_frame's docstring says it is read."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # a numpy scalar
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if column in ("code", "http_status") and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def expected(row: dict[str, Any], kw: dict[str, Any]) -> tuple[Any, ...]:
+    op = kw["operation"] if kw["operation"] is not None else row.get("operation")
+    err = normalize(
+        row["exchange"],
+        code=row.get("code"),
+        message=row.get("message"),
+        http_status=row.get("http_status"),
+        operation=op,
+    )
+    rec = normalizer.recommend(
+        err, op, kw["idempotent"], kw["attempt"], kw["policy"], rand=kw["rand"]
+    )
+    return (err.category.value, err.subcategory, err.rule_id, rec.action.value)
+
+
+def got_rows(out: Any) -> list[tuple[Any, ...]]:
+    cols = [
+        out[c].astype(object).tolist() for c in ("category", "subcategory", "rule_id", "action")
+    ]
+    return [
+        tuple(None if v is None or v != v else v for v in row) for row in zip(*cols, strict=True)
+    ]
+
+
+@given(
+    logs(frame_rows()),
+    st.sampled_from([None, "query", "place_order"]),
+    st.booleans(),
+    st.integers(1, 7),
+)
+def test_classify_frame_equals_normalize_and_recommend_per_row(
+    log: list[dict[str, Any]], operation: Any, idempotent: bool, attempt: int
+) -> None:
+    """Each row gets what normalize()/recommend() return for it, however the rows repeat."""
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(log)
+    kw = {
+        "operation": operation,
+        "idempotent": idempotent,
+        "attempt": attempt,
+        "policy": None,
+        "rand": half,
+    }
+    out = classify_frame(df, **kw)
+    assert list(out.columns) == [*df.columns, "category", "subcategory", "rule_id", "action"]
+    assert out.index.equals(df.index)
+    read = [{c: as_read(v, c) for c, v in row.items()} for row in df.to_dict("records")]
+    assert got_rows(out) == [expected(row, kw) for row in read]
+
+
+def test_classify_frame_on_a_log_with_gaps() -> None:
+    """Integers with gaps are stored as floats by pandas; they are read as ints."""
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(
+        {
+            "exchange": ["okx", "okx", "mexc", "mexc"],
+            "code": ["58102", None, 10101, None],
+            "message": [None, "Insufficient balance.", None, "Oversold"],
+            "http_status": [429, None, 400, 400],
+        },
+        index=[10, 11, 12, 13],
+    )
+    assert df["http_status"].dtype == float
+    out = classify_frame(df)
+    assert out["category"].tolist() == [
+        "RATE_LIMIT",
+        "INSUFFICIENT_FUNDS",
+        "INSUFFICIENT_FUNDS",
+        "INSUFFICIENT_FUNDS",
+    ]
+    assert out["action"].tolist()[0] == "RETRY"
+    assert isinstance(out["category"].dtype, pd.CategoricalDtype)
+    assert list(out.index) == [10, 11, 12, 13]
+    assert "category" not in df.columns  # the input is left as it was
+
+
+def test_classify_frame_keeps_bools_apart_from_numbers() -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"exchange": ["mexc"] * 4, "code": [1, True, 0, False]})
+    out = classify_frame(df, rand=half)
+    kw = {"operation": None, "idempotent": False, "attempt": 1, "policy": None, "rand": half}
+    assert got_rows(out) == [expected(row, kw) for row in df.to_dict("records")]
+
+
+def test_classify_frame_operation_argument_wins_over_the_column() -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(
+        {"exchange": ["okx", "okx"], "http_status": [503, 503], "operation": ["query", None]}
+    )
+    by_column = classify_frame(df)["subcategory"].tolist()
+    assert by_column == ["UNAVAILABLE.SERVICE", "UNKNOWN_STATE.SERVER_ERROR"]
+    by_argument = classify_frame(df, operation="query")["subcategory"].tolist()
+    assert by_argument == ["UNAVAILABLE.SERVICE", "UNAVAILABLE.SERVICE"]
+
+
+def test_classify_frame_edges() -> None:
+    pd = pytest.importorskip("pandas")
+    empty = classify_frame(pd.DataFrame({"exchange": pd.Series([], dtype=object)}))
+    assert len(empty) == 0
+    assert "action" in empty.columns
+    only_exchange = classify_frame(pd.DataFrame({"exchange": ["okx"]}))
+    assert only_exchange["category"].tolist() == [Category.UNKNOWN.value]
+    with pytest.raises(ValueError, match="'exchange' column"):
+        classify_frame(pd.DataFrame({"code": ["1"]}))
+    with pytest.raises(UnknownExchangeError):
+        classify_frame(pd.DataFrame({"exchange": ["nope"]}))
+
+
+def test_classify_frame_says_what_to_install_without_pandas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now raises ImportError
+    with pytest.raises(ImportError, match="needs pandas"):
+        classify_frame(object())  # type: ignore[arg-type]

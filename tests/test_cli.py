@@ -1,0 +1,607 @@
+"""The ``normalizer`` command line: output and exit status of every command.
+
+Most tests call ``normalizer._cli.main`` (what the console script runs) and
+read what it printed; a few run ``python -m normalizer`` and the installed
+console script in a subprocess, to see the real exit status and that no
+traceback escapes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from normalizer._cli import BATCH_COLUMNS, main
+from normalizer._normalize import registry
+from normalizer._resources import data_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def rules_copy(tmp_path: Path) -> Path:
+    """A writable copy of the bundled rules folder."""
+    root = tmp_path / "rules"
+    shutil.copytree(data_dir("rules"), root)
+    return root
+
+
+ACME_EXCHANGE = """\
+name: acme
+display_name: ACME
+docs_url: https://acme.example/docs
+response: {code_fields: [code], message_fields: [msg]}
+"""
+
+ACME_CATALOG = """\
+exchange: acme
+source_url: https://acme.example/docs
+entries:
+- {code: '1', message: Too many requests, source_url: 'https://acme.example/docs'}
+- {code: '2', message: Parameter is wrong, source_url: 'https://acme.example/docs'}
+- {code: '9', message: Nobody maps this, source_url: 'https://acme.example/docs'}
+"""
+
+ACME_RULES = """\
+exchange: acme
+source_url: https://acme.example/docs
+rules:
+  - id: acme.rate
+    category: RATE_LIMIT.REQUESTS
+    why: Code 1 is the documented rate limit of every endpoint.
+    when: {code: "1"}
+  - id: acme.params
+    category: INVALID_REQUEST
+    why: Code 2 says some parameter is wrong without saying which.
+    when: {code: "2"}
+  - id: acme.dead
+    category: UNAVAILABLE.SERVICE
+    why: A rule that always loses to acme.rate on code 1.
+    when: {code: "1"}
+    priority: -1
+"""
+
+
+@pytest.fixture
+def acme(tmp_path: Path) -> Path:
+    """A rules folder with one small exchange that has known problems."""
+    root = tmp_path / "acme-rules"
+    (root / "acme").mkdir(parents=True)
+    (root / "common").mkdir()
+    (root / "common" / "rules.yaml").write_text(
+        'exchange: "*"\nsource_url: https://example.org/\nrules: []\n'
+    )
+    (root / "acme" / "exchange.yaml").write_text(ACME_EXCHANGE)
+    (root / "acme" / "catalog.yaml").write_text(ACME_CATALOG)
+    (root / "acme" / "rules.yaml").write_text(ACME_RULES)
+    return root
+
+
+# ----------------------------------------------------------------- explain
+
+
+def test_explain_prints_category_rule_source_and_recommendation(capsys) -> None:
+    code, out, err = run(capsys, "explain", "okx", "58102")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "OKX 58102"
+    assert "category:       RATE_LIMIT" in lines
+    assert "subcategory:    RATE_LIMIT.REQUESTS" in lines
+    rule = next(line for line in lines if line.startswith("rule:"))
+    assert "okx.transfer-rate-limit" in rule
+    assert "rules/okx/rules.yaml:" in rule  # where the rule is written
+    assert any(line.startswith("why:            Documented as") for line in lines)
+    assert "source:         https://www.okx.com/docs-v5/en/#error-code-rest-api-funding" in lines
+    assert any(line.startswith("recommendation: RETRY after ") for line in lines)
+    assert any(line.startswith("  reason:       ") for line in lines)
+
+
+def test_explain_json(capsys) -> None:
+    code, out, _ = run(capsys, "explain", "mexc", "10101", "--operation", "place_order", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["error"]["subcategory"] == "INSUFFICIENT_FUNDS.BALANCE"
+    assert data["error"]["rule_id"] == "mexc.insufficient-balance"
+    assert data["recommendation"]["action"] == "HALT"
+
+
+def test_explain_by_message_alone(capsys) -> None:
+    code, out, _ = run(capsys, "explain", "mexc", "--message", "Insufficient balance")
+    assert code == 0
+    assert "category:       INSUFFICIENT_FUNDS" in out
+
+
+def test_explain_with_a_policy_file(capsys, tmp_path: Path) -> None:
+    policy = tmp_path / "tight.yaml"
+    policy.write_text(
+        textwrap.dedent(
+            """\
+            version: 1
+            name: tight
+            rules:
+              - id: okx-rate-limit-once
+                why: Give up on OKX rate limits at the first one.
+                when: {exchange: [okx], category: [RATE_LIMIT]}
+                then: {max_attempts: 1}
+            """
+        )
+    )
+    code, out, _ = run(capsys, "explain", "okx", "58102", "--policy", str(policy))
+    assert code == 0
+    assert "recommendation: HALT" in out  # attempts used up: the policy's exhausted action
+    assert "policy rule:  tight:okx-rate-limit-once" in out
+
+
+def test_explain_missing_policy_file(capsys, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "explain", "okx", "58102", "--policy", str(tmp_path / "no.yaml"))
+    assert (code, out) == (2, "")
+    assert "no.yaml" in err
+    assert "no such file" in err
+    assert "Traceback" not in err
+
+
+def test_explain_malformed_policy_names_file_and_line(capsys, tmp_path: Path) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text("version: 1\nrules:\n  - id: x\n    why: [unclosed\n")
+    code, _, err = run(capsys, "explain", "okx", "58102", "--policy", str(policy))
+    assert code == 2
+    assert f"{policy}:" in err
+    assert "not valid YAML" in err
+
+
+def test_explain_unknown_exchange_lists_the_known_ones(capsys) -> None:
+    code, out, err = run(capsys, "explain", "binance", "-1003")
+    assert (code, out) == (2, "")
+    assert err.strip() == "normalizer: unknown exchange 'binance'; known exchanges: mexc, okx"
+
+
+def test_explain_needs_something_to_explain(capsys) -> None:
+    code, _, err = run(capsys, "explain", "okx")
+    assert code == 2
+    assert "needs a CODE, --message or --http-status" in err
+
+
+def test_unknown_operation_and_command_are_usage_errors(capsys) -> None:
+    code, _, err = run(capsys, "explain", "okx", "58102", "--operation", "levitate")
+    assert code == 2
+    assert "invalid choice: 'levitate'" in err
+    code, _, err = run(capsys, "frobnicate")
+    assert code == 2
+    assert "invalid choice" in err
+
+
+def test_help_exits_zero(capsys) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("explain", "lint", "coverage", "ingest", "batch"):
+        assert command in out
+
+
+# -------------------------------------------------------------------- lint
+
+
+def test_lint_bundled_rules_is_clean(capsys) -> None:
+    code, out, _ = run(capsys, "lint")
+    assert code == 0, out
+    last = out.splitlines()[-1]
+    assert last.startswith("lint: 9 files, 0 errors")
+    assert last.endswith(": clean")
+
+
+def test_lint_reports_file_line_and_fails(capsys, acme: Path) -> None:
+    code, out, _ = run(capsys, "lint", str(acme))
+    assert code == 1
+    rules, catalog = acme / "acme" / "rules.yaml", acme / "acme" / "catalog.yaml"
+    lines = out.splitlines()
+    # acme.dead is written on line 12 and never wins: acme.rate takes code 1
+    assert any(
+        line.startswith(f"{rules}:12: error: rule 'acme.dead' never decides")
+        and line.endswith("[unreachable]")
+        for line in lines
+    ), out
+    # code 9 (catalog line 6) has no rule at all
+    assert any(
+        line.startswith(f"{catalog}:6: error: documented code 9") and "[uncovered]" in line
+        for line in lines
+    ), out
+    assert lines[-1].endswith("2 errors, 0 warnings: not clean")
+
+
+def test_lint_missing_source_url(capsys, acme: Path) -> None:
+    rules = acme / "acme" / "rules.yaml"
+    rules.write_text(ACME_RULES.replace("source_url: https://acme.example/docs\n", ""))
+    code, out, _ = run(capsys, "lint", str(rules))
+    assert code == 1
+    assert f"{rules}:3: error: rule 'acme.rate' has no source URL" in out
+    assert out.count("[missing-source]") == 3
+
+
+def test_lint_tie_that_disagrees_is_a_conflict(capsys, acme: Path) -> None:
+    rules = acme / "acme" / "rules.yaml"
+    rules.write_text(ACME_RULES.replace("    priority: -1\n", ""))
+    code, out, _ = run(capsys, "lint", str(acme / "acme"))
+    assert code == 1
+    assert f"{rules}:12: error: rule 'acme.dead' (UNAVAILABLE.SERVICE) and rule 'acme.rate'" in out
+    assert "[conflict]" in out
+
+
+def test_lint_overlap_and_shadowing_are_warnings(capsys, acme: Path) -> None:
+    rules = acme / "acme" / "rules.yaml"
+    text = ACME_RULES.replace(
+        'when: {code: "1"}\n    priority: -1', 'when: {code: ["1", "3"]}\n    priority: -1'
+    )
+    text += textwrap.indent(
+        textwrap.dedent(
+            """\
+            - id: acme.range-a
+              category: INVALID_REQUEST.PARAMETER
+              why: The 100 to 199 family is about parameters.
+              when: {code_range: [100, 199]}
+            - id: acme.range-b
+              category: UNAVAILABLE.SERVICE
+              why: The 150 to 250 family is about the service.
+              when: {code_range: [150, 250]}
+            """
+        ),
+        "  ",
+    )
+    rules.write_text(text)
+    code, out, _ = run(capsys, "lint", "--json", str(acme))
+    data = json.loads(out)
+    found = {(f["check"], f["severity"], f["line"]) for f in data["findings"]}
+    assert ("shadowed", "warning", 12) in found  # acme.dead still decides code 3
+    assert ("overlap", "warning", 21) in found  # the two ranges meet on 150-199
+    assert not any(f["check"] == "unreachable" for f in data["findings"])
+    assert data["clean"] is False  # code 9 is still uncovered
+    assert code == 1
+    (acme / "acme" / "catalog.yaml").write_text(
+        ACME_CATALOG.replace("9', message: Nobody", "3', message: Nobody")
+    )
+    assert run(capsys, "lint", str(acme))[0] == 0  # warnings only: clean
+    assert run(capsys, "lint", "--strict", str(acme))[0] == 1
+
+
+def test_lint_malformed_yaml_names_file_and_line(capsys, rules_copy: Path) -> None:
+    broken = rules_copy / "okx" / "rules.yaml"
+    broken.write_text(
+        broken.read_text().replace("  - id: okx.api-permission-denied", "  - id: [oops", 1)
+    )
+    code, out, _ = run(capsys, "lint", str(rules_copy))
+    assert code == 1
+    line = next(x for x in out.splitlines() if x.startswith(str(broken)))
+    assert line.split(":")[1].isdigit()
+    assert "not valid YAML" in line
+
+
+def test_lint_schema_mistake_names_the_field(capsys, rules_copy: Path) -> None:
+    bad = rules_copy / "mexc" / "rules.yaml"
+    text = bad.read_text().replace("category: AUTH.SIGNATURE", "category: AUTH.SIGNATUR", 1)
+    bad.write_text(text)
+    code, out, _ = run(capsys, "lint", str(bad))
+    assert code == 1
+    want = text.splitlines().index("    category: AUTH.SIGNATUR") + 1
+    assert f"{bad}:{want}: error: rules[1].category:" in out
+
+
+def test_lint_a_policy_file(capsys, tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "version: 1\nrules:\n  - id: bad\n    why: Retry KYC problems for a while.\n"
+        "    when: {category: [KYC]}\n    then: {action: RETRY}\n"
+    )
+    code, out, _ = run(capsys, "lint", str(policy))
+    assert code == 1
+    assert f"{policy}:3: error: rules[0]" in out
+    assert "never retried" in out
+
+
+def test_lint_missing_path_is_a_usage_error(capsys, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "lint", str(tmp_path / "nowhere"))
+    assert (code, out) == (2, "")
+    assert "no such file or folder" in err
+
+
+# ---------------------------------------------------------------- coverage
+
+
+def test_coverage_table(capsys) -> None:
+    code, out, _ = run(capsys, "coverage")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["exchange", "codes", "specific", "generic", "none"]
+    for name in ("okx", "mexc"):
+        row = next(x for x in lines if x.startswith(name + " "))
+        n = len(registry().get(name).catalog.codes())
+        assert row.split()[1] == str(n)
+
+
+def test_coverage_json_is_consistent_with_the_catalogs(capsys) -> None:
+    code, out, _ = run(capsys, "coverage", "--json")
+    assert code == 0
+    data = {row["exchange"]: row for row in json.loads(out)}
+    assert set(data) == {"okx", "mexc"}
+    for name, row in data.items():
+        assert row["codes"] == len(registry().get(name).catalog.codes())
+        assert row["specific"] + row["generic"] + row["none"] == row["codes"]
+        assert sum(row["by_category"].values()) == row["codes"]
+
+
+def test_coverage_counts_generic_and_unmapped(capsys, acme: Path) -> None:
+    code, out, _ = run(capsys, "coverage", "--rules-dir", str(acme), "--json")
+    assert code == 0
+    (row,) = json.loads(out)
+    assert (row["codes"], row["specific"], row["generic"], row["none"]) == (3, 1, 1, 1)
+    assert row["generic_codes"][0]["code"] == "2"
+    assert row["generic_codes"][0]["rule"] == "acme.params"
+    assert row["unmapped_codes"] == [{"code": "9", "message": "Nobody maps this"}]
+    code, out, _ = run(capsys, "coverage", "--rules-dir", str(acme))
+    assert "  generic  acme 2: INVALID_REQUEST by acme.params" in out
+    assert "  none     acme 9: 'Nobody maps this'" in out
+
+
+def test_coverage_broken_rules_is_refused_with_file_and_line(capsys, acme: Path) -> None:
+    rules = acme / "acme" / "rules.yaml"
+    rules.write_text(ACME_RULES + "  - id: acme.x\n    when: {code: [\n")
+    code, out, err = run(capsys, "coverage", "--rules-dir", str(acme))
+    assert (code, out) == (2, "")
+    assert f"{rules}:" in err
+    assert "not valid YAML" in err
+
+
+def test_coverage_unknown_exchange(capsys) -> None:
+    code, _, err = run(capsys, "coverage", "--exchange", "kraken")
+    assert code == 2
+    assert "unknown exchange 'kraken'; known exchanges: mexc, okx" in err
+
+
+# ------------------------------------------------------------------ ingest
+
+
+def test_ingest_same_page_reports_no_drift(capsys, rules_copy: Path, seeds: Path) -> None:
+    doc = seeds / "okx-funding-error-codes.md"
+    before = (rules_copy / "okx" / "catalog.yaml").read_text()
+    code, out, _ = run(capsys, "ingest", "okx", str(doc), "--rules-dir", str(rules_copy))
+    assert code == 0
+    assert out.splitlines()[0] == "okx: 238 entries, 123 codes, languages en, zh"
+    assert "  no drift: the catalog already matches the page" in out
+    after = (rules_copy / "okx" / "catalog.yaml").read_text()
+    assert after.splitlines()[1:] == before.splitlines()[1:]  # all but the "Generated by" line
+
+
+def test_ingest_reports_drift_and_new_codes_without_rules(
+    capsys, rules_copy: Path, seeds: Path, tmp_path: Path
+) -> None:
+    page = (seeds / "okx-funding-error-codes.md").read_text()
+    assert "58004 | 200 | Account blocked." in page
+    page = page.replace("58004 | 200 | Account blocked.", "58004 | 200 | Account frozen.")
+    page = page.replace(
+        "58009 | 200 | Crypto pair doesn't exist", "58009 | 400 | Crypto pair doesn't exist"
+    )
+    page = page.replace("58002 | 200 | Please activate Savings Account first.  \n", "")
+    page = page.replace(
+        "58003 | 200 |", "58998 | 200 | A brand new funding error.  \n58003 | 200 |", 1
+    )
+    doc = tmp_path / "okx-new.md"
+    doc.write_text(page)
+    code, out, _ = run(capsys, "ingest", "okx", str(doc), "--rules-dir", str(rules_copy))
+    assert code == 1  # a code without a rule
+    assert "  + 58998 [en] A brand new funding error." in out
+    assert "  - 58002 [en] Please activate Savings Account first." in out
+    assert "  ~ 58004 [en] message: 'Account blocked.' -> 'Account frozen.'" in out
+    assert "  ~ 58009 [en] HTTP status: 200 -> 400" in out
+    assert "new codes without a rule (1): 58998" in out
+    written = (rules_copy / "okx" / "catalog.yaml").read_text()
+    assert "58998" in written
+    assert "58002', message: Please activate" not in written
+
+
+def test_ingest_dry_run_writes_nothing(
+    capsys, rules_copy: Path, seeds: Path, tmp_path: Path
+) -> None:
+    page = (seeds / "okx-funding-error-codes.md").read_text()
+    doc = tmp_path / "okx.md"
+    doc.write_text(page.replace("Account blocked.", "Account frozen."))
+    before = (rules_copy / "okx" / "catalog.yaml").read_text()
+    code, out, _ = run(
+        capsys, "ingest", "okx", str(doc), "--rules-dir", str(rules_copy), "--dry-run"
+    )
+    assert code == 0
+    assert "Account frozen" in out
+    assert "wrote" not in out
+    assert (rules_copy / "okx" / "catalog.yaml").read_text() == before
+
+
+def test_ingest_bad_input(capsys, rules_copy: Path, seeds: Path, tmp_path: Path) -> None:
+    code, _, err = run(
+        capsys, "ingest", "okx", str(tmp_path / "missing.md"), "--rules-dir", str(rules_copy)
+    )
+    assert code == 2
+    assert "cannot read" in err
+    doc = str(seeds / "okx-funding-error-codes.md")
+    code, _, err = run(capsys, "ingest", "kraken", doc, "--rules-dir", str(rules_copy))
+    assert code == 2
+    assert "no exchange 'kraken'" in err
+    assert "known: mexc, okx" in err
+    code, _, err = run(capsys, "ingest", "mexc", str(seeds / "mexc-error-codes.md"), "--dry-run")
+    assert code == 2
+    assert "source_url" in err  # the page has no front matter: say where it is from
+    bad = tmp_path / "bad.md"
+    bad.write_text("---\nsource_url: [\n---\n58002 | 200 | x\n")
+    code, _, err = run(capsys, "ingest", "okx", str(bad), "--rules-dir", str(rules_copy))
+    assert code == 2
+    assert f"{bad}:1" in err
+
+
+# ------------------------------------------------------------------- batch
+
+LOG = [
+    {
+        "ts": "2026-01-01T00:00:00Z",
+        "exchange": "okx",
+        "code": "58102",
+        "http_status": 429,
+        "operation": "transfer",
+    },
+    {
+        "ts": "2026-01-01T00:00:01Z",
+        "exchange": "mexc",
+        "body": {"code": 10101, "msg": "Insufficient balance"},
+        "http_status": 400,
+        "operation": "place_order",
+    },
+    {
+        "ts": "2026-01-01T00:00:02Z",
+        "exchange": "okx",
+        "message": "nothing we know",
+        "operation": "query",
+    },
+]
+
+
+def _jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_batch_jsonl_to_csv(capsys, tmp_path: Path) -> None:
+    src = _jsonl(tmp_path / "log.jsonl", LOG)
+    dst = tmp_path / "out.csv"
+    code, out, err = run(capsys, "batch", str(src), "-o", str(dst), "--no-progress")
+    assert (code, out) == (0, "")
+    assert err.startswith(f"3 rows -> {dst} (csv)")
+    rows = list(csv.DictReader(dst.open()))
+    assert list(rows[0])[-len(BATCH_COLUMNS) :] == list(BATCH_COLUMNS)
+    assert [r["ts"] for r in rows] == [r["ts"] for r in LOG]  # kept, in order
+    assert [r["category"] for r in rows] == ["RATE_LIMIT", "INSUFFICIENT_FUNDS", "UNKNOWN"]
+    assert [r["action"] for r in rows] == ["RETRY", "HALT", "RETRY"]
+    assert rows[0]["rule_id"] == "okx.transfer-rate-limit"
+    assert float(rows[0]["delay_s"]) >= 1.0
+    assert json.loads(rows[1]["body"]) == {"code": 10101, "msg": "Insufficient balance"}
+
+
+def test_batch_csv_to_stdout_with_default_exchange(capsys, tmp_path: Path) -> None:
+    src = tmp_path / "log.csv"
+    src.write_text("code,message,http_status\n58102,,429\n,Insufficient balance.,\n")
+    code, out, _ = run(capsys, "batch", str(src), "--exchange", "okx")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["subcategory"] for r in rows] == ["RATE_LIMIT.REQUESTS", "INSUFFICIENT_FUNDS.BALANCE"]
+
+
+def test_batch_parquet(capsys, tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    src = _jsonl(tmp_path / "log.jsonl", LOG)
+    dst = tmp_path / "out.parquet"
+    code, _, _ = run(capsys, "batch", str(src), "-o", str(dst), "--no-progress")
+    assert code == 0
+    table = pq.read_table(dst).to_pylist()
+    assert [r["category"] for r in table] == ["RATE_LIMIT", "INSUFFICIENT_FUNDS", "UNKNOWN"]
+    assert isinstance(table[0]["delay_s"], float)
+    assert table[0]["http_status"] == 429
+
+
+def test_batch_progress_bar_and_standard_input(capsys, monkeypatch, tmp_path: Path) -> None:
+    pytest.importorskip("tqdm")
+    src = _jsonl(tmp_path / "log.jsonl", LOG)
+    dst = tmp_path / "out.csv"
+    code, _, err = run(capsys, "batch", str(src), "-o", str(dst), "--progress")
+    assert code == 0
+    assert "normalizing: 100%" in err
+    assert "3/3" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO(src.read_text()))
+    code, out, err = run(capsys, "batch", "-")
+    assert (code, err) == (0, "")  # not a terminal: no bar
+    assert [r["action"] for r in csv.DictReader(io.StringIO(out))] == ["RETRY", "HALT", "RETRY"]
+
+
+def test_batch_bad_input(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "batch", str(tmp_path / "none.jsonl"))
+    assert (code, err.strip()) == (2, f"normalizer: no such file: {tmp_path / 'none.jsonl'}")
+    src = tmp_path / "log.jsonl"
+    src.write_text(json.dumps(LOG[0]) + "\n" + json.dumps(LOG[1]) + "\n{not json\n")
+    code, _, err = run(capsys, "batch", str(src))
+    assert code == 2
+    assert f"{src}:3: not valid JSON" in err
+    _jsonl(src, [*LOG, {"exchange": "kraken", "code": "1"}])
+    code, _, err = run(capsys, "batch", str(src))
+    assert code == 2
+    assert "row 4: unknown exchange 'kraken'; known exchanges: mexc, okx" in err
+    _jsonl(src, [{"code": "58102"}])
+    code, _, err = run(capsys, "batch", str(src))
+    assert code == 2
+    assert "row 1: no exchange" in err
+    _jsonl(src, [{"exchange": "okx", "code": "58102", "operation": "levitate"}])
+    code, _, err = run(capsys, "batch", str(src))
+    assert code == 2
+    assert "row 1: unknown operation 'levitate'" in err
+    code, _, err = run(capsys, "batch", str(src), "--format", "parquet")
+    assert code == 2
+    assert "Parquet cannot go to standard output" in err
+
+
+# --------------------------------------------------------------- processes
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def _python_m(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-m", "normalizer", *argv],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        check=False,
+    )
+
+
+def test_python_m_normalizer_exit_codes() -> None:
+    ok = _python_m("explain", "okx", "58102")
+    assert ok.returncode == 0
+    assert "category:       RATE_LIMIT" in ok.stdout
+    bad = _python_m("explain", "nope", "1")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "normalizer: unknown exchange 'nope'; known exchanges: mexc, okx"
+    assert "Traceback" not in bad.stderr
+    lint = _python_m("lint")
+    assert lint.returncode == 0
+    assert lint.stdout.rstrip().endswith(": clean")
+
+
+def test_installed_console_script() -> None:
+    script = shutil.which("normalizer", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the package is not installed in this interpreter's environment")
+    if "normalizer._cli" not in Path(script).read_text(errors="replace"):
+        # charset-normalizer (a dependency of requests, so of ccxt) installs a
+        # `normalizer` script too; whichever was installed last owns the name
+        pytest.skip(f"{script} is another package's script (charset-normalizer's?)")
+    done = subprocess.run(  # noqa: S603 - the installed entry point
+        [script, "coverage", "--json"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert {row["exchange"] for row in json.loads(done.stdout)} == {"okx", "mexc"}
+    missing = subprocess.run(  # noqa: S603
+        [script, "lint", "/no/such/rules"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert missing.returncode == 2
+    assert "Traceback" not in missing.stderr

@@ -1,0 +1,98 @@
+"""The notebooks run top to bottom, and save their plots.
+
+Each notebook is executed with nbclient in a kernel running this interpreter,
+from ``notebooks/`` as its working directory, with its figures sent to a
+temporary folder (``NORMALIZER_FIGURES``) so that a test run never rewrites
+the committed images. A cell that raises fails the test, so a broken notebook
+fails CI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+#: notebook -> the figures it saves (the README links the committed copies)
+FIGURES = {
+    "coverage.ipynb": [
+        "coverage_heatmap.png",
+        "coverage_subcategories.png",
+        "coverage_levels.png",
+    ],
+    "ccxt_comparison.ipynb": ["ccxt_verdicts.png", "ccxt_confusion.png"],
+    "error_log_analysis.ipynb": [
+        "log_errors_over_time.png",
+        "log_actions.png",
+        "log_halts.png",
+    ],
+}
+NEEDS = {
+    "coverage.ipynb": ["pandas", "matplotlib"],
+    "ccxt_comparison.ipynb": ["pandas", "matplotlib", "ccxt"],
+    "error_log_analysis.ipynb": ["pandas", "matplotlib"],
+}
+
+
+def _execute(name: str, figures: Path) -> object:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    for module in NEEDS[name]:
+        pytest.importorskip(module)
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    env = dict(os.environ)
+    # the kernel imports this checkout's package, wherever pytest runs from
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["NORMALIZER_FIGURES"] = str(figures)
+    env["MPLBACKEND"] = "Agg"
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name="python3",  # jupyter_client runs "python" kernels with sys.executable
+        timeout=120,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    client.execute(env=env)
+    return nb
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_notebook_runs_and_saves_its_figures(name: str, tmp_path: Path) -> None:
+    nb: object = _execute(name, tmp_path)
+    errors = [
+        output
+        for cell in nb.cells  # type: ignore[attr-defined]
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.output_type == "error"
+    ]
+    assert errors == []
+    for figure in FIGURES[name]:
+        saved = tmp_path / figure
+        assert saved.is_file(), f"{name} did not save {figure}"
+        assert saved.read_bytes()[:8] == PNG
+        assert saved.stat().st_size > 5_000  # a drawn plot, not an empty canvas
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_committed_figures_exist(name: str) -> None:
+    assert (NOTEBOOKS / name).is_file()
+    for figure in FIGURES[name]:
+        committed = NOTEBOOKS / "figures" / figure
+        assert committed.is_file(), f"run {name} to produce {committed}"
+        assert committed.read_bytes()[:8] == PNG
+
+
+def test_notebooks_are_committed_without_outputs() -> None:
+    nbformat = pytest.importorskip("nbformat")
+    for name in FIGURES:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        nbformat.validate(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [], f"{name}: clear the outputs before committing"
