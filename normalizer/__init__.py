@@ -12,6 +12,8 @@ The categories, actions, scopes and operations are drawn as a tree in
 ``normalizer._ontology``; what raises is drawn in ``normalizer._errors``.
 """
 
+from typing import TYPE_CHECKING
+
 from ._batch import classify_frame, normalize_many
 from ._errors import (
     CatalogError,
@@ -30,9 +32,24 @@ from ._ontology import Action, Category, Operation, Precondition, Scope
 from ._policy import Backoff, Policy, default_policy, load_policy, parse_policy
 from ._recommend import recommend
 from ._schema import json_schema
-from ._supervisor import Decision, Halt, Supervisor
+
+if TYPE_CHECKING:
+    from ._supervisor import Decision, Halt, Supervisor
 
 __version__ = "0.1.0"
+
+_LAZY = {"Decision", "Halt", "Supervisor"}
+
+
+def __getattr__(name: str) -> object:
+    # The supervisor (and durable-rules behind it) is imported on first use,
+    # so that `import normalizer` stays cheap for routers that never use it.
+    if name in _LAZY:
+        from . import _supervisor
+
+        return getattr(_supervisor, name)
+    raise AttributeError(f"module 'normalizer' has no attribute {name!r}")
+
 
 __all__ = [
     "Action",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable, Iterable, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,9 @@ def classify_frame(
     ``subcategory``, ``rule_id`` (what ``normalize()`` returns for the row)
     and ``action`` (what ``recommend(err, operation, idempotent, attempt,
     policy, rand=rand)`` returns), as categorical columns, missing where the
-    result is None. Each distinct row is classified once.
+    result is None. Each distinct row is classified once, so ``rand`` (the
+    jitter of a delay, which the action does not depend on) is drawn once per
+    distinct error, not per row.
     """
     pd = _pandas()
     np = _numpy()
@@ -150,7 +153,7 @@ def classify_frame(
     n = len(df)
     signature, first_rows = _signatures(pd, np, [df[c] for c in names], n)
     # the Python values of each distinct signature, read from one of its rows
-    values = {c: [_cell(v, c) for v in df[c].iloc[first_rows].tolist()] for c in names}
+    values = {c: [_cell(pd, np, v, c) for v in df[c].iloc[first_rows].tolist()] for c in names}
     labels: dict[str, list[str | None]] = {c: [] for c in OUTPUT_COLUMNS}
     for i in range(len(first_rows)):
         row = {c: values[c][i] for c in names}
@@ -209,29 +212,17 @@ def _factorize(pd: Any, np: Any, column: Series) -> tuple[Array, int]:
     return codes.astype(np.int64, copy=False), count
 
 
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    pd = _pandas()
-    return value is pd.NA or value is pd.NaT
-
-
-def _cell(value: Any, column: str) -> Any:
+def _cell(pd: Any, np: Any, value: Any, column: str) -> Any:
     """A cell as ``classify_frame`` reads it (see its docstring)."""
-    np = _numpy()
     if isinstance(value, np.generic):
         value = value.item()
-    if _missing(value):
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if (
-        column in ("code", "http_status")
-        and isinstance(value, float)
-        and value.is_integer()
-        and abs(value) < 2**53
-    ):
-        return int(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if column in ("code", "http_status") and value.is_integer() and abs(value) < 2**53:
+            return int(value)
     return value
 
 
@@ -249,9 +240,10 @@ def _pandas() -> Any:
         return importlib.import_module("pandas")
     except ImportError:
         raise ImportError(
-            "classify_frame() needs pandas: pip install 'exchange-error-normalizer[pandas]'"
+            "classify_frame() needs pandas: pip install 'exchange-error-normalizer[batch]'"
         ) from None
 
 
+@cache
 def _numpy() -> Any:
     return importlib.import_module("numpy")  # comes with pandas
