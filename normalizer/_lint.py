@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -210,19 +210,20 @@ def _load_spec(path: Path, exchange: str, report: LintReport) -> ExchangeSpec | 
 def _lint_policy(path: Path, report: LintReport) -> None:
     from ._policy import load_policy
 
-    report.files.append(str(path))
-    try:
-        load_policy(path)
-    except ConfigError as exc:
-        report.findings += _from_problems(exc.problems)
+    _lint_loadable(path, report, load_policy)
 
 
 def _lint_ccxt_table(path: Path, report: LintReport) -> None:
     from ._ccxt import load_class_table
 
+    _lint_loadable(path, report, load_class_table)
+
+
+def _lint_loadable(path: Path, report: LintReport, load: Callable[[Path], object]) -> None:
+    """A file is clean when its loader accepts it; its refusal's problems are findings."""
     report.files.append(str(path))
     try:
-        load_class_table(path)
+        load(path)
     except ConfigError as exc:
         report.findings += _from_problems(exc.problems)
 

@@ -206,10 +206,15 @@ class RulesFile(BaseModel):
     @field_validator("exchange")
     @classmethod
     def _folder(cls, v: str, info: ValidationInfo) -> str:
-        expected = (info.context or {}).get("exchange")
-        if expected is not None and v != expected:
-            raise ValueError(f"is {v!r} but the file is in the {expected!r} folder")
-        return v
+        return _in_folder(v, info)
+
+
+def _in_folder(name: str, info: ValidationInfo) -> str:
+    """A file names the exchange whose folder it is in (context ``exchange``)."""
+    expected = (info.context or {}).get("exchange")
+    if expected is not None and name != expected:
+        raise ValueError(f"is {name!r} but the file is in the {expected!r} folder")
+    return name
 
 
 def _message_holds(templates: list[str] | None, regexes: list[str] | None, message: str) -> bool:
@@ -252,10 +257,7 @@ class ExchangeSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _folder(cls, v: str, info: ValidationInfo) -> str:
-        expected = (info.context or {}).get("exchange")
-        if expected is not None and v != expected:
-            raise ValueError(f"is {v!r} but the file is in the {expected!r} folder")
-        return v
+        return _in_folder(v, info)
 
 
 # ----------------------------------------------------------------- compiled
