@@ -27,6 +27,7 @@ from ._errors import ConfigError, NormalizerError
 from ._normalize import exchanges, normalize, registry
 from ._ontology import ONTOLOGY, Operation
 from ._recommend import recommend
+from ._text import Template, fold
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
@@ -70,6 +71,10 @@ def _explain(args: argparse.Namespace) -> int:
         for e in (rs.catalog.entries if rs.catalog else ())
         if e.code == (err.documented_code or err.code)
     ]
+    if args.message:  # a reused code (MEXC 730001): show the entry the message is
+        folded = fold(args.message)
+        matching = [e for e in entries if Template(e.message).matches(folded)]
+        entries = matching or entries
     for e in entries:
         out.append(f"  documented ({e.language}): {e.message}")
     out += [

@@ -605,3 +605,13 @@ def test_installed_console_script() -> None:
     )
     assert missing.returncode == 2
     assert "Traceback" not in missing.stderr
+
+
+def test_explain_a_reused_code_shows_only_the_entry_its_message_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["explain", "mexc", "730001", "--message", "User information error"]) == 0
+    out = capsys.readouterr().out
+    assert "documented (en): User information error" in out
+    assert "Pair not found" not in out
+    assert "mexc.user-information-error" in out
