@@ -22,7 +22,7 @@ from typing import Any
 from ._catalog import Catalog, CatalogEntry, load_catalog
 from ._errors import RuleFileError, UnknownExchangeError
 from ._models import NormalizedError, RawInput, _build
-from ._ontology import Category, Operation
+from ._ontology import Category, Operation, operation_of
 from ._resources import data_dir
 from ._rules import ExchangeSpec, Probe, Rule, RuleSet, load_rules_file
 from ._text import bound
@@ -321,21 +321,8 @@ def _result(
     )
 
 
-#: "query" -> Operation.QUERY; a dict lookup is several times cheaper than Operation("query").
-OPERATIONS: Mapping[str, Operation] = {o.value: o for o in Operation}
-
-
 def _operation(value: object) -> Operation | None:
-    if value is None or isinstance(value, Operation):
-        return value
-    if isinstance(value, str) and value in OPERATIONS:
-        return OPERATIONS[value]
-    try:
-        return Operation(value)
-    except ValueError:
-        raise ValueError(
-            f"unknown operation {value!r}; choose one of {[o.value for o in Operation]}"
-        ) from None
+    return None if value is None else operation_of(value)
 
 
 def normalize(

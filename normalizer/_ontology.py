@@ -159,6 +159,22 @@ class Operation(_StrEnum):
     OTHER = "other"
 
 
+#: "query" -> Operation.QUERY; a dict lookup is several times cheaper than Operation("query").
+_OPERATIONS: dict[str, Operation] = {o.value: o for o in Operation}
+
+
+def operation_of(value: object) -> Operation:
+    """``value`` as an Operation; a ValueError naming the choices when it is none.
+
+    An unknown operation is a caller mistake, so it raises.
+    """
+    if isinstance(value, Operation):
+        return value
+    if isinstance(value, str) and value in _OPERATIONS:
+        return _OPERATIONS[value]
+    raise ValueError(f"unknown operation {value!r}; choose one of {list(_OPERATIONS)}")
+
+
 # ---------------------------------------------------------------- the files
 
 _Upper = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]

@@ -36,14 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from ._models import NormalizedError, Recommendation, _build
-from ._ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
+from ._ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope, operation_of
 from ._policy import Backoff, Policy, default_policy, load_policy
 
 RATE_LIMIT_MIN_DELAY_S = 1.0
 
 _SCOPE_ORDER = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
 _policies: dict[tuple[str, int, int], Policy] = {}
-_OPERATIONS = {o.value: o for o in Operation}  # cheaper than Operation("query")
 
 
 def _policy(policy: Policy | str | Path | None) -> Policy:
@@ -88,19 +87,7 @@ def recommend(
     """
     if not isinstance(err, NormalizedError):
         raise TypeError(f"recommend() needs a NormalizedError, not {type(err).__name__}")
-    if operation is None:
-        op = err.operation or Operation.OTHER
-    elif isinstance(operation, Operation):
-        op = operation
-    elif isinstance(operation, str) and operation in _OPERATIONS:
-        op = _OPERATIONS[operation]
-    else:
-        try:
-            op = Operation(operation)
-        except ValueError:
-            raise ValueError(
-                f"unknown operation {operation!r}; choose one of {[o.value for o in Operation]}"
-            ) from None
+    op = (err.operation or Operation.OTHER) if operation is None else operation_of(operation)
     if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
         raise ValueError(f"attempt must be a whole number from 1, not {attempt!r}")
     idem = bool(idempotent)

@@ -70,7 +70,7 @@ from pydantic import BaseModel, ConfigDict
 from ._errors import PolicyError, Problem, SupervisorUnavailable
 from ._escalation import EscalationRule, Escalations, Match, ruleset_problem
 from ._models import NormalizedError, Recommendation
-from ._ontology import Action, Operation, Precondition, Scope
+from ._ontology import Action, Operation, Precondition, Scope, operation_of
 from ._policy import Policy
 from ._recommend import _policy, recommend
 
@@ -768,13 +768,4 @@ def _halt_strength(halt: Halt) -> tuple[int, float]:
 
 
 def _operation(operation: Operation | str | None, err: NormalizedError) -> Operation:
-    if operation is None:
-        return err.operation or Operation.OTHER
-    if isinstance(operation, Operation):
-        return operation
-    try:
-        return Operation(operation)
-    except ValueError:
-        raise ValueError(
-            f"unknown operation {operation!r}; choose one of {[o.value for o in Operation]}"
-        ) from None
+    return (err.operation or Operation.OTHER) if operation is None else operation_of(operation)
