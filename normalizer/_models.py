@@ -93,7 +93,8 @@ class Recommendation(BaseModel):
     and 0 for HALT and ESCALATE. ``hold_s`` is how long a HALT should hold its
     scope (None: until lifted). ``precondition`` names what to do first.
     ``policy_rule_id`` is the policy rule that decided; ``guard`` the safety
-    guard that overrode it, if any.
+    guard that overrode it, if any. ``retries_exhausted`` says the action would
+    have been a retry but the policy's attempts are used up.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -108,6 +109,7 @@ class Recommendation(BaseModel):
     reason: str
     policy_rule_id: str
     guard: str | None = None
+    retries_exhausted: bool = False
 
 
 _SETATTR = object.__setattr__

@@ -211,6 +211,7 @@ def _plan(
         "reason": reason,
         "policy_rule_id": r.rule_id,
         "guard": guard,
+        "retries_exhausted": exhausted,
     }
     if not retrying:
         return _Plan(values, reason, fixed=_build(Recommendation, dict(values)))

@@ -78,7 +78,6 @@ __all__ = ["Decision", "Halt", "Supervisor"]
 
 _RANK = {Action.RETRY: 0, Action.QUERY_THEN_RETRY: 1, Action.HALT: 2, Action.ESCALATE: 3}
 _WIDTH = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
-_RETRIES = (Action.RETRY, Action.QUERY_THEN_RETRY)
 _UNSET = "-"
 _SWEEP_EVERY = 1024
 _INSTANCES = itertools.count(1)
@@ -429,7 +428,7 @@ class Supervisor:
                 "exchange": err.exchange,
                 "operation": op.value,
                 "account": "" if account is None else str(account),
-                "exhausted": self._retries_exhausted(rec, err, op, bool(idempotent)),
+                "exhausted": rec.retries_exhausted,
             }
             hits = matcher.match(event)
             fired = self._count(hits, err, keys, now)
@@ -539,26 +538,6 @@ class Supervisor:
         if len(self._attempts) > self._max:
             self._attempts.popitem(last=False)
         return failures + 1
-
-    def _retries_exhausted(
-        self, rec: Recommendation, err: NormalizedError, op: Operation, idempotent: bool
-    ) -> bool:
-        """Whether ``rec`` stops retries because the policy's attempts are used up.
-
-        ``recommend()`` turns a RETRY or QUERY_THEN_RETRY into the policy's
-        ``exhausted`` action (HALT or ESCALATE) once ``attempt >= max_attempts``.
-        That retry came from the policy rule itself, or from the guards that
-        turn other actions into retries (rate-limit backoff, unknown outcome of
-        a write); the guards that end in ESCALATE leave nothing to exhaust.
-        """
-        if rec.action not in (Action.HALT, Action.ESCALATE) or rec.attempt < rec.max_attempts:
-            return False
-        if rec.guard in ("guard.rate-limit-backoff", "guard.unknown-outcome-write"):
-            return True
-        if rec.guard is not None:
-            return False
-        resolved = self.policy.resolve(err.exchange, err.category, err.subcategory, op, idempotent)
-        return resolved.action in _RETRIES
 
     def _count(self, hits: set[str], err: NormalizedError, keys: _Keys, now: float) -> list[_Fired]:
         fired: list[_Fired] = []
