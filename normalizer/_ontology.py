@@ -14,7 +14,8 @@ which a test keeps equal to the YAML:
      │    └── AUTH.PERMISSION
      ├── RATE_LIMIT          too many requests
      │    ├── RATE_LIMIT.REQUESTS
-     │    └── RATE_LIMIT.BLOCKED
+     │    ├── RATE_LIMIT.BLOCKED
+     │    └── RATE_LIMIT.ORDERS
      ├── KYC                 verification, compliance, regional restriction
      │    ├── KYC.VERIFICATION_REQUIRED
      │    ├── KYC.REGION
@@ -40,13 +41,17 @@ which a test keeps equal to the YAML:
      │    ├── INVALID_REQUEST.ADDRESS
      │    ├── INVALID_REQUEST.DUPLICATE
      │    ├── INVALID_REQUEST.UNSUPPORTED
+     │    ├── INVALID_REQUEST.ACCOUNT_MODE
+     │    ├── INVALID_REQUEST.LEVERAGE
+     │    ├── INVALID_REQUEST.NO_CHANGE
      │    └── INVALID_REQUEST.REJECTED
      ├── NOT_FOUND           the referenced object does not exist
      │    ├── NOT_FOUND.ORDER
      │    ├── NOT_FOUND.ACCOUNT
      │    ├── NOT_FOUND.RECORD
      │    ├── NOT_FOUND.ADDRESS
-     │    └── NOT_FOUND.RESOURCE
+     │    ├── NOT_FOUND.RESOURCE
+     │    └── NOT_FOUND.POSITION
      ├── LIMIT_EXCEEDED      a quota other than request rate
      │    ├── LIMIT_EXCEEDED.WITHDRAWAL
      │    ├── LIMIT_EXCEEDED.DEPOSIT
@@ -59,7 +64,9 @@ which a test keeps equal to the YAML:
      │    ├── ACCOUNT_RESTRICTED.RISK_CONTROL
      │    ├── ACCOUNT_RESTRICTED.FUNCTION_DISABLED
      │    ├── ACCOUNT_RESTRICTED.SECURITY_HOLD
-     │    └── ACCOUNT_RESTRICTED.SUB_ACCOUNT
+     │    ├── ACCOUNT_RESTRICTED.SUB_ACCOUNT
+     │    ├── ACCOUNT_RESTRICTED.LIQUIDATION
+     │    └── ACCOUNT_RESTRICTED.TEMPORARY
      ├── UNAVAILABLE         service, market, chain or feature not available
      │    ├── UNAVAILABLE.SERVICE
      │    ├── UNAVAILABLE.MAINTENANCE
