@@ -14,7 +14,6 @@ The categories, actions, scopes and operations are drawn as a tree in
 
 from typing import TYPE_CHECKING
 
-from ._batch import classify_frame, normalize_many
 from ._errors import (
     CatalogError,
     ConfigError,
@@ -32,6 +31,7 @@ from ._ontology import Action, Category, Operation, Precondition, Scope
 from ._policy import Backoff, Policy, default_policy, load_policy, parse_policy
 from ._recommend import recommend
 from ._schema import json_schema
+from .batch._frame import classify_frame, normalize_many
 
 if TYPE_CHECKING:
     from ._supervisor import Decision, Halt, Supervisor
