@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="alternating rounds per case (21)")
     parser.add_argument(
         "--skip",
-        choices=["latency", "startup", "batch"],
+        choices=["latency", "startup", "batch", "engines"],
         action="append",
         default=[],
         help="leave a part out (repeatable)",
@@ -210,6 +210,18 @@ def main(argv: list[str] | None = None) -> int:
             + ("met" if t.frame_rows_s >= TARGET_ROWS_S else "MISSED")
         )
         report["batch"] = asdict(t)
+
+    if "engines" not in args.skip:
+        from . import engines
+
+        cluster_rows = min(rows, 200_000 if args.quick else 2_000_000)
+        rates = engines.run(rows, cluster_rows)
+        print(
+            f"## The batch path per engine (pandas {rows:,} rows; "
+            f"Dask and Spark {cluster_rows:,})\n"
+        )
+        print(engines.table(rates) + "\n")
+        report["engines"] = [asdict(r) for r in rates]
 
     print("## Targets\n")
     for v in verdicts:

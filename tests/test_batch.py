@@ -318,3 +318,19 @@ def test_classify_frame_says_what_to_install_without_pandas(
     monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now raises ImportError
     with pytest.raises(ImportError, match="needs pandas"):
         classify_frame(object())  # type: ignore[arg-type]
+
+
+def test_http_status_is_read_the_same_whatever_the_log_stored() -> None:
+    """429, 429.0, "429", " 429 " and numpy.int64(429) are one status, as for normalize()."""
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    stored = [429, 429.0, "429", " 429 ", np.int64(429), "429.0"]
+    assert {as_http_status(v) for v in stored} == {429}
+    assert as_http_status(float("nan")) is None
+    assert as_http_status(True) is True  # no status; normalize() ignores it
+    df = pd.DataFrame(
+        {"exchange": ["okx"] * len(stored), "http_status": pd.Series(stored, dtype=object)}
+    )
+    out = classify_frame(df, rand=half)
+    want = normalize("okx", http_status=429)
+    assert set(out["subcategory"].astype(object)) == {want.subcategory}

@@ -243,3 +243,43 @@ def test_spark_equals_classify_frame(spark: Any, shipped: dict[str, str], custom
     assert dict(out.dtypes)["delay_s"] == "double"
     got = out.toPandas().sort_values("request_id", key=lambda s: s.str[2:].astype(int))
     same(got, expected(frame, **kw))
+
+
+# ------------------------------------------------------------------ the README
+
+
+def _recipe(engine: str) -> str:
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = [
+        b for b in re.findall(r"```python\n(.*?)```", text, re.S) if f"import {engine} as" in b
+    ]
+    assert len(blocks) == 1, engine
+    return blocks[0]
+
+
+@pytest.mark.parametrize("engine", ["dask", "spark"])
+def test_the_readme_recipes_run_as_written(engine: str, tmp_path: Path) -> None:
+    """Each recipe, run as a script from an empty folder, prints the classified rows."""
+    pytest.importorskip("distributed" if engine == "dask" else "pyspark")
+    import subprocess
+
+    script = tmp_path / "recipe.py"
+    script.write_text(_recipe(engine))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")])
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter, the README's code
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "RATE_LIMIT.REQUESTS" in done.stdout
+    assert "INSUFFICIENT_FUNDS" in done.stdout
