@@ -113,8 +113,8 @@ def test_usage_mistakes_are_refused_before_any_row(capsys, tmp_path: Path) -> No
         assert code == 2, name
         assert "unknown output type" in err
         assert not (tmp_path / name).exists()
-    code, _, err = run(capsys, "batch", str(src), "--exchange", "kraken")
-    assert (code, "unknown exchange 'kraken'" in err) == (2, True)
+    code, _, err = run(capsys, "batch", str(src), "--exchange", "nowhere")
+    assert (code, "unknown exchange 'nowhere'" in err) == (2, True)
 
 
 BAD = [
@@ -122,7 +122,7 @@ BAD = [
     (b"{not json", "not valid JSON"),
     (b'{"exchange": "okx", "message": "\\ud800 lone"}', "lone surrogate"),
     (b'{"exchange": "okx", "message": "' + b"x" * 131_072 + b'"}', "131072 characters"),
-    (b'{"exchange": "kraken", "code": "1"}', "unknown exchange 'kraken'"),
+    (b'{"exchange": "nowhere", "code": "1"}', "unknown exchange 'nowhere'"),
     (b'{"code": "58102"}', "no exchange"),
     (b'{"exchange": "okx", "operation": "levitate"}', "unknown operation 'levitate'"),
     (b'{"exchange": "okx", "attempt": "two"}', "attempt must be a whole number"),
