@@ -6,6 +6,7 @@ holds the decision logic, which is the same whatever the store.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -113,6 +114,8 @@ class Supervisor:
         else:
             raise SupervisorArgumentError(f"store must be None, a redis:// URL or a store, not {store!r}")
         self._clock = clock if clock is not None else default_clock
+        if hasattr(self.store, "server_time"):
+            self.store.server_time = self._clock is None
         try:
             self._sequences = SequenceTracker(
                 [r for r in rules if r.sequence is not None], max_tracked
@@ -313,7 +316,10 @@ class Supervisor:
         holding = max(applied.halts, key=_halt_strength, default=None)
         if holding is not None:
             candidates.append((0, self._halted(holding, rec, now, plan.event_id)))
-        return max(candidates, key=_strength)[1], new_hold
+        decision = max(candidates, key=_strength)[1]
+        if applied.duplicate and not decision.duplicate:
+            decision = dataclasses.replace(decision, duplicate=True)
+        return decision, new_hold
 
     def observe(
         self,
