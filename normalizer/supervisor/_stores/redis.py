@@ -83,6 +83,8 @@ local function hold(row, now)
   if source == nil or source == null or source == '' then source = 'policy:' .. tostring(row[8]) end
   local cur = redis.call('HGET', key, source)
   local until_ = tonumber(row[5])
+  row[4] = string.format('%.17g', tonumber(row[4]))  -- cjson keeps 14 digits of a number
+  row[5] = string.format('%.17g', until_)
   if cur then
     local c = cjson.decode(cur)
     if tonumber(c[5]) > now and until_ <= tonumber(c[5]) then return end
