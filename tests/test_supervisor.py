@@ -23,9 +23,8 @@ from normalizer import (
     Supervisor,
     SupervisorUnavailable,
 )
-from normalizer.supervisor import SupervisorArgumentError, SupervisorClosed
 from normalizer import _escalation as esc
-from normalizer.supervisor import _sequences
+from normalizer.supervisor import SupervisorArgumentError, SupervisorClosed, _sequences
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -681,7 +680,6 @@ NO_AGE = normalizer.parse_policy(
     .read_text(encoding="utf-8")
     .replace("min_age_s: 5", "min_age_s: 0")
     .replace("replace: true", "replace: false")
-    
 )
 
 

@@ -153,8 +153,9 @@ def test_scope_keys_are_unambiguous(make, one: dict, other: dict) -> None:  # ty
     sup.observe(error("AUTH.API_KEY"), **one)  # halts one's account
     held = sup.halted("okx", **other)
     assert held is None or held.scope is Scope.EXCHANGE
-    k1, k2 = Keys("okx", *(one.get(n) for n in ("account", "symbol", "request_id"))), Keys(
-        "okx", *(other.get(n) for n in ("account", "symbol", "request_id"))
+    k1, k2 = (
+        Keys("okx", *(one.get(n) for n in ("account", "symbol", "request_id"))),
+        Keys("okx", *(other.get(n) for n in ("account", "symbol", "request_id"))),
     )
     assert k1.symbol != k2.symbol
     assert k1.account != k2.account or one.get("account") == other.get("account")
@@ -268,7 +269,6 @@ def test_an_unreachable_store_never_turns_a_halt_into_a_retry() -> None:
 
 def test_a_store_that_goes_away_mid_stream_halts(redis_url: str) -> None:
     import redis
-
     from conftest import start_redis_server
 
     started = start_redis_server()
@@ -304,7 +304,8 @@ from normalizer import Category, NormalizedError
 url, ns, me, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 sup = normalizer.Supervisor(store=url, namespace=ns)
 client = redis.Redis.from_url(url)
-err = NormalizedError(exchange="okx", category=Category.RATE_LIMIT, subcategory="RATE_LIMIT.REQUESTS")
+err = NormalizedError(exchange="okx", category=Category.RATE_LIMIT,
+                      subcategory="RATE_LIMIT.REQUESTS")
 if mode == "storm":
     client.incr(ns + "-ready")
     while int(client.get(ns + "-ready")) < 4:

@@ -6,6 +6,7 @@ holds the decision logic, which is the same whatever the store.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import threading
@@ -40,12 +41,43 @@ _RETRYING = (Action.RETRY, Action.QUERY_THEN_RETRY)
 
 
 class _Counted:
-    __slots__ = ("match", "rule", "width")
+    """A counted rule with what each event needs of it, read once."""
+
+    __slots__ = (
+        "action",
+        "count",
+        "hold",
+        "id",
+        "lifted",
+        "match",
+        "mode",
+        "on_exhausted",
+        "reason",
+        "rule",
+        "same_error",
+        "scope",
+        "scope_value",
+        "width",
+        "window",
+    )
 
     def __init__(self, rule: EscalationRule) -> None:
         self.rule = rule
+        self.id = rule.id
         self.match = compile_match(rule.when) if rule.when is not None else (lambda f: True)
+        self.on_exhausted = rule.when is not None and rule.when.exhausted is not None
         self.width = rule.group_scope
+        self.mode = STREAK if rule.in_a_row else WINDOW
+        self.same_error = rule.same_error
+        self.count = rule.count
+        self.window = rule.within_s or 0.0
+        then = rule.then
+        self.scope = then.scope
+        self.scope_value = then.scope.value
+        self.action = then.action.value
+        self.hold = then.hold_s if then.hold_s is not None else 0.0
+        self.lifted = then.lifted_by_success
+        self.reason = f"{rule.id}: {rule.why}"
 
 
 class Supervisor:
@@ -80,7 +112,9 @@ class Supervisor:
         on_store_error: str = "halt",
     ) -> None:
         if isinstance(request_memory_s, bool) or not isinstance(request_memory_s, (int, float)):
-            raise SupervisorArgumentError(f"request_memory_s must be a number, not {request_memory_s!r}")
+            raise SupervisorArgumentError(
+                f"request_memory_s must be a number, not {request_memory_s!r}"
+            )
         if not request_memory_s > 0:
             raise SupervisorArgumentError("request_memory_s must be positive")
         if isinstance(max_tracked, bool) or not isinstance(max_tracked, int) or max_tracked < 1:
@@ -93,6 +127,7 @@ class Supervisor:
         rules = self.policy.escalations.rules
         self._counted = [_Counted(r) for r in rules if r.sequence is None]
         self._in_a_row = [c for c in self._counted if c.rule.in_a_row]
+        self._by_id = {c.rule.id: c.rule for c in self._counted}
         self._memory_s = float(request_memory_s)
         self._max = max_tracked
         self._on_error = on_store_error
@@ -103,7 +138,9 @@ class Supervisor:
             default_clock: Callable[[], float] | None = time.monotonic
         elif isinstance(store, str):
             if not store.startswith(("redis://", "rediss://", "unix://")):
-                raise SupervisorArgumentError(f"store must be a redis:// URL or a store, not {store!r}")
+                raise SupervisorArgumentError(
+                    f"store must be a redis:// URL or a store, not {store!r}"
+                )
             from ._stores.redis import RedisStore
 
             self.store = RedisStore(store, namespace=namespace, max_tracked=max_tracked)
@@ -112,7 +149,9 @@ class Supervisor:
             self.store = store
             default_clock = time.monotonic if isinstance(store, MemoryStore) else None
         else:
-            raise SupervisorArgumentError(f"store must be None, a redis:// URL or a store, not {store!r}")
+            raise SupervisorArgumentError(
+                f"store must be None, a redis:// URL or a store, not {store!r}"
+            )
         self._clock = clock if clock is not None else default_clock
         if hasattr(self.store, "server_time"):
             self.store.server_time = self._clock is None
@@ -212,86 +251,124 @@ class Supervisor:
             memory_s=self._memory_s,
             chain=keys.chain(),
         )
-        if not numbered:  # one variant only
-            known = plan.attempt or 1
-            variants = [(ALWAYS, xfrom > 0 and known >= xfrom)]
-        else:
-            variants = [(FRESH, False), (EXHAUSTED, True)]
+        known_exhausted = xfrom > 0 and (plan.attempt or 1) >= xfrom
+        of = {
+            Scope.EXCHANGE: keys.exchange,
+            Scope.ACCOUNT: keys.account,
+            Scope.SYMBOL: keys.symbol,
+            Scope.REQUEST: keys.request,
+        }
+        has_request = keys.has_request
         ident = ""
-        for variant, ex in variants:
-            f = features[ex]
-            for c in self._counted:
-                rule = c.rule
-                if rule.group_scope is Scope.REQUEST and not keys.has_request:
-                    continue
-                matched = c.match(f)
-                group = keys.of(rule.group_scope)
+        ops = plan.ops
+        for c in self._counted:
+            if c.width is Scope.REQUEST and not has_request:
+                continue
+            tries: tuple[tuple[int, bool], ...]
+            if c.on_exhausted and numbered:  # the answer depends on the attempt
+                tries = ((FRESH, c.match(features[0])), (EXHAUSTED, c.match(features[1])))
+            else:
+                tries = ((ALWAYS, c.match(features[known_exhausted])),)
+            group = of[c.width]
+            for variant, matched in tries:
                 if not matched:
-                    if rule.in_a_row:
-                        plan.ops.append(CountOp(variant, rule.id, group, RESET))
+                    if c.mode == STREAK:
+                        ops.append(CountOp(variant, c.id, group, RESET))
                     continue
-                if rule.same_error and not ident:
+                if c.same_error and not ident:
                     raw = f"{err.label}|{err.code}|{(err.message or '')[:200]}"
-                    ident = hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-                then = rule.then
-                hold = then.hold_s if then.hold_s is not None else 0.0
-                if then.scope is Scope.REQUEST and not keys.has_request:
-                    hold = 0.0
-                plan.ops.append(
+                    ident = hashlib.blake2b(
+                        raw.encode("utf-8", "surrogatepass"), digest_size=8
+                    ).hexdigest()
+                hold = c.hold if (c.scope is not Scope.REQUEST or has_request) else 0.0
+                ops.append(
                     CountOp(
                         variant,
-                        rule.id,
+                        c.id,
                         group,
-                        STREAK if rule.in_a_row else WINDOW,
-                        rule.count,
-                        rule.within_s or 0.0,
-                        ident if rule.same_error else "",
-                        then.scope.value,
-                        keys.of(then.scope),
-                        then.action.value,
+                        c.mode,
+                        c.count,
+                        c.window,
+                        ident if c.same_error else "",
+                        c.scope_value,
+                        of[c.scope],
+                        c.action,
                         hold,
-                        then.lifted_by_success,
-                        f"{rule.id}: {rule.why}",
+                        c.lifted,
+                        c.reason,
                     )
                 )
         # per-error HALTs that say for how long hold their scope
-        recs = [first] if not numbered or xfrom == 0 else [
-            first, recommend(err, operation=op, idempotent=idempotent, attempt=max(xfrom, 1),
-                             policy=self.policy)
-        ]
+        recs = (
+            [first]
+            if not numbered or xfrom == 0
+            else [
+                first,
+                recommend(
+                    err,
+                    operation=op,
+                    idempotent=idempotent,
+                    attempt=max(xfrom, 1),
+                    policy=self.policy,
+                ),
+            ]
+        )
         if not numbered and plan.attempt != 1:
-            recs = [recommend(err, operation=op, idempotent=idempotent, attempt=plan.attempt or 1,
-                              policy=self.policy)]
+            recs = [
+                recommend(
+                    err,
+                    operation=op,
+                    idempotent=idempotent,
+                    attempt=plan.attempt or 1,
+                    policy=self.policy,
+                )
+            ]
         for i, rec in enumerate(recs):
             if rec.action is Action.HALT and rec.hold_s and rec.scope is not Scope.REQUEST:
                 variant = ALWAYS if len(recs) == 1 else (FRESH if i == 0 else EXHAUSTED)
                 plan.holds.append(
-                    HoldOp(variant, rec.scope.value, keys.of(rec.scope), rec.hold_s, rec.reason,
-                           rec.policy_rule_id)
+                    HoldOp(
+                        variant,
+                        rec.scope.value,
+                        keys.of(rec.scope),
+                        rec.hold_s,
+                        rec.reason,
+                        rec.policy_rule_id,
+                    )
                 )
-        return plan, keys, op, features[0], [features, idempotent, err]
+        return plan, keys, op, features[0], [features, idempotent, err, first]
 
     def _finish(
         self, plan: Plan, keys: Keys, op: Operation, applied: Any, extra: list[Any]
     ) -> tuple[Decision, Halt | None]:
-        features, idempotent, err = extra
+        features, idempotent, err, first = extra
         now = applied.now
         attempt = applied.attempt
-        rec = recommend(err, operation=op, idempotent=idempotent, attempt=attempt, policy=self.policy)
+        rec = (
+            first
+            if attempt == 1
+            else recommend(
+                err, operation=op, idempotent=idempotent, attempt=attempt, policy=self.policy
+            )
+        )
         f = features[rec.retries_exhausted]
         candidates: list[tuple[int, Decision]] = []
         base = self._from_recommendation(rec, keys, now, plan.event_id, applied.duplicate)
         fired = dict(applied.fired)
-        by_id = {c.rule.id: c.rule for c in self._counted}
+        by_id = self._by_id
         new_hold: Halt | None = None
         if not applied.duplicate:
             with self._lock:
                 self._n += 1
                 if self._n % 1024 == 0:
                     self._sequences.sweep(now)
-                completed = self._sequences.observe(
-                    f, keys.request if keys.has_request else None, idempotent, now
-                ) if self._sequences else []
+                completed = (
+                    self._sequences.observe(
+                        f, keys.request if keys.has_request else None, idempotent, now
+                    )
+                    if self._sequences
+                    else []
+                )
             for rule in completed:
                 if rule.then.action is Action.RETRY:
                     base = Decision(
@@ -306,8 +383,9 @@ class Supervisor:
                         event_id=plan.event_id,
                     )
                 else:
-                    d, new_hold = self._escalate(rule, "the sequence completed", keys, rec, now,
-                                                 plan.event_id)
+                    d, new_hold = self._escalate(
+                        rule, "the sequence completed", keys, rec, now, plan.event_id
+                    )
                     candidates.append((2, d))
         candidates.append((1, base))
         for rule_id, note in fired.items():
@@ -351,10 +429,8 @@ class Supervisor:
             return self._store_down(plan, keys, op, extra)
         decision, hold = self._finish(plan, keys, op, applied, extra)
         if hold is not None:
-            try:
+            with contextlib.suppress(StoreUnavailable):  # the decision holds the scope anyway
                 self.store.hold(hold, applied.now)
-            except StoreUnavailable:
-                pass  # the decision itself already holds the scope
         return decision
 
     async def aobserve(
@@ -379,10 +455,8 @@ class Supervisor:
             return self._store_down(plan, keys, op, extra)
         decision, hold = self._finish(plan, keys, op, applied, extra)
         if hold is not None:
-            try:
+            with contextlib.suppress(StoreUnavailable):
                 await self._async_store().ahold(hold, applied.now)
-            except StoreUnavailable:
-                pass
         return decision
 
     def _async_store(self) -> Any:
@@ -392,10 +466,11 @@ class Supervisor:
         """The store cannot be reached: a HALT of the exchange (or raise), never a RETRY."""
         if self._on_error == "raise":
             raise StoreUnavailable(f"the supervisor's store {self.store!r} cannot be reached")
-        _, idempotent, err = extra
+        _, idempotent, err, _ = extra
         now = plan.now if plan.now is not None else time.time()
-        rec = recommend(err, operation=op, idempotent=idempotent, attempt=plan.attempt or 1,
-                        policy=self.policy)
+        rec = recommend(
+            err, operation=op, idempotent=idempotent, attempt=plan.attempt or 1, policy=self.policy
+        )
         return Decision(
             action=Action.HALT,
             scope=Scope.EXCHANGE,
@@ -432,8 +507,11 @@ class Supervisor:
         keys = Keys(fold_exchange(exchange), account, symbol, request_id)
         if self._closed:
             raise SupervisorClosed("this Supervisor is closed")
-        streaks = [f"{c.rule.id}|{keys.of(c.width)}" for c in self._in_a_row
-                   if c.width is not Scope.REQUEST or keys.has_request]
+        streaks = [
+            f"{c.rule.id}|{keys.of(c.width)}"
+            for c in self._in_a_row
+            if c.width is not Scope.REQUEST or keys.has_request
+        ]
         attempts = [f"{keys.request}|{op.value}" for op in Operation] if keys.has_request else []
         if keys.has_request and self._sequences:
             with self._lock:
@@ -614,7 +692,9 @@ class Supervisor:
         )
         return d, halt
 
-    def _halted(self, halt: Halt, rec: Recommendation, now: float, event_id: str | None) -> Decision:
+    def _halted(
+        self, halt: Halt, rec: Recommendation, now: float, event_id: str | None
+    ) -> Decision:
         return Decision(
             action=Action.HALT,
             scope=halt.scope,

@@ -19,7 +19,7 @@ ALWAYS, FRESH, EXHAUSTED = 0, 1, 2
 WINDOW, STREAK, RESET = 0, 1, 2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CountOp:
     """Count one event for one rule in one group; fire and hold when the count is reached."""
 
@@ -39,7 +39,7 @@ class CountOp:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HoldOp:
     """A per-error halt to hold."""
 
@@ -64,7 +64,7 @@ class Plan:
     chain: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Applied:
     now: float
     attempt: int

@@ -69,8 +69,8 @@ class MemoryStore:
             if self._n % SWEEP_EVERY == 0:
                 self._sweep(now)
             if plan.event_id is not None and plan.event_id in self._events:
-                attempt, fired = self._events[plan.event_id]
-                return Applied(now, attempt, True, fired, self._holding(plan.chain, now))
+                attempt, seen = self._events[plan.event_id]
+                return Applied(now, attempt, True, seen, self._holding(plan.chain, now))
             attempt = plan.attempt if plan.attempt is not None else self._number(plan, now)
             is_exhausted = exhausted(plan, attempt)
             fired: list[tuple[str, str]] = []
@@ -100,8 +100,17 @@ class MemoryStore:
             for h in plan.holds:
                 if applies(h.variant, is_exhausted):
                     halt = Halt.from_row(
-                        [h.halt_scope, h.scope_key, "HALT", now, now + h.hold_s, h.reason, None,
-                         h.policy_rule_id, False]
+                        [
+                            h.halt_scope,
+                            h.scope_key,
+                            "HALT",
+                            now,
+                            now + h.hold_s,
+                            h.reason,
+                            None,
+                            h.policy_rule_id,
+                            False,
+                        ]
                     )
                     self._hold(halt, now)
             result = tuple(fired)
@@ -229,7 +238,9 @@ class MemoryStore:
 
     def _sweep(self, now: float) -> None:
         """Forget what no window can count any more (amortised over many events)."""
-        for key in [k for k, held in self._halts.items() if all(h.until <= now for h in held.values())]:
+        for key in [
+            k for k, held in self._halts.items() if all(h.until <= now for h in held.values())
+        ]:
             del self._halts[key]
         # (oldest first: each table is ordered by its last write)
         while self._windows:

@@ -120,7 +120,8 @@ if op == 'apply' then
     local seen = redis.call('GET', ns .. '|e|' .. p.eid)
     if seen then
       local s = cjson.decode(seen)
-      return result({now = now, attempt = s[1], dup = true, fired = s[2], halts = holding(p.chain, now)})
+      return result({now = now, attempt = s[1], dup = true, fired = s[2],
+                     halts = holding(p.chain, now)})
     end
   end
   local attempt = p.attempt
@@ -176,7 +177,8 @@ if op == 'apply' then
         for _, t in ipairs(times) do if now - tonumber(t) <= window then n = n + 1 end end
         if n >= count then
           redis.call('DEL', key)
-          if count > 1 then note = string.format('%d within %gs', count, window) else note = 'at once' end
+          note = 'at once'
+          if count > 1 then note = string.format('%d within %gs', count, window) end
         else
           expire(key, window)
           track('w', key, now)
@@ -200,7 +202,8 @@ if op == 'apply' then
     redis.call('SET', key, cjson.encode({attempt, fired}), 'PX', math.ceil(p.mem * 1000))
     track('e', key, now)
   end
-  return result({now = now, attempt = attempt, dup = false, fired = fired, halts = holding(p.chain, now)})
+  return result({now = now, attempt = attempt, dup = false, fired = fired,
+                 halts = holding(p.chain, now)})
 elseif op == 'hold' then
   hold(p.row, now)
   return result({now = now})
@@ -306,8 +309,14 @@ class RedisStore:
 
     def _payload(self, op: str, now: float | None, **fields: Any) -> str:
         return json.dumps(
-            {"op": op, "ns": self.namespace, "max": self.max_tracked, "now": now,
-             "server": now is None and self.server_time, **fields},
+            {
+                "op": op,
+                "ns": self.namespace,
+                "max": self.max_tracked,
+                "now": now,
+                "server": now is None and self.server_time,
+                **fields,
+            },
             separators=(",", ":"),
         )
 
@@ -342,8 +351,21 @@ class RedisStore:
 
     def _apply_payload(self, plan: Plan) -> str:
         ops = [
-            [o.variant, o.rule, o.group, o.mode, o.count, o.window_s, o.ident, o.scope,
-             o.scope_key, o.action, o.hold_s, o.lifted_by_success, o.reason]
+            [
+                o.variant,
+                o.rule,
+                o.group,
+                o.mode,
+                o.count,
+                o.window_s,
+                o.ident,
+                o.scope,
+                o.scope_key,
+                o.action,
+                o.hold_s,
+                o.lifted_by_success,
+                o.reason,
+            ]
             for o in plan.ops
         ]
         holds = [
@@ -351,8 +373,16 @@ class RedisStore:
             for h in plan.holds
         ]
         return self._payload(
-            "apply", plan.now, eid=plan.event_id, akey=plan.attempt_key, attempt=plan.attempt,
-            xfrom=plan.exhausted_from, mem=plan.memory_s, ops=ops, holds=holds, chain=plan.chain,
+            "apply",
+            plan.now,
+            eid=plan.event_id,
+            akey=plan.attempt_key,
+            attempt=plan.attempt,
+            xfrom=plan.exhausted_from,
+            mem=plan.memory_s,
+            ops=ops,
+            holds=holds,
+            chain=plan.chain,
         )
 
     @staticmethod
@@ -408,7 +438,9 @@ class RedisStore:
     async def ahold(self, halt: Halt, now: float | None) -> None:
         await self._acall(self._payload("hold", now, row=halt.to_row()))
 
-    async def ahalts_on(self, chain: list[str], now: float | None) -> tuple[float, tuple[Halt, ...]]:
+    async def ahalts_on(
+        self, chain: list[str], now: float | None
+    ) -> tuple[float, tuple[Halt, ...]]:
         out = await self._acall(self._payload("halts", now, chain=chain))
         return out["now"], tuple(Halt.from_row(r) for r in _rows(out.get("halts")))
 
