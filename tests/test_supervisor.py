@@ -143,11 +143,8 @@ def test_one_auth_failure_halts_the_account_until_a_success_lifts_it(
     sup: Supervisor, clock: Clock
 ) -> None:
     d = sup.observe(error("AUTH.API_KEY"), operation="place_order", account="a")
-    # the bundled policy calls a person about refused credentials (ESCALATE outranks
-    # the rule's HALT) and the rule holds the account meanwhile
-    assert d.action is Action.ESCALATE
-    assert halted_keys(sup) == {"okx:a": 900.0}
-    assert sup.halted("okx", account="a").escalation_rule_id == "auth-halts-account"
+    assert (d.action, d.scope_key, d.until) == (Action.ESCALATE, "okx:a", 900.0)
+    assert d.escalation_rule_id == "auth-halts-account"
     clock.advance(5)
     # a retryable error on the halted account is still a HALT, never a RETRY
     d = sup.observe(error("RATE_LIMIT.REQUESTS"), operation="query", account="a")
@@ -699,7 +696,7 @@ def _account_script(s: Supervisor, account: str, rounds: int) -> list[str]:
             (Action.RETRY, None),
             (Action.RETRY, None),
             (Action.RETRY, "reconcile-then-retry"),
-            (Action.ESCALATE, None),  # refused credentials: a person looks, the account held
+            (Action.ESCALATE, "auth-halts-account"),
             (Action.HALT, "auth-halts-account"),
         ]
         for (observe, err, op, request), want in zip(steps, expected, strict=True):
