@@ -30,6 +30,8 @@ delay never decreases from one attempt to the next and never exceeds
 from __future__ import annotations
 
 import random
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +44,12 @@ from ._policy import Backoff, Policy, default_policy, load_policy
 RATE_LIMIT_MIN_DELAY_S = 1.0
 
 _SCOPE_ORDER = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
-_policies: dict[tuple[str, int, int], Policy] = {}
+#: policies loaded from paths: resolved path -> ((mtime, size), policy), least
+#: recently used first. A rewritten file replaces its older version; at most
+#: ``MAX_POLICIES`` paths are kept.
+_policies: OrderedDict[str, tuple[tuple[int, int], Policy]] = OrderedDict()
+MAX_POLICIES = 16
+_POLICIES_LOCK = threading.Lock()
 
 
 def _policy(policy: Policy | str | Path | None) -> Policy:
@@ -54,13 +61,21 @@ def _policy(policy: Policy | str | Path | None) -> Policy:
         path = Path(policy)
         try:
             st = path.stat()
-            key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+            name, stamp = str(path.resolve()), (st.st_mtime_ns, st.st_size)
         except OSError:
             return load_policy(path)  # refused with a clear PolicyError
-        cached = _policies.get(key)
-        if cached is None:
-            cached = _policies[key] = load_policy(path)
-        return cached
+        with _POLICIES_LOCK:
+            hit = _policies.get(name)
+            if hit is not None and hit[0] == stamp:
+                _policies.move_to_end(name)
+                return hit[1]
+        loaded = load_policy(path)
+        with _POLICIES_LOCK:
+            _policies[name] = (stamp, loaded)
+            _policies.move_to_end(name)
+            while len(_policies) > MAX_POLICIES:
+                _policies.popitem(last=False)
+        return loaded
     raise TypeError(f"policy must be a Policy, a path or None, not {type(policy).__name__}")
 
 
