@@ -51,6 +51,7 @@ from pydantic import (
 
 from ._errors import PolicyError, Problem
 from ._escalation import Escalations, EscalationSection, resolve_escalations
+from ._guards import Proposal, refusal
 from ._ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
 from ._resources import data_dir
 from ._yaml import Located, load_file, load_text, problems_from_validation
@@ -179,25 +180,15 @@ class PolicyRule(BaseModel):
 
     @model_validator(mode="after")
     def _not_unsafe(self) -> PolicyRule:
-        """Refuse a rule that asks for what the safety guards would always overrule."""
-        labels = self.when.category
-        action = self.then.action
-        if labels and action in (Action.RETRY, Action.QUERY_THEN_RETRY):
-            for label in labels:
-                cat, sub = ONTOLOGY.parse_label(label)
-                if cat in ONTOLOGY.never_retry and sub not in ONTOLOGY.retry_allowed:
-                    raise ValueError(
-                        f"then.action {action.value} for {label}: {cat.value} errors are never "
-                        "retried (the request cannot succeed until a person acts)"
-                    )
-        only_rate_limits = bool(labels) and all(
-            ONTOLOGY.parse_label(lb)[0] is Category.RATE_LIMIT for lb in labels or ()
+        """Refuse a rule that asks for what a safety guard forbids (normalizer/_guards.py)."""
+        why = refusal(
+            tuple(self.when.category) if self.when.category else None,
+            tuple(self.when.operation) if self.when.operation else None,
+            self.when.idempotent,
+            Proposal(self.then.action, self.then.scope, self.then.precondition),
         )
-        if only_rate_limits and action is not None and action is not Action.RETRY:
-            raise ValueError(
-                f"then.action {action.value} for RATE_LIMIT: rate limits are retried with "
-                "backoff until max_attempts; lower max_attempts to stop sooner"
-            )
+        if why is not None:
+            raise ValueError(why)
         return self
 
 
