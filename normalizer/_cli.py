@@ -504,6 +504,50 @@ def _batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _test(args: argparse.Namespace) -> int:
+    from .analysis import run_policy_tests, run_rule_tests
+
+    try:
+        report = run_policy_tests(args.policies or None)
+    except FileNotFoundError as exc:
+        raise _Usage(str(exc)) from None
+    rules = None if args.policies_only else run_rule_tests(args.rules or None)
+    if rules is not None:
+        report.extend(rules)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "files": [_shown(f) for f in report.files],
+                    "failed": [str(r) for r in report.failed],
+                    "passed": sum(1 for r in report.results if r.passed and not r.skipped),
+                    "skipped": [str(r) for r in report.results if r.skipped],
+                    "unreached": [str(u) for u in report.unreached],
+                    "rule_tests": rules is not None,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return EXIT_OK if report.ok else EXIT_FINDINGS
+    for r in report.results:
+        if not r.passed or r.skipped or args.verbose:
+            print(r)
+    for u in report.unreached:
+        print(f"not reached: {u}")
+    if rules is None and not args.policies_only:
+        print("rule tests: no rule-test runner in this build; ran the policy tests only")
+    passed = sum(1 for r in report.results if r.passed and not r.skipped)
+    skipped = sum(1 for r in report.results if r.skipped)
+    print(
+        f"test: {len(report.files)} files, {passed} passed, {len(report.failed)} failed"
+        + (f", {skipped} skipped" if skipped else "")
+        + f", {len(report.unreached)} rules reached by no test"
+    )
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
 def _in_any(code: str, ranges: list[tuple[int, int]]) -> bool:
     n = _int(code)
     return n is not None and any(lo <= n <= hi for lo, hi in ranges)
@@ -608,6 +652,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     progress.add_argument("--no-progress", dest="progress", action="store_false")
     ba.set_defaults(func=_batch)
+    te = sub.add_parser(
+        "test",
+        help="run the policy tests (policies/*.tests.yaml) and the venues' rule tests "
+        "(rules/*/tests.yaml); report rules no test reaches",
+    )
+    te.add_argument(
+        "policies",
+        nargs="*",
+        metavar="PATH",
+        help="policy tests files, policies or folders (default: the bundled policies)",
+    )
+    te.add_argument("--rules", action="append", help="a rules folder for the rule tests")
+    te.add_argument("--policies-only", action="store_true", help="skip the rule tests")
+    te.add_argument("--verbose", "-v", action="store_true", help="list passing cases too")
+    te.add_argument("--json", action="store_true", help="print JSON")
+    te.set_defaults(func=_test)
     return p
 
 

@@ -710,6 +710,12 @@ def _lint_path(path: Path, report: LintReport) -> None:
         return
     name = path.name
     folder = path.parent
+    if name.endswith(".tests.yaml"):  # policy tests as data (normalizer/analysis/policy_tests.py)
+        from .analysis.policy_tests import problems_of
+
+        report.files.append(str(path))
+        report.findings += _from_problems(problems_of(path))
+        return
     if name == "exchange.yaml" or (name in ("rules.yaml", "catalog.yaml") and _is_exchange(folder)):
         _lint_exchange(folder, report, _lint_common(folder.parent, report))
     elif name == "rules.yaml":  # common/rules.yaml or a loose rules file
