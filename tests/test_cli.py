@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -199,7 +200,7 @@ def test_lint_bundled_rules_is_clean(capsys) -> None:
     code, out, _ = run(capsys, "lint")
     assert code == 0, out
     last = out.splitlines()[-1]
-    assert last.startswith("lint: 9 files, 0 errors")
+    assert re.match(r"lint: \d+ files, 0 errors", last), last
     assert last.endswith(": clean")
 
 
