@@ -52,7 +52,7 @@ from ._rules import (
     compile_rules,
 )
 from ._text import bound, fold
-from ._yaml import Located, load_file, validate
+from ._yaml import UNUSABLE, Located, load_file, validate
 
 Severity = Literal["error", "warning"]
 Level = Literal["specific", "generic", "none"]
@@ -113,7 +113,8 @@ def _from_problems(problems: Iterable[Problem], check: str = "invalid") -> list[
     out = []
     for p in problems:
         field_ = f"{p.field}: " if p.field else ""
-        out.append(Finding(p.path, p.line, check, f"{field_}{p.message}"))
+        kind = "unusable" if p.message.startswith(UNUSABLE) else check
+        out.append(Finding(p.path, p.line, kind, f"{field_}{p.message}"))
     return out
 
 

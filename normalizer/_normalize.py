@@ -121,7 +121,6 @@ def exchanges() -> tuple[str, ...]:
 # ------------------------------------------------------------- the inputs
 
 
-
 def _status(value: Any) -> int | None:
     if isinstance(value, bool):
         return None

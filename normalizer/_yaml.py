@@ -59,6 +59,24 @@ MAX_DEPTH = 64
 MAX_NODES = 250_000
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+#: How the problems of a file that cannot be used at all begin (not YAML, not
+#: text, not a regular file, too large, hostile); ``lint`` exits 2 on them.
+UNUSABLE = (
+    "not valid YAML",
+    "not valid text",
+    "not UTF-8",
+    "cannot be read",
+    "cannot be parsed",
+    "no such file",
+    "larger than",
+    "expected text",
+    "duplicate key",
+    "a recursive alias",
+    "aliases expand",
+    "nested more than",
+    "more than",
+    "a key must be",
+)
 
 
 def _line(node: yaml.Node) -> int:
