@@ -91,7 +91,7 @@ def _explain(args: argparse.Namespace) -> int:
     if err.rule_id:
         rule = rs.by_id[err.rule_id]
         out += [
-            f"rule:           {err.rule_id}  ({rule.path}:{rule.line})",
+            f"rule:           {err.rule_id}  ({_shown(str(rule.path))}:{rule.line})",
             f"why:            {err.rationale}",
             f"source:         {err.source_url}",
         ]
