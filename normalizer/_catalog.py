@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ._errors import CatalogError, Problem
-from ._yaml import load_file, validate
+from ._yaml import load_file, load_text, validate
 
 Code = Annotated[str, StringConstraints(pattern=r"^-?[0-9A-Za-z_.]{1,32}$")]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
@@ -120,12 +120,9 @@ def parse_doc(
     if lines and lines[0].strip() == "---":
         for i in range(1, len(lines)):
             if lines[i].strip() == "---":
-                try:
-                    loaded = yaml.safe_load("\n".join(lines[1:i])) or {}
-                except yaml.YAMLError as exc:
-                    raise CatalogError(
-                        [Problem(path, 1, "front matter", f"not valid YAML: {exc}")]
-                    ) from None
+                # the front matter is YAML: the same bounded, safe loader as every file
+                front = "\n" + "\n".join(lines[1:i])  # keeps the page's line numbers
+                loaded = load_text(front, path, CatalogError).data or {}
                 if not isinstance(loaded, dict):
                     raise CatalogError([Problem(path, 1, "front matter", "must be a mapping")])
                 meta = loaded

@@ -1,10 +1,16 @@
-"""The ``normalizer`` command.
+"""The ``exchange-normalizer`` command (also ``python -m normalizer``).
 
-    normalizer explain EXCHANGE CODE   how a code is classified and what to do
-    normalizer lint [PATHS]            check rule, catalog, policy files
-    normalizer coverage [--json]       documented codes: specific, generic, none
-    normalizer ingest EXCHANGE DOC     docs page -> catalog, with the drift
-    normalizer batch INPUT -o OUT      normalize a JSON Lines or CSV log
+    exchange-normalizer explain EXCHANGE CODE   how a code is classified and what to do
+    exchange-normalizer lint [PATHS]            check rule, catalog, policy files
+    exchange-normalizer coverage [--json]       documented codes: specific, generic, none
+    exchange-normalizer ingest EXCHANGE DOC     docs page -> catalog, with the drift
+    exchange-normalizer batch INPUT -o OUT      normalize a JSON Lines or CSV log
+    exchange-normalizer test                    policy tests and rule tests, as data
+
+The package does not install a script called ``normalizer``: charset-normalizer
+(which ``requests`` pulls in) installs one, and a shared name would run
+whichever package was installed last. Usage lines and messages name the
+program as it was invoked.
 
 Exit status: 0 success, 1 the check found problems (lint errors, codes
 without a rule), 2 a usage mistake or a file that cannot be used (missing,
@@ -85,7 +91,7 @@ def _explain(args: argparse.Namespace) -> int:
     if err.rule_id:
         rule = rs.by_id[err.rule_id]
         out += [
-            f"rule:           {err.rule_id}  ({rule.path}:{rule.line})",
+            f"rule:           {err.rule_id}  ({_shown(str(rule.path))}:{rule.line})",
             f"why:            {err.rationale}",
             f"source:         {err.source_url}",
         ]
@@ -114,6 +120,11 @@ def _ingest(args: argparse.Namespace) -> int:
         text = doc_path.read_text(encoding="utf-8")
     except OSError as exc:
         raise _Usage(f"cannot read {doc_path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise _Usage(
+            f"{doc_path} is not UTF-8 text (byte {exc.start}: a binary file?); "
+            "give a docs page in Markdown"
+        ) from None
     rs_root = Path(args.rules_dir) if args.rules_dir else registry().root
     if not rs_root.is_dir():
         raise _Usage(f"no rules folder at {rs_root}")
@@ -188,6 +199,14 @@ def _lint(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         raise _Usage(f"{exc}; give rule folders, exchange folders or YAML files") from None
     failed = bool(report.errors or (args.strict and report.warnings))
+    # a file that cannot be used at all (not YAML, not text, hostile) is exit 2
+    status = (
+        EXIT_USAGE
+        if any(f.check == "unusable" for f in report.findings)
+        else EXIT_FINDINGS
+        if failed
+        else EXIT_OK
+    )
     if args.json:
         print(
             json.dumps(
@@ -200,7 +219,7 @@ def _lint(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return EXIT_FINDINGS if failed else EXIT_OK
+        return status
     for f in report.findings:
         where = f"{_shown(f.path)}:{f.line}" if f.line is not None else _shown(f.path)
         print(f"{where}: {f.severity}: {f.message} [{f.check}]")
@@ -210,7 +229,7 @@ def _lint(args: argparse.Namespace) -> int:
         f"lint: {len(report.files)} files, {n_err} error{'s' * (n_err != 1)}, "
         f"{n_warn} warning{'s' * (n_warn != 1)}: {verdict}"
     )
-    return EXIT_FINDINGS if failed else EXIT_OK
+    return status
 
 
 def _coverage(args: argparse.Namespace) -> int:
@@ -220,6 +239,14 @@ def _coverage(args: argparse.Namespace) -> int:
     if root is not None and not root.is_dir():
         raise _Usage(f"no rules folder at {root}")
     rows = coverage(root, args.exchange or None)
+    if not rows:
+        where = root if root is not None else "the bundled rules"
+        print(
+            f"{_PROG[0]}: no exchanges under {where}: a rules folder holds one folder per "
+            "exchange, each with an exchange.yaml",
+            file=sys.stderr,
+        )
+        return EXIT_FINDINGS
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -504,6 +531,50 @@ def _batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _test(args: argparse.Namespace) -> int:
+    from .analysis import run_policy_tests, run_rule_tests
+
+    try:
+        report = run_policy_tests(args.policies or None)
+    except FileNotFoundError as exc:
+        raise _Usage(str(exc)) from None
+    rules = None if args.policies_only else run_rule_tests(args.rules or None)
+    if rules is not None:
+        report.extend(rules)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "files": [_shown(f) for f in report.files],
+                    "failed": [str(r) for r in report.failed],
+                    "passed": sum(1 for r in report.results if r.passed and not r.skipped),
+                    "skipped": [str(r) for r in report.results if r.skipped],
+                    "unreached": [str(u) for u in report.unreached],
+                    "rule_tests": rules is not None,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return EXIT_OK if report.ok else EXIT_FINDINGS
+    for r in report.results:
+        if not r.passed or r.skipped or args.verbose:
+            print(r)
+    for u in report.unreached:
+        print(f"not reached: {u}")
+    if rules is None and not args.policies_only:
+        print("rule tests: no rule-test runner in this build; ran the policy tests only")
+    passed = sum(1 for r in report.results if r.passed and not r.skipped)
+    skipped = sum(1 for r in report.results if r.skipped)
+    print(
+        f"test: {len(report.files)} files, {passed} passed, {len(report.failed)} failed"
+        + (f", {skipped} skipped" if skipped else "")
+        + f", {len(report.unreached)} rules reached by no test"
+    )
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
 def _in_any(code: str, ranges: list[tuple[int, int]]) -> bool:
     n = _int(code)
     return n is not None and any(lo <= n <= hi for lo, hi in ranges)
@@ -520,11 +591,38 @@ class _Usage(Exception):
     pass
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _http_status(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 100 <= value <= 599:
+        raise argparse.ArgumentTypeError(f"{value} is not an HTTP status (100-599)")
+    return value
+
+
+#: the program's name as invoked (set by main()); messages begin with it
+_PROG = ["exchange-normalizer"]
+
+
+def prog_name(argv0: str | None = None) -> str:
+    """The program's name as the user invoked it, for usage lines and messages."""
+    name = os.path.basename(argv0 if argv0 is not None else (sys.argv[0] if sys.argv else ""))
+    if name in ("", "-c", "-m"):
+        return "exchange-normalizer"
+    if name == "__main__.py":
+        return "python -m normalizer"
+    return name
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(
-        prog="normalizer",
+        prog=prog or prog_name(),
         description="Normalize crypto-exchange errors and recommend what to do about them.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ex = sub.add_parser(
@@ -533,7 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("exchange", help=f"one of: {', '.join(exchanges())}")
     ex.add_argument("code", nargs="?", help="the exchange's error code")
     ex.add_argument("--message", "-m", help="the exchange's error message")
-    ex.add_argument("--http-status", type=int, help="the HTTP status of the answer")
+    ex.add_argument(
+        "--http-status", type=_http_status, help="the HTTP status of the answer (100-599)"
+    )
     ex.add_argument(
         "--operation", "-o", choices=[o.value for o in Operation], help="what the request was doing"
     )
@@ -608,12 +708,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     progress.add_argument("--no-progress", dest="progress", action="store_false")
     ba.set_defaults(func=_batch)
+    te = sub.add_parser(
+        "test",
+        help="run the policy tests (policies/*.tests.yaml) and the venues' rule tests "
+        "(rules/*/tests.yaml); report rules no test reaches",
+    )
+    te.add_argument(
+        "policies",
+        nargs="*",
+        metavar="PATH",
+        help="policy tests files, policies or folders (default: the bundled policies)",
+    )
+    te.add_argument("--rules", action="append", help="a rules folder for the rule tests")
+    te.add_argument("--policies-only", action="store_true", help="skip the rule tests")
+    te.add_argument("--verbose", "-v", action="store_true", help="list passing cases too")
+    te.add_argument("--json", action="store_true", help="print JSON")
+    te.set_defaults(func=_test)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (argparse's own included)."""
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run the command line; returns the exit status (argparse's own included).
+
+    ``prog`` names the program in usage lines and messages: by default the
+    name it was invoked by (``sys.argv[0]``) when ``argv`` is None, else
+    ``exchange-normalizer``.
+    """
+    if prog is None:
+        prog = prog_name() if argv is None else "exchange-normalizer"
+    _PROG[0] = prog
+    parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage mistake argparse reported
@@ -632,28 +756,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except _Usage as exc:
-        print(f"normalizer: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as exc:
-        print(f"normalizer: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (NormalizerError, ValueError) as exc:
-        print(f"normalizer: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover - `normalizer ... | head`
         return EXIT_OK
     except KeyboardInterrupt:  # pragma: no cover - interactive
-        print("normalizer: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
         name = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"normalizer: cannot use{name}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{prog}: cannot use{name}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
         if os.environ.get("NORMALIZER_DEBUG"):
             raise
         print(
-            f"normalizer: unexpected {type(exc).__name__}: {exc}. This is a bug; please report "
+            f"{prog}: unexpected {type(exc).__name__}: {exc}. This is a bug; please report "
             "it with the command you ran (NORMALIZER_DEBUG=1 shows the traceback)",
             file=sys.stderr,
         )

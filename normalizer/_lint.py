@@ -52,7 +52,7 @@ from ._rules import (
     compile_rules,
 )
 from ._text import bound, fold
-from ._yaml import Located, load_file, validate
+from ._yaml import UNUSABLE, Located, load_file, validate
 
 Severity = Literal["error", "warning"]
 Level = Literal["specific", "generic", "none"]
@@ -113,7 +113,8 @@ def _from_problems(problems: Iterable[Problem], check: str = "invalid") -> list[
     out = []
     for p in problems:
         field_ = f"{p.field}: " if p.field else ""
-        out.append(Finding(p.path, p.line, check, f"{field_}{p.message}"))
+        kind = "unusable" if p.message.startswith(UNUSABLE) else check
+        out.append(Finding(p.path, p.line, kind, f"{field_}{p.message}"))
     return out
 
 
@@ -710,6 +711,12 @@ def _lint_path(path: Path, report: LintReport) -> None:
         return
     name = path.name
     folder = path.parent
+    if name.endswith(".tests.yaml"):  # policy tests as data (normalizer/analysis/policy_tests.py)
+        from .analysis.policy_tests import problems_of
+
+        report.files.append(str(path))
+        report.findings += _from_problems(problems_of(path))
+        return
     if name == "exchange.yaml" or (name in ("rules.yaml", "catalog.yaml") and _is_exchange(folder)):
         _lint_exchange(folder, report, _lint_common(folder.parent, report))
     elif name == "rules.yaml":  # common/rules.yaml or a loose rules file

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +24,7 @@ from ._models import NormalizedError, RawInput, _build
 from ._ontology import Category, Operation, operation_of
 from ._resources import data_dir
 from ._rules import ExchangeSpec, Probe, Rule, RuleSet, load_rules_file
-from ._text import bound
+from ._text import bound, html_title, strip_tags
 from ._transport import response_of, transport_kind
 from ._yaml import load_file, validate
 
@@ -121,9 +120,6 @@ def exchanges() -> tuple[str, ...]:
 
 # ------------------------------------------------------------- the inputs
 
-_TITLE = re.compile(r"<title[^>]*>([^<]{1,300})</title>", re.IGNORECASE)
-_TAGS = re.compile(r"<[^>]{0,500}>")
-
 
 def _status(value: Any) -> int | None:
     if isinstance(value, bool):
@@ -166,10 +162,10 @@ def _first(obj: Mapping[Any, Any], fields: list[str]) -> Any:
 def _text_message(text: str) -> str | None:
     """A message from a non-JSON body: an HTML page's title, else its text."""
     head = text[:8192]
-    m = _TITLE.search(head)
-    if m:
-        return " ".join(m.group(1).split()) or None
-    plain = " ".join(_TAGS.sub(" ", head).split())
+    title = html_title(head)  # both linear: no backtracking over crafted pages
+    if title is not None:
+        return title
+    plain = " ".join(strip_tags(head).split())
     return plain[:MAX_KEPT_MESSAGE] or None
 
 
