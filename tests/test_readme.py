@@ -26,8 +26,8 @@ import shutil
 import socket
 import subprocess
 import sys
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 
