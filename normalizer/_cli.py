@@ -77,6 +77,17 @@ def _explain(args: argparse.Namespace) -> int:
         entries = matching or entries
     for e in entries:
         out.append(f"  documented ({e.language}): {e.message}")
+        if e.doc_code:
+            out.append(f"    documented as:  {e.doc_code}")
+        if e.name:
+            out.append(f"    name:           {e.name}")
+        if e.description:
+            out.append(f"    description:    {e.description}")
+        if e.guidance:
+            out.append(f"    guidance:       {e.guidance}")
+        if e.section:
+            out.append(f"    section:        {e.section}")
+        out.append(f"    docs:           {e.source_url}")
     out += [
         f"category:       {err.category.value}",
         f"subcategory:    {err.subcategory or '-'}",
@@ -282,6 +293,13 @@ def _coverage(args: argparse.Namespace) -> int:
             f"{r.exchange:<12}{r.codes:>7}{pct(r.specific, r.codes):>13}"
             f"{pct(r.generic, r.codes):>13}{pct(r.none, r.codes):>13}"
         )
+        if len(r.sections) > 1 or (r.sections and r.sections[0].section):
+            for sec in r.sections:
+                print(
+                    f"{'':<12}{sec.codes:>7}{pct(sec.specific, sec.codes):>13}"
+                    f"{pct(sec.generic, sec.codes):>13}{pct(sec.none, sec.codes):>13}"
+                    f"  {sec.section or '(no section)'}"
+                )
         for i, n in enumerate((r.codes, r.specific, r.generic, r.none)):
             total[i] += n
     if len(rows) > 1:

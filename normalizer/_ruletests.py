@@ -150,7 +150,9 @@ def _exception_for(kind: str) -> BaseException:
     for name, k in _BY_NAME.items():
         if k == kind:
             module, _, qual = name.rpartition(".")
-            cls = type(qual, (Exception,), {"__module__": module, "__qualname__": qual})
+            cls: type[Exception] = type(
+                qual, (Exception,), {"__module__": module, "__qualname__": qual}
+            )
             return cls(f"{kind} (rule test)")
     raise ValueError(f"unknown transport kind {kind!r}")
 

@@ -76,4 +76,5 @@ def test_a_bad_tests_file_is_refused_with_file_line_and_field(tmp_path: Path) ->
     with pytest.raises(RuleFileError) as info:
         load_cases(f)
     text = str(info.value)
-    assert f"{f}:3" in text and "input" in text
+    assert f"{f}:3" in text
+    assert "input" in text
