@@ -3,7 +3,7 @@
     exchange-normalizer explain EXCHANGE CODE   how a code is classified and what to do
     exchange-normalizer lint [PATHS]            check rule, catalog, policy files
     exchange-normalizer coverage [--json]       documented codes: specific, generic, none
-    exchange-normalizer ingest EXCHANGE DOC     docs page -> catalog, with the drift
+    exchange-normalizer ingest EXCHANGE PAGE... docs pages -> catalog, with the drift
     exchange-normalizer batch INPUT -o OUT      normalize a JSON Lines or CSV log
     exchange-normalizer test                    policy tests and rule tests, as data
 
@@ -28,7 +28,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ._catalog import build_catalog, diff_catalogs, dump_catalog, load_catalog, parse_doc
+from ._catalog import diff_catalogs, dump_catalog, load_catalog
 from ._errors import ConfigError, NormalizerError
 from ._normalize import exchanges, normalize, registry
 from ._ontology import ONTOLOGY, Operation
@@ -83,6 +83,17 @@ def _explain(args: argparse.Namespace) -> int:
         entries = matching or entries
     for e in entries:
         out.append(f"  documented ({e.language}): {e.message}")
+        if e.doc_code:
+            out.append(f"    documented as:  {e.doc_code}")
+        if e.name:
+            out.append(f"    name:           {e.name}")
+        if e.description:
+            out.append(f"    description:    {e.description}")
+        if e.guidance:
+            out.append(f"    guidance:       {e.guidance}")
+        if e.section:
+            out.append(f"    section:        {e.section}")
+        out.append(f"    docs:           {e.source_url}")
     out += [
         f"category:       {err.category.value}",
         f"subcategory:    {err.subcategory or '-'}",
@@ -114,20 +125,34 @@ def _explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _in_source_checkout(root: Path) -> bool:
+    """Whether a rules folder is part of a source checkout (not an installed package)."""
+    resolved = root.resolve()
+    if any(part in ("site-packages", "dist-packages") for part in resolved.parts):
+        return False
+    return (resolved.parent / "pyproject.toml").is_file()
+
+
 def _ingest(args: argparse.Namespace) -> int:
-    doc_path = Path(args.doc_file)
-    try:
-        text = doc_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _Usage(f"cannot read {doc_path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise _Usage(
-            f"{doc_path} is not UTF-8 text (byte {exc.start}: a binary file?); "
-            "give a docs page in Markdown"
-        ) from None
+    pages: list[tuple[str, str]] = []
+    for name in args.pages:
+        try:
+            pages.append((name, Path(name).read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise _Usage(f"cannot read {name}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise _Usage(
+                f"{name} is not UTF-8 text (byte {exc.start}: a binary file?); "
+                "give a docs page in Markdown"
+            ) from None
     rs_root = Path(args.rules_dir) if args.rules_dir else registry().root
     if not rs_root.is_dir():
         raise _Usage(f"no rules folder at {rs_root}")
+    if not args.rules_dir and not args.dry_run and not _in_source_checkout(rs_root):
+        raise _Usage(
+            f"the bundled rules at {rs_root} belong to an installed package: ingest never "
+            "writes there; run it in a source checkout, or give --rules-dir (or --dry-run)"
+        )
     folder = rs_root / args.exchange
     if not (folder / "exchange.yaml").is_file():
         known = sorted(p.name for p in rs_root.iterdir() if (p / "exchange.yaml").is_file())
@@ -135,35 +160,60 @@ def _ingest(args: argparse.Namespace) -> int:
             f"no exchange {args.exchange!r} under {rs_root} (known: {', '.join(known)}); "
             f"create {folder}/exchange.yaml first"
         )
+    from ._catalog import ingest_pages, section_drift
     from ._rules import ExchangeSpec
     from ._yaml import load_file, validate
 
     spec = validate(
         ExchangeSpec, load_file(folder / "exchange.yaml"), context={"exchange": args.exchange}
     )
-    parsed = parse_doc(text, path=str(doc_path), source_url=args.source_url or None)
-    url = args.source_url or parsed.meta.get("source_url") or spec.docs_url
-    new = build_catalog(args.exchange, parse_doc(text, path=str(doc_path), source_url=url), url)
+    done = ingest_pages(
+        args.exchange,
+        pages,
+        docs_url=spec.docs_url,
+        subcode_separator=spec.subcode_separator,
+        success_codes=spec.response.success_codes,
+        source_url=args.source_url or None,
+    )
+    new = done.catalog
     target = folder / "catalog.yaml"
     old = load_catalog(target) if target.is_file() else None
     drift = diff_catalogs(old, new)
     print(
         f"{args.exchange}: {len(new.entries)} entries, {len(new.codes())} codes, "
-        f"languages {', '.join(new.languages())}"
+        f"{len(new.sections())} sections, languages {', '.join(new.languages())}"
     )
-    for e in drift.added:
-        print(f"  + {e.code} [{e.language}] {e.message}")
-    for e in drift.removed:
-        print(f"  - {e.code} [{e.language}] {e.message}")
-    for a, b in drift.changed_message:
-        print(f"  ~ {b.code} [{b.language}] message: {a.message!r} -> {b.message!r}")
-    for a, b in drift.changed_status:
-        print(f"  ~ {b.code} [{b.language}] HTTP status: {a.http_status} -> {b.http_status}")
+    for page in done.pages:
+        note = {"page": "", "option": " (--source-url)", "exchange.yaml": " (exchange.yaml)"}
+        print(f"  page {page.path}: {page.rows} rows, {page.source_url}{note[page.url_from]}")
+    if done.skipped_success:
+        print(
+            f"  left out {done.skipped_success} rows of success codes {spec.response.success_codes}"
+        )
+    if done.duplicates:
+        print(f"  kept {done.duplicates} exactly repeated rows once")
+    for section, d in section_drift(drift).items():
+        print(f"  [{section or 'no section'}]")
+        for e in d.added:
+            print(f"  + {e.documented_as} [{e.language}] {e.message}")
+        for e in d.removed:
+            print(f"  - {e.documented_as} [{e.language}] {e.message}")
+        for a, b in d.changed_message:
+            print(f"  ~ {b.documented_as} [{b.language}] message: {a.message!r} -> {b.message!r}")
+        for a, b in d.changed_status:
+            print(
+                f"  ~ {b.documented_as} [{b.language}] HTTP status: "
+                f"{a.http_status} -> {b.http_status}"
+            )
     if drift.empty:
-        print("  no drift: the catalog already matches the page")
+        print("  no drift: the catalog already matches the pages")
     if not args.dry_run:
-        target.write_text(dump_catalog(new, args.doc_file), encoding="utf-8")
+        origin = " ".join(_origin(folder, p) for p, _ in pages)
+        target.write_text(dump_catalog(new, origin), encoding="utf-8")
         print(f"wrote {target}")
+        outside = [p for p, _ in pages if Path(p).resolve().parent != (folder / "docs").resolve()]
+        if outside:
+            print(f"  keep the pages in {folder / 'docs'}/ so the catalog can be rebuilt")
     # codes with no rule of the exchange's own
     from ._rules import load_rules_file
 
@@ -180,6 +230,14 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"codes without a rule ({len(uncovered)}): {', '.join(uncovered)}")
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _origin(folder: Path, page: str) -> str:
+    """How a page is named in the catalog's header: relative to the exchange's folder."""
+    try:
+        return str(Path(page).resolve().relative_to(folder.resolve().parent.parent))
+    except ValueError:
+        return Path(page).name
 
 
 def _shown(path: str) -> str:
@@ -262,6 +320,13 @@ def _coverage(args: argparse.Namespace) -> int:
             f"{r.exchange:<12}{r.codes:>7}{pct(r.specific, r.codes):>13}"
             f"{pct(r.generic, r.codes):>13}{pct(r.none, r.codes):>13}"
         )
+        if len(r.sections) > 1 or (r.sections and r.sections[0].section):
+            for sec in r.sections:
+                print(
+                    f"{'':<12}{sec.codes:>7}{pct(sec.specific, sec.codes):>13}"
+                    f"{pct(sec.generic, sec.codes):>13}{pct(sec.none, sec.codes):>13}"
+                    f"  {sec.section or '(no section)'}"
+                )
         for i, n in enumerate((r.codes, r.specific, r.generic, r.none)):
             total[i] += n
     if len(rows) > 1:
@@ -648,11 +713,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     ex.set_defaults(func=_explain)
 
     ing = sub.add_parser(
-        "ingest", help="turn a docs page into the exchange's catalog and report drift"
+        "ingest", help="turn docs pages into the exchange's catalog and report drift per section"
     )
     ing.add_argument("exchange")
-    ing.add_argument("doc_file")
-    ing.add_argument("--source-url", help="the page's URL when it has no front matter")
+    ing.add_argument("pages", nargs="+", metavar="PAGE", help="docs pages (Markdown)")
+    ing.add_argument(
+        "--source-url", help="the URL of pages without front matter (default: exchange.yaml's)"
+    )
     ing.add_argument("--rules-dir", help="the rules folder to update (default: the bundled one)")
     ing.add_argument("--dry-run", action="store_true", help="report drift without writing")
     ing.set_defaults(func=_ingest)

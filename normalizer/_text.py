@@ -9,7 +9,8 @@ full-width ``，：`` become ``,:``), curly quotes made straight, case folded,
 runs of white space made one space, white space next to CJK text or before
 punctuation removed, and trailing punctuation dropped.
 
-A template is a documented message with ``{placeholders}``; each placeholder
+A template is a documented message with placeholders (``{name}``, ``${name}``,
+``<name>``, ``[name]``, ``%s``, as the venues' docs write them); each placeholder
 stands for any text. Matching is glob matching on the folded text: the literal
 pieces must appear in order, the first at the start and the last at the end.
 It needs no regular expression and is linear in the message's length.
@@ -24,7 +25,10 @@ from functools import lru_cache
 #: Messages are cut to this many characters before any matching.
 MAX_MESSAGE_CHARS = 1024
 
-_PLACEHOLDER = re.compile(r"\{[^{}\s]{0,40}\}")
+# placeholders as the venues' docs write them: {name}, ${name}, <name>, [name], %s
+_PLACEHOLDER = re.compile(
+    r"\$?\{[^{}\n]{0,40}\}|<[A-Za-z_][^<>\n]{0,40}>|\[[^\[\]\n]{1,40}\]|%[sdf]"
+)
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u3000": " "})
 _SPACES = re.compile(r"\s+")
 # CJK ideographs, kana, hangul and CJK punctuation
@@ -79,7 +83,7 @@ class Template:
 
     @property
     def placeholders(self) -> list[str]:
-        return [m.group(0)[1:-1] for m in _PLACEHOLDER.finditer(self.source)]
+        return [m.group(0).lstrip("$%")[1:-1] or "x" for m in _PLACEHOLDER.finditer(self.source)]
 
     def matches(self, folded: str) -> bool:
         """Whether an already folded message fits this template (glob match)."""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -33,7 +34,6 @@ def _durable_rules_importable() -> bool:
 
 
 DURABLE_RULES = _durable_rules_importable()
-SEEDS = REPO.parent / "shared" / "seeds"
 
 settings.register_profile(
     "ci",
@@ -46,10 +46,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture
-def seeds() -> Path:
-    if not SEEDS.is_dir():  # pragma: no cover - CI always has shared/ beside the clone
-        pytest.skip(f"the docs seeds are not at {SEEDS}")
-    return SEEDS
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two seed pages, as kept in the repository's docs folders (never skipped)."""
+    out = tmp_path_factory.mktemp("seeds")
+    rules = REPO / "rules"
+    shutil.copy(
+        rules / "okx" / "docs" / "99-seed-okx-funding-error-codes.md",
+        out / "okx-funding-error-codes.md",
+    )
+    shutil.copy(rules / "mexc" / "docs" / "mexc-error-codes.md", out / "mexc-error-codes.md")
+    return out
 
 
 # ------------------------------------------------------------ a real Redis
