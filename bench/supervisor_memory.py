@@ -103,7 +103,7 @@ def run(
         else:
             err = rng.choice(pool)
             if err.exchange != exchange:
-                err = err.model_copy(update={"exchange": exchange})
+                err = err.replace(exchange=exchange)
             sup.observe(
                 err,
                 operation=rng.choice(OPERATIONS),

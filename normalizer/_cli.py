@@ -24,10 +24,11 @@ from pathlib import Path
 
 from ._core.errors import ConfigError, NormalizerError
 from ._core.text import Template, fold
+from ._core.vocabulary import Operation
 from ._engine.normalize import exchanges, normalize, registry
 from ._engine.recommend import recommend
 from ._formats.catalog import build_catalog, diff_catalogs, dump_catalog, load_catalog, parse_doc
-from ._formats.ontology import ONTOLOGY, Operation
+from ._formats.registry import ONTOLOGY
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
@@ -51,8 +52,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "error": err.model_dump(mode="json", exclude={"raw"}),
-                    "recommendation": rec.model_dump(mode="json"),
+                    "error": {k: v for k, v in err.to_dict().items() if k != "raw"},
+                    "recommendation": rec.to_dict(),
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -81,6 +82,7 @@ def _explain(args: argparse.Namespace) -> int:
         f"category:       {err.category.value}",
         f"subcategory:    {err.subcategory or '-'}",
         f"meaning:        {meaning}",
+        f"outcome:        {err.outcome.value} ({_OUTCOME_MEANING[err.outcome.value]})",
     ]
     if err.rule_id:
         rule = rs.by_id[err.rule_id]
@@ -254,6 +256,7 @@ def _coverage(args: argparse.Namespace) -> int:
 BATCH_COLUMNS = (
     "category",
     "subcategory",
+    "outcome",
     "rule_id",
     "action",
     "delay_s",
@@ -336,6 +339,13 @@ def _field(row: dict[str, object], name: str) -> object:
     return None
 
 
+_OUTCOME_MEANING = {
+    "NOT_SENT": "the request never reached the exchange",
+    "REJECTED": "the exchange answered and did not act",
+    "UNKNOWN": "the request may have taken effect",
+}
+
+
 def _attempt(value: object) -> int:
     if value is None or value == "":
         return 1
@@ -349,9 +359,15 @@ def _attempt(value: object) -> int:
 
 
 def _flag(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "y")
-    return bool(value)
+    """A CSV/JSON cell as a bool: true/false, yes/no, 1/0 or empty; anything else refused."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y"):
+        return True
+    if text in ("", "0", "false", "no", "n"):
+        return False
+    raise ValueError(f"attempt/idempotent: idempotent must be true or false, not {value!r}")
 
 
 def _classify_rows(
@@ -384,9 +400,7 @@ def _classify_rows(
                 f"{where}: unknown exchange {exchange!r}; known exchanges: "
                 f"{', '.join(sorted(known))}"
             )
-        status = _field(row, "http_status")
-        if isinstance(status, str) and status.strip().isdigit():
-            status = int(status)
+        status = _field(row, "http_status")  # normalize() reads "429", 429.0 and 429 alike
         op = _field(row, "operation")
         try:
             operation = Operation(op) if op is not None else None
@@ -418,6 +432,7 @@ def _classify_rows(
                 **row,
                 "category": err.category.value,
                 "subcategory": err.subcategory,
+                "outcome": err.outcome.value,
                 "rule_id": err.rule_id,
                 "action": rec.action.value,
                 "delay_s": round(rec.delay_s, 3),

@@ -58,7 +58,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ._core.errors import PolicyError, Problem
-from ._formats.ontology import ONTOLOGY, Action, Operation, Scope
+from ._core.vocabulary import Action, Operation, Scope
+from ._formats.fields import OneLine, VenueName
+from ._formats.registry import ONTOLOGY
 from ._formats.yaml import Located, PathKey, field_name
 
 #: At most this many escalation rules in one policy (its own plus inherited).
@@ -77,8 +79,8 @@ MAX_HOLD_S = 7 * 86400.0
 MAX_WINDOW_S = 86400.0
 
 EscalationId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
-_Why = Annotated[str, StringConstraints(min_length=8, max_length=240, pattern=r"^[^\n]+$")]
-_Exchange = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+_Why = OneLine
+_Exchange = VenueName
 _Account = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 

@@ -60,19 +60,19 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from ._core.errors import PolicyError, Problem, SupervisorUnavailable
+from ._core.arguments import attempt_of, flag
+from ._core.errors import ArgumentTypeError, PolicyError, Problem, SupervisorUnavailable
+from ._core.policy import Policy
+from ._core.record import Record, finite
+from ._core.vocabulary import Action, Operation, Precondition, Scope, operation_of
 from ._engine.recommend import _policy, recommend
-from ._engine.results import NormalizedError, Recommendation
+from ._engine.results import NormalizedError, Recommendation, _enum, _text
 from ._escalation import EscalationRule, Escalations, Match, ruleset_problem
-from ._formats.ontology import Action, Operation, Precondition, Scope, operation_of
-from ._formats.policy import Policy
 
 __all__ = ["Decision", "Halt", "Supervisor"]
 
@@ -83,16 +83,30 @@ _SWEEP_EVERY = 1024
 _INSTANCES = itertools.count(1)
 
 
-class Halt(BaseModel):
+class Halt(Record):
     """A scope on which nothing should be sent until ``until`` (clock time).
 
     ``action`` is HALT, or ESCALATE when a person was called and the scope is
     held meanwhile. ``escalation_rule_id`` names the escalation rule that set
     it; None for a per-error HALT (``policy_rule_id`` names its policy rule).
     ``lifted_by_success``: a success in the scope lifts it early.
+
+    An immutable record like every result: JSON both ways (``to_json``,
+    ``from_json``) and a flat dict for logs (``to_flat``).
     """
 
-    model_config = ConfigDict(frozen=True)
+    __slots__ = ()
+    _fields = (
+        "scope",
+        "scope_key",
+        "action",
+        "since",
+        "until",
+        "reason",
+        "escalation_rule_id",
+        "policy_rule_id",
+        "lifted_by_success",
+    )
 
     scope: Scope
     scope_key: str
@@ -100,16 +114,42 @@ class Halt(BaseModel):
     since: float
     until: float
     reason: str
-    escalation_rule_id: str | None = None
-    policy_rule_id: str | None = None
-    lifted_by_success: bool = False
+    escalation_rule_id: str | None
+    policy_rule_id: str | None
+    lifted_by_success: bool
+
+    def __new__(
+        cls,
+        *,
+        scope: Scope | str,
+        scope_key: str,
+        action: Action | str,
+        since: float,
+        until: float,
+        reason: str,
+        escalation_rule_id: str | None = None,
+        policy_rule_id: str | None = None,
+        lifted_by_success: bool = False,
+    ) -> Halt:
+        values = (
+            _enum("scope", Scope, scope),
+            _text("scope_key", scope_key, optional=False),
+            _enum("action", Action, action),
+            finite("since", since, optional=False),
+            finite("until", until, optional=False),
+            _text("reason", reason, optional=False),
+            _text("escalation_rule_id", escalation_rule_id),
+            _text("policy_rule_id", policy_rule_id),
+            flag("lifted_by_success", lifted_by_success),
+        )
+        return tuple.__new__(cls, values)
 
     @property
     def source(self) -> str:
         return self.escalation_rule_id or f"policy:{self.policy_rule_id}"
 
 
-class Decision(BaseModel):
+class Decision(Record):
     """What to do about one observed error, the stream considered.
 
     ``action`` uses the vocabulary of ``Recommendation``; ``scope`` and
@@ -121,21 +161,71 @@ class Decision(BaseModel):
     ``escalation_rule_id`` names the escalation rule that decided, None when
     the per-error recommendation stands or a per-error halt holds.
     ``recommendation`` is what ``recommend()`` said about the error alone.
+
+    An immutable record like every result: JSON both ways (``to_json``,
+    ``from_json``) and a flat dict for logs (``to_flat``).
     """
 
-    model_config = ConfigDict(frozen=True)
+    __slots__ = ()
+    _fields = (
+        "action",
+        "scope",
+        "scope_key",
+        "hold_s",
+        "until",
+        "delay_s",
+        "precondition",
+        "reason",
+        "escalation_rule_id",
+        "recommendation",
+        "at",
+    )
 
     action: Action
     scope: Scope
     scope_key: str
-    hold_s: float | None = None
-    until: float | None = None
-    delay_s: float = 0.0
-    precondition: Precondition | None = None
+    hold_s: float | None
+    until: float | None
+    delay_s: float
+    precondition: Precondition | None
     reason: str
-    escalation_rule_id: str | None = None
+    escalation_rule_id: str | None
     recommendation: Recommendation
     at: float
+
+    def __new__(
+        cls,
+        *,
+        action: Action | str,
+        scope: Scope | str,
+        scope_key: str,
+        reason: str,
+        recommendation: Recommendation | Mapping[str, Any],
+        at: float,
+        hold_s: float | None = None,
+        until: float | None = None,
+        delay_s: float = 0.0,
+        precondition: Precondition | str | None = None,
+        escalation_rule_id: str | None = None,
+    ) -> Decision:
+        if isinstance(recommendation, Mapping):
+            recommendation = Recommendation.from_dict(recommendation)
+        elif not isinstance(recommendation, Recommendation):
+            raise ArgumentTypeError("recommendation", "a Recommendation", recommendation)
+        values = (
+            _enum("action", Action, action),
+            _enum("scope", Scope, scope),
+            _text("scope_key", scope_key, optional=False),
+            finite("hold_s", hold_s),
+            finite("until", until),
+            finite("delay_s", delay_s, optional=False),
+            _enum("precondition", Precondition, precondition, optional=True),
+            _text("reason", reason, optional=False),
+            _text("escalation_rule_id", escalation_rule_id),
+            recommendation,
+            finite("at", at, optional=False),
+        )
+        return tuple.__new__(cls, values)
 
     @property
     def overridden(self) -> bool:
@@ -406,8 +496,11 @@ class Supervisor:
         of one request.
         """
         if not isinstance(err, NormalizedError):
-            raise TypeError(f"observe() needs a NormalizedError, not {type(err).__name__}")
+            raise ArgumentTypeError("err", "a NormalizedError", err)
         op = _operation(operation, err)
+        flag("idempotent", idempotent)
+        if attempt is not None:
+            attempt = attempt_of(attempt)
         keys = _Keys(err.exchange, account, symbol, request_id)
         with self._lock:
             matcher = self._open()

@@ -560,7 +560,7 @@ def test_hand_built_rulesets_beyond_the_safe_size_are_refused_before_loading(
         update={"rulesets": (tuple(p for g in policy.escalations.rulesets for p in g),)}
     )
     with pytest.raises(PolicyError, match="one error can match together"):
-        Supervisor(policy.model_copy(update={"escalations": lumped}))
+        Supervisor(policy.replace(escalations=lumped))
 
 
 HEAVIEST = """

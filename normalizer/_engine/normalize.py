@@ -1,33 +1,46 @@
 """``normalize()``: any failed request in, a classified error out, never an exception.
 
-Only caller mistakes raise (an unknown exchange or operation). Whatever the
-exchange sent, however malformed, yields a ``NormalizedError``; when nothing
-can be made of it the category is UNKNOWN and ``raw`` keeps the input.
+Only caller mistakes raise (an unknown exchange or operation, an ``error``
+that is not an exception), each a subclass of ``NormalizerError``. Whatever
+the exchange sent, however malformed, yields a ``NormalizedError``; when
+nothing can be made of it the category is UNKNOWN and ``raw`` keeps the input.
+One field that cannot be used (an absurd Retry-After, an unusable status, a
+number too long to parse, a numpy integer, a body in UTF-16/32) is dropped or
+converted and said so in ``notes``; the rest of the input still classifies.
+
+Identical inputs get one shared, immutable result: a router sees the same few
+error bodies over and over (a rate-limit storm is thousands of identical
+answers). For a body, the shared result's ``raw`` holds an equal input; for an
+exception, each call gets a copy whose ``raw`` is the caller's own exception
+(another caller's traceback is never kept alive by the cache).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from functools import cache, lru_cache
-from pathlib import Path
+from functools import lru_cache
+from json.scanner import make_scanner
 from typing import Any
 
-from .._core.errors import RuleFileError, UnknownExchangeError
-from .._core.resources import data_dir
+from .._core.arguments import code_of, status_of
+from .._core.errors import ArgumentTypeError
+from .._core.table import Entry, Probe, Rule, RuleSet
 from .._core.text import bound
-from .._formats.catalog import Catalog, CatalogEntry, load_catalog
-from .._formats.ontology import Category, Operation, operation_of
-from .._formats.rules import ExchangeSpec, Probe, Rule, RuleSet, load_rules_file
-from .._formats.yaml import load_file, validate
-from .results import NormalizedError, RawInput, _build
+from .._core.vocabulary import Category, Operation, operation_of
+from .._formats.registry import ONTOLOGY, Registry, exchanges, registry
+from .ccxt import class_fallback, is_ccxt_error, recover
+from .results import NO_RAW, NormalizedError, RawInput
 from .transport import response_of, transport_kind
+
+__all__ = ["MAX_BODY_BYTES", "MAX_KEPT_MESSAGE", "Registry", "exchanges", "normalize", "registry"]
 
 log = logging.getLogger("normalizer")
 
@@ -35,117 +48,26 @@ log = logging.getLogger("normalizer")
 MAX_BODY_BYTES = 256 * 1024
 #: ``NormalizedError.message`` keeps at most this many characters; raw keeps all.
 MAX_KEPT_MESSAGE = 4096
+#: A Retry-After above this many seconds is capped to it (and noted).
+MAX_RETRY_AFTER_S = 86400.0
+#: Numbers in a body longer than this many digits are kept as text.
+MAX_NUMBER_DIGITS = 100
 
-COMMON = "common"
-
-
-class Registry:
-    """The rule sets of every exchange found under a rules folder.
-
-    Each exchange is loaded (and checked) on first use, once, under a lock.
-    """
-
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else data_dir("rules")
-        self._sets: dict[str, RuleSet] = {}
-        self._lock = threading.Lock()
-        self._common: list[Rule] | None = None
-        self.names: tuple[str, ...] = tuple(
-            sorted(
-                p.name
-                for p in self.root.iterdir()
-                if p.is_dir() and p.name != COMMON and (p / "exchange.yaml").is_file()
-            )
-        )
-
-    def get(self, name: object) -> RuleSet:
-        rs = self._sets.get(name) if isinstance(name, str) else None
-        if rs is not None:
-            return rs
-        key = name.lower() if isinstance(name, str) else name
-        if key not in self.names:
-            raise UnknownExchangeError(name, list(self.names))
-        assert isinstance(key, str)
-        with self._lock:
-            rs = self._sets.get(key)
-            if rs is None:
-                rs = self._load(key)
-                self._sets[key] = rs
-            if isinstance(name, str):
-                self._sets[name] = rs
-        return rs
-
-    def load_all(self) -> list[RuleSet]:
-        """Load every exchange now (and so refuse any bad file now)."""
-        return [self.get(n) for n in self.names]
-
-    def common_rules(self) -> list[Rule]:
-        if self._common is None:
-            path = self.root / COMMON / "rules.yaml"
-            self._common = load_rules_file(path, "*") if path.is_file() else []
-        return self._common
-
-    def _load(self, name: str) -> RuleSet:
-        folder = self.root / name
-        spec = validate(
-            ExchangeSpec,
-            load_file(folder / "exchange.yaml", RuleFileError),
-            RuleFileError,
-            {"exchange": name},
-        )
-        catalog: Catalog | None = None
-        if (folder / "catalog.yaml").is_file():
-            catalog = load_catalog(folder / "catalog.yaml")
-        own = load_rules_file(folder / "rules.yaml", name)
-        return RuleSet(spec, catalog, own, self.common_rules())
-
-
-_registry: Registry | None = None
-_registry_lock = threading.Lock()
-
-
-def registry() -> Registry:
-    """The registry of the bundled rules."""
-    global _registry
-    if _registry is None:
-        with _registry_lock:
-            if _registry is None:
-                _registry = Registry()
-    return _registry
-
-
-def exchanges() -> tuple[str, ...]:
-    """The names of the exchanges with bundled rules."""
-    return registry().names
-
+_make = NormalizedError._make
+_UNKNOWN_OUTCOME = ONTOLOGY.outcome_of(Category.UNKNOWN, None)
 
 # ------------------------------------------------------------- the inputs
 
 _TITLE = re.compile(r"<title[^>]*>([^<]{1,300})</title>", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]{0,500}>")
-
-
-def _status(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 100 <= value <= 599 else None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) == 3:
-        return _status(int(value.strip()))
-    return None
-
-
-def _code(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else None
-    if isinstance(value, str):
-        s = value.strip()
-        return s if 0 < len(s) <= 32 else None
-    return None
+_scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the C scanner, without json.loads' wrappers
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def _message(value: Any) -> str | None:
@@ -156,7 +78,7 @@ def _message(value: Any) -> str | None:
     return None
 
 
-def _first(obj: Mapping[Any, Any], fields: list[str]) -> Any:
+def _first(obj: Mapping[Any, Any], fields: Any) -> Any:
     for f in fields:
         if f in obj:
             return obj[f]
@@ -173,7 +95,35 @@ def _text_message(text: str) -> str | None:
     return plain[:MAX_KEPT_MESSAGE] or None
 
 
-def _parse_body(body: Any) -> tuple[Any, str | None, bool]:
+def _bounded_int(text: str) -> int | str:
+    return int(text) if len(text) <= MAX_NUMBER_DIGITS else text
+
+
+def _decode(raw: bytes, notes: list[str]) -> str:
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            if codec != "utf-8-sig":
+                notes.append(f"body decoded as {codec} (byte order mark)")
+            return raw.decode(codec, "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def _json(text: str, notes: list[str]) -> Any:
+    """The JSON value of ``text``, or raises ValueError."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    except ValueError:  # e.g. a number past the interpreter's digit limit
+        value = json.loads(text, parse_int=_bounded_int)
+        notes.append(f"a number of more than {MAX_NUMBER_DIGITS} digits in the body kept as text")
+        return value
+    if end != len(text) and text[end:].strip():
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def _parse_body(body: Any, notes: list[str]) -> tuple[Any, str | None, bool]:
     """``(parsed JSON or None, text message or None, malformed?)``."""
     if body is None:
         return None, None, False
@@ -183,7 +133,7 @@ def _parse_body(body: Any) -> tuple[Any, str | None, bool]:
         raw = bytes(body[: MAX_BODY_BYTES + 1])
         if len(raw) > MAX_BODY_BYTES:
             return None, None, True
-        text = raw.decode("utf-8", "replace")
+        text = _decode(raw, notes)
     elif isinstance(body, str):
         if len(body) > MAX_BODY_BYTES:
             return None, None, True
@@ -192,43 +142,58 @@ def _parse_body(body: Any) -> tuple[Any, str | None, bool]:
         return body, None, True
     else:
         return None, None, True
-    stripped = text.strip()
+    stripped = text.strip().lstrip("\ufeff")
     if not stripped:  # an empty answer: only its HTTP status can tell anything
         return None, None, True
     if stripped[0] in "{[":
         try:
-            return json.loads(stripped), None, False
+            return _json(stripped, notes), None, False
         except (ValueError, RecursionError):
             return None, _text_message(stripped), True
     return None, _text_message(stripped), True
 
 
-def retry_after(headers: Any, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    value: Any = None
+def _header(headers: Any) -> Any:
+    if isinstance(headers, Mapping) or hasattr(headers, "get"):
+        value = headers.get("Retry-After")
+        if value is None:
+            value = headers.get("retry-after")
+        if value is None and isinstance(headers, Mapping):
+            for k, v in headers.items():
+                if isinstance(k, str) and k.lower() == "retry-after":
+                    return v
+        return value
+    if isinstance(headers, (list, tuple)):
+        for pair in headers[:200]:
+            if isinstance(pair, (list, tuple)) and len(pair) == 2:
+                k = pair[0].decode("latin-1") if isinstance(pair[0], bytes) else pair[0]
+                if isinstance(k, str) and k.lower() == "retry-after":
+                    return pair[1]
+    return None
+
+
+def retry_after(
+    headers: Any, now: float | None = None, notes: list[str] | None = None
+) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date).
+
+    A value that cannot be used (not finite, negative, unparsable) is dropped,
+    one above a day capped; either is said in ``notes`` when given.
+    """
     try:
-        if isinstance(headers, Mapping) or hasattr(headers, "get"):
-            value = headers.get("Retry-After")
-            if value is None:
-                value = headers.get("retry-after")
-            if value is None and isinstance(headers, Mapping):
-                for k, v in headers.items():
-                    if isinstance(k, str) and k.lower() == "retry-after":
-                        value = v
-                        break
-        elif isinstance(headers, (list, tuple)):
-            for pair in headers[:200]:
-                if isinstance(pair, (list, tuple)) and len(pair) == 2:
-                    k = pair[0].decode("latin-1") if isinstance(pair[0], bytes) else pair[0]
-                    if isinstance(k, str) and k.lower() == "retry-after":
-                        value = pair[1]
-                        break
+        value = _header(headers)
     except Exception:
+        return None
+    if value is None:
         return None
     if isinstance(value, bytes):
         value = value.decode("latin-1", "replace")
+    seconds: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
     elif isinstance(value, str) and len(value) <= 64:
         v = value.strip()
         try:
@@ -237,16 +202,19 @@ def retry_after(headers: Any, now: float | None = None) -> float | None:
             try:
                 when = parsedate_to_datetime(v)
             except (TypeError, ValueError, IndexError, OverflowError):
-                return None
-            if when is None:
-                return None
-            seconds = when.timestamp() - (time.time() if now is None else now)
-            seconds = max(seconds, 0.0)
-    else:
+                when = None
+            if when is not None:
+                seconds = max(when.timestamp() - (time.time() if now is None else now), 0.0)
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        if notes is not None:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            notes.append(f"Retry-After {shown} is not a usable delay; ignored")
         return None
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, 86400.0)
+    if seconds > MAX_RETRY_AFTER_S:
+        if notes is not None:
+            notes.append(f"Retry-After {seconds:g}s capped to {MAX_RETRY_AFTER_S:g}s")
+        return MAX_RETRY_AFTER_S
+    return seconds
 
 
 # ------------------------------------------------------------- classifying
@@ -260,69 +228,133 @@ def _classify(
     status: int | None,
     operation: Operation | None,
     transport: str | None,
-) -> tuple[Rule | None, CatalogEntry | None]:
+) -> tuple[Rule | None, Entry | None]:
     return rs.select(Probe(code, message, status, operation, transport))
 
 
 def _result(
     rs: RuleSet,
-    *,
     code: str | None,
     message: str | None,
     status: int | None,
-    operation: Operation | None,
+    op: Operation | None,
     transport: str | None,
     retry_s: float | None,
     raw: RawInput,
     no_match: str,
+    notes: tuple[str, ...],
     item_index: int | None = None,
     items: tuple[NormalizedError, ...] = (),
 ) -> NormalizedError:
     bounded = bound(message) if message is not None else None
-    rule, entry = _classify(rs, code, bounded, status, operation, transport)
-    if rule is None:
-        category: Category = Category.UNKNOWN
-        sub: str | None = no_match
-        rule_id: str | None = None
-        why: str | None = None
-        url: str | None = None
-    else:
-        category, sub, rule_id, why, url = (
-            rule.category,
-            rule.subcategory,
-            rule.id,
-            rule.why,
-            rule.source_url,
-        )
+    rule, entry = _classify(rs, code, bounded, status, op, transport)
     kept = (
         message
         if message is None or len(message) <= MAX_KEPT_MESSAGE
         else message[:MAX_KEPT_MESSAGE]
     )
-    return _build(  # type: ignore[no-any-return]
-        NormalizedError,
-        {
-            "exchange": rs.name,
-            "category": category,
-            "subcategory": sub,
-            "code": code,
-            "http_status": status,
-            "message": kept,
-            "rule_id": rule_id,
-            "rationale": why,
-            "source_url": url,
-            "retry_after_s": retry_s,
-            "operation": operation,
-            "documented_code": entry.code if entry is not None and entry.code != code else None,
-            "item_index": item_index,
-            "items": items,
-            "raw": raw,
-        },
+    if rule is None:
+        return _make(
+            (
+                rs.name,
+                Category.UNKNOWN,
+                no_match,
+                _UNKNOWN_OUTCOME,
+                code,
+                status,
+                kept,
+                None,
+                None,
+                None,
+                retry_s,
+                op,
+                entry.code if entry is not None and entry.code != code else None,
+                item_index,
+                items,
+                notes,
+                raw,
+            )
+        )
+    return _make(
+        (
+            rs.name,
+            rule.category,
+            rule.subcategory,
+            rule.outcome,
+            code,
+            status,
+            kept,
+            rule.id,
+            rule.why,
+            rule.source_url,
+            retry_s,
+            op,
+            entry.code if entry is not None and entry.code != code else None,
+            item_index,
+            items,
+            notes,
+            raw,
+        )
     )
 
 
-def _operation(value: object) -> Operation | None:
-    return None if value is None else operation_of(value)
+def _unknown(
+    rs: RuleSet,
+    sub: str,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    op: Operation | None,
+    retry_s: float | None,
+    raw: RawInput,
+    notes: tuple[str, ...] = (),
+) -> NormalizedError:
+    return _make(
+        (
+            rs.name,
+            Category.UNKNOWN,
+            sub,
+            _UNKNOWN_OUTCOME,
+            code,
+            status,
+            message,
+            None,
+            None,
+            None,
+            retry_s,
+            op,
+            None,
+            None,
+            (),
+            notes,
+            raw,
+        )
+    )
+
+
+# ------------------------------------------------------------ inputs seen before
+#
+# Keyed by exactly what decides the result; values are the shared results.
+# Only inputs of exact, hashable types and bounded sizes are kept.
+
+#: Bodies and messages longer than this are decided afresh every time.
+MAX_MEMO_TEXT = 4096
+MAX_MEMO = 8192
+_seen: dict[tuple[Any, ...], NormalizedError] = {}
+_seen_errors: dict[tuple[Any, ...], NormalizedError] = {}
+_memo_lock = threading.Lock()
+_NONE = type(None)
+_KEY_CODE = (_NONE, str, int)  # exact types: no bool, whose True == 1
+_KEY_TEXT = (_NONE, str, bytes)
+_RAW = RawInput._make
+_RAW_INDEX = NormalizedError._fields.index("raw")
+
+
+def _remember(table: dict[tuple[Any, ...], NormalizedError], key: Any, value: Any) -> None:
+    with _memo_lock:
+        if len(table) >= MAX_MEMO:
+            table.clear()
+        table[key] = value
 
 
 def normalize(
@@ -339,73 +371,84 @@ def normalize(
     """Classify one failed request of ``exchange``.
 
     Give whatever you have: the exchange's ``code`` and ``message``, the
-    ``http_status``, the response ``body`` (bytes, str or parsed dict) and
-    ``headers``, or the transport ``error`` you caught. ``operation`` (what
-    the request was doing) lets rules tell a failed query from a failed write.
-    Explicit ``code``/``message`` win over what the body says.
+    ``http_status`` (an int, ``429.0``, ``"429"`` or a numpy integer), the
+    response ``body`` (bytes, str or parsed dict) and ``headers``, or the
+    ``error`` you caught (a transport failure, an HTTP client's error with its
+    response, or a ccxt exception). ``operation`` (what the request was
+    doing) lets rules tell a failed query from a failed write. Explicit
+    ``code``/``message`` win over what the body says.
 
-    Never raises on exchange input; raises ``UnknownExchangeError`` for an
-    unknown exchange and ``ValueError`` for an unknown operation.
+    Never raises on exchange input; raises ``UnknownExchangeError``,
+    ``UnknownOperationError`` or ``ArgumentTypeError`` (all ``NormalizerError``)
+    for a caller mistake.
     """
     rs = registry().get(exchange)
-    op = _operation(operation)
-    raw = _build(
-        RawInput,
-        {
-            "body": body,
-            "http_status": http_status,
-            "headers": headers,
-            "code": code,
-            "message": message,
-            "error": error,
-        },
-    )
+    op = None if operation is None else operation_of(operation)
+    if error is None:
+        if (
+            headers is None
+            and type(code) in _KEY_CODE
+            and type(message) in _KEY_TEXT
+            and type(body) in _KEY_TEXT
+            and type(http_status) in _KEY_CODE
+            and (message is None or len(message) <= MAX_MEMO_TEXT)
+            and (body is None or len(body) <= MAX_MEMO_TEXT)
+        ):
+            key = (rs, code, message, http_status, body, op)
+            hit = _seen.get(key)
+            if hit is not None:
+                return hit
+            raw = _RAW((body, http_status, headers, code, message, None))
+            result = _guarded(rs, code, message, http_status, body, headers, None, op, raw)
+            _remember(_seen, key, result)
+            return result
+    elif not isinstance(error, BaseException):
+        raise ArgumentTypeError("error", "an exception or None", error)
+    elif (
+        code is None
+        and message is None
+        and http_status is None
+        and body is None
+        and headers is None
+        and error.__cause__ is None
+        and error.__context__ is None
+        and not any(isinstance(a, BaseException) for a in error.args[:3])
+        and not hasattr(error, "response")
+    ):
+        # an exception alone: decided by its class and text, kept without it
+        try:
+            text = str(error)
+        except Exception:
+            text = None
+        if text is not None and len(text) <= MAX_MEMO_TEXT:
+            ekey = (rs, type(error), text, op)
+            seen = _seen_errors.get(ekey)
+            if seen is None:
+                seen = _guarded(rs, None, None, None, None, None, error, op, NO_RAW)
+                _remember(_seen_errors, ekey, seen)
+            values = list(seen)
+            values[_RAW_INDEX] = _RAW((None, None, None, None, None, error))
+            return _make(tuple(values))
+    raw = _RAW((body, http_status, headers, code, message, error))
+    return _guarded(rs, code, message, http_status, body, headers, error, op, raw)
+
+
+def _guarded(
+    rs: RuleSet,
+    code: Any,
+    message: Any,
+    http_status: Any,
+    body: Any,
+    headers: Any,
+    error: BaseException | None,
+    op: Operation | None,
+    raw: RawInput,
+) -> NormalizedError:
     try:
         return _normalize(rs, code, message, http_status, body, headers, error, op, raw)
     except Exception:  # a bug of ours must not break the caller's error path
         log.exception("normalize() failed on %s input; returning UNKNOWN", rs.name)
         return _unknown(rs, "UNKNOWN.MALFORMED", None, None, None, op, None, raw)
-
-
-def _unknown(
-    rs: RuleSet,
-    sub: str,
-    code: str | None,
-    message: str | None,
-    status: int | None,
-    op: Operation | None,
-    retry_s: float | None,
-    raw: RawInput,
-) -> NormalizedError:
-    return _build(  # type: ignore[no-any-return]
-        NormalizedError,
-        {
-            "exchange": rs.name,
-            "category": Category.UNKNOWN,
-            "subcategory": sub,
-            "code": code,
-            "http_status": status,
-            "message": message,
-            "rule_id": None,
-            "rationale": None,
-            "source_url": None,
-            "retry_after_s": retry_s,
-            "operation": op,
-            "documented_code": None,
-            "item_index": None,
-            "items": (),
-            "raw": raw,
-        },
-    )
-
-
-@cache
-def _ccxt_support() -> tuple[Callable[[object], bool], Callable[..., NormalizedError]]:
-    """``_ccxt``'s two entry points, imported when first needed (an import
-    statement inside ``_normalize`` cost ~1 us per call)."""
-    from .._ccxt import from_ccxt, is_ccxt_error
-
-    return is_ccxt_error, from_ccxt
 
 
 def _normalize(
@@ -420,77 +463,37 @@ def _normalize(
     raw: RawInput,
 ) -> NormalizedError:
     transport = None
-    if error is not None and isinstance(error, BaseException):
-        is_ccxt_error, from_ccxt = _ccxt_support()  # ccxt's exceptions, by class name
-        if is_ccxt_error(error):
-            return from_ccxt(rs, code, message, http_status, body, headers, error, op, raw)
-        carried = response_of(error)
-        if carried is not None:
-            c_status, c_body, c_headers = carried
-            http_status = http_status if http_status is not None else c_status
-            body = body if body is not None else c_body
-            headers = headers if headers is not None else c_headers
-        else:
-            transport = transport_kind(error)
-            if message is None:
-                text = str(error)
-                message = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    status = _status(http_status)
-    retry_s = retry_after(headers) if headers is not None else None
-    if _memoizable(code, message, body):
-        return _reuse(_seen(rs, code, message, status, body, op, transport), raw, retry_s)
-    return _decide(rs, code, message, status, body, op, transport, retry_s, raw)
-
-
-# ------------------------------------------------------------ inputs seen before
-#
-# A router sees the same few error bodies over and over (a rate-limit storm is
-# thousands of identical answers). Parsing the JSON and asking the rules again
-# each time was most of normalize()'s cost (see bench/), so the result for an
-# input seen before is kept, keyed by exactly what decides it, and only the
-# caller's raw input and Retry-After are put into a fresh copy. Inputs of other
-# types (a dict body, an exception's response) and long texts are not kept.
-
-#: Bodies and messages longer than this are decided afresh every time.
-MAX_MEMO_TEXT = 4096
-_KEY_CODE = (type(None), str, int)  # exact types: no bool, whose True == 1
-_KEY_TEXT = (type(None), str, bytes)
-
-
-def _memoizable(code: Any, message: Any, body: Any) -> bool:
-    return (
-        type(code) in _KEY_CODE
-        and type(message) in _KEY_TEXT
-        and type(body) in _KEY_TEXT
-        and (message is None or len(message) <= MAX_MEMO_TEXT)
-        and (body is None or len(body) <= MAX_MEMO_TEXT)
-    )
-
-
-@lru_cache(maxsize=4096)
-def _seen(
-    rs: RuleSet,
-    code: str | int | None,
-    message: str | bytes | None,
-    status: int | None,
-    body: str | bytes | None,
-    op: Operation | None,
-    transport: str | None,
-) -> NormalizedError:
-    """The result for these inputs, with no raw input and no Retry-After."""
-    return _decide(rs, code, message, status, body, op, transport, None, _NO_RAW)
-
-
-_NO_RAW = RawInput()
-
-
-def _reuse(seen: NormalizedError, raw: RawInput, retry_s: float | None) -> NormalizedError:
-    """A copy of a kept result (and of its items) carrying this call's raw input."""
-    items = tuple(_reuse(item, raw, retry_s) for item in seen.items) if seen.items else ()
-    return _build(  # type: ignore[no-any-return]
-        NormalizedError,
-        {**seen.__dict__, "retry_after_s": retry_s, "items": items, "raw": raw},
-    )
+    classes: tuple[str, ...] = ()
+    if error is not None:
+        if is_ccxt_error(error):  # the input adapter: what ccxt's exception carries
+            got = recover(error)
+            classes = got.classes
+            message = (
+                message if message is not None else (None if got.transport_error else got.message)
+            )
+            http_status = http_status if http_status is not None else got.http_status
+            body = body if body is not None else got.body
+            headers = headers if headers is not None else got.headers
+            error = got.transport_error
+        if error is not None:
+            carried = response_of(error)
+            if carried is not None:
+                c_status, c_body, c_headers = carried
+                http_status = http_status if http_status is not None else c_status
+                body = body if body is not None else c_body
+                headers = headers if headers is not None else c_headers
+            else:
+                transport = transport_kind(error)
+                if message is None:
+                    text = str(error)
+                    message = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    notes: list[str] = []
+    status, note = status_of(http_status)
+    if note is not None:
+        notes.append(note)
+    retry_s = retry_after(headers, notes=notes) if headers is not None else None
+    result = _decide(rs, code, message, status, body, op, transport, retry_s, raw, notes)
+    return class_fallback(result, classes) if classes else result
 
 
 def _decide(
@@ -503,42 +506,54 @@ def _decide(
     transport: str | None,
     retry_s: float | None,
     raw: RawInput,
+    notes: list[str],
 ) -> NormalizedError:
     """The result once the caller's inputs are sorted out: parse the body, ask the rules."""
-    parsed, text_message, malformed = _parse_body(body)
+    parsed, text_message, malformed = _parse_body(body, notes)
     shape = rs.spec.response
-    the_code = _code(code)
+    the_code, note = code_of(code)
+    if note is not None:
+        notes.append(note)
     the_message = _message(message)
     items: tuple[NormalizedError, ...] = ()
     if isinstance(parsed, Mapping):
         body_code = _first(parsed, shape.code_fields)
         if the_code is None:
-            the_code = _code(body_code)
+            the_code, note = code_of(body_code)
+            if note is not None:
+                notes.append(note)
         if the_message is None:
             the_message = _message(_first(parsed, shape.message_fields))
         if shape.items is not None:
             items = _items(rs, parsed, shape.items, status, op, retry_s, raw)
         if items:
-            first = items[0]
-            return _build(  # type: ignore[no-any-return]
-                NormalizedError,
-                {
-                    **first.__dict__,
-                    "code": the_code,
-                    "http_status": status,
-                    "message": the_message,
-                    "item_index": None,
-                    "items": items,
-                    "retry_after_s": retry_s,
-                    "raw": raw,
-                },
-            )
+            first = list(items[0])
+            f = NormalizedError._fields
+            first[f.index("code")] = the_code
+            first[f.index("http_status")] = status
+            first[f.index("message")] = the_message
+            first[f.index("item_index")] = None
+            first[f.index("items")] = items
+            first[f.index("notes")] = tuple(notes)
+            first[f.index("retry_after_s")] = retry_s
+            first[f.index("raw")] = raw
+            return _make(tuple(first))
         if (
             the_code is not None
             and the_code in shape.success_codes
             and (status is None or status < 400)
         ):
-            return _unknown(rs, "UNKNOWN.NO_ERROR", the_code, the_message, status, op, retry_s, raw)
+            return _unknown(
+                rs,
+                "UNKNOWN.NO_ERROR",
+                the_code,
+                the_message,
+                status,
+                op,
+                retry_s,
+                raw,
+                tuple(notes),
+            )
         if body_code is not None and the_code is None and code is None:
             malformed = True
     elif parsed is not None:
@@ -548,14 +563,15 @@ def _decide(
     nothing = the_code is None and the_message is None and status is None and transport is None
     return _result(
         rs,
-        code=the_code,
-        message=the_message,
-        status=status,
-        operation=op,
-        transport=transport,
-        retry_s=retry_s,
-        raw=raw,
-        no_match="UNKNOWN.MALFORMED" if malformed or nothing else "UNKNOWN.UNMAPPED",
+        the_code,
+        the_message,
+        status,
+        op,
+        transport,
+        retry_s,
+        raw,
+        "UNKNOWN.MALFORMED" if malformed or nothing else "UNKNOWN.UNMAPPED",
+        tuple(notes),
     )
 
 
@@ -575,22 +591,9 @@ def _items(
     for index, item in enumerate(data[:1000]):
         if not isinstance(item, Mapping):
             continue
-        c = _code(_first(item, shape.code_fields))
+        c, _ = code_of(_first(item, shape.code_fields))
         if c is None or c in shape.success_codes:
             continue
         m = _message(_first(item, shape.message_fields))
-        out.append(
-            _result(
-                rs,
-                code=c,
-                message=m,
-                status=status,
-                operation=op,
-                transport=None,
-                retry_s=retry_s,
-                raw=raw,
-                no_match="UNKNOWN.UNMAPPED",
-                item_index=index,
-            )
-        )
+        out.append(_result(rs, c, m, status, op, None, retry_s, raw, "UNKNOWN.UNMAPPED", (), index))
     return tuple(out)

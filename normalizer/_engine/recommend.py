@@ -35,21 +35,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._formats.ontology import (
-    ONTOLOGY,
+from .._core.arguments import attempt_of, flag
+from .._core.errors import ArgumentTypeError
+from .._core.policy import Backoff, Policy
+from .._core.vocabulary import (
     Action,
     Category,
     Operation,
     Precondition,
     Scope,
     operation_of,
+    wider,
 )
-from .._formats.policy import Backoff, Policy, default_policy, load_policy
-from .results import NormalizedError, Recommendation, _build
+from .._formats.registry import ONTOLOGY, default_policy
+from .results import NormalizedError, Recommendation
 
 RATE_LIMIT_MIN_DELAY_S = 1.0
 
-_SCOPE_ORDER = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
+_make = Recommendation._make
+_DELAY = Recommendation._fields.index("delay_s")
+_REASON = Recommendation._fields.index("reason")
 _policies: dict[tuple[str, int, int], Policy] = {}
 
 
@@ -64,16 +69,18 @@ def _policy(policy: Policy | str | Path | None) -> Policy:
             st = path.stat()
             key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
         except OSError:
-            return load_policy(path)  # refused with a clear PolicyError
+            return _load_policy(path)  # refused with a clear PolicyError
         cached = _policies.get(key)
         if cached is None:
-            cached = _policies[key] = load_policy(path)
+            cached = _policies[key] = _load_policy(path)
         return cached
-    raise TypeError(f"policy must be a Policy, a path or None, not {type(policy).__name__}")
+    raise ArgumentTypeError("policy", "a Policy, a path or None", policy)
 
 
-def _wider(a: Scope, b: Scope) -> Scope:
-    return a if _SCOPE_ORDER[a] >= _SCOPE_ORDER[b] else b
+def _load_policy(path: Path) -> Policy:
+    from .._formats.policy import load_policy  # pydantic and YAML: only for a custom file
+
+    return load_policy(path)
 
 
 def recommend(
@@ -93,12 +100,14 @@ def recommend(
     file path, a loaded ``Policy``, or None for the bundled default. ``rand``
     supplies the jitter's randomness (``random.random`` by default).
     """
-    if not isinstance(err, NormalizedError):
-        raise TypeError(f"recommend() needs a NormalizedError, not {type(err).__name__}")
+    if type(err) is not NormalizedError:
+        raise ArgumentTypeError("err", "a NormalizedError", err)
     op = (err.operation or Operation.OTHER) if operation is None else operation_of(operation)
-    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
-        raise ValueError(f"attempt must be a whole number from 1, not {attempt!r}")
-    idem = bool(idempotent)
+    if type(attempt) is not int or attempt < 1:
+        attempt = attempt_of(attempt)
+    idem = (
+        idempotent if idempotent is True or idempotent is False else flag("idempotent", idempotent)
+    )
     pol = _policy(policy)
     key = (id(pol), err.exchange, err.category, err.subcategory, op, idem, attempt)
     hit = _plans.get(key)
@@ -119,9 +128,10 @@ def recommend(
     if err.retry_after_s is not None and err.retry_after_s > delay:
         delay = err.retry_after_s
         reason += f"; the exchange asked to wait {err.retry_after_s:g}s (Retry-After)"
-    return _build(  # type: ignore[no-any-return]
-        Recommendation, {**plan.values, "delay_s": delay, "reason": reason}
-    )
+    values = list(plan.values)
+    values[_DELAY] = delay
+    values[_REASON] = reason
+    return _make(tuple(values))
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,7 @@ class _Plan:
     ``values`` are the answer's fields but ``delay_s`` and ``reason``.
     """
 
-    values: dict[str, Any]
+    values: tuple[Any, ...]
     reason: str
     backoff: Backoff | None = None
     min_delay: float | None = None
@@ -170,7 +180,7 @@ def _plan(
         and action in (Action.RETRY, Action.QUERY_THEN_RETRY)
     ):
         action, guard = Action.ESCALATE, "guard.never-retry"
-        scope = _wider(scope, Scope.ACCOUNT)
+        scope = wider(scope, Scope.ACCOUNT)
         notes.append(f"{cat.value} errors are never retried")
     # guard.unknown-outcome-write
     if (
@@ -208,21 +218,21 @@ def _plan(
 
     label = subcategory or cat.value
     reason = _reason(label, op, idem, attempt, r.max_attempts, action, r.why, exhausted, notes)
-    values = {
-        "action": action,
-        "delay_s": 0.0,
-        "max_attempts": r.max_attempts,
-        "attempt": attempt,
-        "scope": scope,
-        "precondition": precondition,
-        "hold_s": hold,
-        "reason": reason,
-        "policy_rule_id": r.rule_id,
-        "guard": guard,
-        "retries_exhausted": exhausted,
-    }
+    values = (
+        action,
+        0.0,
+        r.max_attempts,
+        attempt,
+        scope,
+        precondition,
+        hold,
+        reason,
+        r.rule_id,
+        guard,
+        exhausted,
+    )
     if not retrying:
-        return _Plan(values, reason, fixed=_build(Recommendation, dict(values)))
+        return _Plan(values, reason, fixed=_make(values))
     min_delay = min(RATE_LIMIT_MIN_DELAY_S, r.backoff.max_s) if cat is Category.RATE_LIMIT else None
     return _Plan(values, reason, backoff=r.backoff, min_delay=min_delay)
 

@@ -30,10 +30,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .._core.errors import CatalogError, Problem
+from .fields import Code, Url, VenueName
 from .yaml import load_file, validate
-
-Code = Annotated[str, StringConstraints(pattern=r"^-?[0-9A-Za-z_.]{1,32}$")]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
 
 
 class CatalogEntry(BaseModel):
@@ -55,7 +53,7 @@ class Catalog(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    exchange: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+    exchange: VenueName
     source_url: Url
     updated_at: str | None = None
     entries: tuple[CatalogEntry, ...]
