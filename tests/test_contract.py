@@ -179,7 +179,8 @@ def test_an_absurd_retry_after_is_dropped_and_noted() -> None:
     assert err.retry_after_s is None
     assert any("Retry-After" in n for n in err.notes)
     big = _rate_limit(headers={"Retry-After": "1e12"})
-    assert big.retry_after_s == 86400.0 and big.notes
+    assert big.retry_after_s == 86400.0
+    assert big.notes
 
 
 def test_a_5000_digit_number_in_the_body_does_not_spoil_it() -> None:
@@ -284,7 +285,8 @@ def test_results_with_exceptions_and_binary_bodies_serialise() -> None:
     assert back.raw.error == ExceptionInfo("TimeoutError", "builtins", "x")
     binary = normalizer.normalize("okx", body=b"\xff\xfe\x00garbage\x80")
     again = NormalizedError.from_json(binary.to_json())
-    assert again == binary and again.raw.body == b"\xff\xfe\x00garbage\x80"
+    assert again == binary
+    assert again.raw.body == b"\xff\xfe\x00garbage\x80"
     text = normalizer.normalize("okx", body=RATE_LIMIT_BODY)
     assert json.loads(text.to_json())["raw"]["body"] == RATE_LIMIT_BODY
 
@@ -296,7 +298,8 @@ def test_a_flat_dict_for_logging_has_only_scalars() -> None:
     )
     flat = normalizer.normalize("okx", body=body).to_flat()
     assert all(v is None or isinstance(v, (str, int, float, bool)) for v in flat.values())
-    assert flat["items"] == 1 and flat["category"] == "INSUFFICIENT_FUNDS"
+    assert flat["items"] == 1
+    assert flat["category"] == "INSUFFICIENT_FUNDS"
     rec = normalizer.recommend(normalizer.normalize("okx", code="58102"))
     assert rec.to_flat()["action"] == "RETRY"
 
@@ -332,10 +335,11 @@ def results(draw: st.DrawFn) -> NormalizedError:
 def test_every_result_round_trips_through_json_to_an_equal_value(err: NormalizedError) -> None:
     """Invariant: from_json(to_json(x)) == x, and raw's text and bytes come back equal."""
     back = NormalizedError.from_json(err.to_json())
-    assert back == err and hash(back) == hash(err)
+    assert back == err
+    assert hash(back) == hash(err)
     assert back.raw.body == err.raw.body
     assert back.raw.code == err.raw.code
-    assert pickle.loads(pickle.dumps(err)) == err
+    assert pickle.loads(pickle.dumps(err)) == err  # noqa: S301 - our own bytes
 
 
 @given(err=results(), attempt=st.integers(1, 20), idem=st.booleans())
@@ -345,7 +349,8 @@ def test_every_recommendation_round_trips_through_json(
     """Invariant: a recommendation survives JSON to an equal, equally hashed value."""
     rec = normalizer.recommend(err, operation="place_order", idempotent=idem, attempt=attempt)
     back = Recommendation.from_json(rec.to_json())
-    assert back == rec and hash(back) == hash(rec)
+    assert back == rec
+    assert hash(back) == hash(rec)
 
 
 def test_decisions_and_halts_round_trip_through_json() -> None:
@@ -376,7 +381,8 @@ def test_decisions_and_halts_round_trip_through_json() -> None:
 def test_an_identical_body_gets_one_shared_result() -> None:
     a = normalizer.normalize("okx", body=RATE_LIMIT_BODY, http_status=200)
     b = normalizer.normalize("okx", body="" + RATE_LIMIT_BODY, http_status=200)
-    assert a is b and a.raw.body == RATE_LIMIT_BODY
+    assert a is b
+    assert a.raw.body == RATE_LIMIT_BODY
 
 
 def test_an_exception_result_keeps_the_callers_own_exception() -> None:
@@ -384,7 +390,8 @@ def test_an_exception_result_keeps_the_callers_own_exception() -> None:
     a = normalizer.normalize("okx", error=first)
     b = normalizer.normalize("okx", error=second)
     assert a == b
-    assert a.raw.error is first and b.raw.error is second
+    assert a.raw.error is first
+    assert b.raw.error is second
 
 
 # ------------------------------------------------------------------ start-up
@@ -399,6 +406,6 @@ def test_the_hot_path_imports_neither_pydantic_nor_yaml() -> None:
         "print(sorted(m for m in ('pydantic', 'yaml') if m in sys.modules))\n"
     )
     run = [sys.executable, "-c", code]
-    subprocess.run(run, cwd=REPO, check=True, capture_output=True)  # builds the store if stale
-    out = subprocess.run(run, cwd=REPO, check=True, capture_output=True, text=True)
+    subprocess.run(run, cwd=REPO, check=True, capture_output=True)  # noqa: S603 - builds the store
+    out = subprocess.run(run, cwd=REPO, check=True, capture_output=True, text=True)  # noqa: S603
     assert out.stdout.strip() == "[]"
