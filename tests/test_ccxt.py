@@ -282,7 +282,7 @@ def test_mexc_signature_error_through_ccxt_halts_the_account(ccxt: Any, server: 
     err = normalizer.normalize("mexc", error=exc, operation="query")
     assert err.subcategory == "AUTH.SIGNATURE"
     rec = normalizer.recommend(err)
-    assert (rec.action, rec.scope.value) == (Action.HALT, "account")
+    assert (rec.action, rec.scope.value) == (Action.ESCALATE, "account")
 
 
 def test_code_only_ccxt_knows_falls_back_on_its_class(ccxt: Any, server: Any) -> None:

@@ -69,7 +69,7 @@ def test_retry_after_longer_than_the_backoff_is_honoured() -> None:
 def test_signature_error_halts_the_account_and_asks_for_credentials() -> None:
     r = rec("mexc", code="700002")
     assert (r.action, r.scope, r.precondition) == (
-        Action.HALT,
+        Action.ESCALATE,
         Scope.ACCOUNT,
         Precondition.REFRESH_CREDENTIALS,
     )

@@ -142,7 +142,7 @@ def test_one_auth_failure_halts_the_account_until_a_success_lifts_it(
     sup: Supervisor, clock: Clock
 ) -> None:
     d = sup.observe(error("AUTH.API_KEY"), operation="place_order", account="a")
-    assert (d.action, d.scope_key, d.until) == (Action.HALT, "okx:a", 900.0)
+    assert (d.action, d.scope_key, d.until) == (Action.ESCALATE, "okx:a", 900.0)
     assert d.escalation_rule_id == "auth-halts-account"
     clock.advance(5)
     # a retryable error on the halted account is still a HALT, never a RETRY
@@ -637,7 +637,7 @@ def _account_script(s: Supervisor, account: str, rounds: int) -> list[str]:
         expected = [
             (Action.QUERY_THEN_RETRY, None),
             (Action.RETRY, "reconcile-then-retry"),
-            (Action.HALT, "auth-halts-account"),
+            (Action.ESCALATE, "auth-halts-account"),
             (Action.HALT, "auth-halts-account"),
         ]
         for (observe, err, op, request), want in zip(steps, expected, strict=True):
