@@ -385,7 +385,6 @@ def _classify_rows(
     each gets ``recommend()`` with its own ``idempotent`` and ``attempt``.
     """
     from ._batch import normalize_many
-    from ._formats.ontology import Operation
 
     known = set(exchanges())
     records: list[dict[str, object]] = []

@@ -214,7 +214,7 @@ def _lint_policy(path: Path, report: LintReport) -> None:
 
 
 def _lint_ccxt_table(path: Path, report: LintReport) -> None:
-    from ._ccxt import load_class_table
+    from ._formats.ccxt_table import load_class_table
 
     _lint_loadable(path, report, load_class_table)
 

@@ -4,7 +4,7 @@
 limits from one venue in ten seconds pause the venue, an AUTH refusal halts
 the account, a placement in UNKNOWN_STATE that a query then reports NOT_FOUND
 may be placed again. What counts as such a run is written in the policy file's
-``escalations:`` section (``normalizer/_escalation.py``).
+``escalations:`` section (``normalizer/_formats/escalation.py``).
 
     sup = Supervisor(clock=my_clock)            # the bundled policy
     d = sup.observe(err, operation="place_order", account="acct1", symbol="BTC-USDT",
@@ -72,7 +72,7 @@ from ._core.record import Record, finite
 from ._core.vocabulary import Action, Operation, Precondition, Scope, operation_of
 from ._engine.recommend import _policy, recommend
 from ._engine.results import NormalizedError, Recommendation, _enum, _text
-from ._escalation import EscalationRule, Escalations, Match, ruleset_problem
+from ._formats.escalation import EscalationRule, Escalations, Match, ruleset_problem
 
 __all__ = ["Decision", "Halt", "Supervisor"]
 

@@ -11,6 +11,7 @@ import yaml
 import normalizer
 from normalizer import CatalogError, Category
 from normalizer._core.resources import data_dir
+from normalizer._core.vocabulary import Action, Operation, Precondition, Scope
 from normalizer._core.vocabulary import __doc__ as ONTOLOGY_DOC
 from normalizer._engine.normalize import registry
 from normalizer._formats.catalog import (
@@ -20,7 +21,7 @@ from normalizer._formats.catalog import (
     load_catalog,
     parse_doc,
 )
-from normalizer._formats.ontology import ONTOLOGY, Action, Operation, Precondition, Scope
+from normalizer._formats.registry import ONTOLOGY
 
 REQUIRED = [
     "AUTH",

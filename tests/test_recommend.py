@@ -8,7 +8,7 @@ import pytest
 
 import normalizer
 from normalizer import Action, Backoff, PolicyError, Precondition, Scope
-from normalizer._formats.ontology import ONTOLOGY
+from normalizer._formats.registry import ONTOLOGY
 
 
 def rec(

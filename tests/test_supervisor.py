@@ -24,7 +24,7 @@ from normalizer import (
     SupervisorUnavailable,
     _supervisor,
 )
-from normalizer import _escalation as esc
+from normalizer._formats import escalation as esc
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -567,8 +567,8 @@ HEAVIEST = """
 import sys, time
 sys.path.insert(0, {repo!r})
 import normalizer
-from normalizer import _escalation as esc
-from normalizer._formats.ontology import ONTOLOGY
+from normalizer._formats import escalation as esc
+from normalizer._formats.registry import ONTOLOGY
 
 labels = sorted(ONTOLOGY.subcategories)
 rules = []

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import normalizer
 from normalizer import Action, Category, NormalizedError, Operation, Scope, Supervisor
-from normalizer._escalation import (
+from normalizer._formats.escalation import (
     MAX_RULESET_WEIGHT,
     EscalationRule,
     Escalations,
@@ -19,7 +19,7 @@ from normalizer._escalation import (
     partition,
     ruleset_problem,
 )
-from normalizer._formats.ontology import ONTOLOGY
+from normalizer._formats.registry import ONTOLOGY
 
 pytest.importorskip("durable.engine")
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from .._core.errors import RuleFileError
 from .._core.resources import data_dir
 from .fields import OneLine, Url
+from .store import ONTOLOGY
 from .yaml import load_file, validate
 
 ClassName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]{1,60}$")]
@@ -30,8 +31,6 @@ class ClassEntry(BaseModel):
     @field_validator("category")
     @classmethod
     def _in_ontology(cls, v: str) -> str:
-        from .registry import ONTOLOGY
-
         ONTOLOGY.parse_label(v)
         return v
 

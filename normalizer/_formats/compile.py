@@ -14,8 +14,8 @@ from .._core.resources import data_dir
 from .._core.table import CompiledCatalog, Entry, Frozen, Rule, RuleSet
 from .catalog import Catalog, load_catalog
 from .ontology import compile_ontology
-from .registry import COMMON
 from .rules import ExchangeSpec, load_rules_file
+from .store import COMMON
 from .yaml import load_file, validate
 
 

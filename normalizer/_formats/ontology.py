@@ -189,12 +189,3 @@ def compile_ontology() -> dict[str, Any]:
             for k, v in acts.operations.items()
         },
     }
-
-
-def __getattr__(name: str) -> Any:
-    # ONTOLOGY is the registry's; kept reachable here for the file-format code.
-    if name == "ONTOLOGY":
-        from .registry import ONTOLOGY
-
-        return ONTOLOGY
-    raise AttributeError(name)

@@ -32,6 +32,7 @@ be at least ``1 + jitter``.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -49,9 +50,9 @@ from .._core.errors import PolicyError, Problem
 from .._core.policy import Backoff, Defaults, Policy, PolicyRule, PolicyWhen, Then
 from .._core.resources import data_dir
 from .._core.vocabulary import Action, Category, Operation, Precondition, Scope
-from .._escalation import EscalationSection, resolve_escalations
+from .escalation import EscalationSection, resolve_escalations
 from .fields import OneLine, VenueName
-from .registry import ONTOLOGY, default_policy
+from .store import ONTOLOGY
 from .yaml import Located, load_file, load_text, problems_from_validation
 
 PolicyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
@@ -202,7 +203,7 @@ class PolicyFile(BaseModel):
     extends: Literal["default", "none"] = "default"
     defaults: PartialDefaultsSpec = Field(default_factory=PartialDefaultsSpec)
     rules: list[PolicyRuleSpec] = Field(default_factory=list)
-    #: the supervisor's escalation rules (normalizer/_escalation.py)
+    #: the supervisor's escalation rules (normalizer/_formats/escalation.py)
     escalations: EscalationSection | None = None
 
 
@@ -335,7 +336,7 @@ def _from_located(located: Located) -> Policy:
         raise PolicyError(problems_from_validation(exc, located)) from None
     if located.data is None:
         raise PolicyError([Problem(located.path, None, "", "the file is empty")])
-    base = default_policy() if parsed.extends == "default" else None
+    base = _default() if parsed.extends == "default" else None
     try:
         defaults = _merge_defaults(
             _defaults_spec(base.defaults) if base else DefaultsSpec(), parsed.defaults
@@ -377,6 +378,19 @@ def parse_policy(text: str, path: str = "<policy>") -> Policy:
 
 def _load_default() -> Policy:
     return _from_located(load_file(data_dir("policies") / "default.yaml", PolicyError))
+
+
+_default_lock = threading.Lock()
+_defaults: list[Policy] = []
+
+
+def _default() -> Policy:
+    """The bundled default policy, loaded from its file (the base of ``extends: default``)."""
+    if not _defaults:
+        with _default_lock:
+            if not _defaults:
+                _defaults.append(_load_default())
+    return _defaults[0]
 
 
 def compile_default_policy() -> dict[str, Any]:

@@ -19,11 +19,7 @@ that folder directly and keeps nothing on disk.
 
 from __future__ import annotations
 
-import contextlib
-import marshal
-import os
 import threading
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -31,88 +27,27 @@ from .._core.errors import UnknownExchangeError
 from .._core.policy import Policy
 from .._core.resources import data_dir
 from .._core.table import CompiledCatalog, Frozen, Rule, RuleSet
-from .._core.vocabulary import Ontology
+from .store import COMMON, ONTOLOGY, state, write_store
 
-#: Bump when the compiled form changes shape.
-COMPILER_VERSION = 3
-STORE = Path(__file__).resolve().parents[1] / "_compiled.marshal"
-COMMON = "common"
+__all__ = ["COMMON", "ONTOLOGY", "Registry", "bundled", "default_policy", "exchanges", "registry"]
 
-
-def sources() -> list[Path]:
-    """The files the compiled data is made from, in a fixed order."""
-    out: list[Path] = []
-    for name in ("ontology", "policies"):
-        out += sorted(data_dir(name).glob("*.yaml"))
-    rules = data_dir("rules")
-    out += sorted(p for p in rules.glob("*/*.yaml") if p.name != "tests.yaml")
-    return out
-
-
-def fingerprint() -> tuple[Any, ...]:
-    """What the compiled data depends on: the compiler and every source file."""
-    parts: list[Any] = [COMPILER_VERSION, marshal.version]
-    for path in sources():
-        data = path.read_bytes()
-        parts.append((path.parent.name + "/" + path.name, len(data), zlib.crc32(data)))
-    return tuple(parts)
-
-
-def _read_store(fp: tuple[Any, ...]) -> dict[str, Any] | None:
-    try:
-        # our own file, written by write_store() below (or the wheel's build hook)
-        data = marshal.loads(STORE.read_bytes())  # noqa: S302
-    except (OSError, ValueError, EOFError, TypeError):
-        return None
-    if not isinstance(data, dict) or data.get("fingerprint") != fp:
-        return None
-    return data
-
-
-def write_store(data: dict[str, Any], path: Path = STORE) -> bool:
-    """Write compiled data atomically; False when the folder is not writable."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_bytes(marshal.dumps(data))
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        return False
-    return True
-
-
-_FP = fingerprint()
-_store: dict[str, Any] | None = _read_store(_FP)
+_lock = threading.RLock()
 
 
 def _compiled() -> dict[str, Any]:
     """The bundled data compiled: from the store, else compiled now and stored."""
-    global _store
-    if _store is None:
+    data = state["data"]
+    if data is None:
         with _lock:
-            if _store is None:
+            data = state["data"]
+            if data is None:
                 from .compile import compile_bundled
 
                 data = compile_bundled()
-                data["fingerprint"] = _FP
+                data["fingerprint"] = state["fingerprint"]
                 write_store(data)
-                _store = data
-    return _store
-
-
-def _ontology_data() -> dict[str, Any]:
-    if _store is not None:
-        return _store["ontology"]  # type: ignore[no-any-return]
-    from .ontology import compile_ontology
-
-    return compile_ontology()
-
-
-_lock = threading.RLock()
-
-#: The loaded vocabulary (see ``normalizer._core.vocabulary``).
-ONTOLOGY = Ontology(_ontology_data())
+                state["data"] = data
+    return data  # type: ignore[no-any-return]
 
 
 def rule_set_from_plain(data: dict[str, Any], common: list[Rule]) -> RuleSet:

@@ -35,6 +35,7 @@ from .._core.table import (
 from .._core.text import MAX_MESSAGE_CHARS, Template, bound, fold
 from .._core.vocabulary import Category, Operation, Outcome
 from .fields import VENUE_NAME, Code, OneLine, Url, VenueName
+from .store import ONTOLOGY
 from .yaml import Located, validate
 
 __all__ = [
@@ -184,8 +185,6 @@ class RuleSpec(BaseModel):
     @field_validator("category")
     @classmethod
     def _in_ontology(cls, v: str) -> str:
-        from .registry import ONTOLOGY
-
         ONTOLOGY.parse_label(v)  # raises ValueError naming the choices
         return v
 
@@ -300,8 +299,6 @@ def condition_of(w: When) -> Condition:
 
 
 def compile_rules(parsed: RulesFile, located: Located, default_exchange: str) -> list[Rule]:
-    from .registry import ONTOLOGY
-
     out = []
     for i, spec in enumerate(parsed.rules):
         category, sub = ONTOLOGY.parse_label(spec.category)

@@ -57,11 +57,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from ._core.errors import PolicyError, Problem
-from ._core.vocabulary import Action, Operation, Scope
-from ._formats.fields import OneLine, VenueName
-from ._formats.registry import ONTOLOGY
-from ._formats.yaml import Located, PathKey, field_name
+from .._core.errors import PolicyError, Problem
+from .._core.vocabulary import Action, Operation, Scope
+from .fields import OneLine, VenueName
+from .store import ONTOLOGY
+from .yaml import Located, PathKey, field_name
 
 #: At most this many escalation rules in one policy (its own plus inherited).
 MAX_ESCALATION_RULES = 64
