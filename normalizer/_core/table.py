@@ -57,32 +57,36 @@ TRANSPORT_KINDS: tuple[str, ...] = (
 
 
 class Frozen:
-    """Attribute access over compiled plain data (an exchange's spec): read-only."""
+    """Attribute access over compiled plain data (an exchange's spec): read-only.
 
-    __slots__ = ("_data",)
+    Nested mappings become ``Frozen`` and lists tuples, once, when built; the
+    values are plain instance attributes, so reading one costs no more than
+    reading any attribute.
+    """
 
     def __init__(self, data: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_data", dict(data))
+        for key, value in data.items():
+            object.__setattr__(self, key, _frozen(value))
 
     def __getattr__(self, name: str) -> Any:
-        try:
-            value = self._data[name]
-        except KeyError:
-            raise AttributeError(name) from None
-        if isinstance(value, Mapping):
-            return Frozen(value)
-        if isinstance(value, list):
-            return tuple(Frozen(v) if isinstance(v, Mapping) else v for v in value)
-        return value
+        raise AttributeError(name)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{name}: compiled data is read-only")
 
     def __repr__(self) -> str:
-        return f"Frozen({self._data!r})"
+        return f"Frozen({self.__dict__!r})"
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self._data)
+        return dict(self.__dict__)
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return Frozen(value)
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -397,6 +401,9 @@ def specificity(w: Condition, priority: int, own: bool) -> tuple[int, ...]:
     return (priority, bits, -range_width, -status_width)
 
 
+_HEAD = 3
+
+
 class _MessageIndex:
     """Code-less rules, found by the literal text their message needs.
 
@@ -469,6 +476,14 @@ class RuleSet:
                 templated.append((t, entry))
         templated.sort(key=lambda te: -te[0].weight)
         self._templated = tuple(templated)
+        # an index on the first three folded characters a template must start with
+        self._head: dict[str, list[int]] = {}
+        self._headless: list[int] = []
+        for i, (t, _) in enumerate(self._templated):
+            if len(t.parts[0]) >= _HEAD:
+                self._head.setdefault(t.parts[0][:_HEAD], []).append(i)
+            else:
+                self._headless.append(i)
         # candidate lists, each sorted strongest first
         self._by_code: dict[str, list[Rule]] = {}
         other: list[Rule] = []
@@ -598,7 +613,11 @@ class RuleSet:
         hit = self._exact.get(folded)
         if hit is not None:
             return hit
-        for template, entry in self._templated:
+        found = self._head.get(folded[:_HEAD])
+        order = sorted(found + self._headless) if found else self._headless
+        templated = self._templated
+        for i in order:  # strongest (most literal text) first
+            template, entry = templated[i]
             if template.matches(folded):
                 return entry
         return None

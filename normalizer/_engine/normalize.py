@@ -409,19 +409,12 @@ def normalize(
         and message is None
         and http_status is None
         and body is None
-        and headers is None
-        and error.__cause__ is None
-        and error.__context__ is None
-        and not any(isinstance(a, BaseException) for a in error.args[:3])
-        and not hasattr(error, "response")
+        and (headers is None)
     ):
-        # an exception alone: decided by its class and text, kept without it
-        try:
-            text = str(error)
-        except Exception:
-            text = None
-        if text is not None and len(text) <= MAX_MEMO_TEXT:
-            ekey = (rs, type(error), text, op)
+        # an exception alone: decided by its text and the classes it wraps
+        chain = _error_key(error)
+        if chain is not None:
+            ekey = (rs, chain, op)
             seen = _seen_errors.get(ekey)
             if seen is None:
                 seen = _guarded(rs, None, None, None, None, None, error, op, NO_RAW)
@@ -431,6 +424,39 @@ def normalize(
             return _make(tuple(values))
     raw = _RAW((body, http_status, headers, code, message, error))
     return _guarded(rs, code, message, http_status, body, headers, error, op, raw)
+
+
+def _error_key(error: BaseException) -> tuple[Any, ...] | None:
+    """What decides the result for an exception: its text and every class it wraps.
+
+    None when it cannot be kept: it (or what it wraps) carries a response, or
+    its text is long or cannot be had.
+    """
+    out: list[Any] = []
+    todo = [error]
+    seen: set[int] = set()
+    while todo and len(out) < 24:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if getattr(e, "response", None) is not None or getattr(e, "status", None) is not None:
+            return None
+        try:
+            text = str(e)
+        except Exception:
+            return None
+        if len(text) > MAX_MEMO_TEXT:
+            return None
+        out.append((type(e), text))
+        for attr in ("__cause__", "__context__", "reason", "os_error"):
+            inner = getattr(e, attr, None)
+            if isinstance(inner, BaseException):
+                todo.append(inner)
+        args = getattr(e, "args", ())
+        if isinstance(args, tuple):
+            todo.extend(a for a in args[:3] if isinstance(a, BaseException))
+    return tuple(out) if not todo else None
 
 
 def _guarded(
