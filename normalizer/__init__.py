@@ -37,6 +37,7 @@ from ._core.errors import (
 )
 from ._core.policy import Backoff, Policy
 from ._core.record import ExceptionInfo
+from ._core.resources import VERSION
 from ._core.vocabulary import Action, Category, Operation, Outcome, Precondition, Scope
 from ._engine.normalize import exchanges, normalize
 from ._engine.recommend import recommend
@@ -46,16 +47,16 @@ from ._formats.registry import default_policy
 if TYPE_CHECKING:
     from ._formats.policy import load_policy, parse_policy
     from ._formats.schema import json_schema
-    from ._supervisor import Decision, Halt, Supervisor
+    from .supervisor import Decision, Halt, Supervisor
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 # Imported on first use, so that `import normalizer` stays cheap (no pydantic,
 # no PyYAML, no durable-rules) for routers that never use them.
 _LAZY = {
-    "Decision": "._supervisor",
-    "Halt": "._supervisor",
-    "Supervisor": "._supervisor",
+    "Decision": ".supervisor",
+    "Halt": ".supervisor",
+    "Supervisor": ".supervisor",
     "load_policy": "._formats.policy",
     "parse_policy": "._formats.policy",
     "json_schema": "._formats.schema",

@@ -178,9 +178,13 @@ def test_an_absurd_retry_after_is_dropped_and_noted() -> None:
     assert err.category is Category.RATE_LIMIT
     assert err.retry_after_s is None
     assert any("Retry-After" in n for n in err.notes)
+    # longer than any venue asks (MAX_RETRY_S, a week): dropped and noted too
     big = _rate_limit(headers={"Retry-After": "1e12"})
-    assert big.retry_after_s == 86400.0
+    assert big.retry_after_s is None
     assert big.notes
+    ban = _rate_limit(headers={"Retry-After": str(3 * 86400)})  # a 3-day IP ban is kept
+    assert ban.retry_after_s == 3 * 86400.0
+    assert not ban.notes
 
 
 def test_a_5000_digit_number_in_the_body_does_not_spoil_it() -> None:

@@ -22,7 +22,9 @@ from typing import Any
 from .errors import ArgumentTypeError, ArgumentValueError
 
 #: Codes longer than this are not codes.
-MAX_CODE_CHARS = 32
+MAX_CODE_CHARS = 120
+#: Integers with more digits than this are not codes.
+MAX_CODE_DIGITS = 30
 
 
 def flag(name: str, value: object) -> bool:
@@ -98,12 +100,12 @@ def code_of(value: Any) -> tuple[str | None, str | None]:
             return s, None
         return None, None if not s else f"code of {len(s)} characters is not a code; ignored"
     if type(value) is int:
-        text = str(value) if abs(value) < 10**MAX_CODE_CHARS else None
+        text = str(value) if abs(value) < 10**MAX_CODE_DIGITS else None
         return text, None if text else "an oversized number as code; ignored"
     if isinstance(value, float) and math.isnan(value):
         return None, None
     n = _integer(value) if not isinstance(value, (str, bytes)) else None
-    if n is not None and abs(n) < 10**MAX_CODE_CHARS:
+    if n is not None and abs(n) < 10**MAX_CODE_DIGITS:
         note = None
         if not isinstance(value, (int, float)) or type(value) not in (int, float):
             note = f"code of type {type(value).__name__} converted to {n}"

@@ -16,7 +16,11 @@ catches every one of them; a test keeps this drawing equal to the classes:
      │    ├── UnknownExchangeError
      │    ├── UnknownOperationError
      │    └── InvalidResultError  a hand-built result that contradicts itself
-     └── SupervisorUnavailable    durable-rules cannot be imported here (RuntimeError)
+     ├── SupervisorUnavailable    durable-rules cannot be imported here (RuntimeError)
+     └── SupervisorError          the supervisor refuses a call
+          ├── SupervisorArgumentError  a bad argument (also a TypeError and a ValueError)
+          ├── SupervisorClosed         the supervisor was closed (also a RuntimeError)
+          └── StoreUnavailable         the shared state store (Redis) cannot be reached
 """
 
 from __future__ import annotations
@@ -142,3 +146,19 @@ def _show(value: object) -> str:
 
 class SupervisorUnavailable(NormalizerError, RuntimeError):
     """The supervisor's engine (durable-rules) cannot be used on this interpreter."""
+
+
+class SupervisorError(NormalizerError):
+    """The supervisor refuses a call."""
+
+
+class SupervisorArgumentError(SupervisorError, TypeError, ValueError):
+    """An argument of a supervisor call has the wrong type or value (named in the message)."""
+
+
+class SupervisorClosed(SupervisorError, RuntimeError):
+    """The supervisor was closed."""
+
+
+class StoreUnavailable(SupervisorError, ConnectionError):
+    """The supervisor's shared state store cannot be reached (see ``on_store_error``)."""

@@ -172,9 +172,26 @@ class Probe:
 
 
 class Entry:
-    """One documented error of a catalog (compiled form)."""
+    """One documented error of a catalog (compiled form).
 
-    __slots__ = ("code", "guidance", "http_status", "language", "message", "section", "source_url")
+    ``code`` is the code as the API returns it; ``doc_code`` the id the docs
+    list it under when that differs (OKX's ``51008_1000`` arrives as
+    ``51008``); ``name`` and ``description`` the docs' symbolic name and
+    explanation, when they give them.
+    """
+
+    __slots__ = (
+        "code",
+        "description",
+        "doc_code",
+        "guidance",
+        "http_status",
+        "language",
+        "message",
+        "name",
+        "section",
+        "source_url",
+    )
 
     def __init__(
         self,
@@ -185,6 +202,9 @@ class Entry:
         section: str | None = None,
         guidance: str | None = None,
         source_url: str = "",
+        doc_code: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
     ) -> None:
         self.code = code
         self.message = message
@@ -193,6 +213,14 @@ class Entry:
         self.section = section
         self.guidance = guidance
         self.source_url = source_url
+        self.doc_code = doc_code
+        self.name = name
+        self.description = description
+
+    @property
+    def documented_as(self) -> str:
+        """The id the docs list this entry under."""
+        return self.doc_code or self.code
 
     def to_plain(self) -> tuple[Any, ...]:
         return (
@@ -203,6 +231,9 @@ class Entry:
             self.section,
             self.guidance,
             self.source_url,
+            self.doc_code,
+            self.name,
+            self.description,
         )
 
     def __repr__(self) -> str:
@@ -228,6 +259,10 @@ class CompiledCatalog:
 
     def languages(self) -> list[str]:
         return list(dict.fromkeys(e.language for e in self.entries))
+
+    def sections(self) -> list[str]:
+        """Distinct sections, in documentation order (entries without one: "")."""
+        return list(dict.fromkeys(e.section or "" for e in self.entries))
 
     def to_plain(self) -> tuple[Any, ...]:
         return (

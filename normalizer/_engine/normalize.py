@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import codecs
 import json
-import logging
-import math
-import re
 import threading
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from json.scanner import make_scanner
 from typing import Any
@@ -33,23 +29,23 @@ from typing import Any
 from .._core.arguments import code_of, status_of
 from .._core.errors import ArgumentTypeError
 from .._core.table import Entry, Probe, Rule, RuleSet
-from .._core.text import bound
+from .._core.text import bound, html_title, strip_tags
 from .._core.vocabulary import Category, Operation, operation_of
 from .._formats.registry import ONTOLOGY, Registry, exchanges, registry
 from .ccxt import class_fallback, is_ccxt_error, recover
+from .envelope import MAX_RETRY_S, extract, header_hint, header_value, longest, wait_of
+from .envelope import body_hint as _body_hint
 from .results import NO_RAW, NormalizedError, RawInput
 from .transport import response_of, transport_kind
 
 __all__ = ["MAX_BODY_BYTES", "MAX_KEPT_MESSAGE", "Registry", "exchanges", "normalize", "registry"]
 
-log = logging.getLogger("normalizer")
-
 #: Bodies longer than this are not parsed (an error body is small); raw keeps them.
 MAX_BODY_BYTES = 256 * 1024
 #: ``NormalizedError.message`` keeps at most this many characters; raw keeps all.
 MAX_KEPT_MESSAGE = 4096
-#: A Retry-After above this many seconds is capped to it (and noted).
-MAX_RETRY_AFTER_S = 86400.0
+#: The longest wait accepted from a venue (``normalizer._engine.envelope``).
+MAX_RETRY_AFTER_S = MAX_RETRY_S
 #: Numbers in a body longer than this many digits are kept as text.
 MAX_NUMBER_DIGITS = 100
 
@@ -58,8 +54,6 @@ _UNKNOWN_OUTCOME = ONTOLOGY.outcome_of(Category.UNKNOWN, None)
 
 # ------------------------------------------------------------- the inputs
 
-_TITLE = re.compile(r"<title[^>]*>([^<]{1,300})</title>", re.IGNORECASE)
-_TAGS = re.compile(r"<[^>]{0,500}>")
 _scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the C scanner, without json.loads' wrappers
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -78,20 +72,13 @@ def _message(value: Any) -> str | None:
     return None
 
 
-def _first(obj: Mapping[Any, Any], fields: Any) -> Any:
-    for f in fields:
-        if f in obj:
-            return obj[f]
-    return None
-
-
 def _text_message(text: str) -> str | None:
     """A message from a non-JSON body: an HTML page's title, else its text."""
     head = text[:8192]
-    m = _TITLE.search(head)
-    if m:
-        return " ".join(m.group(1).split()) or None
-    plain = " ".join(_TAGS.sub(" ", head).split())
+    title = html_title(head)  # both linear: no backtracking over crafted pages
+    if title is not None:
+        return title
+    plain = " ".join(strip_tags(head).split())
     return plain[:MAX_KEPT_MESSAGE] or None
 
 
@@ -153,68 +140,31 @@ def _parse_body(body: Any, notes: list[str]) -> tuple[Any, str | None, bool]:
     return None, _text_message(stripped), True
 
 
-def _header(headers: Any) -> Any:
-    if isinstance(headers, Mapping) or hasattr(headers, "get"):
-        value = headers.get("Retry-After")
-        if value is None:
-            value = headers.get("retry-after")
-        if value is None and isinstance(headers, Mapping):
-            for k, v in headers.items():
-                if isinstance(k, str) and k.lower() == "retry-after":
-                    return v
-        return value
-    if isinstance(headers, (list, tuple)):
-        for pair in headers[:200]:
-            if isinstance(pair, (list, tuple)) and len(pair) == 2:
-                k = pair[0].decode("latin-1") if isinstance(pair[0], bytes) else pair[0]
-                if isinstance(k, str) and k.lower() == "retry-after":
-                    return pair[1]
-    return None
-
-
 def retry_after(
     headers: Any, now: float | None = None, notes: list[str] | None = None
 ) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date).
 
-    A value that cannot be used (not finite, negative, unparsable) is dropped,
-    one above a day capped; either is said in ``notes`` when given.
+    A value that cannot be used (not finite, negative, unparsable, longer than
+    ``MAX_RETRY_AFTER_S``) is dropped, and said in ``notes`` when given. The
+    exchanges' own wait headers are read by ``normalize()`` (``header_hint``).
     """
-    try:
-        value = _header(headers)
-    except Exception:
-        return None
+    value = header_value(headers, "Retry-After")
     if value is None:
         return None
-    if isinstance(value, bytes):
-        value = value.decode("latin-1", "replace")
-    seconds: float | None = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            seconds = float(value)
-        except OverflowError:
-            seconds = math.inf
-    elif isinstance(value, str) and len(value) <= 64:
-        v = value.strip()
-        try:
-            seconds = float(v)
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(v)
-            except (TypeError, ValueError, IndexError, OverflowError):
-                when = None
-            if when is not None:
-                seconds = max(when.timestamp() - (time.time() if now is None else now), 0.0)
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        if notes is not None:
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-            notes.append(f"Retry-After {shown} is not a usable delay; ignored")
-        return None
-    if seconds > MAX_RETRY_AFTER_S:
-        if notes is not None:
-            notes.append(f"Retry-After {seconds:g}s capped to {MAX_RETRY_AFTER_S:g}s")
-        return MAX_RETRY_AFTER_S
+    seconds = wait_of(value, "retry_after", time.time() if now is None else now)
+    if seconds is None and notes is not None:
+        shown = _shown(value)
+        notes.append(f"Retry-After {shown} is not a usable delay; ignored")
     return seconds
+
+
+def _shown(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # ------------------------------------------------------------- classifying
@@ -399,8 +349,11 @@ def normalize(
             if hit is not None:
                 return hit
             raw = _RAW((body, http_status, headers, code, message, None))
-            result = _guarded(rs, code, message, http_status, body, headers, None, op, raw)
-            _remember(_seen, key, result)
+            result, volatile = _guarded(
+                rs, code, message, http_status, body, headers, None, op, raw
+            )
+            if not volatile:
+                _remember(_seen, key, result)
             return result
     elif not isinstance(error, BaseException):
         raise ArgumentTypeError("error", "an exception or None", error)
@@ -417,13 +370,14 @@ def normalize(
             ekey = (rs, chain, op)
             seen = _seen_errors.get(ekey)
             if seen is None:
-                seen = _guarded(rs, None, None, None, None, None, error, op, NO_RAW)
-                _remember(_seen_errors, ekey, seen)
+                seen, volatile = _guarded(rs, None, None, None, None, None, error, op, NO_RAW)
+                if not volatile:
+                    _remember(_seen_errors, ekey, seen)
             values = list(seen)
             values[_RAW_INDEX] = _RAW((None, None, None, None, None, error))
             return _make(tuple(values))
     raw = _RAW((body, http_status, headers, code, message, error))
-    return _guarded(rs, code, message, http_status, body, headers, error, op, raw)
+    return _guarded(rs, code, message, http_status, body, headers, error, op, raw)[0]
 
 
 def _error_key(error: BaseException) -> tuple[Any, ...] | None:
@@ -469,12 +423,17 @@ def _guarded(
     error: BaseException | None,
     op: Operation | None,
     raw: RawInput,
-) -> NormalizedError:
+) -> tuple[NormalizedError, bool]:
+    """The result, and whether it depends on the time (a deadline in the body)."""
     try:
         return _normalize(rs, code, message, http_status, body, headers, error, op, raw)
     except Exception:  # a bug of ours must not break the caller's error path
-        log.exception("normalize() failed on %s input; returning UNKNOWN", rs.name)
-        return _unknown(rs, "UNKNOWN.MALFORMED", None, None, None, op, None, raw)
+        import logging
+
+        logging.getLogger("normalizer").exception(
+            "normalize() failed on %s input; returning UNKNOWN", rs.name
+        )
+        return _unknown(rs, "UNKNOWN.MALFORMED", None, None, None, op, None, raw), False
 
 
 def _normalize(
@@ -487,7 +446,7 @@ def _normalize(
     error: BaseException | None,
     op: Operation | None,
     raw: RawInput,
-) -> NormalizedError:
+) -> tuple[NormalizedError, bool]:
     transport = None
     classes: tuple[str, ...] = ()
     if error is not None:
@@ -517,9 +476,30 @@ def _normalize(
     status, note = status_of(http_status)
     if note is not None:
         notes.append(note)
-    retry_s = retry_after(headers, notes=notes) if headers is not None else None
-    result = _decide(rs, code, message, status, body, op, transport, retry_s, raw, notes)
-    return class_fallback(result, classes) if classes else result
+    now = time.time()
+    if headers is not None:
+        retry_after(headers, now, notes)  # only for its note on an unusable value
+    result, at = _decide(rs, code, message, status, body, op, transport, raw, notes, now)
+    if headers is not None or at is not None:
+        wait = longest(
+            header_hint(rs.spec.response, headers, code=result.code, status=status, now=now)
+            if headers is not None
+            else None,
+            result.retry_after_s,
+            None if at is None else max(at - now, 0.0),
+        )
+        if wait != result.retry_after_s:
+            values = list(result)
+            values[_RETRY_INDEX] = wait
+            result = _make(tuple(values))
+    return (class_fallback(result, classes) if classes else result), at is not None
+
+
+_F = NormalizedError._fields
+_RETRY_INDEX = _F.index("retry_after_s")
+_ITEM_INDEX = _F.index("item_index")
+_ITEMS_INDEX = _F.index("items")
+_NOTES_INDEX = _F.index("notes")
 
 
 def _decide(
@@ -530,45 +510,77 @@ def _decide(
     body: Any,
     op: Operation | None,
     transport: str | None,
-    retry_s: float | None,
     raw: RawInput,
     notes: list[str],
-) -> NormalizedError:
-    """The result once the caller's inputs are sorted out: parse the body, ask the rules."""
+    now: float,
+) -> tuple[NormalizedError, float | None]:
+    """The result once the caller's inputs are sorted out, and the absolute
+    deadline (epoch seconds) the body named, if any.
+
+    The body is read by the exchange's envelope (``envelope.extract``): a
+    batch answer's result is its first failed item's (code, message,
+    category), with every failed item in ``items``.
+    """
     parsed, text_message, malformed = _parse_body(body, notes)
     shape = rs.spec.response
     the_code, note = code_of(code)
     if note is not None:
         notes.append(note)
     the_message = _message(message)
-    items: tuple[NormalizedError, ...] = ()
-    if isinstance(parsed, Mapping):
-        body_code = _first(parsed, shape.code_fields)
+    retry_s: float | None = None
+    at: float | None = None
+    if parsed is not None:
+        env = extract(shape, parsed, known_codes=rs.known_codes)
+        malformed = env.malformed
         if the_code is None:
-            the_code, note = code_of(body_code)
-            if note is not None:
-                notes.append(note)
+            the_code = env.code
         if the_message is None:
-            the_message = _message(_first(parsed, shape.message_fields))
-        if shape.items is not None:
-            items = _items(rs, parsed, shape.items, status, op, retry_s, raw)
-        if items:
-            first = list(items[0])
-            f = NormalizedError._fields
-            first[f.index("code")] = the_code
-            first[f.index("http_status")] = status
-            first[f.index("message")] = the_message
-            first[f.index("item_index")] = None
-            first[f.index("items")] = items
-            first[f.index("notes")] = tuple(notes)
-            first[f.index("retry_after_s")] = retry_s
-            first[f.index("raw")] = raw
-            return _make(tuple(first))
-        if (
-            the_code is not None
-            and the_code in shape.success_codes
-            and (status is None or status < 400)
-        ):
+            the_message = env.message
+        if shape.retry_hints:
+            retry_s, at = _body_hint(
+                shape, parsed, the_message, code=the_code, status=status, now=now
+            )
+        if env.items:
+            items = tuple(
+                _result(
+                    rs,
+                    item.code,
+                    item.message,
+                    status,
+                    op,
+                    None,
+                    retry_s,
+                    raw,
+                    "UNKNOWN.UNMAPPED",
+                    (),
+                    item.index,
+                )
+                for item in env.items
+            )
+            first = (
+                items[0]
+                if the_code == env.code and the_message == env.message
+                else _result(
+                    rs,
+                    the_code,
+                    the_message,
+                    status,
+                    op,
+                    None,
+                    retry_s,
+                    raw,
+                    "UNKNOWN.UNMAPPED",
+                    (),
+                )
+            )
+            values = list(first)
+            values[_ITEM_INDEX] = None
+            values[_ITEMS_INDEX] = items
+            values[_NOTES_INDEX] = tuple(notes)
+            values[_RAW_INDEX] = raw
+            return _make(tuple(values)), at
+        said_ok = env.success or (the_code is not None and the_code in shape.success_codes)
+        if said_ok and (status is None or status < 400):
             return _unknown(
                 rs,
                 "UNKNOWN.NO_ERROR",
@@ -579,11 +591,7 @@ def _decide(
                 retry_s,
                 raw,
                 tuple(notes),
-            )
-        if body_code is not None and the_code is None and code is None:
-            malformed = True
-    elif parsed is not None:
-        malformed = True
+            ), at
     if the_message is None and text_message is not None:
         the_message = text_message
     nothing = the_code is None and the_message is None and status is None and transport is None
@@ -598,28 +606,4 @@ def _decide(
         raw,
         "UNKNOWN.MALFORMED" if malformed or nothing else "UNKNOWN.UNMAPPED",
         tuple(notes),
-    )
-
-
-def _items(
-    rs: RuleSet,
-    parsed: Mapping[Any, Any],
-    shape: Any,
-    status: int | None,
-    op: Operation | None,
-    retry_s: float | None,
-    raw: RawInput,
-) -> tuple[NormalizedError, ...]:
-    data = parsed.get(shape.field)
-    if not isinstance(data, list):
-        return ()
-    out = []
-    for index, item in enumerate(data[:1000]):
-        if not isinstance(item, Mapping):
-            continue
-        c, _ = code_of(_first(item, shape.code_fields))
-        if c is None or c in shape.success_codes:
-            continue
-        m = _message(_first(item, shape.message_fields))
-        out.append(_result(rs, c, m, status, op, None, retry_s, raw, "UNKNOWN.UNMAPPED", (), index))
-    return tuple(out)
+    ), at

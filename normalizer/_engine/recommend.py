@@ -1,15 +1,18 @@
 """``recommend()``: from a normalized error and what was being done, the next action.
 
 The policy (``policies/default.yaml`` unless you pass your own) decides. Then
-the safety guards below hold whatever the policy says; each has an id that
-``Recommendation.guard`` names when it changed the outcome:
+the safety guards of ``normalizer/_core/guards.py`` hold whatever the policy says
+(the same objects refuse, at load, a policy rule that asks for what they
+forbid); ``Recommendation.guard`` names the guard that changed the outcome:
 
-- ``guard.unknown-outcome-write``: an UNKNOWN_STATE or UNKNOWN error on a
-  non-idempotent write is never answered with RETRY: the earlier attempt may
-  have taken effect. It becomes QUERY_THEN_RETRY with the operation's status
-  query, or ESCALATE when the operation has none.
 - ``guard.never-retry``: AUTH (except AUTH.TIMESTAMP) and KYC errors are
   never answered with RETRY or QUERY_THEN_RETRY: they become ESCALATE.
+- ``guard.unknown-outcome-write``: an UNKNOWN_STATE or UNKNOWN error on a
+  non-idempotent write is never answered with RETRY, nor with a
+  QUERY_THEN_RETRY whose precondition is not the status query
+  (``query_order_status``, ``query_transfer_status``): the earlier attempt may
+  have taken effect. It becomes QUERY_THEN_RETRY with the operation's status
+  query, or ESCALATE when the operation has none.
 - ``guard.rate-limit-backoff``: a RATE_LIMIT error is answered with RETRY and
   a delay of at least ``RATE_LIMIT_MIN_DELAY_S`` (or the cap, if lower) until
   the attempts are used up.
@@ -30,6 +33,8 @@ delay never decreases from one attempt to the next and never exceeds
 from __future__ import annotations
 
 import random
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,25 +42,25 @@ from typing import Any
 
 from .._core.arguments import attempt_of, flag
 from .._core.errors import ArgumentTypeError
+from .._core.guards import RATE_LIMIT_MIN_DELAY_S, Proposal, Situation
 from .._core.policy import Backoff, Policy
-from .._core.vocabulary import (
-    Action,
-    Category,
-    Operation,
-    Precondition,
-    Scope,
-    operation_of,
-    wider,
-)
-from .._formats.registry import ONTOLOGY, default_policy
+from .._core.vocabulary import Action, Category, Operation, Precondition, operation_of
+from .._formats.registry import default_policy
+from .guards import delay_bounds, guard
 from .results import NormalizedError, Recommendation
 
-RATE_LIMIT_MIN_DELAY_S = 1.0
+__all__ = ["MAX_POLICIES", "RATE_LIMIT_MIN_DELAY_S", "recommend"]
 
 _make = Recommendation._make
 _DELAY = Recommendation._fields.index("delay_s")
 _REASON = Recommendation._fields.index("reason")
-_policies: dict[tuple[str, int, int], Policy] = {}
+
+#: policies loaded from paths: resolved path -> ((mtime, size), policy), least
+#: recently used first. A rewritten file replaces its older version; at most
+#: ``MAX_POLICIES`` paths are kept.
+_policies: OrderedDict[str, tuple[tuple[int, int], Policy]] = OrderedDict()
+MAX_POLICIES = 16
+_POLICIES_LOCK = threading.Lock()
 
 
 def _policy(policy: Policy | str | Path | None) -> Policy:
@@ -67,13 +72,21 @@ def _policy(policy: Policy | str | Path | None) -> Policy:
         path = Path(policy)
         try:
             st = path.stat()
-            key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+            name, stamp = str(path.resolve()), (st.st_mtime_ns, st.st_size)
         except OSError:
             return _load_policy(path)  # refused with a clear PolicyError
-        cached = _policies.get(key)
-        if cached is None:
-            cached = _policies[key] = _load_policy(path)
-        return cached
+        with _POLICIES_LOCK:
+            hit = _policies.get(name)
+            if hit is not None and hit[0] == stamp:
+                _policies.move_to_end(name)
+                return hit[1]
+        loaded = _load_policy(path)
+        with _POLICIES_LOCK:
+            _policies[name] = (stamp, loaded)
+            _policies.move_to_end(name)
+            while len(_policies) > MAX_POLICIES:
+                _policies.popitem(last=False)
+        return loaded
     raise ArgumentTypeError("policy", "a Policy, a path or None", policy)
 
 
@@ -169,38 +182,12 @@ def _plan(
     action = r.action
     scope = r.scope
     precondition = r.precondition
-    guard: str | None = None
-    notes: list[str] = []
-    write = op in ONTOLOGY.writes
-
-    # guard.never-retry
-    if (
-        cat in ONTOLOGY.never_retry
-        and subcategory not in ONTOLOGY.retry_allowed
-        and action in (Action.RETRY, Action.QUERY_THEN_RETRY)
-    ):
-        action, guard = Action.ESCALATE, "guard.never-retry"
-        scope = wider(scope, Scope.ACCOUNT)
-        notes.append(f"{cat.value} errors are never retried")
-    # guard.unknown-outcome-write
-    if (
-        cat in (Category.UNKNOWN_STATE, Category.UNKNOWN)
-        and write
-        and not idem
-        and action is Action.RETRY
-    ):
-        action, guard = Action.QUERY_THEN_RETRY, "guard.unknown-outcome-write"
-        notes.append("the earlier attempt may have taken effect, so it is queried before resending")
-    # guard.rate-limit-backoff
-    if cat is Category.RATE_LIMIT and action is not Action.RETRY:
-        action, guard = Action.RETRY, "guard.rate-limit-backoff"
-        notes.append("rate limits are retried with backoff until the attempts are used up")
-    # guard.query-needs-precondition
-    if action is Action.QUERY_THEN_RETRY and precondition is None:
-        precondition = ONTOLOGY.status_query.get(op)
-        if precondition is None:
-            action, guard = Action.ESCALATE, "guard.query-needs-precondition"
-            notes.append(f"a {op.value} cannot be queried, so a person must check its outcome")
+    proposal, last, notes = guard(
+        Situation(cat, subcategory, op, idem), Proposal(action, scope, precondition)
+    )
+    assert proposal.action is not None
+    action, scope, precondition = proposal.action, proposal.scope or scope, proposal.precondition
+    guard_id = last.id if last is not None else None
 
     retrying = False
     hold: float | None = None
@@ -228,12 +215,12 @@ def _plan(
         hold,
         reason,
         r.rule_id,
-        guard,
+        guard_id,
         exhausted,
     )
     if not retrying:
         return _Plan(values, reason, fixed=_make(values))
-    min_delay = min(RATE_LIMIT_MIN_DELAY_S, r.backoff.max_s) if cat is Category.RATE_LIMIT else None
+    min_delay = delay_bounds(Situation(cat, subcategory, op, idem), r.backoff.max_s)
     return _Plan(values, reason, backoff=r.backoff, min_delay=min_delay)
 
 

@@ -25,7 +25,18 @@ def plain_catalog(catalog: Catalog) -> CompiledCatalog:
         catalog.source_url,
         catalog.updated_at,
         tuple(
-            Entry(e.code, e.message, e.language, e.http_status, e.section, e.guidance, e.source_url)
+            Entry(
+                e.code,
+                e.message,
+                e.language,
+                e.http_status,
+                e.section,
+                e.guidance,
+                e.source_url,
+                e.doc_code,
+                e.name,
+                e.description,
+            )
             for e in catalog.entries
         ),
     )
@@ -50,6 +61,10 @@ def compile_exchange(root: Path, name: str, common: list[Rule]) -> dict[str, Any
         catalog = plain_catalog(load_catalog(folder / "catalog.yaml"))
     own = load_rules_file(folder / "rules.yaml", name)
     spec_data = spec.model_dump(mode="json")
+    # the envelope reads every item shape the same way, one or several
+    spec_data["response"]["item_shapes"] = [
+        shape.model_dump(mode="json") for shape in spec.response.item_shapes
+    ]
     RuleSet(Frozen(spec_data), catalog, own, common, check=True)  # refuses conflicts
     return {
         "spec": spec_data,

@@ -17,4 +17,9 @@ VENUE_NAME = r"^[a-z][a-z0-9_]*$"
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
 OneLine = Annotated[str, StringConstraints(min_length=8, max_length=240, pattern=r"^[^\n]+$")]
 VenueName = Annotated[str, StringConstraints(pattern=VENUE_NAME)]
-Code = Annotated[str, StringConstraints(pattern=r"^-?[0-9A-Za-z_.]{1,32}$")]
+#: A code as an exchange documents or returns it: a number (``51008``,
+#: ``-2010``), a documented sub-code (``51008_1000``), a label or enum
+#: (``BALANCE_NOT_ENOUGH``) or an error string (``EOrder:Insufficient funds``,
+#: ``EService: Throttled: [UNIX timestamp]``). One line, no edge spaces.
+MAX_CODE_CHARS = 120
+Code = Annotated[str, StringConstraints(pattern=r"^[^\s|](?:[^\n\r|]{0,118}[^\s|])?$")]

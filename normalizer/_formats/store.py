@@ -15,11 +15,12 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from .._core.guards import GuardSet
 from .._core.resources import data_dir
 from .._core.vocabulary import Ontology
 
 #: Bump when the compiled form changes shape.
-COMPILER_VERSION = 3
+COMPILER_VERSION = 4
 STORE = Path(__file__).resolve().parents[1] / "_compiled.marshal"
 COMMON = "common"
 
@@ -83,7 +84,5 @@ def _ontology_data() -> dict[str, Any]:
 
 #: The loaded vocabulary (see ``normalizer._core.vocabulary``).
 ONTOLOGY = Ontology(_ontology_data())
-
-
-#: The loaded vocabulary (see ``normalizer._core.vocabulary``).
-ONTOLOGY = Ontology(_ontology_data())
+#: The safety guards, bound to it (see ``normalizer._core.guards``).
+GUARDS = GuardSet(ONTOLOGY)
