@@ -19,7 +19,6 @@ analysis) <- the command line.
 
 from typing import TYPE_CHECKING
 
-from ._batch import classify_frame, normalize_many
 from ._core.errors import (
     ArgumentTypeError,
     ArgumentValueError,
@@ -45,6 +44,7 @@ from ._engine.results import NormalizedError, RawInput, Recommendation
 from ._formats.registry import default_policy
 
 if TYPE_CHECKING:
+    from ._batch import classify_frame, normalize_many
     from ._formats.policy import load_policy, parse_policy
     from ._formats.schema import json_schema
     from .supervisor import Decision, Halt, Supervisor
@@ -60,6 +60,8 @@ _LAZY = {
     "load_policy": "._formats.policy",
     "parse_policy": "._formats.policy",
     "json_schema": "._formats.schema",
+    "classify_frame": "._batch",
+    "normalize_many": "._batch",
 }
 
 

@@ -191,6 +191,7 @@ class Entry:
         "name",
         "section",
         "source_url",
+        "template",
     )
 
     def __init__(
@@ -205,6 +206,7 @@ class Entry:
         doc_code: str | None = None,
         name: str | None = None,
         description: str | None = None,
+        template: Template | None = None,
     ) -> None:
         self.code = code
         self.message = message
@@ -216,6 +218,14 @@ class Entry:
         self.doc_code = doc_code
         self.name = name
         self.description = description
+        #: the message compiled for matching (made when first needed if not given)
+        self.template = template
+
+    def compiled(self) -> Template:
+        t = self.template
+        if t is None:
+            t = self.template = Template(self.message)
+        return t
 
     @property
     def documented_as(self) -> str:
@@ -234,10 +244,28 @@ class Entry:
             self.doc_code,
             self.name,
             self.description,
+            self.compiled().to_plain(),
         )
 
     def __repr__(self) -> str:
         return f"Entry({self.code!r}, {self.message!r})"
+
+
+def _entry(e: Sequence[Any]) -> Entry:
+    code, message, language, status, section, guidance, url, doc_code, name, description = e[:10]
+    return Entry(
+        code,
+        message,
+        language,
+        status,
+        section,
+        guidance,
+        url,
+        doc_code,
+        name,
+        description,
+        Template.from_plain(e[10]),
+    )
 
 
 class CompiledCatalog:
@@ -275,7 +303,12 @@ class CompiledCatalog:
     @classmethod
     def from_plain(cls, data: Sequence[Any]) -> CompiledCatalog:
         exchange, url, updated, entries = data
-        return cls(exchange, url, updated, tuple(Entry(*e) for e in entries))
+        return cls(
+            exchange,
+            url,
+            updated,
+            tuple(_entry(e) for e in entries),
+        )
 
 
 class Rule:
@@ -283,17 +316,18 @@ class Rule:
     ``outcome`` whether a request it decides took effect."""
 
     __slots__ = (
+        "_regexes",
         "category",
         "codes",
         "examples",
         "exchange",
+        "has_message",
         "id",
         "line",
         "operations",
         "outcome",
         "path",
         "priority",
-        "regexes",
         "source_url",
         "specificity",
         "statuses",
@@ -319,6 +353,7 @@ class Rule:
         examples: tuple[str, ...],
         path: str,
         line: int | None,
+        templates: tuple[Template, ...] | None = None,
     ) -> None:
         self.id = id
         self.exchange = exchange
@@ -334,8 +369,11 @@ class Rule:
         self.line = line
         w = when
         self.codes = frozenset(w.code) if w.code is not None else None
-        self.templates = tuple(Template(t) for t in w.message or ())
-        self.regexes = tuple(re.compile(r, re.IGNORECASE) for r in w.message_regex or ())
+        self.templates = (
+            templates if templates is not None else tuple(Template(t) for t in w.message or ())
+        )
+        self._regexes: tuple[re.Pattern[str], ...] | None = None  # compiled on first use
+        self.has_message = bool(w.message or w.message_regex)
         self.statuses = frozenset(w.http_status) if w.http_status is not None else None
         self.operations = frozenset(w.operation) if w.operation is not None else None
         self.transports = frozenset(w.transport) if w.transport is not None else None
@@ -347,6 +385,16 @@ class Rule:
     @property
     def label(self) -> str:
         return self.subcategory or self.category.value
+
+    @property
+    def regexes(self) -> tuple[re.Pattern[str], ...]:
+        """The rule's message regexes, compiled when first needed."""
+        got = self._regexes
+        if got is None:
+            got = self._regexes = tuple(
+                re.compile(r, re.IGNORECASE) for r in self.when.message_regex or ()
+            )
+        return got
 
     def to_plain(self) -> tuple[Any, ...]:
         return (
@@ -362,11 +410,12 @@ class Rule:
             self.examples,
             self.path,
             self.line,
+            tuple(t.to_plain() for t in self.templates),
         )
 
     @classmethod
     def from_plain(cls, data: Sequence[Any]) -> Rule:
-        i, ex, cat, sub, outcome, why, url, prio, when, examples, path, line = data
+        i, ex, cat, sub, outcome, why, url, prio, when, examples, path, line, templates = data
         return cls(
             id=i,
             exchange=ex,
@@ -380,6 +429,7 @@ class Rule:
             examples=tuple(examples),
             path=path,
             line=line,
+            templates=tuple(Template.from_plain(t) for t in templates),
         )
 
     def matches(self, probe: Probe, folded: str | None) -> bool:
@@ -404,7 +454,7 @@ class Rule:
             return False
         if self.transports is not None and probe.transport not in self.transports:
             return False
-        if self.templates or self.regexes:
+        if self.has_message:
             if probe.message is None or folded is None:
                 return False
             if not (
@@ -415,7 +465,7 @@ class Rule:
         return True
 
     def message_matches(self, message: str) -> bool:
-        if not (self.templates or self.regexes):
+        if not self.has_message:
             return True
         folded = fold(message)
         b = bound(message)
@@ -453,7 +503,7 @@ class _MessageIndex:
         self.always: list[int] = []
         keyed: dict[str, list[int]] = {}
         for i, rule in enumerate(self.rules):
-            if rule.regexes or not rule.templates:
+            if rule.when.message_regex or not rule.templates:
                 self.always.append(i)
                 continue
             for t in rule.templates:
@@ -463,7 +513,7 @@ class _MessageIndex:
                     break
                 keyed.setdefault(key, []).append(i)
         self.keys = tuple(keyed.items())
-        self.plain = tuple(r for r in self.rules if not (r.templates or r.regexes))
+        self.plain = tuple(r for r in self.rules if not r.has_message)
 
     def candidates(self, folded: str | None) -> Iterable[Rule]:
         if folded is None:
@@ -502,7 +552,7 @@ class RuleSet:
         self._exact: dict[str, Entry] = {}
         templated: list[tuple[Template, Entry]] = []
         for entry in entries:
-            t = Template(entry.message)
+            t = entry.compiled()
             if t.weight < 4:
                 continue  # too little text to recognise a message by
             if len(t.parts) == 1:
@@ -625,7 +675,7 @@ class RuleSet:
             and not (a.transports & b.transports)
         ):
             return False
-        if (a.templates or a.regexes) and (b.templates or b.regexes):
+        if a.has_message and b.has_message:
             same = {t.source.casefold() for t in a.templates} & {
                 t.source.casefold() for t in b.templates
             }
@@ -704,7 +754,7 @@ class RuleSet:
                 )
             ]
         messages: list[str | None] = [None]
-        if rule.templates or rule.regexes:
+        if rule.has_message:
             messages = list(dict.fromkeys(self.witnesses(rule))) or [None]
         status = None
         if rule.statuses is not None:

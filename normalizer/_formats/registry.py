@@ -19,6 +19,7 @@ that folder directly and keeps nothing on disk.
 
 from __future__ import annotations
 
+import marshal
 import threading
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,10 @@ class Registry:
 
     def _load(self, name: str) -> RuleSet:
         if self.bundled:
-            return rule_set_from_plain(_compiled()["exchanges"][name], self.common_rules())
+            plain = _compiled()["exchanges"][name]
+            if isinstance(plain, bytes):  # the store keeps each exchange as its own blob
+                plain = marshal.loads(plain)  # noqa: S302 - our own store (see store.py)
+            return rule_set_from_plain(plain, self.common_rules())
         from .compile import compile_exchange
 
         plain = compile_exchange(self.root, name, self.common_rules())

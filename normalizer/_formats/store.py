@@ -20,7 +20,7 @@ from .._core.resources import data_dir
 from .._core.vocabulary import Ontology
 
 #: Bump when the compiled form changes shape.
-COMPILER_VERSION = 4
+COMPILER_VERSION = 6
 STORE = Path(__file__).resolve().parents[1] / "_compiled.marshal"
 COMMON = "common"
 
@@ -58,8 +58,14 @@ def _read_store(fp: tuple[Any, ...]) -> dict[str, Any] | None:
 def write_store(data: dict[str, Any], path: Path = STORE) -> bool:
     """Write compiled data atomically; False when the folder is not writable."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    # each exchange is a marshal blob of its own, read only when first asked for
+    on_disk = dict(data)
+    on_disk["exchanges"] = {
+        name: v if isinstance(v, bytes) else marshal.dumps(v)
+        for name, v in data["exchanges"].items()
+    }
     try:
-        tmp.write_bytes(marshal.dumps(data))
+        tmp.write_bytes(marshal.dumps(on_disk))
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
