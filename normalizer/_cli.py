@@ -28,12 +28,13 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ._catalog import diff_catalogs, dump_catalog, load_catalog
-from ._errors import ConfigError, NormalizerError
-from ._normalize import exchanges, normalize, registry
-from ._ontology import ONTOLOGY, Operation
-from ._recommend import recommend
-from ._text import Template, fold
+from ._core.errors import ConfigError, NormalizerError
+from ._core.text import Template, fold
+from ._core.vocabulary import Operation
+from ._engine.normalize import exchanges, normalize, registry
+from ._engine.recommend import recommend
+from ._formats.catalog import diff_catalogs, dump_catalog, load_catalog
+from ._formats.registry import ONTOLOGY
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
@@ -57,8 +58,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "error": err.model_dump(mode="json", exclude={"raw"}),
-                    "recommendation": rec.model_dump(mode="json"),
+                    "error": {k: v for k, v in err.to_dict().items() if k != "raw"},
+                    "recommendation": rec.to_dict(),
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -98,6 +99,7 @@ def _explain(args: argparse.Namespace) -> int:
         f"category:       {err.category.value}",
         f"subcategory:    {err.subcategory or '-'}",
         f"meaning:        {meaning}",
+        f"outcome:        {err.outcome.value} ({_OUTCOME_MEANING[err.outcome.value]})",
     ]
     if err.rule_id:
         rule = rs.by_id[err.rule_id]
@@ -160,9 +162,9 @@ def _ingest(args: argparse.Namespace) -> int:
             f"no exchange {args.exchange!r} under {rs_root} (known: {', '.join(known)}); "
             f"create {folder}/exchange.yaml first"
         )
-    from ._catalog import ingest_pages, section_drift
-    from ._rules import ExchangeSpec
-    from ._yaml import load_file, validate
+    from ._formats.catalog import ingest_pages, section_drift
+    from ._formats.rules import ExchangeSpec
+    from ._formats.yaml import load_file, validate
 
     spec = validate(
         ExchangeSpec, load_file(folder / "exchange.yaml"), context={"exchange": args.exchange}
@@ -215,7 +217,7 @@ def _ingest(args: argparse.Namespace) -> int:
         if outside:
             print(f"  keep the pages in {folder / 'docs'}/ so the catalog can be rebuilt")
     # codes with no rule of the exchange's own
-    from ._rules import load_rules_file
+    from ._formats.rules import load_rules_file
 
     rules_path = folder / "rules.yaml"
     own = load_rules_file(rules_path, args.exchange) if rules_path.is_file() else []
@@ -346,6 +348,7 @@ def _coverage(args: argparse.Namespace) -> int:
 BATCH_COLUMNS = (
     "category",
     "subcategory",
+    "outcome",
     "rule_id",
     "action",
     "delay_s",
@@ -428,6 +431,13 @@ def _field(row: dict[str, object], name: str) -> object:
     return None
 
 
+_OUTCOME_MEANING = {
+    "NOT_SENT": "the request never reached the exchange",
+    "REJECTED": "the exchange answered and did not act",
+    "UNKNOWN": "the request may have taken effect",
+}
+
+
 def _attempt(value: object) -> int:
     if value is None or value == "":
         return 1
@@ -441,9 +451,15 @@ def _attempt(value: object) -> int:
 
 
 def _flag(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "y")
-    return bool(value)
+    """A CSV/JSON cell as a bool: true/false, yes/no, 1/0 or empty; anything else refused."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y"):
+        return True
+    if text in ("", "0", "false", "no", "n"):
+        return False
+    raise ValueError(f"attempt/idempotent: idempotent must be true or false, not {value!r}")
 
 
 def _classify_rows(
@@ -461,7 +477,6 @@ def _classify_rows(
     each gets ``recommend()`` with its own ``idempotent`` and ``attempt``.
     """
     from ._batch import normalize_many
-    from ._ontology import Operation
 
     known = set(exchanges())
     records: list[dict[str, object]] = []
@@ -476,9 +491,7 @@ def _classify_rows(
                 f"{where}: unknown exchange {exchange!r}; known exchanges: "
                 f"{', '.join(sorted(known))}"
             )
-        status = _field(row, "http_status")
-        if isinstance(status, str) and status.strip().isdigit():
-            status = int(status)
+        status = _field(row, "http_status")  # normalize() reads "429", 429.0 and 429 alike
         op = _field(row, "operation")
         try:
             operation = Operation(op) if op is not None else None
@@ -510,6 +523,7 @@ def _classify_rows(
                 **row,
                 "category": err.category.value,
                 "subcategory": err.subcategory,
+                "outcome": err.outcome.value,
                 "rule_id": err.rule_id,
                 "action": rec.action.value,
                 "delay_s": round(rec.delay_s, 3),
@@ -575,7 +589,7 @@ def _batch(args: argparse.Namespace) -> int:
     if out_format == "parquet" and args.output == "-":
         raise _Usage("Parquet cannot go to standard output; give --output FILE.parquet")
     if args.policy:
-        from ._recommend import _policy
+        from ._engine.recommend import _policy
 
         _policy(args.policy)  # a bad policy file is refused before any row
     done = _classify_rows(
@@ -681,7 +695,7 @@ def prog_name(argv0: str | None = None) -> str:
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    from . import __version__
+    from ._core.resources import VERSION as __version__
 
     p = argparse.ArgumentParser(
         prog=prog or prog_name(),
