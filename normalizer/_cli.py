@@ -27,12 +27,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._catalog import diff_catalogs, dump_catalog, load_catalog
-from ._errors import ConfigError, NormalizerError
-from ._normalize import exchanges, normalize, registry
-from ._ontology import ONTOLOGY, Operation
-from ._recommend import recommend
-from ._text import Template, fold
+from ._core.errors import ConfigError, NormalizerError
+from ._core.text import Template, fold
+from ._core.vocabulary import Operation
+from ._engine.normalize import exchanges, normalize, registry
+from ._engine.recommend import recommend
+from ._formats.catalog import diff_catalogs, dump_catalog, load_catalog
+from ._formats.registry import ONTOLOGY
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
@@ -56,8 +57,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "error": err.model_dump(mode="json", exclude={"raw"}),
-                    "recommendation": rec.model_dump(mode="json"),
+                    "error": {k: v for k, v in err.to_dict().items() if k != "raw"},
+                    "recommendation": rec.to_dict(),
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -97,6 +98,7 @@ def _explain(args: argparse.Namespace) -> int:
         f"category:       {err.category.value}",
         f"subcategory:    {err.subcategory or '-'}",
         f"meaning:        {meaning}",
+        f"outcome:        {err.outcome.value} ({_OUTCOME_MEANING[err.outcome.value]})",
     ]
     if err.rule_id:
         rule = rs.by_id[err.rule_id]
@@ -159,9 +161,9 @@ def _ingest(args: argparse.Namespace) -> int:
             f"no exchange {args.exchange!r} under {rs_root} (known: {', '.join(known)}); "
             f"create {folder}/exchange.yaml first"
         )
-    from ._catalog import ingest_pages, section_drift
-    from ._rules import ExchangeSpec
-    from ._yaml import load_file, validate
+    from ._formats.catalog import ingest_pages, section_drift
+    from ._formats.rules import ExchangeSpec
+    from ._formats.yaml import load_file, validate
 
     spec = validate(
         ExchangeSpec, load_file(folder / "exchange.yaml"), context={"exchange": args.exchange}
@@ -214,7 +216,7 @@ def _ingest(args: argparse.Namespace) -> int:
         if outside:
             print(f"  keep the pages in {folder / 'docs'}/ so the catalog can be rebuilt")
     # codes with no rule of the exchange's own
-    from ._rules import load_rules_file
+    from ._formats.rules import load_rules_file
 
     rules_path = folder / "rules.yaml"
     own = load_rules_file(rules_path, args.exchange) if rules_path.is_file() else []
@@ -339,6 +341,13 @@ def _coverage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_OUTCOME_MEANING = {
+    "NOT_SENT": "the request never reached the exchange",
+    "REJECTED": "the exchange answered and did not act",
+    "UNKNOWN": "the request may have taken effect",
+}
+
+
 # ------------------------------------------------------------------ batch
 
 
@@ -448,7 +457,7 @@ def prog_name(argv0: str | None = None) -> str:
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    from . import __version__
+    from ._core.resources import VERSION as __version__
 
     p = argparse.ArgumentParser(
         prog=prog or prog_name(),

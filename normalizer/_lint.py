@@ -39,10 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._catalog import Catalog, load_catalog
-from ._errors import ConfigError, Problem, RuleFileError
-from ._resources import data_dir
-from ._rules import (
+from ._core.errors import ConfigError, Problem, RuleFileError
+from ._core.resources import data_dir
+from ._core.text import bound, fold
+from ._formats.catalog import Catalog, load_catalog
+from ._formats.rules import (
     ExchangeSpec,
     Probe,
     ResponseShape,
@@ -51,8 +52,7 @@ from ._rules import (
     RulesFile,
     compile_rules,
 )
-from ._text import bound, fold
-from ._yaml import UNUSABLE, Located, load_file, validate
+from ._formats.yaml import UNUSABLE, Located, load_file, validate
 
 Severity = Literal["error", "warning"]
 Level = Literal["specific", "generic", "none"]
@@ -209,13 +209,13 @@ def _load_spec(path: Path, exchange: str, report: LintReport) -> ExchangeSpec | 
 
 
 def _lint_policy(path: Path, report: LintReport) -> None:
-    from ._policy import load_policy
+    from ._formats.policy import load_policy
 
     _lint_loadable(path, report, load_policy)
 
 
 def _lint_ccxt_table(path: Path, report: LintReport) -> None:
-    from ._ccxt import load_class_table
+    from ._formats.ccxt_table import load_class_table
 
     _lint_loadable(path, report, load_class_table)
 
@@ -651,7 +651,7 @@ def coverage(
     Raises ``ConfigError`` when a file cannot be loaded and
     ``UnknownExchangeError`` for a name that is not there.
     """
-    from ._normalize import Registry, registry
+    from ._engine.normalize import Registry, registry
 
     reg = Registry(Path(root)) if root is not None else registry()
     names = list(exchanges) if exchanges else list(reg.names)
@@ -673,7 +673,10 @@ def _lint_exchange(folder: Path, report: LintReport, common: list[Rule] | None) 
     if (folder / "catalog.yaml").is_file() and catalog is None:
         return
     try:
-        rs = RuleSet(spec, catalog, own, common)
+        from ._formats.compile import plain_catalog
+
+        plain = plain_catalog(catalog) if catalog is not None else None
+        rs = RuleSet(spec, plain, own, common)
     except ConfigError as exc:
         report.findings += _set_problems(exc.problems)
         return

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import normalizer
 from normalizer import Category, UnknownExchangeError, classify_frame, normalize, normalize_many
-from normalizer._normalize import registry
+from normalizer._engine.normalize import registry
 from normalizer.batch import as_http_status, output_columns
 
 ENTRIES = [(ex, e) for ex in ("okx", "mexc") for e in registry().get(ex).catalog.entries]  # type: ignore[union-attr]
@@ -208,11 +208,12 @@ def text(value: Any) -> Any:
 
 def result_row(err: Any, rec: Any) -> tuple[Any, ...]:
     """The added columns, as per-row normalize() and recommend() say (attributes only)."""
-    labels = [text(err.category), err.subcategory, err.rule_id]
+    labels = [text(err.category), err.subcategory]
     if "outcome" in output_columns():
         labels.append(text(err.outcome))
     return (
         *labels,
+        err.rule_id,
         text(rec.action),
         round(rec.delay_s, 3),
         text(rec.scope),

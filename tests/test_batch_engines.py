@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from normalizer import classify_frame
-from normalizer._resources import data_dir
+from normalizer._core.resources import data_dir
 from normalizer.batch import classify_partition, make_spec, output_columns
 
 pd = pytest.importorskip("pandas")

@@ -270,7 +270,7 @@ def test_parquet_keeps_types(capsys, tmp_path: Path) -> None:
 def test_rules_dir_and_policy(capsys, tmp_path: Path) -> None:
     import shutil
 
-    from normalizer._resources import data_dir
+    from normalizer._core.resources import data_dir
 
     rules = tmp_path / "rules"
     shutil.copytree(data_dir("rules"), rules)

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 import normalizer
-from normalizer._catalog import (
+from normalizer._cli import main
+from normalizer._core.text import Template
+from normalizer._formats.catalog import (
     CatalogError,
     api_code,
     diff_catalogs,
@@ -20,10 +22,8 @@ from normalizer._catalog import (
     load_catalog,
     parse_doc,
 )
-from normalizer._cli import main
+from normalizer._formats.registry import registry
 from normalizer._lint import code_verdicts
-from normalizer._normalize import registry
-from normalizer._text import Template
 
 ROOT = registry().root
 VENUES = list(registry().names)
@@ -135,7 +135,7 @@ def test_sub_codes_and_code_templates_become_the_api_code() -> None:
     ],
 )
 def test_docs_placeholders_and_spellings_match(template: str, message: str) -> None:
-    from normalizer._text import fold
+    from normalizer._core.text import fold
 
     assert Template(template).matches(fold(message))
 

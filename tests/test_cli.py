@@ -21,8 +21,8 @@ import pytest
 
 import normalizer
 from normalizer._cli import main, prog_name
-from normalizer._normalize import registry
-from normalizer._resources import data_dir
+from normalizer._core.resources import data_dir
+from normalizer._formats.registry import registry
 
 REPO = Path(__file__).resolve().parents[1]
 

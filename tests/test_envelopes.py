@@ -15,8 +15,8 @@ import pytest
 
 import normalizer
 from normalizer import Category, Scope
-from normalizer._envelope import MAX_RETRY_S, extract, header_hint, read_envelope, wait_of
-from normalizer._normalize import registry
+from normalizer._engine.envelope import MAX_RETRY_S, extract, header_hint, read_envelope, wait_of
+from normalizer._formats.registry import registry
 
 
 def norm(

@@ -18,7 +18,7 @@ import pytest
 
 import normalizer
 from normalizer import PolicyError
-from normalizer._yaml import MAX_FILE_BYTES, load_text
+from normalizer._formats.yaml import MAX_FILE_BYTES, load_text
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -205,7 +205,7 @@ def test_an_oversized_file_is_refused(tmp_path: Path) -> None:
 
 
 def _many_rules(n: int, conflicting: bool = False) -> str:
-    from normalizer._ontology import ONTOLOGY
+    from normalizer._formats.registry import ONTOLOGY
 
     unguarded = ("RATE_LIMIT", "AUTH", "KYC", "UNKNOWN")
     subs = [s for s in ONTOLOGY.subcategories if not s.startswith(unguarded)]
@@ -258,7 +258,7 @@ def test_many_conflicting_rules_are_refused_with_a_bounded_report(tmp_path: Path
 
 def test_recommend_keeps_a_bounded_number_of_policies(tmp_path: Path) -> None:
     """2,000 rewrites of one file kept 2,000 policies; now one per path, and few paths."""
-    from normalizer import _recommend
+    from normalizer._engine import recommend as _recommend
 
     err = normalizer.normalize("okx", code="58102")
     path = tmp_path / "desk.yaml"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import normalizer
-from normalizer._text import html_title, strip_tags
+from normalizer._core.text import html_title, strip_tags
 
 # the two regular expressions these functions replace, as the specification
 _TITLE = re.compile(r"<title[^>]*>([^<]{1,300})</title>", re.IGNORECASE)

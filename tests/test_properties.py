@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 import normalizer
 from normalizer import Action, Category, NormalizedError, Operation, PolicyError, Scope
-from normalizer._normalize import registry
-from normalizer._ontology import ONTOLOGY
-from normalizer._policy import parse_policy
-from normalizer._text import Template
+from normalizer._core.text import Template
+from normalizer._engine.normalize import registry
+from normalizer._formats.policy import parse_policy
+from normalizer._formats.registry import ONTOLOGY
 
 EXCHANGES = ["okx", "mexc"]
 
@@ -39,7 +39,7 @@ def _ruled(exchange: str, code: str) -> bool:
 
 def _shared_message(exchange: str, message: str) -> bool:
     """Whether the docs give this message (folded) for more than one code."""
-    from normalizer._text import fold
+    from normalizer._core.text import fold
 
     folded = fold(message)
     catalog = registry().get(exchange).catalog
@@ -200,11 +200,12 @@ def test_normalize_never_raises_and_keeps_the_raw_input(
         operation=operation,
     )
     assert isinstance(err, NormalizedError)
-    assert err.raw.body is body
+    # identical inputs share one result, whose raw holds an equal input
+    assert err.raw.body == body
     assert err.raw.headers is headers
-    assert err.raw.http_status is status
-    assert err.raw.code is code
-    assert err.raw.message is message
+    assert err.raw.http_status is status or err.raw.http_status == status  # NaN: itself
+    assert err.raw.code is code or err.raw.code == code
+    assert err.raw.message == message
     assert isinstance(err.category, Category)
     # a rule decides every known category; only a documented success code (a rule that
     # says UNKNOWN.NO_ERROR) names a rule on an UNKNOWN result
@@ -213,7 +214,7 @@ def test_normalize_never_raises_and_keeps_the_raw_input(
     ) or err.subcategory == "UNKNOWN.NO_ERROR"
     if err.subcategory is not None:
         assert ONTOLOGY.subcategories[err.subcategory] is err.category
-    assert err.retry_after_s is None or 0 <= err.retry_after_s <= 86400
+    assert err.retry_after_s is None or 0 <= err.retry_after_s <= 7 * 86400
     hash(err)
 
 

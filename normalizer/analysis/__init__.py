@@ -36,7 +36,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._catalog import (
+from .._ccxt import Comparison, compare_with_ccxt
+from .._formats.catalog import (
     Catalog,
     CatalogEntry,
     Drift,
@@ -46,7 +47,6 @@ from .._catalog import (
     load_catalog,
     parse_doc,
 )
-from .._ccxt import Comparison, compare_with_ccxt
 from .._lint import CodeVerdict, ExchangeCoverage, Finding, LintReport, coverage, lint
 from .._lint import code_verdicts as _verdicts_of_rule_set
 from .policy_tests import (
@@ -60,7 +60,7 @@ from .tests import run_rule_tests, run_tests
 
 
 def _rule_set(exchange: str, root: str | Path | None) -> object:
-    from .._normalize import Registry, registry
+    from .._formats.registry import Registry, registry
 
     reg = Registry(Path(root)) if root is not None else registry()
     return reg.get(exchange)
@@ -68,7 +68,7 @@ def _rule_set(exchange: str, root: str | Path | None) -> object:
 
 def exchanges(root: str | Path | None = None) -> list[str]:
     """The exchanges under ``root`` (default: the bundled rules), by name."""
-    from .._normalize import Registry, registry
+    from .._formats.registry import Registry, registry
 
     reg = Registry(Path(root)) if root is not None else registry()
     return list(reg.names)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import logging
 import math
 import os
 import random
@@ -37,14 +36,15 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from .._models import NormalizedError, RawInput, _build
-from .._normalize import Registry, normalize
-from .._ontology import Operation, operation_of
-from .._policy import Policy, default_policy, parse_policy
-from .._recommend import _policy as _policy_of_argument
-from .._recommend import recommend
-
-log = logging.getLogger("normalizer")
+from .._core.arguments import status_of
+from .._core.policy import Policy
+from .._core.vocabulary import Operation, operation_of
+from .._engine.normalize import normalize
+from .._engine.recommend import _policy as _policy_of_argument
+from .._engine.recommend import recommend
+from .._engine.results import NormalizedError
+from .._formats.policy import parse_policy
+from .._formats.registry import Registry, default_policy
 
 # pandas and numpy are optional and imported when a frame function runs, so their
 # objects are typed Any here: a DataFrame, a Series, an ndarray.
@@ -69,7 +69,7 @@ INPUT_COLUMNS = (
     "attempt",
 )
 #: The text columns it adds (``outcome`` only where results carry one).
-LABEL_COLUMNS = ("category", "subcategory", "rule_id", "outcome", "action")
+LABEL_COLUMNS = ("category", "subcategory", "outcome", "rule_id", "action")
 #: The recommendation's columns after them; ``delay_s`` is a float, the rest text.
 ACTION_COLUMNS = ("delay_s", "scope", "precondition", "policy_rule_id")
 
@@ -85,28 +85,20 @@ def as_http_status(value: Any) -> Any:
     """An HTTP status as ``normalize()`` reads it, from what logs store.
 
     ``429``, ``429.0`` (pandas stores integers with gaps as floats), ``"429"``,
-    ``" 429 "`` and ``numpy.int64(429)`` all become ``429``; missing values
+    ``" 429 "`` and ``numpy.int64(429)`` all become ``429``, through the
+    engine's own reading (``normalize()`` reads them the same); missing values
     (None, NaN, NA) become None; anything else is passed on as it is, for
-    ``normalize()`` to judge (it ignores what is no status). The one place the
-    batch path converts statuses.
+    ``normalize()`` to judge (it ignores what is no status, with a note).
     """
-    if value is None or isinstance(value, bool):
-        return value
-    item = getattr(value, "item", None)
-    if item is not None and type(value).__module__ == "numpy":
-        value = item()
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if value.is_integer() and abs(value) < 2**53:
-            return int(value)
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isascii() and text.isdigit() and len(text) <= 6:
-            return int(text)
-        if text.endswith(".0") and text[:-2].isascii() and text[:-2].isdigit():
-            return int(text[:-2])  # a CSV written from a float column
+    if value is None:
+        return None
+    status, _ = status_of(value)
+    if status is not None:
+        return status
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, str) and value.strip().endswith(".0"):
+        return as_http_status(value.strip()[:-2])  # a CSV written from a float column
     return value
 
 
@@ -362,11 +354,11 @@ def _known_types() -> dict[str, str]:
     """A logged exception class name (bare or qualified) -> the qualified name we know."""
     global _KNOWN_TYPES
     if _KNOWN_TYPES is None:
-        from .._ccxt import default_table
-        from .._transport import _BY_NAME
+        from .._engine.transport import _BY_NAME
+        from .._formats.registry import bundled
 
         known: dict[str, str] = {}
-        for entry in default_table().classes:
+        for entry in bundled("ccxt")["classes"]:
             known.setdefault(entry, f"ccxt.base.errors.{entry}")
         for qualified in _BY_NAME:
             known.setdefault(qualified.rsplit(".", 1)[1], qualified)
@@ -423,26 +415,12 @@ def _normalize_in(
             error=error,
             operation=operation,
         )
-    from .. import _normalize as engine
+    from .._engine import normalize as engine
 
     rs = rules.get(exchange)
     op = operation_of(operation) if operation is not None else None
-    raw = _build(
-        RawInput,
-        {
-            "body": body,
-            "http_status": http_status,
-            "headers": None,
-            "code": code,
-            "message": message,
-            "error": error,
-        },
-    )
-    try:
-        return engine._normalize(rs, code, message, http_status, body, None, error, op, raw)
-    except Exception:  # as normalize(): a bug of ours must not break the run
-        log.exception("normalize() failed on %s input; returning UNKNOWN", rs.name)
-        return engine._unknown(rs, "UNKNOWN.MALFORMED", None, None, None, op, None, raw)
+    raw = engine._RAW((body, http_status, None, code, message, error))
+    return engine._guarded(rs, code, message, http_status, body, None, error, op, raw)[0]
 
 
 def _text(value: Any) -> str | None:
@@ -515,10 +493,10 @@ def _classify_one(
         key = (spec.seed, *(row.get(c) for c in INPUT_COLUMNS), op, idempotent, attempt)
         rand = random.Random(repr(key)).random  # noqa: S311 - jitter, not secrets
     rec = recommend(err, op, idempotent, attempt, policy, rand=rand)
-    labels: list[Any] = [_text(err.category), err.subcategory, err.rule_id]
+    labels: list[Any] = [_text(err.category), err.subcategory]
     if _has_outcome():
         labels.append(_text(getattr(err, "outcome", None)))
-    labels.append(_text(rec.action))
+    labels += [err.rule_id, _text(rec.action)]
     return (
         *labels,
         round(float(rec.delay_s), 3),

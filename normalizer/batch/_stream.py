@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .._ontology import operation_of
+from .._core.vocabulary import operation_of
 from ._frame import (
     INPUT_COLUMNS,
     FrameSpec,
@@ -527,7 +527,7 @@ def run_batch(
     spec = make_spec(policy=policy, rules_dir=rules_dir, seed=seed, categorical=False)
     reg = _registry_of(spec)
     if reg is None:
-        from .._normalize import registry
+        from .._formats.registry import registry
 
         reg = registry()
     known = frozenset(reg.names)

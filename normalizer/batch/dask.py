@@ -15,7 +15,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from .._ontology import Operation
+from .._core.vocabulary import Operation
 from ._frame import classify_partition, make_spec, output_columns
 
 

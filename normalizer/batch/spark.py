@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._ontology import Operation
+from .._core.vocabulary import Operation
 from ._frame import FrameSpec, classify_partition, make_spec, output_columns
 
 

@@ -59,7 +59,7 @@ redeliveries. Sequences stay per process. When Redis cannot be reached,
 the default) or both raise ``StoreUnavailable`` (``"raise"``): never a RETRY.
 """
 
-from .._errors import StoreUnavailable, SupervisorArgumentError, SupervisorClosed
+from .._core.errors import StoreUnavailable, SupervisorArgumentError, SupervisorClosed
 from ._stores import MemoryStore
 from ._supervisor import STORE_RETRY_S, Supervisor
 from ._types import Decision, Halt

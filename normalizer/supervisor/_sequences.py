@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from .._errors import SupervisorUnavailable
-from .._escalation import MAX_SEQUENCE_STEPS, EscalationRule
+from .._core.errors import SupervisorUnavailable
+from .._formats.escalation import MAX_SEQUENCE_STEPS, EscalationRule
 from ._matchers import Features, Predicate, compile_match
 
 __all__ = ["Completed", "SequenceTracker", "engine_available"]

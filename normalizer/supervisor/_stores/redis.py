@@ -33,7 +33,7 @@ import json
 import re
 from typing import Any
 
-from ..._errors import StoreUnavailable, SupervisorArgumentError
+from ..._core.errors import StoreUnavailable, SupervisorArgumentError
 from .._types import WIDTH, Halt
 from ._plan import Applied, Plan
 

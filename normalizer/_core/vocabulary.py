@@ -1,8 +1,9 @@
 """The shared vocabulary: categories, subcategories, actions, scopes, operations.
 
-The data lives in ``ontology/categories.yaml`` and ``ontology/actions.yaml``; it
-is loaded and validated when this module is imported, and the enums below are
-checked against it then (a mismatch refuses to import). The tree of categories,
+The data lives in ``ontology/categories.yaml`` and ``ontology/actions.yaml``;
+``normalizer._formats.ontology`` validates it and checks the enums below
+against it (a mismatch refuses to load), and the compiled form (plain data) is
+what ``Ontology`` here is built from, without pydantic or YAML. The tree of categories,
 which a test keeps equal to the YAML:
 
     Category
@@ -87,19 +88,21 @@ which a test keeps equal to the YAML:
 
     Action: RETRY, QUERY_THEN_RETRY, HALT, ESCALATE
     Scope: request < symbol < account < exchange
+    Outcome: NOT_SENT, REJECTED, UNKNOWN (did the request take effect?)
+
+Each category declares its ``outcome`` in the YAML (a subcategory may declare
+its own, a rule may override it): UNKNOWN if and only if the category is
+UNKNOWN_STATE.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from types import MappingProxyType
-from typing import Annotated
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-
-from ._errors import OntologyError, Problem
-from ._resources import data_dir
-from ._yaml import Located, load_file, problems_from_validation
+from .errors import ArgumentTypeError, UnknownOperationError
 
 
 class _StrEnum(str, Enum):
@@ -125,6 +128,20 @@ class Category(_StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
+class Outcome(_StrEnum):
+    """Whether the failed request took effect at the venue.
+
+    ``NOT_SENT``: it never reached the venue (connect failure, DNS, refused,
+    pool timeout); the same request may be sent again. ``REJECTED``: the venue
+    answered and did not act. ``UNKNOWN``: it may have acted (read timeout, a
+    connection lost after sending, a server error on a write, "in progress").
+    """
+
+    NOT_SENT = "NOT_SENT"
+    REJECTED = "REJECTED"
+    UNKNOWN = "UNKNOWN"
+
+
 class Action(_StrEnum):
     """What the caller does next."""
 
@@ -135,12 +152,21 @@ class Action(_StrEnum):
 
 
 class Scope(_StrEnum):
-    """What an action applies to, from narrowest to widest."""
+    """What an action applies to, from narrowest to widest (``SCOPE_ORDER``)."""
 
     REQUEST = "request"
     SYMBOL = "symbol"
     ACCOUNT = "account"
     EXCHANGE = "exchange"
+
+
+#: The one definition of scope width: request < symbol < account < exchange.
+SCOPE_ORDER: Mapping[Scope, int] = MappingProxyType({s: i for i, s in enumerate(Scope)})
+
+
+def wider(a: Scope, b: Scope) -> Scope:
+    """The wider of two scopes."""
+    return a if SCOPE_ORDER[a] >= SCOPE_ORDER[b] else b
 
 
 class Precondition(_StrEnum):
@@ -170,157 +196,80 @@ class Operation(_StrEnum):
 _OPERATIONS: dict[str, Operation] = {o.value: o for o in Operation}
 
 
-def operation_of(value: object) -> Operation:
-    """``value`` as an Operation; a ValueError naming the choices when it is none.
+def operation_of(value: object, argument: str = "operation") -> Operation:
+    """``value`` as an Operation (the enum or its value).
 
-    An unknown operation is a caller mistake, so it raises.
+    Anything else is a caller mistake: ``ArgumentTypeError`` for a value that
+    is not a string, ``UnknownOperationError`` for a string that names none.
     """
-    if isinstance(value, Operation):
+    if type(value) is Operation:
         return value
-    if isinstance(value, str) and value in _OPERATIONS:
-        return _OPERATIONS[value]
-    raise ValueError(f"unknown operation {value!r}; choose one of {list(_OPERATIONS)}")
-
-
-# ---------------------------------------------------------------- the files
-
-_Upper = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
-_Lower = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
-_Meaning = Annotated[str, StringConstraints(min_length=3, max_length=200)]
-
-
-class _CategorySpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    meaning: _Meaning
-    never_retry: bool = False
-    retry_allowed: list[_Upper] = Field(default_factory=list)
-    subcategories: dict[_Upper, _Meaning] = Field(default_factory=dict)
-
-
-class _CategoriesFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    version: int
-    categories: dict[_Upper, _CategorySpec]
-
-
-class _OperationSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    meaning: _Meaning
-    write: bool
-    status_query: _Lower | None = None
-
-
-class _ActionsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    version: int
-    actions: dict[_Upper, _Meaning]
-    scopes: dict[_Lower, _Meaning]
-    preconditions: dict[_Lower, _Meaning]
-    operations: dict[_Lower, _OperationSpec]
-
-
-def _load(name: str, model: type[BaseModel]) -> tuple[Located, BaseModel]:
-    located = load_file(data_dir("ontology") / name, OntologyError)
-    try:
-        return located, model.model_validate(located.data)
-    except ValidationError as exc:
-        raise OntologyError(problems_from_validation(exc, located)) from None
-
-
-def _check_enum(enum: type[Enum], names: list[str], located: Located, field: str) -> None:
-    declared = [m.value for m in enum]
-    if declared != names:
-        raise OntologyError(
-            [
-                Problem(
-                    located.path,
-                    located.line_of((field,)),
-                    field,
-                    f"{enum.__name__} in normalizer/_ontology.py is {declared}, the file says "
-                    f"{names}; they must be the same, in the same order",
-                )
-            ]
-        )
+    if isinstance(value, str):
+        op = _OPERATIONS.get(value)
+        if op is not None:
+            return op
+        raise UnknownOperationError(value, list(_OPERATIONS), argument)
+    raise ArgumentTypeError(argument, "an Operation or one of its names", value)
 
 
 class Ontology:
-    """The loaded vocabulary, with the lookups the engine needs."""
+    """The loaded vocabulary, with the lookups the engine needs.
 
-    def __init__(self) -> None:
-        cat_loc, cats = _load("categories.yaml", _CategoriesFile)
-        act_loc, acts = _load("actions.yaml", _ActionsFile)
-        assert isinstance(cats, _CategoriesFile)
-        assert isinstance(acts, _ActionsFile)
-        _check_enum(Category, list(cats.categories), cat_loc, "categories")
-        _check_enum(Action, list(acts.actions), act_loc, "actions")
-        _check_enum(Scope, list(acts.scopes), act_loc, "scopes")
-        _check_enum(Precondition, list(acts.preconditions), act_loc, "preconditions")
-        _check_enum(Operation, list(acts.operations), act_loc, "operations")
-        problems = []
-        for op_name, op in acts.operations.items():
-            if op.status_query is not None and op.status_query not in acts.preconditions:
-                field = f"operations.{op_name}.status_query"
-                problems.append(
-                    Problem(
-                        act_loc.path,
-                        act_loc.line_of(("operations", op_name, "status_query")),
-                        field,
-                        f"{op.status_query!r} is not one of the preconditions",
-                    )
-                )
-        if problems:
-            raise OntologyError(problems)
+    Built from the compiled (plain) form of the ontology files; see
+    ``normalizer._formats.ontology`` for the files and their checks.
+    """
 
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        cats: Mapping[str, Any] = data["categories"]
+        ops: Mapping[str, Any] = data["operations"]
         self.category_meaning = MappingProxyType(
-            {Category(name): spec.meaning for name, spec in cats.categories.items()}
+            {Category(name): c["meaning"] for name, c in cats.items()}
         )
         subs: dict[str, Category] = {}
         sub_meaning: dict[str, str] = {}
-        never_retry: set[str] = set()
-        retry_ok: set[str] = set()
-        for name, spec in cats.categories.items():
-            if spec.never_retry:
-                never_retry.add(name)
-            for sub in spec.retry_allowed:
-                if sub not in spec.subcategories:
-                    raise OntologyError(
-                        [
-                            Problem(
-                                cat_loc.path,
-                                cat_loc.line_of(("categories", name, "retry_allowed")),
-                                f"categories.{name}.retry_allowed",
-                                f"{sub!r} is not a subcategory of {name}",
-                            )
-                        ]
-                    )
-                retry_ok.add(f"{name}.{sub}")
-            for sub, meaning in spec.subcategories.items():
+        outcomes: dict[str, Outcome] = {}
+        for name, c in cats.items():
+            outcomes[name] = Outcome(c["outcome"])
+            for sub, (meaning, outcome) in c["subcategories"].items():
                 full = f"{name}.{sub}"
                 subs[full] = Category(name)
                 sub_meaning[full] = meaning
+                outcomes[full] = Outcome(outcome or c["outcome"])
         #: "AUTH.SIGNATURE" -> Category.AUTH, for every subcategory
         self.subcategories = MappingProxyType(subs)
         self.subcategory_meaning = MappingProxyType(sub_meaning)
+        #: the declared outcome of every category and subcategory label
+        self.outcomes = MappingProxyType(outcomes)
         #: categories the recommender never answers with RETRY ...
-        self.never_retry = frozenset(Category(n) for n in never_retry)
+        self.never_retry = frozenset(Category(n) for n, c in cats.items() if c["never_retry"])
         #: ... except these subcategories of them
-        self.retry_allowed = frozenset(retry_ok)
-        self.action_meaning = MappingProxyType({Action(k): v for k, v in acts.actions.items()})
-        self.scope_meaning = MappingProxyType({Scope(k): v for k, v in acts.scopes.items()})
+        self.retry_allowed = frozenset(
+            f"{n}.{s}" for n, c in cats.items() for s in c["retry_allowed"]
+        )
+        self.action_meaning = MappingProxyType({Action(k): v for k, v in data["actions"].items()})
+        self.scope_meaning = MappingProxyType({Scope(k): v for k, v in data["scopes"].items()})
         self.precondition_meaning = MappingProxyType(
-            {Precondition(k): v for k, v in acts.preconditions.items()}
+            {Precondition(k): v for k, v in data["preconditions"].items()}
         )
         self.operation_meaning = MappingProxyType(
-            {Operation(k): v.meaning for k, v in acts.operations.items()}
+            {Operation(k): v["meaning"] for k, v in ops.items()}
         )
-        self.writes = frozenset(Operation(k) for k, v in acts.operations.items() if v.write)
+        self.writes = frozenset(Operation(k) for k, v in ops.items() if v["write"])
         self.status_query = MappingProxyType(
             {
-                Operation(k): Precondition(v.status_query)
-                for k, v in acts.operations.items()
-                if v.status_query
+                Operation(k): Precondition(v["status_query"])
+                for k, v in ops.items()
+                if v["status_query"]
             }
         )
+
+    def outcome_of(self, category: Category, subcategory: str | None) -> Outcome:
+        """The declared outcome of a label: the subcategory's, else the category's."""
+        if subcategory is not None:
+            hit = self.outcomes.get(subcategory)
+            if hit is not None:
+                return hit
+        return self.outcomes[category.value]
 
     def parse_label(self, label: str) -> tuple[Category, str | None]:
         """``"AUTH.SIGNATURE"`` -> ``(AUTH, "AUTH.SIGNATURE")``; ``"AUTH"`` -> ``(AUTH, None)``.
@@ -330,10 +279,8 @@ class Ontology:
         """
         if label in self.subcategories:
             return self.subcategories[label], label
-        try:
+        if label in Category.__members__:
             return Category(label), None
-        except ValueError:
-            pass
         head = label.split(".", 1)[0]
         if head in Category.__members__:
             options = [s for s, c in self.subcategories.items() if c.value == head]
@@ -354,6 +301,3 @@ class Ontology:
                 stem = "     " if last else " │   "
                 lines.append(f"{stem}{'└' if j == len(subs) - 1 else '├'}── {sub}")
         return "\n".join(lines)
-
-
-ONTOLOGY = Ontology()

@@ -1,0 +1,609 @@
+"""``normalize()``: any failed request in, a classified error out, never an exception.
+
+Only caller mistakes raise (an unknown exchange or operation, an ``error``
+that is not an exception), each a subclass of ``NormalizerError``. Whatever
+the exchange sent, however malformed, yields a ``NormalizedError``; when
+nothing can be made of it the category is UNKNOWN and ``raw`` keeps the input.
+One field that cannot be used (an absurd Retry-After, an unusable status, a
+number too long to parse, a numpy integer, a body in UTF-16/32) is dropped or
+converted and said so in ``notes``; the rest of the input still classifies.
+
+Identical inputs get one shared, immutable result: a router sees the same few
+error bodies over and over (a rate-limit storm is thousands of identical
+answers). For a body, the shared result's ``raw`` holds an equal input; for an
+exception, each call gets a copy whose ``raw`` is the caller's own exception
+(another caller's traceback is never kept alive by the cache).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import threading
+import time
+from collections.abc import Mapping
+from functools import lru_cache
+from json.scanner import make_scanner
+from typing import Any
+
+from .._core.arguments import code_of, status_of
+from .._core.errors import ArgumentTypeError
+from .._core.table import Entry, Probe, Rule, RuleSet
+from .._core.text import bound, html_title, strip_tags
+from .._core.vocabulary import Category, Operation, operation_of
+from .._formats.registry import ONTOLOGY, Registry, exchanges, registry
+from .ccxt import class_fallback, is_ccxt_error, recover
+from .envelope import MAX_RETRY_S, extract, header_hint, header_value, longest, wait_of
+from .envelope import body_hint as _body_hint
+from .results import NO_RAW, NormalizedError, RawInput
+from .transport import response_of, transport_kind
+
+__all__ = ["MAX_BODY_BYTES", "MAX_KEPT_MESSAGE", "Registry", "exchanges", "normalize", "registry"]
+
+#: Bodies longer than this are not parsed (an error body is small); raw keeps them.
+MAX_BODY_BYTES = 256 * 1024
+#: ``NormalizedError.message`` keeps at most this many characters; raw keeps all.
+MAX_KEPT_MESSAGE = 4096
+#: The longest wait accepted from a venue (``normalizer._engine.envelope``).
+MAX_RETRY_AFTER_S = MAX_RETRY_S
+#: Numbers in a body longer than this many digits are kept as text.
+MAX_NUMBER_DIGITS = 100
+
+_make = NormalizedError._make
+_UNKNOWN_OUTCOME = ONTOLOGY.outcome_of(Category.UNKNOWN, None)
+
+# ------------------------------------------------------------- the inputs
+
+_scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the C scanner, without json.loads' wrappers
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _message(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value[: MAX_KEPT_MESSAGE * 4].decode("utf-8", "replace")
+    return None
+
+
+def _text_message(text: str) -> str | None:
+    """A message from a non-JSON body: an HTML page's title, else its text."""
+    head = text[:8192]
+    title = html_title(head)  # both linear: no backtracking over crafted pages
+    if title is not None:
+        return title
+    plain = " ".join(strip_tags(head).split())
+    return plain[:MAX_KEPT_MESSAGE] or None
+
+
+def _bounded_int(text: str) -> int | str:
+    return int(text) if len(text) <= MAX_NUMBER_DIGITS else text
+
+
+def _decode(raw: bytes, notes: list[str]) -> str:
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            if codec != "utf-8-sig":
+                notes.append(f"body decoded as {codec} (byte order mark)")
+            return raw.decode(codec, "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def _json(text: str, notes: list[str]) -> Any:
+    """The JSON value of ``text``, or raises ValueError."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    except ValueError:  # e.g. a number past the interpreter's digit limit
+        value = json.loads(text, parse_int=_bounded_int)
+        notes.append(f"a number of more than {MAX_NUMBER_DIGITS} digits in the body kept as text")
+        return value
+    if end != len(text) and text[end:].strip():
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def _parse_body(body: Any, notes: list[str]) -> tuple[Any, str | None, bool]:
+    """``(parsed JSON or None, text message or None, malformed?)``."""
+    if body is None:
+        return None, None, False
+    if isinstance(body, Mapping):
+        return body, None, False
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        raw = bytes(body[: MAX_BODY_BYTES + 1])
+        if len(raw) > MAX_BODY_BYTES:
+            return None, None, True
+        text = _decode(raw, notes)
+    elif isinstance(body, str):
+        if len(body) > MAX_BODY_BYTES:
+            return None, None, True
+        text = body
+    elif isinstance(body, list):
+        return body, None, True
+    else:
+        return None, None, True
+    stripped = text.strip().lstrip("\ufeff")
+    if not stripped:  # an empty answer: only its HTTP status can tell anything
+        return None, None, True
+    if stripped[0] in "{[":
+        try:
+            return _json(stripped, notes), None, False
+        except (ValueError, RecursionError):
+            return None, _text_message(stripped), True
+    return None, _text_message(stripped), True
+
+
+def retry_after(
+    headers: Any, now: float | None = None, notes: list[str] | None = None
+) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date).
+
+    A value that cannot be used (not finite, negative, unparsable, longer than
+    ``MAX_RETRY_AFTER_S``) is dropped, and said in ``notes`` when given. The
+    exchanges' own wait headers are read by ``normalize()`` (``header_hint``).
+    """
+    value = header_value(headers, "Retry-After")
+    if value is None:
+        return None
+    seconds = wait_of(value, "retry_after", time.time() if now is None else now)
+    if seconds is None and notes is not None:
+        shown = _shown(value)
+        notes.append(f"Retry-After {shown} is not a usable delay; ignored")
+    return seconds
+
+
+def _shown(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ------------------------------------------------------------- classifying
+
+
+@lru_cache(maxsize=16384)
+def _classify(
+    rs: RuleSet,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    operation: Operation | None,
+    transport: str | None,
+) -> tuple[Rule | None, Entry | None]:
+    return rs.select(Probe(code, message, status, operation, transport))
+
+
+def _result(
+    rs: RuleSet,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    op: Operation | None,
+    transport: str | None,
+    retry_s: float | None,
+    raw: RawInput,
+    no_match: str,
+    notes: tuple[str, ...],
+    item_index: int | None = None,
+    items: tuple[NormalizedError, ...] = (),
+) -> NormalizedError:
+    bounded = bound(message) if message is not None else None
+    rule, entry = _classify(rs, code, bounded, status, op, transport)
+    kept = (
+        message
+        if message is None or len(message) <= MAX_KEPT_MESSAGE
+        else message[:MAX_KEPT_MESSAGE]
+    )
+    if rule is None:
+        return _make(
+            (
+                rs.name,
+                Category.UNKNOWN,
+                no_match,
+                _UNKNOWN_OUTCOME,
+                code,
+                status,
+                kept,
+                None,
+                None,
+                None,
+                retry_s,
+                op,
+                entry.code if entry is not None and entry.code != code else None,
+                item_index,
+                items,
+                notes,
+                raw,
+            )
+        )
+    return _make(
+        (
+            rs.name,
+            rule.category,
+            rule.subcategory,
+            rule.outcome,
+            code,
+            status,
+            kept,
+            rule.id,
+            rule.why,
+            rule.source_url,
+            retry_s,
+            op,
+            entry.code if entry is not None and entry.code != code else None,
+            item_index,
+            items,
+            notes,
+            raw,
+        )
+    )
+
+
+def _unknown(
+    rs: RuleSet,
+    sub: str,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    op: Operation | None,
+    retry_s: float | None,
+    raw: RawInput,
+    notes: tuple[str, ...] = (),
+) -> NormalizedError:
+    return _make(
+        (
+            rs.name,
+            Category.UNKNOWN,
+            sub,
+            _UNKNOWN_OUTCOME,
+            code,
+            status,
+            message,
+            None,
+            None,
+            None,
+            retry_s,
+            op,
+            None,
+            None,
+            (),
+            notes,
+            raw,
+        )
+    )
+
+
+# ------------------------------------------------------------ inputs seen before
+#
+# Keyed by exactly what decides the result; values are the shared results.
+# Only inputs of exact, hashable types and bounded sizes are kept.
+
+#: Bodies and messages longer than this are decided afresh every time.
+MAX_MEMO_TEXT = 4096
+MAX_MEMO = 8192
+_seen: dict[tuple[Any, ...], NormalizedError] = {}
+_seen_errors: dict[tuple[Any, ...], NormalizedError] = {}
+_memo_lock = threading.Lock()
+_NONE = type(None)
+_KEY_CODE = (_NONE, str, int)  # exact types: no bool, whose True == 1
+_KEY_TEXT = (_NONE, str, bytes)
+_RAW = RawInput._make
+_RAW_INDEX = NormalizedError._fields.index("raw")
+
+
+def _remember(table: dict[tuple[Any, ...], NormalizedError], key: Any, value: Any) -> None:
+    with _memo_lock:
+        if len(table) >= MAX_MEMO:
+            table.clear()
+        table[key] = value
+
+
+def normalize(
+    exchange: str,
+    *,
+    code: Any = None,
+    message: Any = None,
+    http_status: Any = None,
+    body: Any = None,
+    headers: Any = None,
+    error: BaseException | None = None,
+    operation: Operation | str | None = None,
+) -> NormalizedError:
+    """Classify one failed request of ``exchange``.
+
+    Give whatever you have: the exchange's ``code`` and ``message``, the
+    ``http_status`` (an int, ``429.0``, ``"429"`` or a numpy integer), the
+    response ``body`` (bytes, str or parsed dict) and ``headers``, or the
+    ``error`` you caught (a transport failure, an HTTP client's error with its
+    response, or a ccxt exception). ``operation`` (what the request was
+    doing) lets rules tell a failed query from a failed write. Explicit
+    ``code``/``message`` win over what the body says.
+
+    Never raises on exchange input; raises ``UnknownExchangeError``,
+    ``UnknownOperationError`` or ``ArgumentTypeError`` (all ``NormalizerError``)
+    for a caller mistake.
+    """
+    rs = registry().get(exchange)
+    op = None if operation is None else operation_of(operation)
+    if error is None:
+        if (
+            headers is None
+            and type(code) in _KEY_CODE
+            and type(message) in _KEY_TEXT
+            and type(body) in _KEY_TEXT
+            and type(http_status) in _KEY_CODE
+            and (message is None or len(message) <= MAX_MEMO_TEXT)
+            and (body is None or len(body) <= MAX_MEMO_TEXT)
+        ):
+            key = (rs, code, message, http_status, body, op)
+            hit = _seen.get(key)
+            if hit is not None:
+                return hit
+            raw = _RAW((body, http_status, headers, code, message, None))
+            result, volatile = _guarded(
+                rs, code, message, http_status, body, headers, None, op, raw
+            )
+            if not volatile:
+                _remember(_seen, key, result)
+            return result
+    elif not isinstance(error, BaseException):
+        raise ArgumentTypeError("error", "an exception or None", error)
+    elif (
+        code is None
+        and message is None
+        and http_status is None
+        and body is None
+        and (headers is None)
+    ):
+        # an exception alone: decided by its text and the classes it wraps
+        chain = _error_key(error)
+        if chain is not None:
+            ekey = (rs, chain, op)
+            seen = _seen_errors.get(ekey)
+            if seen is None:
+                seen, volatile = _guarded(rs, None, None, None, None, None, error, op, NO_RAW)
+                if not volatile:
+                    _remember(_seen_errors, ekey, seen)
+            values = list(seen)
+            values[_RAW_INDEX] = _RAW((None, None, None, None, None, error))
+            return _make(tuple(values))
+    raw = _RAW((body, http_status, headers, code, message, error))
+    return _guarded(rs, code, message, http_status, body, headers, error, op, raw)[0]
+
+
+def _error_key(error: BaseException) -> tuple[Any, ...] | None:
+    """What decides the result for an exception: its text and every class it wraps.
+
+    None when it cannot be kept: it (or what it wraps) carries a response, or
+    its text is long or cannot be had.
+    """
+    out: list[Any] = []
+    todo = [error]
+    seen: set[int] = set()
+    while todo and len(out) < 24:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if getattr(e, "response", None) is not None or getattr(e, "status", None) is not None:
+            return None
+        try:
+            text = str(e)
+        except Exception:
+            return None
+        if len(text) > MAX_MEMO_TEXT:
+            return None
+        out.append((type(e), text))
+        for attr in ("__cause__", "__context__", "reason", "os_error"):
+            inner = getattr(e, attr, None)
+            if isinstance(inner, BaseException):
+                todo.append(inner)
+        args = getattr(e, "args", ())
+        if isinstance(args, tuple):
+            todo.extend(a for a in args[:3] if isinstance(a, BaseException))
+    return tuple(out) if not todo else None
+
+
+def _guarded(
+    rs: RuleSet,
+    code: Any,
+    message: Any,
+    http_status: Any,
+    body: Any,
+    headers: Any,
+    error: BaseException | None,
+    op: Operation | None,
+    raw: RawInput,
+) -> tuple[NormalizedError, bool]:
+    """The result, and whether it depends on the time (a deadline in the body)."""
+    try:
+        return _normalize(rs, code, message, http_status, body, headers, error, op, raw)
+    except Exception:  # a bug of ours must not break the caller's error path
+        import logging
+
+        logging.getLogger("normalizer").exception(
+            "normalize() failed on %s input; returning UNKNOWN", rs.name
+        )
+        return _unknown(rs, "UNKNOWN.MALFORMED", None, None, None, op, None, raw), False
+
+
+def _normalize(
+    rs: RuleSet,
+    code: Any,
+    message: Any,
+    http_status: Any,
+    body: Any,
+    headers: Any,
+    error: BaseException | None,
+    op: Operation | None,
+    raw: RawInput,
+) -> tuple[NormalizedError, bool]:
+    transport = None
+    classes: tuple[str, ...] = ()
+    if error is not None:
+        if is_ccxt_error(error):  # the input adapter: what ccxt's exception carries
+            got = recover(error)
+            classes = got.classes
+            message = (
+                message if message is not None else (None if got.transport_error else got.message)
+            )
+            http_status = http_status if http_status is not None else got.http_status
+            body = body if body is not None else got.body
+            headers = headers if headers is not None else got.headers
+            error = got.transport_error
+        if error is not None:
+            carried = response_of(error)
+            if carried is not None:
+                c_status, c_body, c_headers = carried
+                http_status = http_status if http_status is not None else c_status
+                body = body if body is not None else c_body
+                headers = headers if headers is not None else c_headers
+            else:
+                transport = transport_kind(error)
+                if message is None:
+                    text = str(error)
+                    message = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    notes: list[str] = []
+    status, note = status_of(http_status)
+    if note is not None:
+        notes.append(note)
+    now = time.time()
+    if headers is not None:
+        retry_after(headers, now, notes)  # only for its note on an unusable value
+    result, at = _decide(rs, code, message, status, body, op, transport, raw, notes, now)
+    if headers is not None or at is not None:
+        wait = longest(
+            header_hint(rs.spec.response, headers, code=result.code, status=status, now=now)
+            if headers is not None
+            else None,
+            result.retry_after_s,
+            None if at is None else max(at - now, 0.0),
+        )
+        if wait != result.retry_after_s:
+            values = list(result)
+            values[_RETRY_INDEX] = wait
+            result = _make(tuple(values))
+    return (class_fallback(result, classes) if classes else result), at is not None
+
+
+_F = NormalizedError._fields
+_RETRY_INDEX = _F.index("retry_after_s")
+_ITEM_INDEX = _F.index("item_index")
+_ITEMS_INDEX = _F.index("items")
+_NOTES_INDEX = _F.index("notes")
+
+
+def _decide(
+    rs: RuleSet,
+    code: Any,
+    message: Any,
+    status: int | None,
+    body: Any,
+    op: Operation | None,
+    transport: str | None,
+    raw: RawInput,
+    notes: list[str],
+    now: float,
+) -> tuple[NormalizedError, float | None]:
+    """The result once the caller's inputs are sorted out, and the absolute
+    deadline (epoch seconds) the body named, if any.
+
+    The body is read by the exchange's envelope (``envelope.extract``): a
+    batch answer's result is its first failed item's (code, message,
+    category), with every failed item in ``items``.
+    """
+    parsed, text_message, malformed = _parse_body(body, notes)
+    shape = rs.spec.response
+    the_code, note = code_of(code)
+    if note is not None:
+        notes.append(note)
+    the_message = _message(message)
+    retry_s: float | None = None
+    at: float | None = None
+    if parsed is not None:
+        env = extract(shape, parsed, known_codes=rs.known_codes)
+        malformed = env.malformed
+        if the_code is None:
+            the_code = env.code
+        if the_message is None:
+            the_message = env.message
+        if shape.retry_hints:
+            retry_s, at = _body_hint(
+                shape, parsed, the_message, code=the_code, status=status, now=now
+            )
+        if env.items:
+            items = tuple(
+                _result(
+                    rs,
+                    item.code,
+                    item.message,
+                    status,
+                    op,
+                    None,
+                    retry_s,
+                    raw,
+                    "UNKNOWN.UNMAPPED",
+                    (),
+                    item.index,
+                )
+                for item in env.items
+            )
+            first = (
+                items[0]
+                if the_code == env.code and the_message == env.message
+                else _result(
+                    rs,
+                    the_code,
+                    the_message,
+                    status,
+                    op,
+                    None,
+                    retry_s,
+                    raw,
+                    "UNKNOWN.UNMAPPED",
+                    (),
+                )
+            )
+            values = list(first)
+            values[_ITEM_INDEX] = None
+            values[_ITEMS_INDEX] = items
+            values[_NOTES_INDEX] = tuple(notes)
+            values[_RAW_INDEX] = raw
+            return _make(tuple(values)), at
+        said_ok = env.success or (the_code is not None and the_code in shape.success_codes)
+        if said_ok and (status is None or status < 400):
+            return _unknown(
+                rs,
+                "UNKNOWN.NO_ERROR",
+                the_code,
+                the_message,
+                status,
+                op,
+                retry_s,
+                raw,
+                tuple(notes),
+            ), at
+    if the_message is None and text_message is not None:
+        the_message = text_message
+    nothing = the_code is None and the_message is None and status is None and transport is None
+    return _result(
+        rs,
+        the_code,
+        the_message,
+        status,
+        op,
+        transport,
+        retry_s,
+        raw,
+        "UNKNOWN.MALFORMED" if malformed or nothing else "UNKNOWN.UNMAPPED",
+        tuple(notes),
+    ), at
