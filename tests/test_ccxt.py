@@ -813,7 +813,7 @@ def test_ccxt_classes_of_every_venue_are_in_the_class_table_or_say_nothing(ccxt:
         "coinbase",
     ):
         exact, broad = _exception_tables(getattr(ccxt, exchange)().exceptions)
-        for cls in {*exact.values(), *broad.values()}:
+        for cls in {c for cs in (*exact.values(), *broad.values()) for c in cs}:
             names = ccxt_classes(cls())
             assert names[0] == "ExchangeError" or table.lookup(names)[0] == names[0], (
                 exchange,
@@ -827,3 +827,29 @@ def test_plain_operation_failed_is_an_unknown_outcome_never_a_plain_retry() -> N
     err = normalizer.normalize("binance", error=exc, operation="place_order")
     assert (err.subcategory, err.rule_id) == ("UNKNOWN_STATE.SERVER_ERROR", "ccxt.OperationFailed")
     assert normalizer.recommend(err).action is Action.QUERY_THEN_RETRY
+
+
+@pytest.mark.parametrize(
+    ("exchange", "code", "ccxt_class"),
+    [
+        ("binance", "-1021", "InvalidNonce"),
+        ("bybit", "10006", "RateLimitExceeded"),
+        ("kucoin", "200004", "InsufficientFunds"),
+        ("gate", "BALANCE_NOT_ENOUGH", "InsufficientFunds"),
+        ("bitget", "43012", "InsufficientFunds"),
+        ("kraken", "EOrder:Insufficient funds", "InsufficientFunds"),
+        ("coinbase", "PREVIEW_INSUFFICIENT_FUND", "InsufficientFunds"),
+        ("coinbase", "rate_limit_exceeded", "RateLimitExceeded"),
+    ],
+)
+def test_comparison_asks_ccxt_with_the_venue_own_body_shape(
+    ccxt: Any, exchange: str, code: str, ccxt_class: str
+) -> None:
+    """ccxt's handle_errors reads each venue's own fields (Bybit retCode, Gate
+    label, Kraken error strings): the comparison builds the body in that shape,
+    so ccxt's class is the one it raises for the real answer."""
+    from normalizer._ccxt import compare_with_ccxt
+
+    rows = {r.code: r for r in compare_with_ccxt(exchange, ccxt)}
+    assert (rows[code].ccxt_class, rows[code].matched_by) == (ccxt_class, "code")
+    assert rows[code].verdict == "agree"
