@@ -54,32 +54,70 @@ class Comparison:
     verdict: str
 
 
-def _exception_tables(exceptions: Mapping[str, Any]) -> tuple[dict[str, type], dict[str, type]]:
-    exact: dict[str, type] = {}
-    broad: dict[str, type] = {}
+def _exception_tables(
+    exceptions: Mapping[str, Any],
+) -> tuple[dict[str, set[type]], dict[str, set[type]]]:
+    """Every class ccxt's ``exact`` and ``broad`` tables name per key, over all
+    their sub-tables (Binance keeps one per API: spot, futures, options...)."""
+    exact: dict[str, set[type]] = {}
+    broad: dict[str, set[type]] = {}
     stack = [exceptions]
     while stack:
         node = stack.pop()
         for key, value in node.items():
-            if key == "exact" and isinstance(value, Mapping):
-                exact.update({str(k): v for k, v in value.items() if isinstance(v, type)})
-            elif key == "broad" and isinstance(value, Mapping):
-                broad.update({str(k): v for k, v in value.items() if isinstance(v, type)})
+            table = exact if key == "exact" else broad if key == "broad" else None
+            if table is not None and isinstance(value, Mapping):
+                for k, v in value.items():
+                    if isinstance(v, type):
+                        table.setdefault(str(k), set()).add(v)
             elif isinstance(value, Mapping):
                 stack.append(value)
     return exact, broad
 
 
-def ccxt_class_for(client: Any, code: str, message: str, http_status: int | None) -> type | None:
+def error_body(response_shape: Any, code: str, message: str) -> dict[str, Any]:
+    """An error body in an exchange's own shape (its ``exchange.yaml`` response):
+    the code in its first top-level code field, the message in its top-level
+    message fields, or the code as its one error string (Kraken)."""
+    strings = getattr(response_shape, "error_strings", None)
+    if strings is not None and "." not in strings.field:
+        return {strings.field: [code], "result": {}}
+    top = [f for f in getattr(response_shape, "code_fields", []) if "." not in f]
+    response: dict[str, Any] = {top[0] if top else "code": code}
+    for field in [f for f in getattr(response_shape, "message_fields", []) if "." not in f]:
+        response.setdefault(field, message)
+    response.setdefault("msg", message)
+    response.setdefault("data", [])
+    return response
+
+
+def _rest_url(client: Any) -> str:
+    """The client's own REST URL for its main (spot, private) API: some venues
+    (Binance) choose their table of codes by the URL; nothing is requested."""
+    api = getattr(client, "urls", {}).get("api")
+    if isinstance(api, Mapping):
+        for key in ("private", "rest", "spot", "v3", "public"):
+            value = api.get(key)
+            if isinstance(value, str) and value.startswith("https://"):
+                hostname = getattr(client, "hostname", None) or ""
+                return value.replace("{hostname}", hostname) + "/"
+    return "https://127.0.0.1/"
+
+
+def ccxt_class_for(
+    client: Any, code: str, message: str, http_status: int | None, response_shape: Any = None
+) -> type | None:
     """The exception class ``client.handle_errors`` raises for a body with this code and message.
 
-    The body is built in the exchange's own shape; None when ccxt raises nothing.
+    The body is built in the exchange's own shape (``response_shape``, as in its
+    ``exchange.yaml``; OKX's ``{"code","msg","data"}`` without one); None when
+    ccxt raises nothing.
     """
-    response = {"code": code, "msg": message, "message": message, "data": []}
+    response = error_body(response_shape, code, message)
     body = json.dumps(response, ensure_ascii=False)
     try:
         client.handle_errors(
-            http_status or 200, "", "https://127.0.0.1/", "POST", {}, body, response, {}, ""
+            http_status or 200, "", _rest_url(client), "POST", {}, body, response, {}, ""
         )
     except Exception as exc:  # what ccxt raises is the answer
         return type(exc)
@@ -109,11 +147,11 @@ def compare_with_ccxt(exchange: str, ccxt_module: Any = None) -> list[Comparison
     statuses = {e.code: e.http_status for e in rs.catalog.entries} if rs.catalog else {}
     out = []
     for v in code_verdicts(rs):
-        cls = ccxt_class_for(client, v.code, v.message, statuses.get(v.code))
-        by_code = exact.get(v.code)
-        by_message = next((c for k, c in broad.items() if k in v.message), None)
-        how = "code" if cls is not None and cls is by_code else "-"
-        if how == "-" and cls is not None and cls is by_message:
+        cls = ccxt_class_for(client, v.code, v.message, statuses.get(v.code), rs.spec.response)
+        by_code = exact.get(v.code, set()) | exact.get(v.message, set())
+        by_message = {c for k, cs in broad.items() if k in v.message for c in cs}
+        how = "code" if cls is not None and cls in by_code else "-"
+        if how == "-" and cls is not None and cls in by_message:
             how = "message"
         if cls is None or how == "-":
             out.append(

@@ -72,8 +72,9 @@ def test_mexc_reused_code_is_decided_by_the_message() -> None:
     bare = normalizer.normalize("mexc", code=730001)
     assert pair.subcategory == "INVALID_REQUEST.SYMBOL"
     assert user.rule_id != pair.rule_id
-    assert bare.category is Category.INVALID_REQUEST
-    assert bare.subcategory is None
+    assert user.subcategory == "INVALID_REQUEST.PARAMETER"  # the message decides
+    # the bare code: its first and common meaning, by a rule of its own
+    assert (bare.subcategory, bare.rule_id) == ("INVALID_REQUEST.SYMBOL", "mexc.code-730001")
 
 
 def test_mexc_value_after_a_colon_still_matches() -> None:

@@ -250,7 +250,9 @@ def extract(
             return Envelope(
                 code=first.code,
                 message=first.message,
-                items=tuple(found) if len(found) > 1 else (),
+                # every string of the list is an item, as every failed entry of a
+                # batch is (one error: one item); a lone string (WebSocket v2) is none
+                items=tuple(found) if isinstance(value, list) else (),
                 success=False,
                 warnings=tuple(warnings),
             )
