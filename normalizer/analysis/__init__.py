@@ -36,7 +36,7 @@ Tests as data:
   (``rules/*/tests.yaml``).
 
 The modules: ``linter`` (lint checks), ``verdicts`` (code verdicts, coverage,
-uncovered), ``ingest``, ``ccxt_compare``, ``policy_tests``, ``rule_tests`` and
+uncovered), ``catalogs`` (ingest), ``ccxt_compare``, ``policy_tests``, ``rule_tests`` and
 ``tests``.
 """
 
@@ -56,8 +56,8 @@ from .._formats.catalog import (
     parse_doc,
 )
 from .._formats.rules import RuleSet
+from .catalogs import IngestReport, ingest
 from .ccxt_compare import Comparison, compare_with_ccxt
-from .ingest import IngestReport, ingest
 from .linter import Finding, LintReport, lint
 from .policy_tests import (
     CaseResult,
