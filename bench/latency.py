@@ -79,6 +79,9 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
     import ccxt
 
     import normalizer
+
+    # Internals on purpose: the cold-path sides empty the engine's caches
+    # between calls, which no public API does (nor should).
     from normalizer._core.text import _fold
     from normalizer._engine.normalize import _classify, _seen, _seen_errors
 
