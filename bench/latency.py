@@ -67,7 +67,7 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
     import ccxt
 
     import normalizer
-    from normalizer._normalize import _seen
+    from normalizer._engine.normalize import _seen
 
     exchange = getattr(ccxt, case.exchange)()
     normalize, recommend = normalizer.normalize, normalizer.recommend

@@ -25,7 +25,7 @@ import json, time
 t0 = time.perf_counter()
 import normalizer
 t1 = time.perf_counter()
-normalizer._normalize.registry().load_all()
+normalizer._engine.normalize.registry().load_all()
 normalizer.default_policy()
 t2 = time.perf_counter()
 print(json.dumps({"import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3,
@@ -47,7 +47,7 @@ import json, tracemalloc
 tracemalloc.start()
 import normalizer
 after_import = tracemalloc.get_traced_memory()[0]
-normalizer._normalize.registry().load_all()
+normalizer._engine.normalize.registry().load_all()
 normalizer.default_policy()
 loaded = tracemalloc.get_traced_memory()[0]
 print(json.dumps({"import_kib": after_import / 1024, "rules_kib": (loaded - after_import) / 1024}))

@@ -37,8 +37,8 @@ def signatures() -> Any:
     """The distinct errors of the generated log, as a DataFrame."""
     import pandas as pd
 
-    from normalizer._normalize import registry
-    from normalizer._text import Template
+    from normalizer._core.text import Template
+    from normalizer._engine.normalize import registry
 
     rows: list[tuple[Any, ...]] = []
     for name in registry().names:

@@ -15,7 +15,7 @@ The categories, actions, scopes and operations are drawn as a tree in
 from typing import TYPE_CHECKING
 
 from ._batch import classify_frame, normalize_many
-from ._errors import (
+from ._core.errors import (
     CatalogError,
     ConfigError,
     NormalizerError,
@@ -26,12 +26,12 @@ from ._errors import (
     SupervisorUnavailable,
     UnknownExchangeError,
 )
-from ._models import NormalizedError, RawInput, Recommendation
-from ._normalize import exchanges, normalize
-from ._ontology import Action, Category, Operation, Precondition, Scope
-from ._policy import Backoff, Policy, default_policy, load_policy, parse_policy
-from ._recommend import recommend
-from ._schema import json_schema
+from ._engine.normalize import exchanges, normalize
+from ._engine.recommend import recommend
+from ._engine.results import NormalizedError, RawInput, Recommendation
+from ._formats.ontology import Action, Category, Operation, Precondition, Scope
+from ._formats.policy import Backoff, Policy, default_policy, load_policy, parse_policy
+from ._formats.schema import json_schema
 
 if TYPE_CHECKING:
     from ._supervisor import Decision, Halt, Supervisor

@@ -26,11 +26,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ._models import NormalizedError
-from ._normalize import normalize
-from ._ontology import Operation
-from ._policy import Policy
-from ._recommend import recommend
+from ._engine.normalize import normalize
+from ._engine.recommend import recommend
+from ._engine.results import NormalizedError
+from ._formats.ontology import Operation
+from ._formats.policy import Policy
 
 # pandas and numpy are optional and imported when classify_frame() runs, so their
 # objects are typed Any here: a DataFrame, a Series, an ndarray.

@@ -35,17 +35,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
-from ._errors import RuleFileError
-from ._models import NormalizedError, _build
-from ._ontology import ONTOLOGY, Category
-from ._resources import data_dir
-from ._transport import response_of, transport_kind
-from ._yaml import load_file, validate
+from ._core.errors import RuleFileError
+from ._core.resources import data_dir
+from ._engine.results import NormalizedError, _build
+from ._engine.transport import response_of, transport_kind
+from ._formats.ontology import ONTOLOGY, Category
+from ._formats.yaml import load_file, validate
 
 if TYPE_CHECKING:
-    from ._models import RawInput
-    from ._ontology import Operation
-    from ._rules import RuleSet
+    from ._engine.results import RawInput
+    from ._formats.ontology import Operation
+    from ._formats.rules import RuleSet
 
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
 ClassName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]{1,60}$")]
@@ -228,7 +228,7 @@ def from_ccxt(
     raw: RawInput,
 ) -> NormalizedError:
     """``normalize()`` of a ccxt exception (explicit arguments win over recovered ones)."""
-    from ._normalize import _normalize
+    from ._engine.normalize import _normalize
 
     got = recover(error)
     result: NormalizedError = _normalize(
@@ -328,8 +328,8 @@ def compare_with_ccxt(exchange: str, ccxt_module: Any = None) -> list[Comparison
     ``ExchangeError`` for is ``generic`` when ccxt's tables name it and
     ``unmapped`` when they do not (ccxt's fallback for an unknown error).
     """
+    from ._engine.normalize import registry
     from ._lint import code_verdicts
-    from ._normalize import registry
 
     if ccxt_module is None:
         ccxt_module = importlib.import_module("ccxt")  # an optional dependency

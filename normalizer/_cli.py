@@ -22,12 +22,12 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ._catalog import build_catalog, diff_catalogs, dump_catalog, load_catalog, parse_doc
-from ._errors import ConfigError, NormalizerError
-from ._normalize import exchanges, normalize, registry
-from ._ontology import ONTOLOGY, Operation
-from ._recommend import recommend
-from ._text import Template, fold
+from ._core.errors import ConfigError, NormalizerError
+from ._core.text import Template, fold
+from ._engine.normalize import exchanges, normalize, registry
+from ._engine.recommend import recommend
+from ._formats.catalog import build_catalog, diff_catalogs, dump_catalog, load_catalog, parse_doc
+from ._formats.ontology import ONTOLOGY, Operation
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
@@ -124,8 +124,8 @@ def _ingest(args: argparse.Namespace) -> int:
             f"no exchange {args.exchange!r} under {rs_root} (known: {', '.join(known)}); "
             f"create {folder}/exchange.yaml first"
         )
-    from ._rules import ExchangeSpec
-    from ._yaml import load_file, validate
+    from ._formats.rules import ExchangeSpec
+    from ._formats.yaml import load_file, validate
 
     spec = validate(
         ExchangeSpec, load_file(folder / "exchange.yaml"), context={"exchange": args.exchange}
@@ -154,7 +154,7 @@ def _ingest(args: argparse.Namespace) -> int:
         target.write_text(dump_catalog(new, args.doc_file), encoding="utf-8")
         print(f"wrote {target}")
     # codes with no rule of the exchange's own
-    from ._rules import load_rules_file
+    from ._formats.rules import load_rules_file
 
     rules_path = folder / "rules.yaml"
     own = load_rules_file(rules_path, args.exchange) if rules_path.is_file() else []
@@ -369,7 +369,7 @@ def _classify_rows(
     each gets ``recommend()`` with its own ``idempotent`` and ``attempt``.
     """
     from ._batch import normalize_many
-    from ._ontology import Operation
+    from ._formats.ontology import Operation
 
     known = set(exchanges())
     records: list[dict[str, object]] = []
@@ -483,7 +483,7 @@ def _batch(args: argparse.Namespace) -> int:
     if out_format == "parquet" and args.output == "-":
         raise _Usage("Parquet cannot go to standard output; give --output FILE.parquet")
     if args.policy:
-        from ._recommend import _policy
+        from ._engine.recommend import _policy
 
         _policy(args.policy)  # a bad policy file is refused before any row
     done = _classify_rows(

@@ -57,9 +57,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from ._errors import PolicyError, Problem
-from ._ontology import ONTOLOGY, Action, Operation, Scope
-from ._yaml import Located, PathKey, field_name
+from ._core.errors import PolicyError, Problem
+from ._formats.ontology import ONTOLOGY, Action, Operation, Scope
+from ._formats.yaml import Located, PathKey, field_name
 
 #: At most this many escalation rules in one policy (its own plus inherited).
 MAX_ESCALATION_RULES = 64

@@ -39,10 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._catalog import Catalog, load_catalog
-from ._errors import ConfigError, Problem, RuleFileError
-from ._resources import data_dir
-from ._rules import (
+from ._core.errors import ConfigError, Problem, RuleFileError
+from ._core.resources import data_dir
+from ._core.text import bound, fold
+from ._formats.catalog import Catalog, load_catalog
+from ._formats.rules import (
     ExchangeSpec,
     Probe,
     ResponseShape,
@@ -51,8 +52,7 @@ from ._rules import (
     RulesFile,
     compile_rules,
 )
-from ._text import bound, fold
-from ._yaml import Located, load_file, validate
+from ._formats.yaml import Located, load_file, validate
 
 Severity = Literal["error", "warning"]
 Level = Literal["specific", "generic", "none"]
@@ -208,7 +208,7 @@ def _load_spec(path: Path, exchange: str, report: LintReport) -> ExchangeSpec | 
 
 
 def _lint_policy(path: Path, report: LintReport) -> None:
-    from ._policy import load_policy
+    from ._formats.policy import load_policy
 
     _lint_loadable(path, report, load_policy)
 
@@ -598,7 +598,7 @@ def coverage(
     Raises ``ConfigError`` when a file cannot be loaded and
     ``UnknownExchangeError`` for a name that is not there.
     """
-    from ._normalize import Registry, registry
+    from ._engine.normalize import Registry, registry
 
     reg = Registry(Path(root)) if root is not None else registry()
     names = list(exchanges) if exchanges else list(reg.names)

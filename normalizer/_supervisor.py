@@ -67,12 +67,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ._errors import PolicyError, Problem, SupervisorUnavailable
+from ._core.errors import PolicyError, Problem, SupervisorUnavailable
+from ._engine.recommend import _policy, recommend
+from ._engine.results import NormalizedError, Recommendation
 from ._escalation import EscalationRule, Escalations, Match, ruleset_problem
-from ._models import NormalizedError, Recommendation
-from ._ontology import Action, Operation, Precondition, Scope, operation_of
-from ._policy import Policy
-from ._recommend import _policy, recommend
+from ._formats.ontology import Action, Operation, Precondition, Scope, operation_of
+from ._formats.policy import Policy
 
 __all__ = ["Decision", "Halt", "Supervisor"]
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import normalizer
 from normalizer import Category, UnknownExchangeError, classify_frame, normalize, normalize_many
-from normalizer._normalize import registry
+from normalizer._engine.normalize import registry
 
 ENTRIES = [(ex, e) for ex in ("okx", "mexc") for e in registry().get(ex).catalog.entries]  # type: ignore[union-attr]
 CODES = sorted({e.code for _, e in ENTRIES})

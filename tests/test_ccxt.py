@@ -22,7 +22,7 @@ import pytest
 import normalizer
 from normalizer import Action, Category
 from normalizer._ccxt import ccxt_classes, is_ccxt_error, load_class_table, recover
-from normalizer._errors import RuleFileError
+from normalizer._core.errors import RuleFileError
 
 OKX_429 = "Rate limit reached. Please refer to API docs and throttle requests accordingly."
 REPO = Path(__file__).resolve().parents[1]
@@ -334,7 +334,7 @@ def test_connection_refused_through_ccxt_is_safe_to_resend(ccxt: Any) -> None:
 
 def test_comparison_with_ccxt_counts_and_names_disagreements(ccxt: Any) -> None:
     from normalizer._ccxt import compare_with_ccxt
-    from normalizer._normalize import registry
+    from normalizer._engine.normalize import registry
 
     for exchange in ("okx", "mexc"):
         rows = compare_with_ccxt(exchange, ccxt)

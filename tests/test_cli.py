@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from normalizer._cli import BATCH_COLUMNS, main
-from normalizer._normalize import registry
-from normalizer._resources import data_dir
+from normalizer._core.resources import data_dir
+from normalizer._engine.normalize import registry
 
 REPO = Path(__file__).resolve().parents[1]
 

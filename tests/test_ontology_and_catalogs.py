@@ -10,11 +10,17 @@ import yaml
 
 import normalizer
 from normalizer import CatalogError, Category
-from normalizer._catalog import build_catalog, diff_catalogs, dump_catalog, load_catalog, parse_doc
-from normalizer._normalize import registry
-from normalizer._ontology import ONTOLOGY, Action, Operation, Precondition, Scope
-from normalizer._ontology import __doc__ as ONTOLOGY_DOC
-from normalizer._resources import data_dir
+from normalizer._core.resources import data_dir
+from normalizer._engine.normalize import registry
+from normalizer._formats.catalog import (
+    build_catalog,
+    diff_catalogs,
+    dump_catalog,
+    load_catalog,
+    parse_doc,
+)
+from normalizer._formats.ontology import ONTOLOGY, Action, Operation, Precondition, Scope
+from normalizer._formats.ontology import __doc__ as ONTOLOGY_DOC
 
 REQUIRED = [
     "AUTH",

@@ -8,7 +8,7 @@ import pytest
 
 import normalizer
 from normalizer import Action, Backoff, PolicyError, Precondition, Scope
-from normalizer._ontology import ONTOLOGY
+from normalizer._formats.ontology import ONTOLOGY
 
 
 def rec(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from normalizer import Category, RuleFileError
-from normalizer._normalize import Registry, registry
-from normalizer._rules import Probe
+from normalizer._engine.normalize import Registry, registry
+from normalizer._formats.rules import Probe
 
 BUNDLED = registry().root
 

@@ -568,7 +568,7 @@ import sys, time
 sys.path.insert(0, {repo!r})
 import normalizer
 from normalizer import _escalation as esc
-from normalizer._ontology import ONTOLOGY
+from normalizer._formats.ontology import ONTOLOGY
 
 labels = sorted(ONTOLOGY.subcategories)
 rules = []

@@ -19,7 +19,7 @@ from normalizer._escalation import (
     partition,
     ruleset_problem,
 )
-from normalizer._ontology import ONTOLOGY
+from normalizer._formats.ontology import ONTOLOGY
 
 pytest.importorskip("durable.engine")
 

@@ -19,15 +19,15 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from ._catalog import Catalog, CatalogEntry, load_catalog
-from ._errors import RuleFileError, UnknownExchangeError
-from ._models import NormalizedError, RawInput, _build
-from ._ontology import Category, Operation, operation_of
-from ._resources import data_dir
-from ._rules import ExchangeSpec, Probe, Rule, RuleSet, load_rules_file
-from ._text import bound
-from ._transport import response_of, transport_kind
-from ._yaml import load_file, validate
+from .._core.errors import RuleFileError, UnknownExchangeError
+from .._core.resources import data_dir
+from .._core.text import bound
+from .._formats.catalog import Catalog, CatalogEntry, load_catalog
+from .._formats.ontology import Category, Operation, operation_of
+from .._formats.rules import ExchangeSpec, Probe, Rule, RuleSet, load_rules_file
+from .._formats.yaml import load_file, validate
+from .results import NormalizedError, RawInput, _build
+from .transport import response_of, transport_kind
 
 log = logging.getLogger("normalizer")
 
@@ -403,7 +403,7 @@ def _unknown(
 def _ccxt_support() -> tuple[Callable[[object], bool], Callable[..., NormalizedError]]:
     """``_ccxt``'s two entry points, imported when first needed (an import
     statement inside ``_normalize`` cost ~1 us per call)."""
-    from ._ccxt import from_ccxt, is_ccxt_error
+    from .._ccxt import from_ccxt, is_ccxt_error
 
     return is_ccxt_error, from_ccxt
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._ontology import Action, Category, Operation, Precondition, Scope
+from .._formats.ontology import Action, Category, Operation, Precondition, Scope
 
 
 class RawInput(BaseModel):

@@ -49,11 +49,11 @@ from pydantic import (
     model_validator,
 )
 
-from ._errors import PolicyError, Problem
-from ._escalation import Escalations, EscalationSection, resolve_escalations
-from ._ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
-from ._resources import data_dir
-from ._yaml import Located, load_file, load_text, problems_from_validation
+from .._core.errors import PolicyError, Problem
+from .._core.resources import data_dir
+from .._escalation import Escalations, EscalationSection, resolve_escalations
+from .ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
+from .yaml import Located, load_file, load_text, problems_from_validation
 
 PolicyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
 MAX_EXPONENT = 64

@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ._catalog import Catalog
-from ._ontology import ONTOLOGY, Category
-from ._policy import PolicyFile
-from ._rules import ExchangeSpec, RulesFile
+from .catalog import Catalog
+from .ontology import ONTOLOGY, Category
+from .policy import PolicyFile
+from .rules import ExchangeSpec, RulesFile
 
 Kind = Literal["rules", "policy", "catalog", "exchange"]
 _MODELS: dict[str, type[BaseModel]] = {

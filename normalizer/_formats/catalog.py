@@ -29,8 +29,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ._errors import CatalogError, Problem
-from ._yaml import load_file, validate
+from .._core.errors import CatalogError, Problem
+from .yaml import load_file, validate
 
 Code = Annotated[str, StringConstraints(pattern=r"^-?[0-9A-Za-z_.]{1,32}$")]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]

@@ -97,9 +97,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from ._errors import OntologyError, Problem
-from ._resources import data_dir
-from ._yaml import Located, load_file, problems_from_validation
+from .._core.errors import OntologyError, Problem
+from .._core.resources import data_dir
+from .yaml import Located, load_file, problems_from_validation
 
 
 class _StrEnum(str, Enum):

@@ -32,11 +32,11 @@ from pydantic import (
     model_validator,
 )
 
-from ._catalog import Catalog, CatalogEntry
-from ._errors import Problem, RuleFileError
-from ._ontology import ONTOLOGY, Category, Operation
-from ._text import MAX_MESSAGE_CHARS, Template, bound, fold
-from ._yaml import Located, validate
+from .._core.errors import Problem, RuleFileError
+from .._core.text import MAX_MESSAGE_CHARS, Template, bound, fold
+from .catalog import Catalog, CatalogEntry
+from .ontology import ONTOLOGY, Category, Operation
+from .yaml import Located, validate
 
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,79}$")]
@@ -397,7 +397,7 @@ def compile_rules(parsed: RulesFile, located: Located, default_exchange: str) ->
 
 
 def load_rules_file(path: Path, exchange: str) -> list[Rule]:
-    from ._yaml import load_file
+    from .yaml import load_file
 
     located = load_file(path, RuleFileError)
     parsed = validate(RulesFile, located, RuleFileError, {"exchange": exchange})

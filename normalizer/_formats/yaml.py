@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ._errors import ConfigError, Problem
+from .._core.errors import ConfigError, Problem
 
 try:  # libyaml's safe loader, when PyYAML was built with it
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,unused-ignore]

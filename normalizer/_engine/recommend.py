@@ -35,9 +35,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._models import NormalizedError, Recommendation, _build
-from ._ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope, operation_of
-from ._policy import Backoff, Policy, default_policy, load_policy
+from .._formats.ontology import (
+    ONTOLOGY,
+    Action,
+    Category,
+    Operation,
+    Precondition,
+    Scope,
+    operation_of,
+)
+from .._formats.policy import Backoff, Policy, default_policy, load_policy
+from .results import NormalizedError, Recommendation, _build
 
 RATE_LIMIT_MIN_DELAY_S = 1.0
 
