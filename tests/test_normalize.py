@@ -97,9 +97,10 @@ def test_okx_batch_answer_returns_per_item_results() -> None:
     err = normalizer.normalize("okx", body=json.dumps(body), http_status=200)
     assert [i.item_index for i in err.items] == [1, 2]
     assert [i.category for i in err.items] == [Category.INSUFFICIENT_FUNDS, Category.RATE_LIMIT]
-    # the answer as a whole is classified as its first failed item
+    # the answer as a whole is its first failed item: code, message and category
+    # (not "1" and the batch's summary message)
     assert err.category is Category.INSUFFICIENT_FUNDS
-    assert (err.code, err.message) == ("1", "All operations failed")
+    assert (err.code, err.message) == ("58350", "Insufficient balance.")
 
 
 def test_success_body_is_not_an_error() -> None:

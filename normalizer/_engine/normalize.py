@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from .._formats.catalog import Catalog, CatalogEntry, load_catalog
 from .._formats.ontology import Category, Operation, operation_of
 from .._formats.rules import ExchangeSpec, Probe, Rule, RuleSet, load_rules_file
 from .._formats.yaml import load_file, validate
+from .envelope import as_code, body_hint, extract, header_hint, longest
 from .results import NormalizedError, RawInput, _build
 from .transport import response_of, transport_kind
 
@@ -136,16 +135,7 @@ def _status(value: Any) -> int | None:
 
 
 def _code(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else None
-    if isinstance(value, str):
-        s = value.strip()
-        return s if 0 < len(s) <= 32 else None
-    return None
+    return as_code(value)
 
 
 def _message(value: Any) -> str | None:
@@ -153,13 +143,6 @@ def _message(value: Any) -> str | None:
         return value
     if isinstance(value, bytes):
         return value[: MAX_KEPT_MESSAGE * 4].decode("utf-8", "replace")
-    return None
-
-
-def _first(obj: Mapping[Any, Any], fields: list[str]) -> Any:
-    for f in fields:
-        if f in obj:
-            return obj[f]
     return None
 
 
@@ -205,48 +188,7 @@ def _parse_body(body: Any) -> tuple[Any, str | None, bool]:
 
 def retry_after(headers: Any, now: float | None = None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    value: Any = None
-    try:
-        if isinstance(headers, Mapping) or hasattr(headers, "get"):
-            value = headers.get("Retry-After")
-            if value is None:
-                value = headers.get("retry-after")
-            if value is None and isinstance(headers, Mapping):
-                for k, v in headers.items():
-                    if isinstance(k, str) and k.lower() == "retry-after":
-                        value = v
-                        break
-        elif isinstance(headers, (list, tuple)):
-            for pair in headers[:200]:
-                if isinstance(pair, (list, tuple)) and len(pair) == 2:
-                    k = pair[0].decode("latin-1") if isinstance(pair[0], bytes) else pair[0]
-                    if isinstance(k, str) and k.lower() == "retry-after":
-                        value = pair[1]
-                        break
-    except Exception:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("latin-1", "replace")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and len(value) <= 64:
-        v = value.strip()
-        try:
-            seconds = float(v)
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(v)
-            except (TypeError, ValueError, IndexError, OverflowError):
-                return None
-            if when is None:
-                return None
-            seconds = when.timestamp() - (time.time() if now is None else now)
-            seconds = max(seconds, 0.0)
-    else:
-        return None
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, 86400.0)
+    return header_hint(None, headers, now=now)
 
 
 # ------------------------------------------------------------- classifying
@@ -436,10 +378,24 @@ def _normalize(
                 text = str(error)
                 message = f"{type(error).__name__}: {text}" if text else type(error).__name__
     status = _status(http_status)
-    retry_s = retry_after(headers) if headers is not None else None
     if _memoizable(code, message, body):
-        return _reuse(_seen(rs, code, message, status, body, op, transport), raw, retry_s)
-    return _decide(rs, code, message, status, body, op, transport, retry_s, raw)
+        seen, at = _seen(rs, code, message, status, body, op, transport)
+    else:
+        seen, at = _decide_hinted(rs, code, message, status, body, op, transport, None, raw)
+    return _reuse(seen, raw, _wait(rs, seen, headers, status, at))
+
+
+def _wait(
+    rs: RuleSet, seen: NormalizedError, headers: Any, status: int | None, at: float | None
+) -> float | None:
+    """The longest wait asked for: by the headers, the body, or a deadline in the body."""
+    now = time.time()
+    from_headers = (
+        header_hint(rs.spec.response, headers, code=seen.code, status=status, now=now)
+        if headers is not None
+        else None
+    )
+    return longest(from_headers, seen.retry_after_s, None if at is None else max(at - now, 0.0))
 
 
 # ------------------------------------------------------------ inputs seen before
@@ -476,9 +432,10 @@ def _seen(
     body: str | bytes | None,
     op: Operation | None,
     transport: str | None,
-) -> NormalizedError:
-    """The result for these inputs, with no raw input and no Retry-After."""
-    return _decide(rs, code, message, status, body, op, transport, None, _NO_RAW)
+) -> tuple[NormalizedError, float | None]:
+    """The result for these inputs, with no raw input and no header hint, and
+    the absolute deadline (epoch seconds) the body named, if any."""
+    return _decide_hinted(rs, code, message, status, body, op, transport, None, _NO_RAW)
 
 
 _NO_RAW = RawInput()
@@ -505,44 +462,81 @@ def _decide(
     raw: RawInput,
 ) -> NormalizedError:
     """The result once the caller's inputs are sorted out: parse the body, ask the rules."""
+    return _decide_hinted(rs, code, message, status, body, op, transport, retry_s, raw)[0]
+
+
+def _decide_hinted(
+    rs: RuleSet,
+    code: Any,
+    message: Any,
+    status: int | None,
+    body: Any,
+    op: Operation | None,
+    transport: str | None,
+    retry_s: float | None,
+    raw: RawInput,
+) -> tuple[NormalizedError, float | None]:
+    """``_decide``, and the absolute deadline the body named (epoch seconds).
+
+    The body is read by the exchange's envelope (``_envelope``): a batch
+    answer's result is its first failed item's (code, message, category),
+    with every failed item in ``items``.
+    """
     parsed, text_message, malformed = _parse_body(body)
     shape = rs.spec.response
     the_code = _code(code)
     the_message = _message(message)
-    items: tuple[NormalizedError, ...] = ()
-    if isinstance(parsed, Mapping):
-        body_code = _first(parsed, shape.code_fields)
+    at: float | None = None
+    if parsed is not None:
+        env = extract(shape, parsed, known_codes=rs.known_codes)
+        malformed = env.malformed
         if the_code is None:
-            the_code = _code(body_code)
+            the_code = env.code
         if the_message is None:
-            the_message = _message(_first(parsed, shape.message_fields))
-        if shape.items is not None:
-            items = _items(rs, parsed, shape.items, status, op, retry_s, raw)
-        if items:
-            first = items[0]
-            return _build(  # type: ignore[no-any-return]
-                NormalizedError,
-                {
-                    **first.__dict__,
-                    "code": the_code,
-                    "http_status": status,
-                    "message": the_message,
-                    "item_index": None,
-                    "items": items,
-                    "retry_after_s": retry_s,
-                    "raw": raw,
-                },
+            the_message = env.message
+        rel, at = body_hint(shape, parsed, the_message, code=the_code, status=status)
+        retry_s = longest(retry_s, rel)
+        if env.items:
+            items = tuple(
+                _result(
+                    rs,
+                    code=item.code,
+                    message=item.message,
+                    status=status,
+                    operation=op,
+                    transport=None,
+                    retry_s=retry_s,
+                    raw=raw,
+                    no_match="UNKNOWN.UNMAPPED",
+                    item_index=item.index,
+                )
+                for item in env.items
             )
-        if (
-            the_code is not None
-            and the_code in shape.success_codes
-            and (status is None or status < 400)
-        ):
-            return _unknown(rs, "UNKNOWN.NO_ERROR", the_code, the_message, status, op, retry_s, raw)
-        if body_code is not None and the_code is None and code is None:
-            malformed = True
-    elif parsed is not None:
-        malformed = True
+            first = (
+                items[0]
+                if the_code == env.code and the_message == env.message
+                else _result(
+                    rs,
+                    code=the_code,
+                    message=the_message,
+                    status=status,
+                    operation=op,
+                    transport=None,
+                    retry_s=retry_s,
+                    raw=raw,
+                    no_match="UNKNOWN.UNMAPPED",
+                )
+            )
+            result = _build(
+                NormalizedError,
+                {**first.__dict__, "item_index": None, "items": items, "raw": raw},
+            )
+            return result, at
+        said_ok = env.success or (the_code is not None and the_code in shape.success_codes)
+        if said_ok and (status is None or status < 400):
+            return _unknown(
+                rs, "UNKNOWN.NO_ERROR", the_code, the_message, status, op, retry_s, raw
+            ), at
     if the_message is None and text_message is not None:
         the_message = text_message
     nothing = the_code is None and the_message is None and status is None and transport is None
@@ -556,41 +550,4 @@ def _decide(
         retry_s=retry_s,
         raw=raw,
         no_match="UNKNOWN.MALFORMED" if malformed or nothing else "UNKNOWN.UNMAPPED",
-    )
-
-
-def _items(
-    rs: RuleSet,
-    parsed: Mapping[Any, Any],
-    shape: Any,
-    status: int | None,
-    op: Operation | None,
-    retry_s: float | None,
-    raw: RawInput,
-) -> tuple[NormalizedError, ...]:
-    data = parsed.get(shape.field)
-    if not isinstance(data, list):
-        return ()
-    out = []
-    for index, item in enumerate(data[:1000]):
-        if not isinstance(item, Mapping):
-            continue
-        c = _code(_first(item, shape.code_fields))
-        if c is None or c in shape.success_codes:
-            continue
-        m = _message(_first(item, shape.message_fields))
-        out.append(
-            _result(
-                rs,
-                code=c,
-                message=m,
-                status=status,
-                operation=op,
-                transport=None,
-                retry_s=retry_s,
-                raw=raw,
-                no_match="UNKNOWN.UNMAPPED",
-                item_index=index,
-            )
-        )
-    return tuple(out)
+    ), at

@@ -1,28 +1,35 @@
-"""Catalogs: every code an exchange documents, parsed from its docs page.
+r"""Catalogs: every code an exchange documents, parsed from its docs pages.
 
 A catalog is generated, never edited by hand: ``normalizer ingest EXCHANGE
-DOC_FILE`` parses a docs page and writes ``rules/EXCHANGE/catalog.yaml``.
+PAGE...`` parses the docs pages (kept in ``rules/EXCHANGE/docs/``) and writes
+``rules/EXCHANGE/catalog.yaml``.
 
-The docs format (as in ``shared/seeds/``) is optional YAML front matter between
-``---`` lines, then markdown sections. A section holds either a table
+A docs page (as in ``shared/catalogs/`` and ``shared/seeds/``) is optional
+YAML front matter between ``---`` lines (``exchange``, ``source_url``,
+``section``, ``api_type``, ``updated_at``), then markdown sections. A section
+holds a table whose header names its columns
 
-    Error Code | HTTP Status Code | Error Message
-    ---|---|---
-    58102 | 429 | Rate limit reached. ...
+    Error Code | HTTP Status Code | Error Message | Name | Description
+    ---|---|---|---|---
+    58102 | 429 | Rate limit reached. ... | | |
 
-whose rows may wrap onto following lines, or lines of the form
+(``Name`` and ``Description`` optional, ``\|`` a pipe inside a cell, an empty
+status cell for "not documented"); rows may wrap onto following lines. Codes
+are any single-line text: ``51008_1000``, ``EOrder:Insufficient funds``,
+``BALANCE_NOT_ENOUGH``; one code may have several rows. Older pages also have
+header-less rows ``58102 | 429 | text`` and lines of the form
 
     10101 Insufficient balance | guidance text |
 
 The language of a section is Chinese when its heading or table header is
 written in Chinese, otherwise the front matter's ``language`` (default
-English).
+English). The section is the front matter's ``section``, else the heading.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,22 +39,43 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from .._core.errors import CatalogError, Problem
 from .yaml import load_file, validate
 
-Code = Annotated[str, StringConstraints(pattern=r"^-?[0-9A-Za-z_.]{1,32}$")]
+#: A code as an exchange documents or returns it: a number (``51008``,
+#: ``-2010``), a documented sub-code (``51008_1000``), a label or enum
+#: (``BALANCE_NOT_ENOUGH``) or an error string (``EOrder:Insufficient funds``,
+#: ``EService: Throttled: [UNIX timestamp]``). One line, no edge spaces.
+MAX_CODE_CHARS = 120
+Code = Annotated[str, StringConstraints(pattern=r"^[^\s|](?:[^\n\r|]{0,118}[^\s|])?$")]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+MAX_DOC_MESSAGE = 8000
 
 
 class CatalogEntry(BaseModel):
-    """One documented error: a code, its message in one language, where it came from."""
+    """One documented error: a code, its message in one language, where it came from.
+
+    ``code`` is the code as the API returns it; ``doc_code`` the id the docs
+    list it under when that differs (OKX's sub-code ``51008_1000`` arrives as
+    ``51008``; Kraken's ``EGeneral:Internal error[:<code>]`` as
+    ``EGeneral:Internal error``). ``name`` and ``description`` are the docs'
+    symbolic name and explanation, when they give them.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     code: Code
-    message: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    message: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DOC_MESSAGE)]
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")] = "en"
     http_status: Annotated[int, Field(ge=100, le=599)] | None = None
     section: str | None = None
+    doc_code: Code | None = None
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    description: Annotated[str, StringConstraints(max_length=MAX_DOC_MESSAGE)] | None = None
     guidance: str | None = None
     source_url: Url
+
+    @property
+    def documented_as(self) -> str:
+        """The id the docs list this entry under."""
+        return self.doc_code or self.code
 
 
 class Catalog(BaseModel):
@@ -67,6 +95,10 @@ class Catalog(BaseModel):
     def languages(self) -> list[str]:
         return list(dict.fromkeys(e.language for e in self.entries))
 
+    def sections(self) -> list[str]:
+        """Distinct sections, in documentation order (entries without one: "")."""
+        return list(dict.fromkeys(e.section or "" for e in self.entries))
+
 
 def load_catalog(path: str | Path) -> Catalog:
     """Load and validate a catalog file; mistakes are refused with file, line, field."""
@@ -77,10 +109,29 @@ def load_catalog(path: str | Path) -> Catalog:
 # ------------------------------------------------------------------ parsing
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# rows of a table without a header line (older pages): an integer code first
 _TABLE3 = re.compile(r"^\s*(-?\d+)\s*\|\s*(\d{3})?\s*\|\s*(.*?)\s*\|?\s*$")
 _CODE_MSG_GUIDE = re.compile(r"^\s*(-?\d+)\s+([^|]*?)\s*\|\s*(.*?)\s*\|?\s*$")
 _SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _HEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
+_STATUS = re.compile(r"^\d{3}$")
+#: Lines longer than this are refused: no docs row is that long.
+MAX_LINE = 20_000
+
+#: header cell (folded) -> the field it holds
+_COLUMNS: dict[str, str] = {
+    "error code": "code",
+    "code": "code",
+    "错误码": "code",
+    "http status code": "http_status",
+    "http status": "http_status",
+    "http 状态码": "http_status",
+    "error message": "message",
+    "message": "message",
+    "错误提示": "message",
+    "name": "name",
+    "description": "description",
+}
 
 
 class ParsedDoc(BaseModel):
@@ -102,6 +153,61 @@ def _join(left: str, right: str) -> str:
     return f"{left} {right}"
 
 
+def split_cells(line: str) -> list[str]:
+    """The cells of a Markdown table row; ``\\|`` is a pipe inside a cell."""
+    cells: list[str] = []
+    cur: list[str] = []
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if ch == "\\" and i + 1 < n and line[i + 1] == "|":
+            cur.append("|")
+            i += 2
+            continue
+        if ch == "|":
+            cells.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    cells.append("".join(cur).strip())
+    stripped = line.strip()
+    if stripped.startswith("|") and cells and cells[0] == "":
+        cells = cells[1:]
+    if stripped.endswith("|") and not stripped.endswith("\\|") and cells and cells[-1] == "":
+        cells = cells[:-1]
+    return cells
+
+
+def _has_pipe(line: str) -> bool:
+    return "|" in line.replace("\\|", "")
+
+
+def _header(cells: list[str]) -> list[str] | None:
+    """The fields of a table header line, or None when it is not one."""
+    fields = [_COLUMNS.get(" ".join(c.casefold().split())) for c in cells]
+    if len(fields) < 2 or fields[0] != "code" or "message" not in fields:
+        return None
+    return [f or f"_{i}" for i, f in enumerate(fields)]
+
+
+def _front_matter(lines: list[str], path: str) -> tuple[dict[str, Any], int]:
+    if not lines or lines[0].strip() != "---":
+        return {}, 0
+    for i in range(1, min(len(lines), 200)):
+        if lines[i].strip() == "---":
+            try:
+                loaded = yaml.safe_load("\n".join(lines[1:i])) or {}
+            except yaml.YAMLError as exc:
+                raise CatalogError(
+                    [Problem(path, 1, "front matter", f"not valid YAML: {exc}")]
+                ) from None
+            if not isinstance(loaded, dict):
+                raise CatalogError([Problem(path, 1, "front matter", "must be a mapping")])
+            return loaded, i + 1
+    raise CatalogError([Problem(path, 1, "front matter", "no closing '---' line")])
+
+
 def parse_doc(
     text: str,
     *,
@@ -115,90 +221,101 @@ def parse_doc(
     the documentation URL every entry carries.
     """
     lines = text.splitlines()
-    meta: dict[str, Any] = {}
-    start = 0
-    if lines and lines[0].strip() == "---":
-        for i in range(1, len(lines)):
-            if lines[i].strip() == "---":
-                try:
-                    loaded = yaml.safe_load("\n".join(lines[1:i])) or {}
-                except yaml.YAMLError as exc:
-                    raise CatalogError(
-                        [Problem(path, 1, "front matter", f"not valid YAML: {exc}")]
-                    ) from None
-                if not isinstance(loaded, dict):
-                    raise CatalogError([Problem(path, 1, "front matter", "must be a mapping")])
-                meta = loaded
-                start = i + 1
-                break
+    meta, start = _front_matter(lines, path)
     url = source_url or meta.get("source_url")
     if not url:
         raise CatalogError(
             [Problem(path, 1, "source_url", "the page has no source_url; pass one explicitly")]
         )
     default_lang = language or str(meta.get("language") or "en")
-    section: str | None = None
+    fixed_section = meta.get("section")
+    section: str | None = str(fixed_section) if fixed_section else None
     section_lang = default_lang
+    columns: list[str] | None = None
     rows: list[dict[str, Any]] = []
     last: dict[str, Any] | None = None
+    last_field = "message"
     problems: list[Problem] = []
     for number, line in enumerate(lines[start:], start=start + 1):
+        if len(line) > MAX_LINE:
+            problems.append(Problem(path, number, "", f"line longer than {MAX_LINE} characters"))
+            continue
         stripped = line.strip()
         if not stripped:
             continue
         heading = _HEADING.match(line)
         if heading:
-            section = heading.group(1).strip()
-            section_lang = "zh" if _CJK.search(section) else default_lang
-            last = None
+            title = heading.group(1).strip()
+            if not fixed_section or _CJK.search(title):
+                section = title
+            section_lang = "zh" if _CJK.search(title) else default_lang
+            columns, last = None, None
             continue
         if stripped == "---" or _SEPARATOR.match(stripped):
             last = None if stripped == "---" else last
             continue
-        m = _TABLE3.match(line)
-        if m:
-            code, status, message = m.groups()
-            last = {
-                "code": code,
-                "http_status": int(status) if status else None,
-                "message": message,
-                "language": section_lang,
-                "section": section,
-                "line": number,
-            }
-            rows.append(last)
+        if _has_pipe(stripped):
+            cells = split_cells(stripped)
+            header = _header(cells)
+            if header is not None:
+                columns, last = header, None
+                if _CJK.search(stripped):
+                    section_lang = "zh"
+                continue
+            if columns is not None and cells and cells[0]:
+                row = _table_row(cells, columns, path, number, problems)
+                if row is None:
+                    continue
+                row.update(language=section_lang, section=section, line=number)
+                rows.append(row)
+                last = row
+                last_field = next((f for f in reversed(columns) if row.get(f)), "message")
+                continue
+            m = _TABLE3.match(line)
+            if m:
+                code, status, message = m.groups()
+                last = {
+                    "code": code,
+                    "http_status": int(status) if status else None,
+                    "message": message,
+                    "language": section_lang,
+                    "section": section,
+                    "line": number,
+                }
+                last_field = "message"
+                rows.append(last)
+                continue
+            m = _CODE_MSG_GUIDE.match(line)
+            if m:
+                code, message, guidance = m.groups()
+                last = {
+                    "code": code,
+                    "message": message,
+                    "guidance": guidance or None,
+                    "language": "zh" if _CJK.search(message) else section_lang,
+                    "section": section,
+                    "line": number,
+                }
+                last_field = "message"
+                rows.append(last)
+                continue
+            last = None  # some other table: not ours
             continue
-        m = _CODE_MSG_GUIDE.match(line)
-        if m and "|" in line:
-            code, message, guidance = m.groups()
-            last = {
-                "code": code,
-                "message": message,
-                "guidance": guidance or None,
-                "language": "zh" if _CJK.search(message) else section_lang,
-                "section": section,
-                "line": number,
-            }
-            rows.append(last)
-            continue
-        if "|" in stripped and not re.search(r"\d", stripped.split("|")[0]):
-            # a table header: its language is the section's
-            if _CJK.search(stripped):
-                section_lang = "zh"
-            last = None
-            continue
-        if last is not None:
-            last["message"] = _join(last["message"], stripped)
+        if last is not None:  # a row wrapped onto the next line
+            last[last_field] = _join(last.get(last_field) or "", stripped)
             continue
         # prose between sections ("Error Code from 58000 to 58999")
     entries = []
     for row in rows:
-        line = row.pop("line")
+        line_no = row.pop("line")
+        if not row.get("message"):
+            # the docs give no text (OKX's success code 0): the name, else the code stands in
+            row["message"] = row.get("name") or row["code"]
         try:
             entries.append(CatalogEntry(source_url=url, **row))
         except Exception as exc:  # pydantic ValidationError
             problems.append(
-                Problem(path, line, f"code {row.get('code')}", str(exc).splitlines()[-1])
+                Problem(path, line_no, f"code {row.get('code')}", str(exc).splitlines()[-1])
             )
     if problems:
         raise CatalogError(problems)
@@ -207,13 +324,97 @@ def parse_doc(
     return ParsedDoc(meta=meta, entries=tuple(entries))
 
 
-def build_catalog(exchange: str, doc: ParsedDoc, source_url: str) -> Catalog:
-    updated = doc.meta.get("updated_at")
+def _table_row(
+    cells: list[str], columns: list[str], path: str, number: int, problems: list[Problem]
+) -> dict[str, Any] | None:
+    if len(cells) > len(columns):  # an unescaped pipe in the last cell: keep the text
+        cells = [*cells[: len(columns) - 1], " | ".join(cells[len(columns) - 1 :])]
+    row: dict[str, Any] = {}
+    for field, cell in zip(columns, cells, strict=False):
+        if field.startswith("_") or not cell:
+            continue
+        if field == "http_status":
+            if not _STATUS.match(cell):
+                problems.append(Problem(path, number, "HTTP status", f"{cell!r} is not a status"))
+                return None
+            row[field] = int(cell)
+        else:
+            row[field] = " ".join(cell.split()) if field == "code" else cell.strip()
+    name = row.get("name")
+    if name and name.startswith(row["code"] + " "):  # Binance: "-1000 UNKNOWN"
+        row["name"] = name[len(row["code"]) + 1 :].strip()
+    return row
+
+
+# ------------------------------------------------------------ documented ids
+
+#: A placeholder at the end of a documented code: ``[:<code>]``, ``: [UNIX timestamp]``.
+_CODE_TAIL = re.compile(r"\s*(?:\[[^\[\]]{1,40}\]|\{[^{}]{1,40}\}|<[^<>]{1,40}>)\s*$")
+
+
+def api_code(doc_code: str, subcode_separator: str | None = None) -> str:
+    """The code the API returns for an entry the docs list as ``doc_code``.
+
+    A trailing placeholder (and the separator before it) is not part of the
+    code (``EService: Throttled: [UNIX timestamp]`` -> ``EService: Throttled``);
+    with a sub-code separator, neither is what follows it
+    (``51008_1000`` -> ``51008``).
+    """
+    code = doc_code
+    for _ in range(3):
+        stripped = _CODE_TAIL.sub("", code).rstrip(" :")
+        if stripped == code or not stripped:
+            break
+        code = stripped
+    if subcode_separator and subcode_separator in code:
+        head = code.split(subcode_separator, 1)[0]
+        if head:
+            code = head
+    return code
+
+
+def build_catalog(
+    exchange: str,
+    doc: ParsedDoc | Sequence[ParsedDoc],
+    source_url: str,
+    *,
+    subcode_separator: str | None = None,
+    skip_codes: Iterable[str] = (),
+) -> Catalog:
+    """One catalog from one or several parsed pages, in the order given.
+
+    Entries keep their section and source URL; each code is the code as the
+    API returns it (``api_code``), the documented id kept in ``doc_code``.
+    A row repeated exactly (same code, language, message, status) within one
+    section is kept once; so is a row of a legacy seed page (one without
+    ``section`` in its front matter, such as OKX's bilingual Funding seed)
+    that a sectioned page already lists. Codes in ``skip_codes`` (success
+    codes) are left out.
+    """
+    docs = [doc] if isinstance(doc, ParsedDoc) else list(doc)
+    skip = set(skip_codes)
+    entries: list[CatalogEntry] = []
+    seen: set[tuple[str | None, str, str, str, int | None]] = set()
+    for d in docs:
+        legacy = not d.meta.get("section")
+        for e in d.entries:
+            code = api_code(e.code, subcode_separator)
+            if code in skip:
+                continue
+            key = (code, e.language, e.message, e.http_status)
+            if (e.section, *key) in seen or (legacy and (None, *key) in seen):
+                continue
+            seen.add((e.section, *key))
+            seen.add((None, *key))
+            if code != e.code:
+                e = e.model_copy(update={"code": code, "doc_code": e.code})
+            entries.append(e)
+    dates = [str(d.meta["updated_at"]) for d in docs if d.meta.get("updated_at") is not None]
     return Catalog(
         exchange=exchange,
         source_url=source_url,
-        updated_at=str(updated) if updated is not None else None,
-        entries=doc.entries,
+        updated_at=max(dates) if dates else None,
+        entries=tuple(entries),
     )
 
 
@@ -221,7 +422,7 @@ def dump_catalog(catalog: Catalog, origin: str) -> str:
     """The YAML text of a catalog, one entry a line, in documentation order."""
     head = (
         f"# Generated by `normalizer ingest {catalog.exchange} {origin}`.\n"
-        "# Do not edit by hand: refresh it from a newer docs page with the same command.\n"
+        "# Do not edit by hand: refresh it from newer docs pages with the same command.\n"
     )
     body: dict[str, Any] = {
         "exchange": catalog.exchange,

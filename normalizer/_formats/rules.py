@@ -34,7 +34,7 @@ from pydantic import (
 
 from .._core.errors import Problem, RuleFileError
 from .._core.text import MAX_MESSAGE_CHARS, Template, bound, fold
-from .catalog import Catalog, CatalogEntry
+from .catalog import Catalog, CatalogEntry, Code
 from .ontology import ONTOLOGY, Category, Operation
 from .yaml import Located, validate
 
@@ -79,7 +79,7 @@ class When(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    code: list[Annotated[str, StringConstraints(pattern=r"^-?[0-9A-Za-z_.]{1,32}$")]] | None = None
+    code: list[Code] | None = None
     code_range: tuple[int, int] | None = None
     http_status: list[Annotated[int, Field(ge=100, le=599)]] | None = None
     http_status_range: (
@@ -229,21 +229,82 @@ def _message_holds(templates: list[str] | None, regexes: list[str] | None, messa
 
 
 class ItemsShape(BaseModel):
+    """Where a batch answer lists its items (``field``: a dotted path, ``""``
+    for a body that is itself the list), and how a failed item is told."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     field: str
-    code_fields: list[str]
-    message_fields: list[str]
+    code_fields: list[str] = Field(default_factory=list)
+    message_fields: list[str] = Field(default_factory=list)
     success_codes: list[str] = Field(default_factory=lambda: ["0"])
+    success_field: str | None = None  # a boolean per item (Gate ``succeeded``)
+    all_failed: bool = False  # every item listed is a failure (Bitget ``failureList``)
+
+
+class ErrorStringsShape(BaseModel):
+    """Errors as strings ``<severity><category>:<message>[:<detail>]`` (Kraken)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    field: str
+    warning_prefixes: list[str] = Field(default_factory=lambda: ["W"])
+    separator: str = ":"
+
+
+class RetryHintSpec(BaseModel):
+    """Where a venue says how long to wait: one of a header, a body field, or a
+    regular expression (one group) on the message; what unit; when it applies
+    (only for these codes or HTTP statuses, when given)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    header: str | None = None
+    body_field: str | None = None
+    message_regex: Annotated[str, StringConstraints(max_length=200)] | None = None
+    unit: Literal["seconds", "milliseconds", "epoch_s", "epoch_ms", "retry_after"]
+    codes: list[str] | None = None
+    http_status: list[Annotated[int, Field(ge=100, le=599)]] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RetryHintSpec:
+        given = [x for x in (self.header, self.body_field, self.message_regex) if x]
+        if len(given) != 1:
+            raise ValueError("give exactly one of header, body_field, message_regex")
+        if self.message_regex is not None:
+            try:
+                compiled = re.compile(self.message_regex)
+            except re.error as exc:
+                raise ValueError(f"message_regex does not compile: {exc}") from None
+            if compiled.groups != 1:
+                raise ValueError("message_regex needs exactly one group: the number")
+        return self
 
 
 class ResponseShape(BaseModel):
-    """Where an exchange puts the code and message in its error bodies."""
+    """Where an exchange puts the code, message, failed items and wait hints
+    in its error bodies (read by ``_envelope``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    code_fields: list[str] = Field(min_length=1)
-    message_fields: list[str] = Field(min_length=1)
+    code_fields: list[str] = Field(default_factory=list)
+    message_fields: list[str] = Field(default_factory=list)
     success_codes: list[str] = Field(default_factory=lambda: ["0"])
-    items: ItemsShape | None = None
+    success_field: str | None = None
+    vague_codes: list[str] = Field(default_factory=list)
+    items: ItemsShape | list[ItemsShape] | None = None
+    error_strings: ErrorStringsShape | None = None
+    retry_hints: list[RetryHintSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _reads_something(self) -> ResponseShape:
+        if not (self.code_fields or self.message_fields or self.items or self.error_strings):
+            raise ValueError(
+                "a response shape needs code_fields, message_fields, items or error_strings"
+            )
+        return self
+
+    @property
+    def item_shapes(self) -> tuple[ItemsShape, ...]:
+        if self.items is None:
+            return ()
+        return tuple(self.items) if isinstance(self.items, list) else (self.items,)
 
 
 class ExchangeSpec(BaseModel):
@@ -252,6 +313,8 @@ class ExchangeSpec(BaseModel):
     display_name: str
     docs_url: Url
     languages: list[str] = Field(default_factory=lambda: ["en"])
+    #: OKX documents sub-codes ``51008_1000`` that the API returns as ``51008``
+    subcode_separator: str | None = None
     response: ResponseShape
 
     @field_validator("name")
