@@ -24,7 +24,9 @@ from .._formats.catalog import Catalog, CatalogEntry, load_catalog
 from .._formats.ontology import Category, Operation, operation_of
 from .._formats.rules import ExchangeSpec, Probe, Rule, RuleSet, load_rules_file
 from .._formats.yaml import load_file, validate
+from . import generic
 from .envelope import as_code, body_hint, extract, header_hint, longest
+from .generic import GENERIC
 from .results import NormalizedError, RawInput, _build
 from .transport import response_of, transport_kind
 
@@ -221,6 +223,10 @@ def _result(
     items: tuple[NormalizedError, ...] = (),
 ) -> NormalizedError:
     bounded = bound(message) if message is not None else None
+    if rs.name == GENERIC:
+        return _generic_result(
+            rs, code, message, status, operation, transport, retry_s, raw, no_match, item_index, items
+        )
     rule, entry = _classify(rs, code, bounded, status, operation, transport)
     if rule is None:
         category: Category = Category.UNKNOWN
@@ -263,6 +269,58 @@ def _result(
     )
 
 
+@lru_cache(maxsize=16384)
+def _classify_generic(
+    rs: RuleSet,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    operation: Operation | None,
+    transport: str | None,
+) -> generic.Decision | None:
+    return generic.decide(rs, code, message, status, operation, transport)
+
+
+def _generic_result(
+    rs: RuleSet,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    operation: Operation | None,
+    transport: str | None,
+    retry_s: float | None,
+    raw: RawInput,
+    no_match: str,
+    item_index: int | None,
+    items: tuple[NormalizedError, ...],
+) -> NormalizedError:
+    """``_result`` for the generic profile (see ``_engine/generic.py``)."""
+    d = _classify_generic(
+        rs, code, message[:MAX_KEPT_MESSAGE] if message else message, status, operation, transport
+    )
+    kept = message if message is None or len(message) <= MAX_KEPT_MESSAGE else message[:MAX_KEPT_MESSAGE]
+    return _build(  # type: ignore[no-any-return]
+        NormalizedError,
+        {
+            "exchange": rs.name,
+            "category": Category.UNKNOWN if d is None else d.category,
+            "subcategory": no_match if d is None else d.subcategory,
+            "code": code,
+            "http_status": status,
+            "message": kept,
+            "rule_id": None if d is None else d.rule_id,
+            "rationale": None if d is None else d.why,
+            "source_url": None if d is None else d.source_url,
+            "retry_after_s": retry_s,
+            "operation": operation,
+            "documented_code": None,
+            "item_index": item_index,
+            "items": items,
+            "raw": raw,
+        },
+    )
+
+
 def _operation(value: object) -> Operation | None:
     return None if value is None else operation_of(value)
 
@@ -277,6 +335,7 @@ def normalize(
     headers: Any = None,
     error: BaseException | None = None,
     operation: Operation | str | None = None,
+    unknown_exchange: generic.UnknownExchange | None = None,
 ) -> NormalizedError:
     """Classify one failed request of ``exchange``.
 
@@ -287,9 +346,26 @@ def normalize(
     Explicit ``code``/``message`` win over what the body says.
 
     Never raises on exchange input; raises ``UnknownExchangeError`` for an
-    unknown exchange and ``ValueError`` for an unknown operation.
+    unknown exchange and ``ValueError`` for an unknown operation. With
+    ``unknown_exchange="generic"`` (or after ``use_generic_for_unknown()``)
+    an unknown name is answered by the generic profile instead: the result
+    keeps the name given, and its ``rule_id`` starts with ``generic.``.
     """
-    rs = registry().get(exchange)
+    rs, alias = ruleset_for(exchange, unknown_exchange)
+    if alias is not None:
+        return _renamed(
+            normalize(
+                GENERIC,
+                code=code,
+                message=message,
+                http_status=http_status,
+                body=body,
+                headers=headers,
+                error=error,
+                operation=operation,
+            ),
+            alias,
+        )
     op = _operation(operation)
     raw = _build(
         RawInput,
@@ -307,6 +383,25 @@ def normalize(
     except Exception:  # a bug of ours must not break the caller's error path
         log.exception("normalize() failed on %s input; returning UNKNOWN", rs.name)
         return _unknown(rs, "UNKNOWN.MALFORMED", None, None, None, op, None, raw)
+
+
+def ruleset_for(exchange: object, unknown_exchange: object = None) -> tuple[RuleSet, str | None]:
+    """The rule set answering for ``exchange``, and the caller's name when the
+    generic profile answers for a name no rule folder has."""
+    choice = generic.unknown_choice(unknown_exchange)
+    try:
+        return registry().get(exchange), None
+    except UnknownExchangeError:
+        if choice != "generic" or not isinstance(exchange, str) or not exchange.strip():
+            raise
+        return registry().get(GENERIC), exchange
+
+
+def _renamed(result: NormalizedError, name: str) -> NormalizedError:
+    items = tuple(_renamed(i, name) for i in result.items) if result.items else ()
+    return _build(  # type: ignore[no-any-return]
+        NormalizedError, {**result.__dict__, "exchange": name, "items": items}
+    )
 
 
 def _unknown(
