@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ._engine.generic import UnknownExchange
 from ._engine.normalize import normalize
 from ._engine.recommend import recommend
 from ._engine.results import NormalizedError
@@ -46,6 +47,7 @@ def normalize_many(
     records: Iterable[Mapping[str, Any]],
     *,
     operation: Operation | str | None = None,
+    unknown_exchange: UnknownExchange | None = None,
 ) -> list[NormalizedError]:
     """``normalize()`` over many records, each distinct record classified once.
 
@@ -59,7 +61,9 @@ def normalize_many(
     one, as are records whose values cannot be hashed (a dict body).
 
     Raises what ``normalize()`` raises for a caller's mistake (an unknown
-    exchange or operation), and ``KeyError`` for a record without an exchange.
+    exchange or operation), and ``KeyError`` for a record without an exchange;
+    ``unknown_exchange="generic"`` answers unknown venue names by the generic
+    profile instead (as ``normalize()`` does).
     """
     out: list[NormalizedError] = []
     memo: dict[tuple[Any, ...], NormalizedError] = {}
@@ -73,7 +77,7 @@ def normalize_many(
         if op is None:
             op = operation
         if record.get("headers") is not None or record.get("error") is not None:
-            out.append(_one(exchange, record, op))
+            out.append(_one(exchange, record, op, unknown_exchange))
             continue
         # types are part of the key: True == 1 == 1.0, but not as a code
         key = (
@@ -91,20 +95,28 @@ def normalize_many(
         try:
             hit = memo.get(key)
         except TypeError:  # an unhashable value (a dict body): classify it alone
-            out.append(_one(exchange, record, op))
+            out.append(_one(exchange, record, op, unknown_exchange))
             continue
         if hit is None:
             hit = memo[key] = normalize(
-                exchange, code=code, message=message, http_status=status, body=body, operation=op
+                exchange,
+                code=code,
+                message=message,
+                http_status=status,
+                body=body,
+                operation=op,
+                unknown_exchange=unknown_exchange,
             )
         out.append(hit)
     return out
 
 
-def _one(exchange: Any, record: Mapping[str, Any], op: Any) -> NormalizedError:
+def _one(
+    exchange: Any, record: Mapping[str, Any], op: Any, unknown: UnknownExchange | None
+) -> NormalizedError:
     fields = {f: record.get(f) for f in FIELDS}
     fields["operation"] = op
-    return normalize(exchange, **fields)
+    return normalize(exchange, **fields, unknown_exchange=unknown)
 
 
 # ----------------------------------------------------------------- pandas

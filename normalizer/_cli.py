@@ -24,7 +24,16 @@ from pathlib import Path
 
 from ._core.errors import ConfigError, NormalizerError
 from ._core.text import Template, fold
-from ._engine.normalize import exchanges, normalize, registry
+from ._engine.generic import MODEL_ID
+from ._engine.normalize import (
+    current_registry,
+    exchanges,
+    load_rules,
+    normalize,
+    registry,
+    restore_registry,
+    ruleset_for,
+)
 from ._engine.recommend import recommend
 from ._formats.catalog import build_catalog, diff_catalogs, dump_catalog, load_catalog, parse_doc
 from ._formats.ontology import ONTOLOGY, Operation
@@ -39,6 +48,7 @@ def _explain(args: argparse.Namespace) -> int:
         message=args.message,
         http_status=args.http_status,
         operation=args.operation,
+        unknown_exchange="generic" if args.unknown_exchange == "generic" else None,
     )
     rec = recommend(
         err,
@@ -59,13 +69,16 @@ def _explain(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_OK
-    rs = registry().get(args.exchange)
+    rs, alias = ruleset_for(
+        args.exchange, "generic" if args.unknown_exchange == "generic" else None
+    )
     meaning = (
         ONTOLOGY.subcategory_meaning.get(err.subcategory)
         if err.subcategory
         else ONTOLOGY.category_meaning[err.category]
     )
-    out = [f"{rs.spec.display_name} {args.code or ''}".rstrip()]
+    title = rs.spec.display_name if alias is None else f"{alias} (by the generic profile)"
+    out = [f"{title} {args.code or ''}".rstrip()]
     entries = [
         e
         for e in (rs.catalog.entries if rs.catalog else ())
@@ -82,8 +95,14 @@ def _explain(args: argparse.Namespace) -> int:
         f"subcategory:    {err.subcategory or '-'}",
         f"meaning:        {meaning}",
     ]
-    if err.rule_id:
-        rule = rs.by_id[err.rule_id]
+    if err.rule_id == MODEL_ID:
+        out += [
+            f"rule:           {err.rule_id}  (the word model, {_model_file()})",
+            f"why:            {err.rationale}",
+            "                 no venue-free rule matched; the words above decided",
+        ]
+    elif err.rule_id:
+        rule = rs.by_id.get(err.rule_id) or rs.by_id[err.rule_id.removeprefix("generic.")]
         out += [
             f"rule:           {err.rule_id}  ({rule.path}:{rule.line})",
             f"why:            {err.rationale}",
@@ -184,7 +203,12 @@ def _lint(args: argparse.Namespace) -> int:
     from ._lint import lint
 
     try:
-        report = lint(args.paths or None)
+        paths = list(args.paths or ())
+        if args.user_rules:  # the bundled data and the user's folders, checked together
+            from ._lint import default_paths
+
+            paths = [*(paths or default_paths()), *args.user_rules]
+        report = lint(paths or None)
     except FileNotFoundError as exc:
         raise _Usage(f"{exc}; give rule folders, exchange folders or YAML files") from None
     failed = bool(report.errors or (args.strict and report.warnings))
@@ -216,10 +240,17 @@ def _lint(args: argparse.Namespace) -> int:
 def _coverage(args: argparse.Namespace) -> int:
     from ._lint import coverage
 
-    root = Path(args.rules_dir) if args.rules_dir else None
-    if root is not None and not root.is_dir():
-        raise _Usage(f"no rules folder at {root}")
-    rows = coverage(root, args.exchange or None)
+    only = args.exchange
+    if not only and args.user_rules:  # measure the user's venues (seen with the bundled rules)
+        only = sorted(
+            {
+                p.name
+                for d in args.user_rules
+                for p in Path(d).iterdir()
+                if p.name in registry().names
+            }
+        )
+    rows = coverage(None, only or None)
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -361,8 +392,10 @@ def _classify_rows(
     default_exchange: str | None,
     policy: str | None,
     progress: bool | None,
+    unknown: str = "skip",
 ) -> list[dict[str, object]]:
-    """Each row with ``BATCH_COLUMNS`` added.
+    """Each row with ``BATCH_COLUMNS`` added (empty for a skipped row of an
+    unknown exchange, with ``unknown="skip"``).
 
     The rows are checked first (so a mistake names its row), then classified
     by ``normalize_many()``, the batch path (each distinct error once), and
@@ -371,19 +404,25 @@ def _classify_rows(
     from ._batch import normalize_many
     from ._formats.ontology import Operation
 
-    known = set(exchanges())
+    known = set(registry().names)
     records: list[dict[str, object]] = []
     attempts: list[tuple[bool, int]] = []
+    skipped: list[int] = []
     for number, row in enumerate(rows, 1):
         where = f"{name}: row {number}"
         exchange = row.get("exchange") or default_exchange
         if not exchange:
             raise _Usage(f"{where}: no exchange; add an 'exchange' column or pass --exchange")
         if str(exchange).lower() not in known:
-            raise _Usage(
-                f"{where}: unknown exchange {exchange!r}; known exchanges: "
-                f"{', '.join(sorted(known))}"
-            )
+            if unknown == "skip":
+                skipped.append(number - 1)
+                continue
+            if unknown == "fail":
+                raise _Usage(
+                    f"{where}: unknown exchange {exchange!r}; known exchanges: "
+                    f"{', '.join(sorted(known))} (--unknown-exchange generic answers it by "
+                    "the generic profile, skip leaves it unclassified)"
+                )
         status = _field(row, "http_status")
         if isinstance(status, str) and status.strip().isdigit():
             status = int(status)
@@ -409,9 +448,21 @@ def _classify_rows(
                 "operation": operation,
             }
         )
-    errors = normalize_many(_progress(records, progress))
+    errors = normalize_many(
+        _progress(records, progress), unknown_exchange="generic" if unknown == "generic" else None
+    )
+    if skipped:
+        names = sorted({str(rows[i].get("exchange") or default_exchange) for i in skipped})
+        print(
+            f"{name}: {len(skipped)} row{'s' * (len(skipped) != 1)} of unknown exchanges "
+            f"({', '.join(names)}) left unclassified; --unknown-exchange generic classifies "
+            "them by the generic profile",
+            file=sys.stderr,
+        )
+    skip = set(skipped)
     out = []
-    for row, err, (idempotent, attempt) in zip(rows, errors, attempts, strict=True):
+    classified = [row for i, row in enumerate(rows) if i not in skip]
+    for row, err, (idempotent, attempt) in zip(classified, errors, attempts, strict=True):
         rec = recommend(err, idempotent=idempotent, attempt=attempt, policy=policy)
         out.append(
             {
@@ -426,6 +477,12 @@ def _classify_rows(
                 "policy_rule_id": rec.policy_rule_id,
             }
         )
+    if skip:  # every input row comes out, in order; a skipped one unclassified
+        done = iter(out)
+        out = [
+            {**row, **dict.fromkeys(BATCH_COLUMNS)} if i in skip else next(done)
+            for i, row in enumerate(rows)
+        ]
     return out
 
 
@@ -492,6 +549,7 @@ def _batch(args: argparse.Namespace) -> int:
         default_exchange=args.exchange,
         policy=args.policy,
         progress=args.progress,
+        unknown=args.unknown_exchange,
     )
     _write_rows(done, args.output, out_format)
     if args.output != "-":
@@ -520,6 +578,54 @@ class _Usage(Exception):
     pass
 
 
+def _model_file() -> str:
+    from .analysis.generic import model_path
+
+    return _shown(str(model_path()))
+
+
+def _generic(args: argparse.Namespace) -> int:
+    from .analysis import generic as g
+
+    if args.action == "build":
+        text = g.build()
+        print(f"wrote {_model_file()} ({len(g.training_rows())} catalog rows, {len(text)} bytes)")
+        return EXIT_OK
+    if args.action == "check":
+        fresh = g.build(write=False)
+        path = g.model_path()
+        stored = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if stored != fresh:
+            print(f"{_model_file()} is stale: run `normalizer generic build`", file=sys.stderr)
+            return EXIT_FINDINGS
+        print(f"{_model_file()} is up to date")
+        return EXIT_OK
+    scores = g.leave_one_venue_out()
+    if args.json:
+        print(json.dumps([s.__dict__ for s in scores], indent=2))
+        return EXIT_OK
+    print(
+        f"{'venue':<10}{'rows':>6}{'category':>10}{'write action':>14}{'UNKNOWN':>9}{'by rule':>9}"
+    )
+    for sc in scores:
+        print(
+            f"{sc.venue:<10}{sc.rows:>6}{sc.category:>10.0%}{sc.write_action:>14.0%}"
+            f"{sc.abstained:>9.0%}{sc.by_rule:>9.0%}"
+        )
+    return EXIT_OK
+
+
+def _user_rules(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules-dir",
+        dest="user_rules",
+        action="append",
+        metavar="DIR",
+        help="a folder of your own rules, added beside the bundled ones (repeatable; later "
+        "folders outrank earlier ones, and both outrank the bundled rules)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="normalizer",
@@ -545,6 +651,13 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--attempt", type=int, default=1, help="which attempt failed (default 1)")
     ex.add_argument("--policy", help="a policy file (default: the bundled policy)")
     ex.add_argument("--json", action="store_true", help="print JSON")
+    ex.add_argument(
+        "--unknown-exchange",
+        choices=["raise", "generic"],
+        default="raise",
+        help="an exchange no rules know: an error (raise, the default) or the generic profile",
+    )
+    _user_rules(ex)
     ex.set_defaults(func=_explain)
 
     ing = sub.add_parser(
@@ -571,6 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     li.add_argument("--strict", action="store_true", help="fail on warnings too")
     li.add_argument("--json", action="store_true", help="print JSON")
+    _user_rules(li)
     li.set_defaults(func=_lint)
 
     co = sub.add_parser(
@@ -579,9 +693,19 @@ def build_parser() -> argparse.ArgumentParser:
         "one, or nothing",
     )
     co.add_argument("--exchange", "-e", action="append", help="only this exchange (repeatable)")
-    co.add_argument("--rules-dir", help="the rules folder to measure (default: the bundled one)")
+    _user_rules(co)
     co.add_argument("--json", action="store_true", help="print JSON")
     co.set_defaults(func=_coverage)
+
+    ge = sub.add_parser(
+        "generic",
+        help="the generic profile: rebuild its word model from the bundled catalogs and rules, "
+        "or measure it leaving one venue out",
+    )
+    ge.add_argument("action", choices=["build", "check", "evaluate"])
+    ge.add_argument("--json", action="store_true", help="print JSON (evaluate)")
+    _user_rules(ge)
+    ge.set_defaults(func=_generic)
 
     ba = sub.add_parser(
         "batch",
@@ -598,6 +722,13 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--format", choices=["csv", "parquet"], help="default: from the output name")
     ba.add_argument("--exchange", help="the exchange of rows that do not name one")
     ba.add_argument("--policy", help="a policy file (default: the bundled policy)")
+    ba.add_argument(
+        "--unknown-exchange",
+        choices=["skip", "generic", "fail"],
+        default="skip",
+        help="rows of an exchange no rules know: leave them unclassified (skip, the default), "
+        "classify them by the generic profile, or fail",
+    )
     progress = ba.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress",
@@ -607,6 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show a progress bar (default: when standard error is a terminal)",
     )
     progress.add_argument("--no-progress", dest="progress", action="store_false")
+    _user_rules(ba)
     ba.set_defaults(func=_batch)
     return p
 
@@ -629,7 +761,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    saved = current_registry()
     try:
+        for folder in getattr(args, "user_rules", None) or ():
+            load_rules(folder)
         return int(args.func(args))
     except _Usage as exc:
         print(f"normalizer: {exc}", file=sys.stderr)
@@ -658,3 +793,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_SOFTWARE
+    finally:
+        restore_registry(saved)  # main() called in-process (tests) leaves no folders behind

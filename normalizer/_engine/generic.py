@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Literal
 
 from .._core.resources import data_dir
+from .._core.text import bound
 from .._formats.ontology import Category, Operation
 from .._formats.rules import Probe, Rule, RuleSet
-from .._core.text import bound
 from .textmodel import Evidence, TextModel, text_of
 
 GENERIC = "generic"
@@ -79,7 +79,7 @@ def model_for(root: Path | None = None) -> TextModel | None:
     return _models[path]
 
 
-class using_model:  # noqa: N801 - used as a context manager, like a function
+class using_model:
     """Classify with this model instead of the stored one (for evaluation:
     leave-one-venue-out builds a model without the venue under test)."""
 
@@ -101,6 +101,7 @@ def _clear_caches() -> None:
 
     n._classify.cache_clear()
     n._seen.cache_clear()
+    n.generic_cache_clear()
 
 
 def _weak(rule: Rule) -> bool:

@@ -12,12 +12,13 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from .._core.errors import RuleFileError, UnknownExchangeError
+from .._core.errors import Problem, RuleFileError, UnknownExchangeError
 from .._core.resources import data_dir
 from .._core.text import bound
 from .._formats.catalog import Catalog, CatalogEntry, load_catalog
@@ -41,23 +42,42 @@ COMMON = "common"
 
 
 class Registry:
-    """The rule sets of every exchange found under a rules folder.
+    """The rule sets of every exchange found under a rules folder, and of the
+    user's rule folders laid over it (``overlays``, later ones stronger).
 
-    Each exchange is loaded (and checked) on first use, once, under a lock.
+    An overlay's venues are added; for a venue both have, the overlay's
+    ``exchange.yaml`` and ``catalog.yaml`` replace the bundled ones when given,
+    and its rules outrank the bundled rules (a rule with a bundled rule's id
+    replaces it). Each exchange is loaded (and checked) on first use, once,
+    under a lock.
     """
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, overlays: Sequence[Path] = ()) -> None:
         self.root = Path(root) if root is not None else data_dir("rules")
+        self.overlays: tuple[Path, ...] = tuple(Path(o) for o in overlays)
         self._sets: dict[str, RuleSet] = {}
         self._lock = threading.Lock()
         self._common: list[Rule] | None = None
-        self.names: tuple[str, ...] = tuple(
-            sorted(
-                p.name
-                for p in self.root.iterdir()
-                if p.is_dir() and p.name != COMMON and (p / "exchange.yaml").is_file()
-            )
+        found = set(self._folders(self.root, needs_exchange=True))
+        for overlay in self.overlays:
+            found |= set(self._folders(overlay, needs_exchange=True))
+        #: Overlay folders with rules but no exchange.yaml for a venue nobody knows.
+        self.orphans: tuple[Path, ...] = tuple(
+            overlay / n
+            for overlay in self.overlays
+            for n in self._folders(overlay, needs_exchange=False)
+            if n not in found
         )
+        self.names: tuple[str, ...] = tuple(sorted(found))
+
+    @staticmethod
+    def _folders(root: Path, needs_exchange: bool) -> list[str]:
+        marker = "exchange.yaml" if needs_exchange else "rules.yaml"
+        return [
+            p.name
+            for p in root.iterdir()
+            if p.is_dir() and p.name != COMMON and (p / marker).is_file()
+        ]
 
     def get(self, name: object) -> RuleSet:
         rs = self._sets.get(name) if isinstance(name, str) else None
@@ -82,23 +102,40 @@ class Registry:
 
     def common_rules(self) -> list[Rule]:
         if self._common is None:
-            path = self.root / COMMON / "rules.yaml"
-            self._common = load_rules_file(path, "*") if path.is_file() else []
+            common: list[Rule] = []
+            for root in (self.root, *self.overlays):
+                path = root / COMMON / "rules.yaml"
+                if path.is_file():
+                    common += load_rules_file(path, "*")
+            self._common = common
         return self._common
 
     def _load(self, name: str) -> RuleSet:
-        folder = self.root / name
+        layers = [r / name for r in (self.root, *self.overlays) if (r / name).is_dir()]
+        spec_folder = next(f for f in reversed(layers) if (f / "exchange.yaml").is_file())
         spec = validate(
             ExchangeSpec,
-            load_file(folder / "exchange.yaml", RuleFileError),
+            load_file(spec_folder / "exchange.yaml", RuleFileError),
             RuleFileError,
             {"exchange": name},
         )
         catalog: Catalog | None = None
-        if (folder / "catalog.yaml").is_file():
-            catalog = load_catalog(folder / "catalog.yaml")
-        own = load_rules_file(folder / "rules.yaml", name)
-        return RuleSet(spec, catalog, own, self.common_rules())
+        with_catalog = [f for f in layers if (f / "catalog.yaml").is_file()]
+        if with_catalog:
+            catalog = load_catalog(with_catalog[-1] / "catalog.yaml")
+        if not self.overlays:
+            own = load_rules_file(layers[0] / "rules.yaml", name)
+            return RuleSet(spec, catalog, own, self.common_rules())
+        # Layered: every rule's precedence key starts with its layer, so an
+        # overlay's rule outranks any bundled one; same id: the overlay's replaces.
+        by_id: dict[str, Rule] = {}
+        for layer, folder in enumerate(layers, start=1):
+            if (folder / "rules.yaml").is_file():
+                for rule in load_rules_file(folder / "rules.yaml", name):
+                    by_id.pop(rule.id, None)
+                    by_id[rule.id] = replace(rule, specificity=(layer, *rule.specificity))
+        common = [replace(r, specificity=(0, *r.specificity)) for r in self.common_rules()]
+        return RuleSet(spec, catalog, list(by_id.values()), common)
 
 
 _registry: Registry | None = None
@@ -106,7 +143,8 @@ _registry_lock = threading.Lock()
 
 
 def registry() -> Registry:
-    """The registry of the bundled rules."""
+    """The registry every entry point uses: the bundled rules and the user's
+    folders added with ``load_rules``."""
     global _registry
     if _registry is None:
         with _registry_lock:
@@ -115,9 +153,76 @@ def registry() -> Registry:
     return _registry
 
 
+def load_rules(path: str | Path) -> tuple[str, ...]:
+    """Add a folder of the user's rules beside the bundled ones, for every
+    entry point of this process (normalize, recommend, the Supervisor,
+    explain, batch, lint, coverage).
+
+    The folder holds one sub-folder per venue (``exchange.yaml``,
+    ``rules.yaml``, optionally ``catalog.yaml``; a bundled venue's folder may
+    hold only ``rules.yaml``) and optionally ``common/rules.yaml``. New venues
+    are added; the folder's rules for a bundled venue outrank the bundled ones.
+    Every file is checked now: a bad one raises ``RuleFileError`` naming the
+    file, line and field, and nothing changes. Returns the venue names now known.
+    """
+    global _registry
+    folder = Path(path)
+    if not folder.is_dir():
+        raise RuleFileError([Problem(str(folder), None, "path", "no rules folder here")])
+    with _registry_lock:
+        current = registry() if _registry is not None else Registry()
+        candidate = Registry(current.root, (*current.overlays, folder))
+        if candidate.orphans:
+            raise RuleFileError(
+                [
+                    Problem(
+                        str(o / "exchange.yaml"),
+                        None,
+                        "exchange.yaml",
+                        "a new venue needs "
+                        "an exchange.yaml (only a bundled venue's folder may hold rules alone)",
+                    )
+                    for o in candidate.orphans
+                ]
+            )
+        candidate.load_all()
+        _registry = candidate
+        _classify.cache_clear()
+        _seen.cache_clear()
+        generic_cache_clear()
+    return candidate.names
+
+
+def current_registry() -> Registry | None:
+    return _registry
+
+
+def restore_registry(saved: Registry | None) -> None:
+    """Put back a registry saved with ``current_registry()``."""
+    global _registry
+    if saved is _registry:
+        return
+    with _registry_lock:
+        _registry = saved
+        _classify.cache_clear()
+        _seen.cache_clear()
+        generic_cache_clear()
+
+
+def reset_rules() -> None:
+    """Forget the folders added with ``load_rules``: the bundled rules only."""
+    global _registry
+    with _registry_lock:
+        _registry = None
+        _classify.cache_clear()
+        _seen.cache_clear()
+        generic_cache_clear()
+
+
 def exchanges() -> tuple[str, ...]:
-    """The names of the exchanges with bundled rules."""
-    return registry().names
+    """The names of the exchanges with rules (bundled, or added with
+    ``load_rules``); the generic profile is not one of them."""
+    return tuple(n for n in registry().names if n != GENERIC)
 
 
 # ------------------------------------------------------------- the inputs
@@ -225,7 +330,17 @@ def _result(
     bounded = bound(message) if message is not None else None
     if rs.name == GENERIC:
         return _generic_result(
-            rs, code, message, status, operation, transport, retry_s, raw, no_match, item_index, items
+            rs,
+            code,
+            message,
+            status,
+            operation,
+            transport,
+            retry_s,
+            raw,
+            no_match,
+            item_index,
+            items,
         )
     rule, entry = _classify(rs, code, bounded, status, operation, transport)
     if rule is None:
@@ -298,7 +413,11 @@ def _generic_result(
     d = _classify_generic(
         rs, code, message[:MAX_KEPT_MESSAGE] if message else message, status, operation, transport
     )
-    kept = message if message is None or len(message) <= MAX_KEPT_MESSAGE else message[:MAX_KEPT_MESSAGE]
+    kept = (
+        message
+        if message is None or len(message) <= MAX_KEPT_MESSAGE
+        else message[:MAX_KEPT_MESSAGE]
+    )
     return _build(  # type: ignore[no-any-return]
         NormalizedError,
         {
@@ -319,6 +438,10 @@ def _generic_result(
             "raw": raw,
         },
     )
+
+
+def generic_cache_clear() -> None:
+    _classify_generic.cache_clear()
 
 
 def _operation(value: object) -> Operation | None:

@@ -17,6 +17,7 @@ Pure: no pydantic, no YAML; the only I/O is reading the one JSON file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -33,8 +34,42 @@ MODEL_VERSION = 1
 # Words in ASCII letters (camelCase split into its parts), runs of CJK ideographs.
 _WORD = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[\u3400-\u9fff]+")
 _STOP = frozenset(
-    "a an the to of for in on at by is are was be been this that it its your you "
-    "or and with from as has have can will may than then please".split()
+    {
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "for",
+        "in",
+        "on",
+        "at",
+        "by",
+        "is",
+        "are",
+        "was",
+        "be",
+        "been",
+        "this",
+        "that",
+        "it",
+        "its",
+        "your",
+        "you",
+        "or",
+        "and",
+        "with",
+        "from",
+        "as",
+        "has",
+        "have",
+        "can",
+        "will",
+        "may",
+        "than",
+        "then",
+        "please",
+    }
 )
 # Short words that keep their meaning.
 _KEEP_SHORT = frozenset({"ip", "id", "no", "not", "kyc", "api", "fok", "ioc", "tp", "sl", "qty"})
@@ -54,27 +89,37 @@ def tokens(text: str) -> list[str]:
     for m in _WORD.finditer(text[:MAX_TEXT]):
         w = m.group(0)
         if "\u3400" <= w[0] <= "\u9fff":
-            words.extend(f"zh:{w[i:i + 2]}" for i in range(max(len(w) - 1, 1)))
+            words.extend(f"zh:{w[i : i + 2]}" for i in range(max(len(w) - 1, 1)))
             continue
         w = w.lower()
         if w in _KEEP_SHORT or (len(w) > 2 and w not in _STOP):
             words.append(_stem(w))
     pairs = [
         f"{a}_{b}"
-        for a, b in zip(words, words[1:], strict=False)
+        for a, b in itertools.pairwise(words)
         if not a.startswith("zh:") and not b.startswith("zh:")
     ]
     return words + pairs
 
 
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def spaced(name: str) -> str:
+    """A symbolic name as words: ``TE_QTY_TOO_SMALL`` -> ``TE QTY TOO SMALL``,
+    ``insufficientFunds`` -> ``insufficient Funds``."""
+    return _CAMEL.sub(" ", name[:MAX_TEXT].replace("_", " ").replace("-", " "))
+
+
 def text_of(code: str | None, message: str | None) -> str:
     """What the generic profile reads: the code when it is a word or a symbolic
-    name (``qty_too_low``, ``EOrder:Insufficient funds``), then the message."""
+    name (``qty_too_low``, ``EOrder:Insufficient funds``) as words, then the
+    message."""
     parts = []
-    if code and any(c.isalpha() for c in code) and code != message:
-        parts.append(code)
-    if message:
-        parts.append(message)
+    if code and any(c.isalpha() for c in code):
+        parts.append(spaced(code))
+    if message and message != code:
+        parts.append(spaced(message) if " " not in message[:64] else message)
     return " ".join(parts)
 
 
@@ -98,7 +143,9 @@ class TextModel:
 
     def __init__(self, data: Mapping[str, object]) -> None:
         if data.get("version") != MODEL_VERSION:
-            raise ValueError(f"generic model version {data.get('version')!r} is not {MODEL_VERSION}")
+            raise ValueError(
+                f"generic model version {data.get('version')!r} is not {MODEL_VERSION}"
+            )
         classes, docs, totals, counts = (
             data["classes"],
             data["class_docs"],

@@ -28,7 +28,7 @@ from .._formats.rules import Probe
 
 #: The training settings; part of the model file, so a change shows as drift.
 ALPHA = 0.1
-THRESHOLD = 0.6
+THRESHOLD = 0.35
 MIN_WORDS = 1
 
 
