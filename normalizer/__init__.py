@@ -26,7 +26,8 @@ from ._core.errors import (
     SupervisorUnavailable,
     UnknownExchangeError,
 )
-from ._engine.normalize import exchanges, normalize
+from ._engine.generic import use_generic_for_unknown
+from ._engine.normalize import exchanges, load_rules, normalize, reset_rules
 from ._engine.recommend import recommend
 from ._engine.results import NormalizedError, RawInput, Recommendation
 from ._formats.ontology import Action, Category, Operation, Precondition, Scope
@@ -79,8 +80,11 @@ __all__ = [
     "exchanges",
     "json_schema",
     "load_policy",
+    "load_rules",
     "normalize",
     "normalize_many",
     "parse_policy",
     "recommend",
+    "reset_rules",
+    "use_generic_for_unknown",
 ]

@@ -420,7 +420,7 @@ def _classify_rows(
             if unknown == "fail":
                 raise _Usage(
                     f"{where}: unknown exchange {exchange!r}; known exchanges: "
-                    f"{', '.join(sorted(known))} (--unknown-exchange generic answers it by "
+                    f"{', '.join(exchanges())} (--unknown-exchange generic answers it by "
                     "the generic profile, skip leaves it unclassified)"
                 )
         status = _field(row, "http_status")

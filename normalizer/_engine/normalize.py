@@ -85,7 +85,7 @@ class Registry:
             return rs
         key = name.lower() if isinstance(name, str) else name
         if key not in self.names:
-            raise UnknownExchangeError(name, list(self.names))
+            raise UnknownExchangeError(name, [n for n in self.names if n != GENERIC])
         assert isinstance(key, str)
         with self._lock:
             rs = self._sets.get(key)

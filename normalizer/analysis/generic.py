@@ -23,6 +23,7 @@ from pathlib import Path
 from .._core.text import bound
 from .._engine import generic
 from .._engine.normalize import Registry, normalize, registry
+from .._engine.results import NormalizedError
 from .._engine.textmodel import MODEL_VERSION, TextModel, text_of, tokens
 from .._formats.rules import Probe
 
@@ -132,13 +133,15 @@ class VenueScore:
     by_rule: float  # share decided by a generic/common rule (not the model)
 
 
-def _action(err: object) -> str:
+def _action(err: NormalizedError) -> str:
     from .._engine.recommend import recommend
 
-    return str(recommend(err, operation="place_order", attempt=1).action.value)  # type: ignore[arg-type]
+    return str(recommend(err, operation="place_order", attempt=1).action.value)
 
 
-def classify_with(model: TextModel | None, rows: Sequence[Row]) -> list[tuple[Row, object, object]]:
+def classify_with(
+    model: TextModel | None, rows: Sequence[Row]
+) -> list[tuple[Row, NormalizedError, NormalizedError]]:
     """``(row, the venue's answer, the generic answer)`` for each row, the
     generic profile using ``model``."""
     out = []
@@ -161,12 +164,11 @@ def leave_one_venue_out(root: Path | None = None) -> list[VenueScore]:
         mine = [r for r in rows if r.venue == v]
         triples = classify_with(model, mine)
         n = len(triples)
-        cat = sum(own.category == gen.category for _, own, gen in triples)  # type: ignore[attr-defined]
+        cat = sum(own.category == gen.category for _, own, gen in triples)
         act = sum(_action(own) == _action(gen) for _, own, gen in triples)
-        unk = sum(gen.category.value == "UNKNOWN" for _, _, gen in triples)  # type: ignore[attr-defined]
+        unk = sum(gen.category.value == "UNKNOWN" for _, _, gen in triples)
         rule = sum(
-            gen.rule_id is not None and gen.rule_id != generic.MODEL_ID  # type: ignore[attr-defined]
-            for _, _, gen in triples
+            gen.rule_id is not None and gen.rule_id != generic.MODEL_ID for _, _, gen in triples
         )
         scores.append(VenueScore(v, n, cat / n, act / n, unk / n, rule / n))
     return scores
@@ -179,5 +181,5 @@ def confusion(root: Path | None = None) -> dict[tuple[str, str], int]:
     for v in sorted({r.venue for r in rows}):
         model = TextModel(train(r for r in rows if r.venue != v))
         for _, own, gen in classify_with(model, [r for r in rows if r.venue == v]):
-            out[(own.category.value, gen.category.value)] += 1  # type: ignore[attr-defined]
+            out[(own.category.value, gen.category.value)] += 1
     return dict(out)
