@@ -16,7 +16,7 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
-from . import latency, startup, throughput
+from . import latency, startup, supervisor, throughput
 
 TARGET_RATIO = 0.5
 TARGET_STARTUP_MS = 150.0
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="alternating rounds per case (21)")
     parser.add_argument(
         "--skip",
-        choices=["latency", "startup", "batch"],
+        choices=["latency", "startup", "batch", "supervisor"],
         action="append",
         default=[],
         help="leave a part out (repeatable)",
@@ -210,6 +210,28 @@ def main(argv: list[str] | None = None) -> int:
             + ("met" if t.frame_rows_s >= TARGET_ROWS_S else "MISSED")
         )
         report["batch"] = asdict(t)
+
+    if "supervisor" not in args.skip:
+        rates = supervisor.run(10_000 if args.quick else 100_000, os.environ.get("BENCH_REDIS_URL"))
+        print("## Supervisor: observe() on the bundled policy (one thread)\n")
+        print("| store | events/s (thread CPU) | events/s (wall) | events |")
+        print("|---|---:|---:|---:|")
+        for r in rates:
+            print(f"| {r.store} | {r.cpu_events_s:,.0f} | {r.wall_events_s:,.0f} | {r.events:,} |")
+        print(
+            "\nMemory over a long stream: `python bench/supervisor_memory.py` (1M events).\n"
+        )
+        targets = {
+            "memory": supervisor.TARGET_MEMORY_EVENTS_S,
+            "redis (127.0.0.1)": supervisor.TARGET_REDIS_EVENTS_S,
+        }
+        for r in rates:
+            target = targets[r.store]
+            verdicts.append(
+                f"supervisor {r.store} {r.cpu_events_s:,.0f} events/s of thread CPU "
+                f"(target >= {target:,}): " + ("met" if r.cpu_events_s >= target else "MISSED")
+            )
+        report["supervisor"] = [asdict(r) for r in rates]
 
     print("## Targets\n")
     for v in verdicts:

@@ -86,6 +86,7 @@ def run(
     now = [0.0]
     sup = normalizer.Supervisor(clock=lambda: now[0], request_memory_s=120.0)
     pool = errors()
+    by_exchange = {x: [e for e in pool if e.exchange == x] for x in ("okx", "mexc")}
     if trace:
         tracemalloc.start()
     base_rss = base_heap = 0.0
@@ -101,9 +102,7 @@ def run(
         if rng.random() < 0.1:
             sup.observe_success(exchange, account=account, request_id=request_id)
         else:
-            err = rng.choice(pool)
-            if err.exchange != exchange:
-                err = err.model_copy(update={"exchange": exchange})
+            err = rng.choice(by_exchange[exchange])
             sup.observe(
                 err,
                 operation=rng.choice(OPERATIONS),

@@ -35,7 +35,7 @@ from ._formats.policy import Backoff, Policy, default_policy, load_policy, parse
 from ._formats.schema import json_schema
 
 if TYPE_CHECKING:
-    from ._supervisor import Decision, Halt, Supervisor
+    from .supervisor import Decision, Halt, Supervisor
 
 __version__ = "0.1.0"
 
@@ -46,9 +46,9 @@ def __getattr__(name: str) -> object:
     # The supervisor (and durable-rules behind it) is imported on first use,
     # so that `import normalizer` stays cheap for routers that never use it.
     if name in _LAZY:
-        from . import _supervisor
+        from . import supervisor
 
-        return getattr(_supervisor, name)
+        return getattr(supervisor, name)
     raise AttributeError(f"module 'normalizer' has no attribute {name!r}")
 
 

@@ -24,12 +24,14 @@ for one request id:
           same_error: true                   # count each error (label, code, message) apart
           then: {action: ESCALATE, scope: account, hold_s: 300}
         - id: reconcile-then-retry
-          why: A placement in an unknown state that a query then cannot find was never placed.
+          why: A placement in an unknown state that two queries then cannot find was never placed.
           sequence:                          # in this order, for one request id
             - {category: [UNKNOWN_STATE], operation: [place_order]}
             - {category: [NOT_FOUND.ORDER], operation: [query]}
+            - {category: [NOT_FOUND.ORDER], operation: [query]}
           within_s: 600
-          then: {action: RETRY, scope: request}
+          min_age_s: 5                       # the last step counts only this long after the first
+          then: {action: RETRY, scope: request, replace: true}
 
 A pattern (``when`` or a ``sequence`` step) may give ``category`` (categories
 or subcategories, as in policy rules), ``not_category``, ``exchange``,
@@ -40,15 +42,24 @@ meanwhile) or, for sequences only, RETRY at request scope.
 ``then.lifted_by_success: true`` lets a success in the halted scope lift the
 halt before it expires.
 
+Re-placing. ``then.replace: true`` (RETRY sequences only) says the decision is
+to place the original order again (``Decision.replace``), not to retry the
+last request. Such a sequence's last step counts only ``min_age_s`` (default
+``DEFAULT_REPLACE_MIN_AGE_S``, at least ``MIN_REPLACE_AGE_S``) after its
+first step, since a venue can take seconds to show a new order; and its
+first step counts only for a placement observed with ``idempotent=True`` (a
+client order id the venue deduplicates on) unless
+``then.even_if_not_idempotent: true`` says the policy accepts the risk of a
+duplicate order.
+
 A policy that extends another inherits its escalation rules; a rule with the id
 of an inherited one replaces it, and ``disable`` drops inherited ones.
 
-Size limits. The supervisor compiles the patterns into durable-rules rulesets,
-each holding patterns that no single error can match together (so the engine
-never has to choose between two matches), and each kept far below the size at
-which durable-rules 2.0.28 stops returning (about 500 tests under one node).
-A policy needing more than ``MAX_RULESETS`` rulesets, or with more than
-``MAX_ESCALATION_RULES`` rules, is refused when it loads.
+Size limits: at most ``MAX_ESCALATION_RULES`` rules (own and inherited),
+``MAX_VALUES_PER_CONDITION`` values per condition, ``MAX_SEQUENCE_STEPS``
+steps per sequence. Single-error conditions are compiled to Python predicates
+(``normalizer/supervisor/_matchers.py``); durable-rules only joins the steps of
+a sequence on the request id, so no policy can reach its size limits.
 """
 
 from __future__ import annotations
@@ -65,16 +76,14 @@ from ._formats.yaml import Located, PathKey, field_name
 MAX_ESCALATION_RULES = 64
 #: At most this many values in one condition of a pattern.
 MAX_VALUES_PER_CONDITION = 16
-#: At most this many patterns in one durable-rules ruleset.
-MAX_PATTERNS_PER_RULESET = 32
-#: At most this many equality tests (see ``Match.weight``) in one ruleset.
-MAX_RULESET_WEIGHT = 128
-#: At most this many rulesets per supervisor; every error is posted to each.
-MAX_RULESETS = 16
 #: Steps of a sequence.
 MAX_SEQUENCE_STEPS = 4
 MAX_HOLD_S = 7 * 86400.0
 MAX_WINDOW_S = 86400.0
+#: A re-placing sequence's last step counts this long after its first by default.
+DEFAULT_REPLACE_MIN_AGE_S = 5.0
+#: ... and never sooner than this: order visibility is a matter of seconds.
+MIN_REPLACE_AGE_S = 1.0
 
 EscalationId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
 _Why = Annotated[str, StringConstraints(min_length=8, max_length=240, pattern=r"^[^\n]+$")]
@@ -113,33 +122,6 @@ class Match(BaseModel):
             ONTOLOGY.parse_label(label)
         return v
 
-    def weight(self) -> int:
-        """The number of equality tests this pattern compiles to."""
-        lists = (self.category, self.not_category, self.exchange, self.operation, self.account)
-        return 1 + sum(len(v) for v in lists if v) + (self.exhausted is not None)
-
-    def disjoint(self, other: Match) -> bool:
-        """True only when no error can match both patterns (``False`` when unsure)."""
-        if (
-            self.category is not None
-            and other.category is not None
-            and not any(_labels_meet(a, b) for a in self.category for b in other.category)
-        ):
-            return True
-        for name in ("exchange", "operation", "account"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if mine is not None and theirs is not None and not set(mine) & set(theirs):
-                return True
-        return (
-            self.exhausted is not None
-            and other.exhausted is not None
-            and self.exhausted != other.exhausted
-        )
-
-
-def _labels_meet(x: str, y: str) -> bool:
-    return x == y or y.startswith(x + ".") or x.startswith(y + ".")
-
 
 class EscalationThen(BaseModel):
     """What a rule does when it fires."""
@@ -150,6 +132,8 @@ class EscalationThen(BaseModel):
     scope: Scope
     hold_s: Annotated[float, Field(gt=0, le=MAX_HOLD_S)] | None = None
     lifted_by_success: bool = False
+    replace: bool = False
+    even_if_not_idempotent: bool = False
 
 
 class EscalationRule(BaseModel):
@@ -165,10 +149,18 @@ class EscalationRule(BaseModel):
     )
     count: Annotated[int, Field(ge=1, le=1000)] = 1
     within_s: Annotated[float, Field(gt=0, le=MAX_WINDOW_S)] | None = None
+    min_age_s: Annotated[float, Field(ge=0, le=MAX_WINDOW_S)] | None = None
     per: Scope | None = None
     in_a_row: bool = False
     same_error: bool = False
     then: EscalationThen
+
+    @property
+    def replace_min_age_s(self) -> float:
+        """How long after its first step the last step of a sequence may count."""
+        if self.min_age_s is not None:
+            return self.min_age_s
+        return DEFAULT_REPLACE_MIN_AGE_S if self.then.replace else 0.0
 
     @property
     def group_scope(self) -> Scope:
@@ -204,6 +196,27 @@ def check_rule(rule: EscalationRule) -> list[tuple[PathKey, str]]:
         if then.hold_s is not None or then.lifted_by_success:
             field = "hold_s" if then.hold_s is not None else "lifted_by_success"
             out.append((("then", field), "a RETRY does not hold anything"))
+    if (then.replace or then.even_if_not_idempotent) and (
+        then.action is not Action.RETRY or rule.sequence is None
+    ):
+        field = "replace" if then.replace else "even_if_not_idempotent"
+        out.append((("then", field), "applies to a sequence whose action is RETRY"))
+    if then.even_if_not_idempotent and not then.replace:
+        out.append((("then", "even_if_not_idempotent"), "applies to re-placing (replace: true)"))
+    if (
+        then.replace
+        and rule.min_age_s is not None
+        and rule.min_age_s < MIN_REPLACE_AGE_S
+    ):
+        out.append(
+            (
+                ("min_age_s",),
+                f"a re-placement waits at least {MIN_REPLACE_AGE_S:g}s (seconds, not "
+                "milliseconds): a venue can take that long to show a new order",
+            )
+        )
+    if rule.min_age_s is not None and rule.sequence is None:
+        out.append((("min_age_s",), "applies to sequences"))
     if then.lifted_by_success and then.hold_s is None and then.action is not Action.RETRY:
         out.append((("then", "lifted_by_success"), "only a hold (hold_s) can be lifted"))
     if rule.sequence is not None:
@@ -234,86 +247,20 @@ class EscalationSection(BaseModel):
 
 
 class Escalations(BaseModel):
-    """A policy's effective escalation rules and the rulesets they compile to.
-
-    ``rulesets`` lists, per durable-rules ruleset, the ids of the patterns in it
-    (see ``EscalationRule.patterns``); no error can match two patterns of one
-    ruleset.
-    """
+    """A policy's effective escalation rules (its own first, then the inherited ones)."""
 
     model_config = ConfigDict(frozen=True)
 
     rules: tuple[EscalationRule, ...] = ()
-    rulesets: tuple[tuple[str, ...], ...] = ()
 
     def patterns(self) -> dict[str, Match]:
         return {pid: m for rule in self.rules for pid, m in rule.patterns()}
 
 
-class _Overflow(Exception):
-    def __init__(self, pattern_id: str) -> None:
-        self.pattern_id = pattern_id
-
-
-def partition(patterns: list[tuple[str, Match]]) -> list[list[str]]:
-    """Group patterns into rulesets of pairwise disjoint patterns within the size limits.
-
-    Greedy, in the given order. Raises ``_Overflow`` naming the first pattern
-    that does not fit into ``MAX_RULESETS`` rulesets.
-    """
-    groups: list[list[tuple[str, Match]]] = []
-    weights: list[int] = []
-    for pid, match in patterns:
-        w = match.weight()
-        for i, group in enumerate(groups):
-            if (
-                len(group) < MAX_PATTERNS_PER_RULESET
-                and weights[i] + w <= MAX_RULESET_WEIGHT
-                and all(match.disjoint(other) for _, other in group)
-            ):
-                group.append((pid, match))
-                weights[i] += w
-                break
-        else:
-            if len(groups) == MAX_RULESETS:
-                raise _Overflow(pid)
-            groups.append([(pid, match)])
-            weights.append(w)
-    return [[pid for pid, _ in group] for group in groups]
-
-
-def ruleset_problem(escalations: Escalations) -> str | None:
-    """What makes ``escalations.rulesets`` unsafe to load, or None.
-
-    ``resolve_escalations`` only builds safe ones; this guards an
-    ``Escalations`` built by hand, since a ruleset past durable-rules' size
-    limit would never return.
-    """
-    patterns = escalations.patterns()
-    placed = [pid for group in escalations.rulesets for pid in group]
-    if sorted(placed) != sorted(patterns):
-        return "the rulesets must hold every pattern of the rules exactly once"
-    if len(escalations.rulesets) > MAX_RULESETS:
-        return f"{len(escalations.rulesets)} rulesets; at most {MAX_RULESETS} are allowed"
-    for i, group in enumerate(escalations.rulesets):
-        matches = [patterns[pid] for pid in group]
-        weight = sum(m.weight() for m in matches)
-        if len(group) > MAX_PATTERNS_PER_RULESET or weight > MAX_RULESET_WEIGHT:
-            return (
-                f"ruleset {i} holds {len(group)} patterns of weight {weight}; at most "
-                f"{MAX_PATTERNS_PER_RULESET} patterns of weight {MAX_RULESET_WEIGHT} are allowed"
-            )
-        for j, a in enumerate(matches):
-            for b in matches[j + 1 :]:
-                if not a.disjoint(b):
-                    return f"ruleset {i} holds patterns that one error can match together"
-    return None
-
-
 def resolve_escalations(
     section: EscalationSection | None, base: Escalations | None, located: Located
 ) -> Escalations:
-    """Layer ``section`` over the inherited ``base`` and partition the result.
+    """Layer ``section`` over the inherited ``base``.
 
     Every mistake is reported with the file, the line and the field.
     """
@@ -351,16 +298,4 @@ def resolve_escalations(
             f"{MAX_ESCALATION_RULES} are allowed (disable some inherited ones)",
         )
         raise PolicyError(problems)
-    try:
-        groups = partition([p for rule in rules for p in rule.patterns()])
-    except _Overflow as exc:
-        rule_id = exc.pattern_id.split("#", 1)[0]
-        where: PathKey = ("rules", seen[rule_id]) if rule_id in seen else ()
-        problem(
-            where,
-            f"rule {rule_id!r} can match the same errors as too many others: the escalation "
-            f"rules would need more than {MAX_RULESETS} rulesets of rules that never match one "
-            "error together; narrow the rules (by category, exchange or operation) or merge them",
-        )
-        raise PolicyError(problems) from None
-    return Escalations(rules=rules, rulesets=tuple(tuple(g) for g in groups))
+    return Escalations(rules=rules)

@@ -286,14 +286,14 @@ def test_mexc_signature_error_through_ccxt_halts_the_account(ccxt: Any, server: 
 
 
 def test_code_only_ccxt_knows_falls_back_on_its_class(ccxt: Any, server: Any) -> None:
-    # 51008 is a trading code outside the funding catalog: no rule of ours knows it
-    msg = "Order failed. Insufficient USDT balance in account."
-    server.answer = (200, {"code": "51008", "msg": msg, "data": []}, {})
+    # 58001 is a code ccxt maps but no longer in OKX's docs: no rule of ours knows it
+    msg = "Incorrect trade password"
+    server.answer = (200, {"code": "58001", "msg": msg, "data": []}, {})
     exc = _raised(_okx(ccxt, server).private_post_trade_order, {"instId": "BTC-USDT"})
-    assert type(exc).__name__ == "InsufficientFunds"
+    assert type(exc).__name__ == "AuthenticationError"
     err = normalizer.normalize("okx", error=exc, operation="place_order")
-    assert (err.code, err.message) == ("51008", msg)  # recovered from the text
-    assert (err.category, err.rule_id) == (Category.INSUFFICIENT_FUNDS, "ccxt.InsufficientFunds")
+    assert (err.code, err.message) == ("58001", msg)  # recovered from the text
+    assert (err.category, err.rule_id) == (Category.AUTH, "ccxt.AuthenticationError")
 
 
 def test_gateway_page_through_ccxt(ccxt: Any, server: Any) -> None:

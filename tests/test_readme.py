@@ -17,7 +17,7 @@ def test_the_first_lines_are_the_two_commands() -> None:
     assert lines[0] == "```sh"
     assert lines[3] == "```"
     main, tests = lines[1], lines[2]
-    assert "pip install ." in main
+    assert "pip install '.[supervisor]'" in main  # the supervisor's extra included
     assert main.endswith("normalizer explain okx 58102")
     assert "pip install '.[test]'" in tests
     assert tests.endswith("pytest")

@@ -22,9 +22,9 @@ from normalizer import (
     Scope,
     Supervisor,
     SupervisorUnavailable,
-    _supervisor,
 )
 from normalizer import _escalation as esc
+from normalizer.supervisor import SupervisorArgumentError, SupervisorClosed, _sequences
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,8 @@ def error(
 
 @pytest.fixture
 def engine() -> None:
-    pytest.importorskip("durable.engine")
+    if not _sequences.engine_available():
+        pytest.skip("durable-rules cannot be imported here")
 
 
 @pytest.fixture
@@ -297,21 +298,112 @@ def test_exhausted_means_the_policy_ran_out_of_retries() -> None:
 # ------------------------------------------------------- reconcile, retry
 
 
-def test_an_unknown_placement_that_a_query_cannot_find_is_placed_again(
+def test_an_unknown_placement_that_two_queries_cannot_find_is_placed_again(
     sup: Supervisor, clock: Clock
 ) -> None:
     where = {"account": "a", "symbol": "BTC-USDT", "request_id": "r1"}
-    d = sup.observe(error("UNKNOWN_STATE.TIMEOUT"), operation="place_order", **where)
-    assert d.action is Action.QUERY_THEN_RETRY
-    assert d.escalation_rule_id is None
-    clock.advance(3)
+    d = sup.observe(
+        error("UNKNOWN_STATE.TIMEOUT"), operation="place_order", idempotent=True, **where
+    )
+    assert d.action is Action.RETRY  # idempotent: resending cannot place it twice
+    assert (d.replace, d.escalation_rule_id) == (False, None)
+    clock.advance(0.3)  # the first NOT_FOUND: retry the QUERY, not the placement
+    d = sup.observe(error("NOT_FOUND.ORDER"), operation="query", **where)
+    assert (d.action, d.replace, d.escalation_rule_id) == (Action.RETRY, False, None)
+    clock.advance(1)  # a second NOT_FOUND, but only 1.3 s after the placement: too soon
+    d = sup.observe(error("NOT_FOUND.ORDER"), operation="query", **where)
+    assert (d.replace, d.escalation_rule_id) == (False, None)
+    clock.advance(4)  # 5.3 s after the placement
     d = sup.observe(error("NOT_FOUND.ORDER"), operation="query", **where)
     assert (d.action, d.scope, d.scope_key) == (Action.RETRY, Scope.REQUEST, "okx:a:BTC-USDT:r1")
+    assert d.replace is True
     assert d.escalation_rule_id == "reconcile-then-retry"
     assert d.overridden
     # the sequence is consumed: another NOT_FOUND for r1 is an ordinary one again
+    clock.advance(10)
     d = sup.observe(error("NOT_FOUND.ORDER"), operation="query", **where)
     assert d.escalation_rule_id is None
+    assert d.replace is False
+
+
+def test_red_team_the_first_not_found_right_after_a_timeout_never_re_places(
+    sup: Supervisor, clock: Clock
+) -> None:
+    """The red-team case: NOT_FOUND 0.2-0.3 s after a timed-out placement."""
+    for n, idempotent in enumerate((True, False)):
+        where = {"account": "a", "request_id": f"r{n}"}
+        sup.observe(
+            error("UNKNOWN_STATE.TIMEOUT"), operation="place_order", idempotent=idempotent, **where
+        )
+        clock.advance(0.2)
+        first = sup.observe(error("NOT_FOUND.ORDER"), operation="query", **where)
+        clock.advance(0.1)
+        second = sup.observe(error("NOT_FOUND.ORDER"), operation="query", **where)
+        assert not first.replace
+        assert not second.replace
+        assert second.escalation_rule_id is None
+
+
+def test_a_non_idempotent_placement_is_never_re_placed_unless_the_policy_says_so(
+    clock: Clock, engine: None
+) -> None:
+    def story(sup: Supervisor) -> bool:
+        where = {"account": "a", "request_id": "r1"}
+        sup.observe(error("UNKNOWN_STATE.TIMEOUT"), operation="place_order", **where)
+        replaced = False
+        for _ in range(3):
+            clock.advance(5)
+            d = sup.observe(error("NOT_FOUND.ORDER"), operation="query", **where)
+            replaced = replaced or d.replace
+        return replaced
+
+    with Supervisor(clock=clock) as bundled:
+        assert story(bundled) is False
+    risky = normalizer.parse_policy(
+        textwrap.dedent(
+            """\
+            version: 1
+            name: risky
+            escalations:
+              rules:
+                - id: reconcile-then-retry
+                  why: Our venue rejects duplicates itself, so a lost order may be placed again.
+                  sequence:
+                    - {category: [UNKNOWN_STATE], operation: [place_order]}
+                    - {category: [NOT_FOUND.ORDER], operation: [query]}
+                    - {category: [NOT_FOUND.ORDER], operation: [query]}
+                  within_s: 600
+                  then: {action: RETRY, scope: request, replace: true, even_if_not_idempotent: true}
+            """
+        )
+    )
+    with Supervisor(risky, clock=clock) as sup:
+        assert story(sup) is True
+
+
+def test_a_re_placement_waits_seconds_not_milliseconds() -> None:
+    text = textwrap.dedent(
+        """\
+        version: 1
+        name: hasty
+        escalations:
+          rules:
+            - id: reconcile-then-retry
+              why: A lost order is placed again as soon as possible.
+              sequence:
+                - {category: [UNKNOWN_STATE], operation: [place_order]}
+                - {category: [NOT_FOUND.ORDER], operation: [query]}
+              within_s: 600
+              min_age_s: 0.25
+              then: {action: RETRY, scope: request, replace: true}
+        """
+    )
+    with pytest.raises(PolicyError) as caught:
+        normalizer.parse_policy(text)
+    assert caught.value.field == "escalations.rules[0].min_age_s"
+    assert "seconds, not milliseconds" in str(caught.value)
+    rule = normalizer.parse_policy(text.replace("      min_age_s: 0.25\n", "")).escalations.rules[0]
+    assert rule.replace_min_age_s == esc.DEFAULT_REPLACE_MIN_AGE_S >= 1
 
 
 @pytest.mark.parametrize(
@@ -322,17 +414,17 @@ def test_reconcile_then_retry_needs_the_whole_sequence(
 ) -> None:
     place = (error("UNKNOWN_STATE.TIMEOUT"), "place_order")
     query = (error("NOT_FOUND.ORDER"), "query")
-    steps = [place, query] if variation != "reversed" else [query, place]
+    steps = [place, query, query] if variation != "reversed" else [query, query, place]
     for n, (err, op) in enumerate(steps):
-        request = "r2" if (variation == "other request" and n == 1) else "r1"
-        if n == 1:
-            clock.advance(601 if variation == "too late" else 1)
-            if variation == "found after all":
+        request = "r2" if (variation == "other request" and n == 2) else "r1"
+        if n >= 1:
+            clock.advance(601 if variation == "too late" and n == 2 else 3)
+            if variation == "found after all" and n == 2:
                 sup.observe_success("okx", account="a", request_id="r1")
-            if variation == "account halted":
+            if variation == "account halted" and n == 2:
                 sup.observe(error("AUTH.API_KEY"), account="a")
-        d = sup.observe(err, operation=op, account="a", request_id=request)
-    assert d.action is not Action.RETRY or d.escalation_rule_id is None
+        d = sup.observe(err, operation=op, account="a", request_id=request, idempotent=True)
+    assert not d.replace
     assert d.escalation_rule_id != "reconcile-then-retry"
     if variation == "account halted":
         assert (d.action, d.scope_key) == (Action.HALT, "okx:a")
@@ -368,6 +460,18 @@ def test_observe_checks_its_arguments(sup: Supervisor) -> None:
         sup.observe("AUTH")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown operation"):
         sup.observe(error("AUTH"), operation="fly")
+    for bad in ("false", 0, 1, None):
+        with pytest.raises(SupervisorArgumentError, match="idempotent must be a bool"):
+            sup.observe(error("AUTH"), idempotent=bad)  # type: ignore[arg-type]
+    for bad_attempt in (0, -1, True, 1.0, "2"):
+        with pytest.raises(SupervisorArgumentError, match="attempt must be an int"):
+            sup.observe(error("AUTH"), attempt=bad_attempt)  # type: ignore[arg-type]
+    with pytest.raises(SupervisorArgumentError, match="account must be a str"):
+        sup.observe(error("AUTH"), account=7)  # type: ignore[arg-type]
+    with pytest.raises(SupervisorArgumentError, match="exchange"):
+        sup.halted("")
+    assert issubclass(SupervisorArgumentError, normalizer.NormalizerError)
+    assert sup.status() == ()  # nothing was counted
 
 
 def test_a_supervisor_starts_no_background_threads(engine: None) -> None:
@@ -385,8 +489,10 @@ def test_a_closed_supervisor_refuses_work(engine: None) -> None:
     s = Supervisor()
     s.close()
     s.close()  # twice is fine
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(SupervisorClosed, match="closed"):
         s.observe(error("AUTH"))
+    with pytest.raises(RuntimeError, match="closed"):
+        s.status()
 
 
 # ----------------------------------------------------- policy files
@@ -534,17 +640,6 @@ def _catch_all_rules(n: int) -> str:
     return "version: 1\nextends: none\nescalations:\n  rules:\n" + rules
 
 
-def test_rules_that_would_need_too_many_rulesets_are_refused_naming_the_rule() -> None:
-    # catch-all rules can all match one error, so each needs a ruleset of its own
-    ok = normalizer.parse_policy(_catch_all_rules(esc.MAX_RULESETS))
-    assert len(ok.escalations.rulesets) == esc.MAX_RULESETS
-    with pytest.raises(PolicyError) as caught:
-        normalizer.parse_policy(_catch_all_rules(esc.MAX_RULESETS + 1))
-    assert caught.value.field == f"escalations.rules[{esc.MAX_RULESETS}]"
-    assert caught.value.line == 5 + 4 * esc.MAX_RULESETS
-    assert "rulesets" in caught.value.problems[0].message
-
-
 def test_too_many_escalation_rules_are_refused() -> None:
     with pytest.raises(PolicyError) as caught:
         normalizer.parse_policy(_catch_all_rules(esc.MAX_ESCALATION_RULES + 1))
@@ -552,75 +647,37 @@ def test_too_many_escalation_rules_are_refused() -> None:
     assert "at most 64" in caught.value.problems[0].message
 
 
-def test_hand_built_rulesets_beyond_the_safe_size_are_refused_before_loading(
-    engine: None,
-) -> None:
-    policy = normalizer.parse_policy(_catch_all_rules(3))
-    lumped = policy.escalations.model_copy(
-        update={"rulesets": (tuple(p for g in policy.escalations.rulesets for p in g),)}
+def test_the_largest_admissible_policy_answers_every_rule(engine: None) -> None:
+    """64 catch-all rules (once more than durable-rules' rulesets could hold) all fire."""
+    policy = normalizer.parse_policy(_catch_all_rules(esc.MAX_ESCALATION_RULES))
+    with Supervisor(policy) as s:
+        d = s.observe(error("AUTH.API_KEY"), account="a")
+    assert d.action is Action.ESCALATE
+    assert d.escalation_rule_id is not None
+
+
+def test_an_account_of_65536_characters_is_not_a_short_account(clock: Clock) -> None:
+    """Red team: durable-rules compared strings by a 16-bit length."""
+    policy = normalizer.parse_policy(
+        "version: 1\nextends: none\nescalations:\n  rules:\n"
+        "    - id: acct1-watch\n      why: Every error of acct1 is looked at.\n"
+        "      when: {account: [acct1]}\n      then: {action: ESCALATE, scope: account}\n"
     )
-    with pytest.raises(PolicyError, match="one error can match together"):
-        Supervisor(policy.model_copy(update={"escalations": lumped}))
-
-
-HEAVIEST = """
-import sys, time
-sys.path.insert(0, {repo!r})
-import normalizer
-from normalizer import _escalation as esc
-from normalizer._formats.ontology import ONTOLOGY
-
-labels = sorted(ONTOLOGY.subcategories)
-rules = []
-for i in range({n}):
-    cats = [labels[(i + k) % len(labels)] for k in range(esc.MAX_VALUES_PER_CONDITION)]
-    accounts = [f"a{{i}}-{{k}}" for k in range(esc.MAX_VALUES_PER_CONDITION)]
-    rules.append(
-        f"    - id: r{{i}}\\n      why: Heavy pattern number {{i}} of many.\\n"
-        f"      when: {{{{category: {{cats}}, account: {{accounts}}}}}}\\n"
-        "      then: {{action: ESCALATE, scope: account}}\\n"
-    )
-text = "version: 1\\nextends: none\\nescalations:\\n  rules:\\n" + "".join(rules)
-policy = normalizer.parse_policy(text.replace("'", ""))
-groups = policy.escalations.rulesets
-print("rulesets", len(groups), "max weight", max(
-    sum(policy.escalations.patterns()[p].weight() for p in g) for g in groups), flush=True)
-start = time.perf_counter()
-sup = normalizer.Supervisor(policy)
-for i in range({n}):
-    err = normalizer.NormalizedError(
-        exchange="okx", category=labels[i].split(".")[0], subcategory=labels[i])
-    d = sup.observe(err, operation="query", account=f"a{{i}}-3")
-    assert d.escalation_rule_id == f"r{{i}}", (i, d)
-print("ok", round(time.perf_counter() - start, 2), flush=True)
-"""
-
-
-def test_the_heaviest_admissible_policy_loads_and_answers_without_hanging(engine: None) -> None:
-    """16 rulesets near the weight limit load and answer in a fresh process, in time.
-
-    (durable-rules 2.0.28 never returns from a ruleset with about 500 tests
-    under one node; the limits keep every ruleset below a quarter of that.)
-    """
-    n = 3 * esc.MAX_RULESETS  # three patterns of weight 33 fill a ruleset
-    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
-        [sys.executable, "-c", HEAVIEST.format(repo=str(REPO), n=n)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"rulesets {esc.MAX_RULESETS} max weight 99" in result.stdout
-    assert "ok" in result.stdout
-    with pytest.raises(PolicyError, match="rulesets"):
-        exec(  # noqa: S102 - one more heavy rule than fits
-            compile(HEAVIEST.format(repo=str(REPO), n=n + 1).split("start =")[0], "h", "exec"),
-            {},
-        )
+    with Supervisor(policy, clock=clock) as s:
+        long = "acct1" + "x" * 65_536
+        assert s.observe(error("AUTH.API_KEY"), account=long).escalation_rule_id is None
+        assert s.observe(error("AUTH.API_KEY"), account="acct1").escalation_rule_id == "acct1-watch"
 
 
 # ---------------------------------------------------- threads and asyncio
+
+
+NO_AGE = normalizer.parse_policy(
+    (REPO / "policies" / "default.yaml")
+    .read_text(encoding="utf-8")
+    .replace("min_age_s: 5", "min_age_s: 0")
+    .replace("replace: true", "replace: false")
+)
 
 
 def _account_script(s: Supervisor, account: str, rounds: int) -> list[str]:
@@ -631,17 +688,19 @@ def _account_script(s: Supervisor, account: str, rounds: int) -> list[str]:
         steps = [
             (s.observe, error("UNKNOWN_STATE.TIMEOUT"), "place_order", placed),
             (s.observe, error("NOT_FOUND.ORDER"), "query", placed),
+            (s.observe, error("NOT_FOUND.ORDER"), "query", placed),
             (s.observe, error("AUTH.API_KEY"), "place_order", None),
             (s.observe, error("UNKNOWN_STATE.TIMEOUT"), "place_order", f"{placed}-b"),
         ]
         expected = [
-            (Action.QUERY_THEN_RETRY, None),
+            (Action.RETRY, None),
+            (Action.RETRY, None),
             (Action.RETRY, "reconcile-then-retry"),
             (Action.ESCALATE, "auth-halts-account"),
             (Action.HALT, "auth-halts-account"),
         ]
         for (observe, err, op, request), want in zip(steps, expected, strict=True):
-            d = observe(err, operation=op, account=account, request_id=request)
+            d = observe(err, operation=op, account=account, request_id=request, idempotent=True)
             if (d.action, d.escalation_rule_id) != want:
                 wrong.append(f"{account} round {k} {err.label}: {d.action} {d.escalation_rule_id}")
         if s.observe_success("okx", account=account) != (f"okx:{account}",):
@@ -650,7 +709,7 @@ def _account_script(s: Supervisor, account: str, rounds: int) -> list[str]:
 
 
 def test_observe_from_eight_threads_at_once_gives_every_decision_right(engine: None) -> None:
-    s = Supervisor(clock=lambda: 1000.0)
+    s = Supervisor(policy=NO_AGE, clock=lambda: 1000.0)
     rounds = 150
     wrong: list[str] = []
     barrier = threading.Barrier(8)
@@ -671,7 +730,7 @@ def test_observe_from_eight_threads_at_once_gives_every_decision_right(engine: N
 
 
 def test_observe_from_asyncio_tasks_and_worker_threads(engine: None) -> None:
-    s = Supervisor(clock=lambda: 5.0)
+    s = Supervisor(policy=NO_AGE, clock=lambda: 5.0)
 
     async def task(n: int) -> list[str]:
         if n % 2:
@@ -692,8 +751,7 @@ def test_observe_from_asyncio_tasks_and_worker_threads(engine: None) -> None:
 def test_without_durable_rules_only_the_supervisor_is_unavailable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_supervisor, "_engine", None)
-    monkeypatch.setattr(_supervisor, "_host_class", None)
+    monkeypatch.setattr(_sequences, "_host", None)
     monkeypatch.setitem(sys.modules, "durable", None)  # import durable -> ImportError
     monkeypatch.setitem(sys.modules, "durable.engine", None)
     with pytest.raises(SupervisorUnavailable) as caught:
@@ -741,7 +799,7 @@ def test_the_router_loop_in_the_docs_runs(engine: None, capsys: pytest.CaptureFi
         for block in re.findall(
             r"```python\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S
         )
-        if "Supervisor(" in block
+        if "Supervisor(" in block and "store=" not in block
     ]
     assert blocks
     for block in blocks:

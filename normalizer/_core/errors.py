@@ -10,7 +10,11 @@ unknown exchange or operation. Exchange input never raises (see ``normalize``).
      │    ├── PolicyError
      │    └── OntologyError
      ├── UnknownExchangeError  (also a ValueError)
-     └── SupervisorUnavailable durable-rules cannot be imported here
+     ├── SupervisorUnavailable durable-rules cannot be imported here
+     └── SupervisorError       the supervisor refuses a call
+          ├── SupervisorArgumentError  a bad argument (also a TypeError and a ValueError)
+          ├── SupervisorClosed         the supervisor was closed (also a RuntimeError)
+          └── StoreUnavailable         the shared state store (Redis) cannot be reached
 """
 
 from __future__ import annotations
@@ -90,3 +94,19 @@ class UnknownExchangeError(NormalizerError, ValueError):
 
 class SupervisorUnavailable(NormalizerError, RuntimeError):
     """The supervisor's engine (durable-rules) cannot be used on this interpreter."""
+
+
+class SupervisorError(NormalizerError):
+    """The supervisor refuses a call."""
+
+
+class SupervisorArgumentError(SupervisorError, TypeError, ValueError):
+    """An argument of a supervisor call has the wrong type or value (named in the message)."""
+
+
+class SupervisorClosed(SupervisorError, RuntimeError):
+    """The supervisor was closed."""
+
+
+class StoreUnavailable(SupervisorError, ConnectionError):
+    """The supervisor's shared state store cannot be reached (see ``on_store_error``)."""

@@ -1,0 +1,189 @@
+"""The supervisor's results (``Decision``, ``Halt``) and its scope keys."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .._core.errors import SupervisorArgumentError
+from .._engine.results import Recommendation
+from .._formats.ontology import Action, Precondition, Scope
+
+__all__ = ["RANK", "WIDTH", "Decision", "Halt", "Keys", "fold_exchange", "key_part"]
+
+RANK = {Action.RETRY: 0, Action.QUERY_THEN_RETRY: 1, Action.HALT: 2, Action.ESCALATE: 3}
+WIDTH = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
+
+#: Identifiers longer than this are replaced by a hash in scope keys.
+MAX_ID_CHARS = 200
+_MISSING = "-"
+_ESCAPES = str.maketrans({"%": "%25", ":": "%3A", "~": "%7E"})
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """A scope on which nothing should be sent until ``until`` (clock time).
+
+    ``action`` is HALT, or ESCALATE when a person was called and the scope is
+    held meanwhile. ``escalation_rule_id`` names the escalation rule that set
+    it; None for a per-error HALT (``policy_rule_id`` names its policy rule)
+    or a halt the supervisor reports because its state store is unreachable
+    (``policy_rule_id`` is then ``"store-unreachable"``).
+    ``lifted_by_success``: a success in the scope lifts it early.
+    """
+
+    scope: Scope
+    scope_key: str
+    action: Action
+    since: float
+    until: float
+    reason: str
+    escalation_rule_id: str | None = None
+    policy_rule_id: str | None = None
+    lifted_by_success: bool = False
+
+    @property
+    def source(self) -> str:
+        return self.escalation_rule_id or f"policy:{self.policy_rule_id}"
+
+    def to_row(self) -> list[Any]:
+        """The halt as a JSON-able list (the form the stores keep)."""
+        return [
+            self.scope.value,
+            self.scope_key,
+            self.action.value,
+            self.since,
+            self.until,
+            self.reason,
+            self.escalation_rule_id,
+            self.policy_rule_id,
+            self.lifted_by_success,
+        ]
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Halt:
+        return cls(
+            Scope(row[0]),
+            str(row[1]),
+            Action(row[2]),
+            float(row[3]),
+            float(row[4]),
+            str(row[5]),
+            row[6] or None,
+            row[7] or None,
+            bool(row[8]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do about one observed error, the stream considered.
+
+    ``action`` uses the vocabulary of ``Recommendation``; ``scope`` and
+    ``scope_key`` say what it applies to (``Keys`` describes the keys).
+    ``hold_s`` is how long it holds from ``at`` and ``until`` the clock time it
+    ends (None: no hold). ``delay_s`` and ``precondition`` come from the
+    recommendation when it stands. ``escalation_rule_id`` names the escalation
+    rule that decided, None when the per-error recommendation stands or a
+    per-error halt holds. ``replace`` is True only when the decision is to
+    place the original order AGAIN (a completed re-placing sequence such as
+    ``reconcile-then-retry``); a RETRY with ``replace`` False retries the
+    request that failed (for a query: the query). ``recommendation`` is what
+    ``recommend()`` said about the error alone; ``event_id`` the id the event
+    was observed under, and ``duplicate`` whether that id had been seen
+    before (a redelivery: nothing was counted again).
+    """
+
+    action: Action
+    scope: Scope
+    scope_key: str
+    reason: str
+    recommendation: Recommendation
+    at: float
+    hold_s: float | None = None
+    until: float | None = None
+    delay_s: float = 0.0
+    precondition: Precondition | None = None
+    escalation_rule_id: str | None = None
+    replace: bool = False
+    event_id: str | None = None
+    duplicate: bool = False
+
+    @property
+    def overridden(self) -> bool:
+        """Whether the stream changed what the recommendation alone said."""
+        rec = self.recommendation
+        return (
+            self.escalation_rule_id is not None
+            or self.action is not rec.action
+            or self.scope is not rec.scope
+            or self.replace
+        )
+
+
+def fold_exchange(exchange: object) -> str:
+    """An exchange name as ``normalize()`` keys it (``"OKX"`` -> ``"okx"``)."""
+    if not isinstance(exchange, str) or not exchange.strip():
+        raise SupervisorArgumentError(f"exchange must be a non-empty str, not {exchange!r}")
+    return exchange.strip().lower()
+
+
+def key_part(value: object, name: str) -> str:
+    """One identifier as a part of a scope key, unambiguously.
+
+    None is ``-``; a string has ``%``, ``:`` and ``~`` percent-escaped and a
+    lone ``-`` written ``%2D``; one longer than ``MAX_ID_CHARS`` becomes ``~``
+    and 32 hex digits of its SHA-256. So no two different identifiers share a
+    part, and ``:`` only ever separates parts.
+    """
+    if value is None:
+        return _MISSING
+    if not isinstance(value, str):
+        raise SupervisorArgumentError(f"{name} must be a str or None, not {value!r}")
+    if len(value) > MAX_ID_CHARS:
+        return "~" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    if value == _MISSING:
+        return "%2D"
+    return value.translate(_ESCAPES)
+
+
+class Keys:
+    """The scope keys of one event, from the exchange down to the request.
+
+    ``"okx"``, ``"okx:acct1"``, ``"okx:acct1:BTC-USDT"``,
+    ``"okx:acct1:BTC-USDT:req-1"``: each identifier is a ``key_part``.
+    """
+
+    __slots__ = ("account", "exchange", "has_request", "request", "symbol")
+
+    def __init__(self, exchange: str, account: object, symbol: object, request_id: object) -> None:
+        self.exchange = exchange
+        self.account = f"{exchange}:{key_part(account, 'account')}"
+        self.symbol = f"{self.account}:{key_part(symbol, 'symbol')}"
+        self.has_request = request_id is not None
+        self.request = f"{self.symbol}:{key_part(request_id, 'request_id')}"
+
+    def of(self, scope: Scope) -> str:
+        if scope is Scope.EXCHANGE:
+            return self.exchange
+        if scope is Scope.ACCOUNT:
+            return self.account
+        if scope is Scope.SYMBOL:
+            return self.symbol
+        return self.request
+
+    def chain(self) -> list[str]:
+        out = [self.exchange, self.account, self.symbol]
+        if self.has_request:
+            out.append(self.request)
+        return out
+
+
+def finite_time(value: object) -> float | None:
+    """A clock reading as a float, or None when it is NaN, infinite or not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
