@@ -20,9 +20,10 @@ from normalizer.analysis import generic as g
 
 @pytest.fixture(autouse=True)
 def _clean_process_state():
+    saved = engine.registry()  # the same rule objects for the tests that run after these
     yield
     normalizer.use_generic_for_unknown(False)
-    engine.reset_rules()
+    engine.restore_registry(saved)
 
 
 def gen(**kw):
@@ -359,7 +360,7 @@ def test_load_rules_adds_a_venue_for_every_entry_point(tmp_path: Path) -> None:
     assert normalizer.recommend(err, operation="place_order").action is Action.RETRY
     rows = normalizer.normalize_many([{"exchange": "acme", "code": "77"}])
     assert rows[0].rule_id == "acme.rate"
-    engine.reset_rules()
+    normalizer.reset_rules()
     with pytest.raises(UnknownExchangeError):
         normalizer.normalize("acme", code="77")
 
