@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 import normalizer
 from normalizer import Action, Category, NormalizedError, Operation, PolicyError, Scope
+from normalizer._core.text import Template
 from normalizer._engine.normalize import registry
 from normalizer._formats.ontology import ONTOLOGY
 from normalizer._formats.policy import parse_policy
-from normalizer._core.text import Template
 
 EXCHANGES = ["okx", "mexc"]
 ENTRIES = [(ex, e) for ex in EXCHANGES for e in registry().get(ex).catalog.entries]  # type: ignore[union-attr]

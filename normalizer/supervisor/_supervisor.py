@@ -22,11 +22,11 @@ from .._core.errors import (
     SupervisorArgumentError,
     SupervisorClosed,
 )
-from .._escalation import EscalationRule
+from .._engine.recommend import _policy, recommend
 from .._engine.results import NormalizedError, Recommendation
+from .._escalation import EscalationRule
 from .._formats.ontology import Action, Operation, Scope, operation_of
 from .._formats.policy import Policy
-from .._engine.recommend import _policy, recommend
 from ._matchers import Features, compile_match
 from ._sequences import SequenceTracker
 from ._stores._plan import ALWAYS, EXHAUSTED, FRESH, RESET, STREAK, WINDOW, CountOp, HoldOp, Plan
