@@ -218,9 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---:|---:|---:|")
         for r in rates:
             print(f"| {r.store} | {r.cpu_events_s:,.0f} | {r.wall_events_s:,.0f} | {r.events:,} |")
-        print(
-            "\nMemory over a long stream: `python bench/supervisor_memory.py` (1M events).\n"
-        )
+        print("\nMemory over a long stream: `python bench/supervisor_memory.py` (1M events).\n")
         targets = {
             "memory": supervisor.TARGET_MEMORY_EVENTS_S,
             "redis (127.0.0.1)": supervisor.TARGET_REDIS_EVENTS_S,

@@ -1,10 +1,16 @@
-"""The ``normalizer`` command.
+"""The ``exchange-normalizer`` command (also ``python -m normalizer``).
 
-    normalizer explain EXCHANGE CODE   how a code is classified and what to do
-    normalizer lint [PATHS]            check rule, catalog, policy files
-    normalizer coverage [--json]       documented codes: specific, generic, none
-    normalizer ingest EXCHANGE DOC     docs page -> catalog, with the drift
-    normalizer batch INPUT -o OUT      normalize a JSON Lines or CSV log
+    exchange-normalizer explain EXCHANGE CODE   how a code is classified and what to do
+    exchange-normalizer lint [PATHS]            check rule, catalog, policy files
+    exchange-normalizer coverage [--json]       documented codes: specific, generic, none
+    exchange-normalizer ingest EXCHANGE PAGE... docs pages -> catalog, with the drift
+    exchange-normalizer batch INPUT -o OUT      normalize a JSON Lines or CSV log
+    exchange-normalizer test                    policy tests and rule tests, as data
+
+The package does not install a script called ``normalizer``: charset-normalizer
+(which ``requests`` pulls in) installs one, and a shared name would run
+whichever package was installed last. Usage lines and messages name the
+program as it was invoked.
 
 Exit status: 0 success, 1 the check found problems (lint errors, codes
 without a rule), 2 a usage mistake or a file that cannot be used (missing,
@@ -35,7 +41,7 @@ from ._engine.normalize import (
     ruleset_for,
 )
 from ._engine.recommend import recommend
-from ._formats.catalog import build_catalog, diff_catalogs, dump_catalog, load_catalog, parse_doc
+from ._formats.catalog import diff_catalogs, dump_catalog, load_catalog
 from ._formats.ontology import ONTOLOGY, Operation
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
@@ -90,6 +96,17 @@ def _explain(args: argparse.Namespace) -> int:
         entries = matching or entries
     for e in entries:
         out.append(f"  documented ({e.language}): {e.message}")
+        if e.doc_code:
+            out.append(f"    documented as:  {e.doc_code}")
+        if e.name:
+            out.append(f"    name:           {e.name}")
+        if e.description:
+            out.append(f"    description:    {e.description}")
+        if e.guidance:
+            out.append(f"    guidance:       {e.guidance}")
+        if e.section:
+            out.append(f"    section:        {e.section}")
+        out.append(f"    docs:           {e.source_url}")
     out += [
         f"category:       {err.category.value}",
         f"subcategory:    {err.subcategory or '-'}",
@@ -104,7 +121,7 @@ def _explain(args: argparse.Namespace) -> int:
     elif err.rule_id:
         rule = rs.by_id.get(err.rule_id) or rs.by_id[err.rule_id.removeprefix("generic.")]
         out += [
-            f"rule:           {err.rule_id}  ({rule.path}:{rule.line})",
+            f"rule:           {err.rule_id}  ({_shown(str(rule.path))}:{rule.line})",
             f"why:            {err.rationale}",
             f"source:         {err.source_url}",
         ]
@@ -127,51 +144,99 @@ def _explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _in_source_checkout(root: Path) -> bool:
+    """Whether a rules folder is part of a source checkout (not an installed package)."""
+    resolved = root.resolve()
+    if any(part in ("site-packages", "dist-packages") for part in resolved.parts):
+        return False
+    return (resolved.parent / "pyproject.toml").is_file()
+
+
 def _ingest(args: argparse.Namespace) -> int:
-    doc_path = Path(args.doc_file)
-    try:
-        text = doc_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _Usage(f"cannot read {doc_path}: {exc.strerror or exc}") from None
+    pages: list[tuple[str, str]] = []
+    for name in args.pages:
+        try:
+            pages.append((name, Path(name).read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise _Usage(f"cannot read {name}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise _Usage(
+                f"{name} is not UTF-8 text (byte {exc.start}: a binary file?); "
+                "give a docs page in Markdown"
+            ) from None
     rs_root = Path(args.rules_dir) if args.rules_dir else registry().root
     if not rs_root.is_dir():
         raise _Usage(f"no rules folder at {rs_root}")
+    if not args.rules_dir and not args.dry_run and not _in_source_checkout(rs_root):
+        raise _Usage(
+            f"the bundled rules at {rs_root} belong to an installed package: ingest never "
+            "writes there; run it in a source checkout, or give --rules-dir (or --dry-run)"
+        )
     folder = rs_root / args.exchange
     if not (folder / "exchange.yaml").is_file():
-        known = sorted(p.name for p in rs_root.iterdir() if (p / "exchange.yaml").is_file())
+        known = sorted(
+            p.name
+            for p in rs_root.iterdir()
+            if (p / "exchange.yaml").is_file() and p.name != "generic"
+        )
         raise _Usage(
             f"no exchange {args.exchange!r} under {rs_root} (known: {', '.join(known)}); "
             f"create {folder}/exchange.yaml first"
         )
+    from ._formats.catalog import ingest_pages, section_drift
     from ._formats.rules import ExchangeSpec
     from ._formats.yaml import load_file, validate
 
     spec = validate(
         ExchangeSpec, load_file(folder / "exchange.yaml"), context={"exchange": args.exchange}
     )
-    parsed = parse_doc(text, path=str(doc_path), source_url=args.source_url or None)
-    url = args.source_url or parsed.meta.get("source_url") or spec.docs_url
-    new = build_catalog(args.exchange, parse_doc(text, path=str(doc_path), source_url=url), url)
+    done = ingest_pages(
+        args.exchange,
+        pages,
+        docs_url=spec.docs_url,
+        subcode_separator=spec.subcode_separator,
+        success_codes=spec.response.success_codes,
+        source_url=args.source_url or None,
+    )
+    new = done.catalog
     target = folder / "catalog.yaml"
     old = load_catalog(target) if target.is_file() else None
     drift = diff_catalogs(old, new)
     print(
         f"{args.exchange}: {len(new.entries)} entries, {len(new.codes())} codes, "
-        f"languages {', '.join(new.languages())}"
+        f"{len(new.sections())} sections, languages {', '.join(new.languages())}"
     )
-    for e in drift.added:
-        print(f"  + {e.code} [{e.language}] {e.message}")
-    for e in drift.removed:
-        print(f"  - {e.code} [{e.language}] {e.message}")
-    for a, b in drift.changed_message:
-        print(f"  ~ {b.code} [{b.language}] message: {a.message!r} -> {b.message!r}")
-    for a, b in drift.changed_status:
-        print(f"  ~ {b.code} [{b.language}] HTTP status: {a.http_status} -> {b.http_status}")
+    for page in done.pages:
+        note = {"page": "", "option": " (--source-url)", "exchange.yaml": " (exchange.yaml)"}
+        print(f"  page {page.path}: {page.rows} rows, {page.source_url}{note[page.url_from]}")
+    if done.skipped_success:
+        print(
+            f"  left out {done.skipped_success} rows of success codes {spec.response.success_codes}"
+        )
+    if done.duplicates:
+        print(f"  kept {done.duplicates} exactly repeated rows once")
+    for section, d in section_drift(drift).items():
+        print(f"  [{section or 'no section'}]")
+        for e in d.added:
+            print(f"  + {e.documented_as} [{e.language}] {e.message}")
+        for e in d.removed:
+            print(f"  - {e.documented_as} [{e.language}] {e.message}")
+        for a, b in d.changed_message:
+            print(f"  ~ {b.documented_as} [{b.language}] message: {a.message!r} -> {b.message!r}")
+        for a, b in d.changed_status:
+            print(
+                f"  ~ {b.documented_as} [{b.language}] HTTP status: "
+                f"{a.http_status} -> {b.http_status}"
+            )
     if drift.empty:
-        print("  no drift: the catalog already matches the page")
+        print("  no drift: the catalog already matches the pages")
     if not args.dry_run:
-        target.write_text(dump_catalog(new, args.doc_file), encoding="utf-8")
+        origin = " ".join(_origin(folder, p) for p, _ in pages)
+        target.write_text(dump_catalog(new, origin), encoding="utf-8")
         print(f"wrote {target}")
+        outside = [p for p, _ in pages if Path(p).resolve().parent != (folder / "docs").resolve()]
+        if outside:
+            print(f"  keep the pages in {folder / 'docs'}/ so the catalog can be rebuilt")
     # codes with no rule of the exchange's own
     from ._formats.rules import load_rules_file
 
@@ -188,6 +253,14 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"codes without a rule ({len(uncovered)}): {', '.join(uncovered)}")
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _origin(folder: Path, page: str) -> str:
+    """How a page is named in the catalog's header: relative to the exchange's folder."""
+    try:
+        return str(Path(page).resolve().relative_to(folder.resolve().parent.parent))
+    except ValueError:
+        return Path(page).name
 
 
 def _shown(path: str) -> str:
@@ -212,6 +285,14 @@ def _lint(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         raise _Usage(f"{exc}; give rule folders, exchange folders or YAML files") from None
     failed = bool(report.errors or (args.strict and report.warnings))
+    # a file that cannot be used at all (not YAML, not text, hostile) is exit 2
+    status = (
+        EXIT_USAGE
+        if any(f.check == "unusable" for f in report.findings)
+        else EXIT_FINDINGS
+        if failed
+        else EXIT_OK
+    )
     if args.json:
         print(
             json.dumps(
@@ -224,7 +305,7 @@ def _lint(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return EXIT_FINDINGS if failed else EXIT_OK
+        return status
     for f in report.findings:
         where = f"{_shown(f.path)}:{f.line}" if f.line is not None else _shown(f.path)
         print(f"{where}: {f.severity}: {f.message} [{f.check}]")
@@ -234,7 +315,7 @@ def _lint(args: argparse.Namespace) -> int:
         f"lint: {len(report.files)} files, {n_err} error{'s' * (n_err != 1)}, "
         f"{n_warn} warning{'s' * (n_warn != 1)}: {verdict}"
     )
-    return EXIT_FINDINGS if failed else EXIT_OK
+    return status
 
 
 def _coverage(args: argparse.Namespace) -> int:
@@ -250,7 +331,15 @@ def _coverage(args: argparse.Namespace) -> int:
                 if p.name in registry().names
             }
         )
-    rows = coverage(None, only or None)
+    rows = coverage(None, only or None) if only or not args.user_rules else []
+    if not rows:
+        print(
+            f"{_PROG[0]}: no exchanges under {', '.join(args.user_rules or ['the bundled rules'])}"
+            ": a rules folder holds one folder per "
+            "exchange, each with an exchange.yaml",
+            file=sys.stderr,
+        )
+        return EXIT_FINDINGS
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -266,6 +355,13 @@ def _coverage(args: argparse.Namespace) -> int:
             f"{r.exchange:<12}{r.codes:>7}{pct(r.specific, r.codes):>13}"
             f"{pct(r.generic, r.codes):>13}{pct(r.none, r.codes):>13}"
         )
+        if len(r.sections) > 1 or (r.sections and r.sections[0].section):
+            for sec in r.sections:
+                print(
+                    f"{'':<12}{sec.codes:>7}{pct(sec.specific, sec.codes):>13}"
+                    f"{pct(sec.generic, sec.codes):>13}{pct(sec.none, sec.codes):>13}"
+                    f"  {sec.section or '(no section)'}"
+                )
         for i, n in enumerate((r.codes, r.specific, r.generic, r.none)):
             total[i] += n
     if len(rows) > 1:
@@ -562,6 +658,50 @@ def _batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _test(args: argparse.Namespace) -> int:
+    from .analysis import run_policy_tests, run_rule_tests
+
+    try:
+        report = run_policy_tests(args.policies or None)
+    except FileNotFoundError as exc:
+        raise _Usage(str(exc)) from None
+    rules = None if args.policies_only else run_rule_tests(args.rules or None)
+    if rules is not None:
+        report.extend(rules)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "files": [_shown(f) for f in report.files],
+                    "failed": [str(r) for r in report.failed],
+                    "passed": sum(1 for r in report.results if r.passed and not r.skipped),
+                    "skipped": [str(r) for r in report.results if r.skipped],
+                    "unreached": [str(u) for u in report.unreached],
+                    "rule_tests": rules is not None,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return EXIT_OK if report.ok else EXIT_FINDINGS
+    for r in report.results:
+        if not r.passed or r.skipped or args.verbose:
+            print(r)
+    for u in report.unreached:
+        print(f"not reached: {u}")
+    if rules is None and not args.policies_only:
+        print("rule tests: no rule-test runner in this build; ran the policy tests only")
+    passed = sum(1 for r in report.results if r.passed and not r.skipped)
+    skipped = sum(1 for r in report.results if r.skipped)
+    print(
+        f"test: {len(report.files)} files, {passed} passed, {len(report.failed)} failed"
+        + (f", {skipped} skipped" if skipped else "")
+        + f", {len(report.unreached)} rules reached by no test"
+    )
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
 def _in_any(code: str, ranges: list[tuple[int, int]]) -> bool:
     n = _int(code)
     return n is not None and any(lo <= n <= hi for lo, hi in ranges)
@@ -626,11 +766,38 @@ def _user_rules(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _http_status(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 100 <= value <= 599:
+        raise argparse.ArgumentTypeError(f"{value} is not an HTTP status (100-599)")
+    return value
+
+
+#: the program's name as invoked (set by main()); messages begin with it
+_PROG = ["exchange-normalizer"]
+
+
+def prog_name(argv0: str | None = None) -> str:
+    """The program's name as the user invoked it, for usage lines and messages."""
+    name = os.path.basename(argv0 if argv0 is not None else (sys.argv[0] if sys.argv else ""))
+    if name in ("", "-c", "-m"):
+        return "exchange-normalizer"
+    if name == "__main__.py":
+        return "python -m normalizer"
+    return name
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(
-        prog="normalizer",
+        prog=prog or prog_name(),
         description="Normalize crypto-exchange errors and recommend what to do about them.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ex = sub.add_parser(
@@ -639,7 +806,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("exchange", help=f"one of: {', '.join(exchanges())}")
     ex.add_argument("code", nargs="?", help="the exchange's error code")
     ex.add_argument("--message", "-m", help="the exchange's error message")
-    ex.add_argument("--http-status", type=int, help="the HTTP status of the answer")
+    ex.add_argument(
+        "--http-status", type=_http_status, help="the HTTP status of the answer (100-599)"
+    )
     ex.add_argument(
         "--operation", "-o", choices=[o.value for o in Operation], help="what the request was doing"
     )
@@ -661,11 +830,13 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=_explain)
 
     ing = sub.add_parser(
-        "ingest", help="turn a docs page into the exchange's catalog and report drift"
+        "ingest", help="turn docs pages into the exchange's catalog and report drift per section"
     )
     ing.add_argument("exchange")
-    ing.add_argument("doc_file")
-    ing.add_argument("--source-url", help="the page's URL when it has no front matter")
+    ing.add_argument("pages", nargs="+", metavar="PAGE", help="docs pages (Markdown)")
+    ing.add_argument(
+        "--source-url", help="the URL of pages without front matter (default: exchange.yaml's)"
+    )
     ing.add_argument("--rules-dir", help="the rules folder to update (default: the bundled one)")
     ing.add_argument("--dry-run", action="store_true", help="report drift without writing")
     ing.set_defaults(func=_ingest)
@@ -740,12 +911,36 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--no-progress", dest="progress", action="store_false")
     _user_rules(ba)
     ba.set_defaults(func=_batch)
+    te = sub.add_parser(
+        "test",
+        help="run the policy tests (policies/*.tests.yaml) and the venues' rule tests "
+        "(rules/*/tests.yaml); report rules no test reaches",
+    )
+    te.add_argument(
+        "policies",
+        nargs="*",
+        metavar="PATH",
+        help="policy tests files, policies or folders (default: the bundled policies)",
+    )
+    te.add_argument("--rules", action="append", help="a rules folder for the rule tests")
+    te.add_argument("--policies-only", action="store_true", help="skip the rule tests")
+    te.add_argument("--verbose", "-v", action="store_true", help="list passing cases too")
+    te.add_argument("--json", action="store_true", help="print JSON")
+    te.set_defaults(func=_test)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (argparse's own included)."""
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run the command line; returns the exit status (argparse's own included).
+
+    ``prog`` names the program in usage lines and messages: by default the
+    name it was invoked by (``sys.argv[0]``) when ``argv`` is None, else
+    ``exchange-normalizer``.
+    """
+    if prog is None:
+        prog = prog_name() if argv is None else "exchange-normalizer"
+    _PROG[0] = prog
+    parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage mistake argparse reported
@@ -767,28 +962,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_rules(folder)
         return int(args.func(args))
     except _Usage as exc:
-        print(f"normalizer: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as exc:
-        print(f"normalizer: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (NormalizerError, ValueError) as exc:
-        print(f"normalizer: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover - `normalizer ... | head`
         return EXIT_OK
     except KeyboardInterrupt:  # pragma: no cover - interactive
-        print("normalizer: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
         name = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"normalizer: cannot use{name}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{prog}: cannot use{name}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
         if os.environ.get("NORMALIZER_DEBUG"):
             raise
         print(
-            f"normalizer: unexpected {type(exc).__name__}: {exc}. This is a bug; please report "
+            f"{prog}: unexpected {type(exc).__name__}: {exc}. This is a bug; please report "
             "it with the command you ran (NORMALIZER_DEBUG=1 shows the traceback)",
             file=sys.stderr,
         )

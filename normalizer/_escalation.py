@@ -203,11 +203,7 @@ def check_rule(rule: EscalationRule) -> list[tuple[PathKey, str]]:
         out.append((("then", field), "applies to a sequence whose action is RETRY"))
     if then.even_if_not_idempotent and not then.replace:
         out.append((("then", "even_if_not_idempotent"), "applies to re-placing (replace: true)"))
-    if (
-        then.replace
-        and rule.min_age_s is not None
-        and rule.min_age_s < MIN_REPLACE_AGE_S
-    ):
+    if then.replace and rule.min_age_s is not None and rule.min_age_s < MIN_REPLACE_AGE_S:
         out.append(
             (
                 ("min_age_s",),

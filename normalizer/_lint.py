@@ -52,7 +52,7 @@ from ._formats.rules import (
     RulesFile,
     compile_rules,
 )
-from ._formats.yaml import Located, load_file, validate
+from ._formats.yaml import UNUSABLE, Located, load_file, validate
 
 Severity = Literal["error", "warning"]
 Level = Literal["specific", "generic", "none"]
@@ -113,7 +113,8 @@ def _from_problems(problems: Iterable[Problem], check: str = "invalid") -> list[
     out = []
     for p in problems:
         field_ = f"{p.field}: " if p.field else ""
-        out.append(Finding(p.path, p.line, check, f"{field_}{p.message}"))
+        kind = "unusable" if p.message.startswith(UNUSABLE) else check
+        out.append(Finding(p.path, p.line, kind, f"{field_}{p.message}"))
     return out
 
 
@@ -265,6 +266,18 @@ def _where(rule: Rule) -> str:
     return f"{rule.path}:{rule.line}"
 
 
+def _ordered_on_purpose(rs: RuleSet, weak: Rule, strong: Rule | None) -> bool:
+    """The generic profile's phrase rules are an ordered list: where two of its
+    rules overlap and their priorities differ, the order is the design (the more
+    specific phrase first), not an accident worth a warning."""
+    return (
+        rs.name == "generic"
+        and strong is not None
+        and strong.exchange == weak.exchange == "generic"
+        and strong.priority != weak.priority
+    )
+
+
 def reachability(rs: RuleSet, rules: Iterable[Rule]) -> list[Finding]:
     """``unreachable`` and ``shadowed`` findings for ``rules`` within ``rs``."""
     out = []
@@ -289,6 +302,8 @@ def reachability(rs: RuleSet, rules: Iterable[Rule]) -> list[Finding]:
                     "more specific or give it a priority",
                 )
             )
+        elif _ordered_on_purpose(rs, rule, winner):
+            continue
         else:
             out.append(
                 _finding(
@@ -483,6 +498,8 @@ def overlaps(rs: RuleSet, rules: Sequence[Rule]) -> list[Finding]:
                 and carves(winner, b, rs)
             ):
                 continue
+            if _ordered_on_purpose(rs, weak, strong):
+                continue
             decided = winner.id if winner is not None else strong.id
             out.append(
                 _finding(
@@ -511,6 +528,7 @@ class CodeVerdict:
     label: str | None
     category: str | None
     rule_id: str | None
+    section: str = ""
 
 
 def _level(rule: Rule | None) -> Level:
@@ -522,16 +540,19 @@ def _level(rule: Rule | None) -> Level:
 _RANK: dict[str, int] = {"none": 0, "generic": 1, "specific": 2}
 
 
-def code_verdicts(rs: RuleSet) -> list[CodeVerdict]:
+def code_verdicts(rs: RuleSet, section: str | None = None) -> list[CodeVerdict]:
     """Per distinct catalog code, the worst of what its entries map to.
 
     Each documented entry (code, message, HTTP status) is classified as
-    ``normalize()`` would classify it with no operation given.
+    ``normalize()`` would classify it with no operation given. With
+    ``section``, only that docs section's entries count.
     """
     if rs.catalog is None:
         return []
     best: dict[str, CodeVerdict] = {}
     for entry in rs.catalog.entries:
+        if section is not None and (entry.section or "") != section:
+            continue
         rule, _ = rs.select(Probe(entry.code, bound(entry.message), entry.http_status))
         verdict = CodeVerdict(
             exchange=rs.name,
@@ -541,11 +562,34 @@ def code_verdicts(rs: RuleSet) -> list[CodeVerdict]:
             label=rule.label if rule else None,
             category=rule.category.value if rule else None,
             rule_id=rule.id if rule else None,
+            section=entry.section or "",
         )
         seen = best.get(entry.code)
         if seen is None or _RANK[verdict.level] < _RANK[seen.level]:
             best[entry.code] = verdict
     return list(best.values())
+
+
+@dataclass(frozen=True)
+class SectionCoverage:
+    """Coverage of one docs section: one covered section is not a covered venue."""
+
+    section: str
+    source_url: str | None
+    codes: int
+    specific: int
+    generic: int
+    none: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "section": self.section,
+            "source_url": self.source_url,
+            "codes": self.codes,
+            "specific": self.specific,
+            "generic": self.generic,
+            "none": self.none,
+        }
 
 
 @dataclass(frozen=True)
@@ -558,10 +602,12 @@ class ExchangeCoverage:
     by_category: dict[str, int]
     generic_codes: list[CodeVerdict]
     unmapped_codes: list[CodeVerdict]
+    sections: list[SectionCoverage] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "exchange": self.exchange,
+            "sections": [s.as_dict() for s in self.sections],
             "codes": self.codes,
             "specific": self.specific,
             "generic": self.generic,
@@ -587,7 +633,30 @@ def exchange_coverage(rs: RuleSet) -> ExchangeCoverage:
         by_category=dict(sorted(Counter(v.category or "NONE" for v in verdicts).items())),
         generic_codes=[v for v in verdicts if v.level == "generic"],
         unmapped_codes=[v for v in verdicts if v.level == "none"],
+        sections=section_coverage(rs),
     )
+
+
+def section_coverage(rs: RuleSet) -> list[SectionCoverage]:
+    """Per docs section (in documentation order), its codes by level."""
+    if rs.catalog is None:
+        return []
+    out = []
+    for section in rs.catalog.sections():
+        verdicts = code_verdicts(rs, section)
+        levels = Counter(v.level for v in verdicts)
+        url = next((e.source_url for e in rs.catalog.entries if (e.section or "") == section), None)
+        out.append(
+            SectionCoverage(
+                section=section,
+                source_url=url,
+                codes=len(verdicts),
+                specific=levels["specific"],
+                generic=levels["generic"],
+                none=levels["none"],
+            )
+        )
+    return out
 
 
 def coverage(
@@ -710,6 +779,12 @@ def _lint_path(path: Path, report: LintReport) -> None:
         return
     name = path.name
     folder = path.parent
+    if name.endswith(".tests.yaml"):  # policy tests as data (normalizer/analysis/policy_tests.py)
+        from .analysis.policy_tests import problems_of
+
+        report.files.append(str(path))
+        report.findings += _from_problems(problems_of(path))
+        return
     if name == "exchange.yaml" or (name in ("rules.yaml", "catalog.yaml") and _is_exchange(folder)):
         _lint_exchange(folder, report, _lint_common(folder.parent, report))
     elif name == "rules.yaml":  # common/rules.yaml or a loose rules file

@@ -272,8 +272,8 @@ def test_unrecognised_exception_is_unknown() -> None:
 
 
 def test_unknown_exchange_lists_the_known_ones() -> None:
-    with pytest.raises(UnknownExchangeError, match=r"known exchanges: .*okx"):
-        normalizer.normalize("binance", code="-1003")
+    with pytest.raises(UnknownExchangeError, match=r"known exchanges: binance, bitget, .*, okx"):
+        normalizer.normalize("nosuch", code="-1003")
     with pytest.raises(ValueError, match="unknown exchange"):
         normalizer.normalize(None, code="1")  # type: ignore[arg-type]
 

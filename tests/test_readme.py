@@ -1,15 +1,67 @@
-"""The README stays true: its two commands, its links, its quick start."""
+"""The README stays true: every command and snippet in it runs as written.
+
+Every fenced block is extracted and checked:
+
+- ``python`` blocks run, in order, in one namespace per block, from a
+  temporary folder holding the ``yaml`` block the README says to save as
+  ``desk.yaml``; the values their comments promise are checked where the
+  comment is an exact value;
+- ``console``/``text`` blocks with ``$ exchange-normalizer ...`` lines run that
+  command (as ``python -m normalizer``, from the repository) and must print
+  the lines shown (a ``...`` line stands for any lines; the jittered delay
+  ``after 1.23s`` may differ);
+- ``sh`` blocks: the project's own commands run (``exchange-normalizer``,
+  ``python -m bench --help``, ``jupyter execute --help``); the installs must
+  install from the clone (``.``), never from a package index; commands with
+  placeholders (``EXCHANGE``) are checked against the command's ``--help``.
+"""
 
 from __future__ import annotations
 
+import ast
+import os
 import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import normalizer
-from normalizer import Action, Category, Precondition, Scope
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
 TEXT = README.read_text(encoding="utf-8")
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
+BLOCKS = [
+    (m.group(1), m.group(2), TEXT.count("\n", 0, m.start()) + 1) for m in FENCE.finditer(TEXT)
+]
+PROGRAM = "exchange-normalizer"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["COLUMNS"] = "200"
+    return env
+
+
+def _run(argv: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - this interpreter and the README's own commands
+        argv, capture_output=True, text=True, cwd=cwd, env=_env(), timeout=300, check=False
+    )
+
+
+def _ours(command: str) -> list[str]:
+    """``exchange-normalizer ARGS`` -> this interpreter's ``-m normalizer ARGS``."""
+    argv = shlex.split(command)
+    name = Path(argv[0]).name
+    assert name == PROGRAM, command
+    return [sys.executable, "-m", "normalizer", *argv[1:]]
 
 
 def test_the_first_lines_are_the_two_commands() -> None:
@@ -17,10 +69,25 @@ def test_the_first_lines_are_the_two_commands() -> None:
     assert lines[0] == "```sh"
     assert lines[3] == "```"
     main, tests = lines[1], lines[2]
-    assert "pip install '.[supervisor]'" in main  # the supervisor's extra included
-    assert main.endswith("normalizer explain okx 58102")
-    assert "pip install '.[test]'" in tests
+    assert ".venv/bin/pip install '.[supervisor]' &&" in main  # the supervisor's extra included
+    assert main.endswith(f".venv/bin/{PROGRAM} explain okx 58102")
+    assert ".venv/bin/pip install '.[test]' &&" in tests
     assert tests.endswith("pytest")
+
+
+def test_the_first_command_runs() -> None:
+    command = TEXT.splitlines()[1].split("&&")[-1].strip()
+    done = _run(_ours(command))
+    assert done.returncode == 0, done.stderr
+    assert "category:       RATE_LIMIT" in done.stdout
+
+
+def test_the_readme_leads_with_a_name_no_other_package_uses() -> None:
+    """charset-normalizer installs `normalizer`: no command line may begin with it."""
+    bare = re.findall(
+        r"(?m)^(?:\$ |\| `)?normalizer (?:explain|lint|coverage|ingest|batch|test)", TEXT
+    )
+    assert bare == []
 
 
 def test_relative_links_and_images_exist() -> None:
@@ -31,26 +98,210 @@ def test_relative_links_and_images_exist() -> None:
     assert missing == []
 
 
+# ------------------------------------------------------------------ python
+
+
+def _saved_files() -> dict[str, str]:
+    """Blocks the README says to save: "Saved as `NAME`:" right before the block."""
+    out = {}
+    for m in FENCE.finditer(TEXT):
+        before = TEXT[max(0, m.start() - 200) : m.start()]
+        saved = re.search(r"[Ss]aved as `([^`]+)`:\s*$", before)
+        if saved:
+            out[saved.group(1)] = m.group(2)
+    return out
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only loopback (the test's own Redis server) may be reached."""
+    connect, getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def guarded_connect(sock: socket.socket, address: Any) -> None:
+        if not (isinstance(address, tuple) and address[0] in LOOPBACK):
+            raise OSError("the README test does not use the network")
+        connect(sock, address)
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in LOOPBACK:
+            raise OSError("the README test does not use the network")
+        return getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+
+
+PYTHON = [(code, line) for kind, code, line in BLOCKS if kind == "python"]
+
+
+@pytest.mark.parametrize(("code", "line"), PYTHON, ids=[f"line-{line}" for _, line in PYTHON])
+def test_every_python_snippet_runs_as_written(
+    code: str,
+    line: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    if "redis://127.0.0.1:6379/0" in code:  # the fleet example: our own real Redis server
+        code = code.replace("redis://127.0.0.1:6379/0", request.getfixturevalue("redis_url"))
+    if "import ccxt" in code:
+        pytest.importorskip("ccxt")
+    if "Supervisor(" in code:
+        pytest.importorskip("durable.engine")  # hidden by conftest when it cannot import
+    for name, content in _saved_files().items():
+        (tmp_path / name).write_text(content)
+    monkeypatch.chdir(tmp_path)
+    _no_network(monkeypatch)
+    scope: dict[str, object] = {"__name__": "readme"}
+    lines = code.splitlines()
+    promise = re.compile(r"#\s+(\"[^\"]*\"|-?\d+(?:\.\d+)?|True|False)\s*$")
+    # statement by statement, so that `expr   # "value"` is checked where it stands
+    for node in ast.parse(code).body:
+        where = f"README.md:{line + node.lineno}"
+        exec(compile(ast.Module([node], []), where, "exec"), scope)  # noqa: S102 - README code
+        m = promise.search(lines[(node.end_lineno or node.lineno) - 1])
+        if isinstance(node, ast.Expr) and m:
+            got = eval(compile(ast.Expression(node.value), where, "eval"), scope)  # noqa: S307
+            assert got == ast.literal_eval(m.group(1)), f"{where}: {lines[node.lineno - 1]}"
+
+
 def test_the_quick_start_does_what_it_says() -> None:
-    block = re.findall(r"```python\n(.*?)```", TEXT, re.S)[0]
     scope: dict[str, object] = {}
-    exec(compile(block, "README quick start", "exec"), scope)  # noqa: S102
+    exec(compile(PYTHON[0][0], "README quick start", "exec"), scope)  # noqa: S102
     rec = scope["rec"]
     assert isinstance(rec, normalizer.Recommendation)
     assert (rec.action, rec.precondition) == (
-        Action.QUERY_THEN_RETRY,
-        Precondition.QUERY_ORDER_STATUS,
+        normalizer.Action.QUERY_THEN_RETRY,
+        normalizer.Precondition.QUERY_ORDER_STATUS,
     )
-    err = normalizer.normalize(
-        "okx",
-        body=b'{"code":"58102","msg":"Rate limit reached.","data":[]}',
-        http_status=200,
-        headers={"Retry-After": "2"},
-    )
-    assert (err.category, err.subcategory, err.retry_after_s) == (
-        Category.RATE_LIMIT,
-        "RATE_LIMIT.REQUESTS",
-        2.0,
-    )
-    first = normalizer.recommend(err, operation="transfer", idempotent=False, attempt=1)
-    assert (first.action, first.delay_s, first.scope) == (Action.RETRY, 2.0, Scope.ACCOUNT)
+
+
+def test_the_policy_snippet_uses_the_desk_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (code,) = [c for c, _ in PYTHON if 'policy="desk.yaml"' in c]
+    (tmp_path / "desk.yaml").write_text(_saved_files()["desk.yaml"])
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, object] = {}
+    exec(compile(code, "README policy", "exec"), scope)  # noqa: S102
+    assert scope["rec"].policy_rule_id == "desk:okx-rate-limit"  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- console
+
+
+def _sessions() -> list[tuple[int, str, list[str]]]:
+    """(line, command, expected output lines) of every ``$ exchange-normalizer`` line."""
+    out = []
+    for kind, code, start in BLOCKS:
+        if kind not in ("console", "text"):
+            continue
+        lines = code.splitlines()
+        for i, text in enumerate(lines):
+            if text.startswith(f"$ {PROGRAM} "):
+                expected = []
+                for following in lines[i + 1 :]:
+                    if following.startswith("$ "):
+                        break
+                    expected.append(following)
+                out.append((start + 1 + i, text[2:], expected))
+    return out
+
+
+SESSIONS = _sessions()
+_DELAY = re.compile(r"after \d+\.\d+s")
+
+
+def _matches(expected: list[str], got: list[str]) -> bool:
+    """Expected lines appear in order; ``...`` skips any number of lines."""
+    pos = 0
+    skipping = False
+    for want in expected:
+        if want == "...":
+            skipping = True
+            continue
+        want = _DELAY.sub("after Xs", want)
+        while pos < len(got) and _DELAY.sub("after Xs", got[pos]) != want:
+            if not skipping:
+                return False
+            pos += 1
+        if pos == len(got):
+            return False
+        pos += 1
+        skipping = False
+    return True
+
+
+def test_there_are_console_sessions() -> None:
+    commands = {shlex.split(c)[1] for _, c, _ in SESSIONS}
+    assert {"explain", "lint", "coverage", "test"} <= commands
+
+
+@pytest.mark.parametrize(
+    ("line", "command", "expected"), SESSIONS, ids=[f"line-{s[0]}" for s in SESSIONS]
+)
+def test_every_console_session_prints_what_the_readme_shows(
+    line: int, command: str, expected: list[str]
+) -> None:
+    done = _run(_ours(command))
+    assert done.returncode == 0, done.stderr
+    got = done.stdout.splitlines()
+    assert _matches(expected, got), f"README.md:{line}: $ {command}\n" + done.stdout
+
+
+# --------------------------------------------------------------------- sh
+
+SH = [
+    (line + 1 + i, cmd)
+    for kind, code, line in BLOCKS
+    if kind == "sh"
+    for i, cmd in enumerate(code.splitlines())
+    if cmd.strip()
+]
+
+
+@pytest.mark.parametrize(("line", "command"), SH, ids=[f"line-{s[0]}" for s in SH])
+def test_every_shell_command_is_ours_and_runs(line: int, command: str) -> None:
+    command = command.split("  #")[0].strip()
+    for part in (p.strip() for p in command.split("&&")):
+        argv = shlex.split(part)
+        tool = Path(argv[0]).name
+        if (tool in ("pip", "python3") and "install" in argv) or tool == "python3":
+            # installs from the clone, never from a package index
+            if "install" in argv:
+                targets = [a for a in argv[argv.index("install") + 1 :] if not a.startswith("-")]
+                assert targets, part
+                assert all(t == "." or t.startswith(".[") for t in targets), f"line {line}: {part}"
+            continue
+        if tool == "pytest":
+            continue  # this very run
+        if tool == PROGRAM:
+            if re.search(r"\b[A-Z][A-Z_]{2,}\b", part):  # placeholders: the options exist
+                help_text = _run([*_ours(part.split()[0] + " " + argv[1]), "--help"]).stdout
+                for option in re.findall(r"--[a-z-]+", part):
+                    assert option in help_text, f"line {line}: {option}"
+                continue
+            done = _run(_ours(part))
+            assert done.returncode == 0, f"line {line}: {part}\n{done.stderr}"
+            continue
+        if tool == "python" and argv[1:3] == ["-m", "bench"]:
+            done = _run([sys.executable, "-m", "bench", "--help"])
+            assert done.returncode == 0, done.stderr
+            for option in [a for a in argv if a.startswith("--")]:
+                assert option in done.stdout, f"line {line}: {option}"
+            continue
+        if tool == "jupyter":
+            assert argv[1] == "execute", "jupyter nbconvert is not installed; jupyter execute is"
+            jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent))
+            if jupyter is None:
+                pytest.skip("jupyter is not installed here")
+            done = _run([jupyter, "execute", "--help"])
+            assert done.returncode == 0, done.stderr
+            for option in [a for a in argv if a.startswith("--")]:
+                assert option in done.stdout
+            notebook = REPO / "notebooks" / argv[-1]
+            assert notebook.is_file(), f"line {line}: {notebook}"
+            continue
+        raise AssertionError(f"README.md:{line}: a command this test does not know: {part}")

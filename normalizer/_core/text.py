@@ -9,7 +9,8 @@ full-width ``，：`` become ``,:``), curly quotes made straight, case folded,
 runs of white space made one space, white space next to CJK text or before
 punctuation removed, and trailing punctuation dropped.
 
-A template is a documented message with ``{placeholders}``; each placeholder
+A template is a documented message with placeholders (``{name}``, ``${name}``,
+``<name>``, ``[name]``, ``%s``, as the venues' docs write them); each placeholder
 stands for any text. Matching is glob matching on the folded text: the literal
 pieces must appear in order, the first at the start and the last at the end.
 It needs no regular expression and is linear in the message's length.
@@ -24,7 +25,10 @@ from functools import lru_cache
 #: Messages are cut to this many characters before any matching.
 MAX_MESSAGE_CHARS = 1024
 
-_PLACEHOLDER = re.compile(r"\{[^{}\s]{0,40}\}")
+# placeholders as the venues' docs write them: {name}, ${name}, <name>, [name], %s
+_PLACEHOLDER = re.compile(
+    r"\$?\{[^{}\n]{0,40}\}|<[A-Za-z_][^<>\n]{0,40}>|\[[^\[\]\n]{1,40}\]|%[sdf]"
+)
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u3000": " "})
 _SPACES = re.compile(r"\s+")
 # CJK ideographs, kana, hangul and CJK punctuation
@@ -79,7 +83,7 @@ class Template:
 
     @property
     def placeholders(self) -> list[str]:
-        return [m.group(0)[1:-1] for m in _PLACEHOLDER.finditer(self.source)]
+        return [m.group(0).lstrip("$%")[1:-1] or "x" for m in _PLACEHOLDER.finditer(self.source)]
 
     def matches(self, folded: str) -> bool:
         """Whether an already folded message fits this template (glob match)."""
@@ -102,3 +106,65 @@ class Template:
         """The template with its placeholders replaced by ``values`` in order."""
         it = iter(values)
         return _PLACEHOLDER.sub(lambda _m: next(it, "x"), self.source)
+
+
+# ------------------------------------------------------------------ HTML
+# An exchange's gateway may answer with an HTML page. Its title (else its
+# text without tags) is the message. Both are found by scanning with
+# str.find, each position looked at a bounded number of times, so a crafted
+# body ("<title" a thousand times without ">", "<" without ">") costs what a
+# real page of its length costs: no regular expression that backtracks.
+
+MAX_TITLE_CHARS = 300
+MAX_TAG_CHARS = 500
+
+
+def html_title(text: str) -> str | None:
+    """The first ``<title ...>text</title>`` (1 to 300 characters, no ``<``), or None.
+
+    Linear in ``len(text)``; case-insensitive; white space collapsed.
+    """
+    i = text.find("<")
+    gt = -1  # the first ">" at or after i, reused while i has not passed it
+    end = -1  # the first "<" after gt, reused while gt has not changed
+    end_for = -2
+    while i >= 0:
+        if text[i + 1 : i + 6].lower() == "title":
+            if gt < i:
+                gt = text.find(">", i)
+                if gt < 0:
+                    return None
+            if end_for != gt:
+                end, end_for = text.find("<", gt + 1), gt
+            if end < 0:
+                return None
+            size = end - gt - 1
+            if 1 <= size <= MAX_TITLE_CHARS and text[end : end + 8].lower() == "</title>":
+                return " ".join(text[gt + 1 : end].split()) or None
+        i = text.find("<", i + 1)
+    return None
+
+
+def strip_tags(text: str) -> str:
+    """``text`` with each ``<...>`` of at most 500 characters inside made a space.
+
+    Linear in ``len(text)``: the next ``>`` is found once and reused.
+    """
+    out: list[str] = []
+    pos = 0
+    gt = -1
+    i = text.find("<")
+    while i >= 0:
+        if gt <= i:
+            gt = text.find(">", i + 1)
+            if gt < 0:
+                break  # no tag closes after here
+        if gt - i - 1 <= MAX_TAG_CHARS:
+            out.append(text[pos:i])
+            out.append(" ")
+            pos = gt + 1
+            i = text.find("<", pos)
+        else:
+            i = text.find("<", i + 1)
+    out.append(text[pos:])
+    return "".join(out)

@@ -152,7 +152,11 @@ def _squash(code: str) -> str:
 
 @lru_cache(maxsize=64)
 def _squashed(known: frozenset[str]) -> dict[str, str]:
-    return {_squash(c): c for c in known}
+    # sorted, first wins: the same answer whatever the set's (hash-seeded) order
+    table: dict[str, str] = {}
+    for c in sorted(known):
+        table.setdefault(_squash(c), c)
+    return table
 
 
 def resolve_code(raw: str, known: frozenset[str] | None, separator: str = ":") -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +19,7 @@ from typing import Any
 
 from .._core.errors import Problem, RuleFileError, UnknownExchangeError
 from .._core.resources import data_dir
-from .._core.text import bound
+from .._core.text import bound, html_title, strip_tags
 from .._formats.catalog import Catalog, CatalogEntry, load_catalog
 from .._formats.ontology import Category, Operation, operation_of
 from .._formats.rules import ExchangeSpec, Probe, Rule, RuleSet, load_rules_file
@@ -227,9 +226,6 @@ def exchanges() -> tuple[str, ...]:
 
 # ------------------------------------------------------------- the inputs
 
-_TITLE = re.compile(r"<title[^>]*>([^<]{1,300})</title>", re.IGNORECASE)
-_TAGS = re.compile(r"<[^>]{0,500}>")
-
 
 def _status(value: Any) -> int | None:
     if isinstance(value, bool):
@@ -256,10 +252,10 @@ def _message(value: Any) -> str | None:
 def _text_message(text: str) -> str | None:
     """A message from a non-JSON body: an HTML page's title, else its text."""
     head = text[:8192]
-    m = _TITLE.search(head)
-    if m:
-        return " ".join(m.group(1).split()) or None
-    plain = " ".join(_TAGS.sub(" ", head).split())
+    title = html_title(head)  # both linear: no backtracking over crafted pages
+    if title is not None:
+        return title
+    plain = " ".join(strip_tags(head).split())
     return plain[:MAX_KEPT_MESSAGE] or None
 
 

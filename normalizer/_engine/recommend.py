@@ -1,15 +1,18 @@
 """``recommend()``: from a normalized error and what was being done, the next action.
 
 The policy (``policies/default.yaml`` unless you pass your own) decides. Then
-the safety guards below hold whatever the policy says; each has an id that
-``Recommendation.guard`` names when it changed the outcome:
+the safety guards of ``normalizer/_guards.py`` hold whatever the policy says
+(the same objects refuse, at load, a policy rule that asks for what they
+forbid); ``Recommendation.guard`` names the guard that changed the outcome:
 
-- ``guard.unknown-outcome-write``: an UNKNOWN_STATE or UNKNOWN error on a
-  non-idempotent write is never answered with RETRY: the earlier attempt may
-  have taken effect. It becomes QUERY_THEN_RETRY with the operation's status
-  query, or ESCALATE when the operation has none.
 - ``guard.never-retry``: AUTH (except AUTH.TIMESTAMP) and KYC errors are
   never answered with RETRY or QUERY_THEN_RETRY: they become ESCALATE.
+- ``guard.unknown-outcome-write``: an UNKNOWN_STATE or UNKNOWN error on a
+  non-idempotent write is never answered with RETRY, nor with a
+  QUERY_THEN_RETRY whose precondition is not the status query
+  (``query_order_status``, ``query_transfer_status``): the earlier attempt may
+  have taken effect. It becomes QUERY_THEN_RETRY with the operation's status
+  query, or ESCALATE when the operation has none.
 - ``guard.rate-limit-backoff``: a RATE_LIMIT error is answered with RETRY and
   a delay of at least ``RATE_LIMIT_MIN_DELAY_S`` (or the cap, if lower) until
   the attempts are used up.
@@ -30,27 +33,24 @@ delay never decreases from one attempt to the next and never exceeds
 from __future__ import annotations
 
 import random
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._formats.ontology import (
-    ONTOLOGY,
-    Action,
-    Category,
-    Operation,
-    Precondition,
-    Scope,
-    operation_of,
-)
+from .._formats.ontology import Action, Category, Operation, Precondition, operation_of
 from .._formats.policy import Backoff, Policy, default_policy, load_policy
+from .._guards import Proposal, Situation, delay_bounds, guard
 from .results import NormalizedError, Recommendation, _build
 
-RATE_LIMIT_MIN_DELAY_S = 1.0
-
-_SCOPE_ORDER = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
-_policies: dict[tuple[str, int, int], Policy] = {}
+#: policies loaded from paths: resolved path -> ((mtime, size), policy), least
+#: recently used first. A rewritten file replaces its older version; at most
+#: ``MAX_POLICIES`` paths are kept.
+_policies: OrderedDict[str, tuple[tuple[int, int], Policy]] = OrderedDict()
+MAX_POLICIES = 16
+_POLICIES_LOCK = threading.Lock()
 
 
 def _policy(policy: Policy | str | Path | None) -> Policy:
@@ -62,18 +62,22 @@ def _policy(policy: Policy | str | Path | None) -> Policy:
         path = Path(policy)
         try:
             st = path.stat()
-            key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+            name, stamp = str(path.resolve()), (st.st_mtime_ns, st.st_size)
         except OSError:
             return load_policy(path)  # refused with a clear PolicyError
-        cached = _policies.get(key)
-        if cached is None:
-            cached = _policies[key] = load_policy(path)
-        return cached
+        with _POLICIES_LOCK:
+            hit = _policies.get(name)
+            if hit is not None and hit[0] == stamp:
+                _policies.move_to_end(name)
+                return hit[1]
+        loaded = load_policy(path)
+        with _POLICIES_LOCK:
+            _policies[name] = (stamp, loaded)
+            _policies.move_to_end(name)
+            while len(_policies) > MAX_POLICIES:
+                _policies.popitem(last=False)
+        return loaded
     raise TypeError(f"policy must be a Policy, a path or None, not {type(policy).__name__}")
-
-
-def _wider(a: Scope, b: Scope) -> Scope:
-    return a if _SCOPE_ORDER[a] >= _SCOPE_ORDER[b] else b
 
 
 def recommend(
@@ -159,38 +163,12 @@ def _plan(
     action = r.action
     scope = r.scope
     precondition = r.precondition
-    guard: str | None = None
-    notes: list[str] = []
-    write = op in ONTOLOGY.writes
-
-    # guard.never-retry
-    if (
-        cat in ONTOLOGY.never_retry
-        and subcategory not in ONTOLOGY.retry_allowed
-        and action in (Action.RETRY, Action.QUERY_THEN_RETRY)
-    ):
-        action, guard = Action.ESCALATE, "guard.never-retry"
-        scope = _wider(scope, Scope.ACCOUNT)
-        notes.append(f"{cat.value} errors are never retried")
-    # guard.unknown-outcome-write
-    if (
-        cat in (Category.UNKNOWN_STATE, Category.UNKNOWN)
-        and write
-        and not idem
-        and action is Action.RETRY
-    ):
-        action, guard = Action.QUERY_THEN_RETRY, "guard.unknown-outcome-write"
-        notes.append("the earlier attempt may have taken effect, so it is queried before resending")
-    # guard.rate-limit-backoff
-    if cat is Category.RATE_LIMIT and action is not Action.RETRY:
-        action, guard = Action.RETRY, "guard.rate-limit-backoff"
-        notes.append("rate limits are retried with backoff until the attempts are used up")
-    # guard.query-needs-precondition
-    if action is Action.QUERY_THEN_RETRY and precondition is None:
-        precondition = ONTOLOGY.status_query.get(op)
-        if precondition is None:
-            action, guard = Action.ESCALATE, "guard.query-needs-precondition"
-            notes.append(f"a {op.value} cannot be queried, so a person must check its outcome")
+    proposal, last, notes = guard(
+        Situation(cat, subcategory, op, idem), Proposal(action, scope, precondition)
+    )
+    assert proposal.action is not None
+    action, scope, precondition = proposal.action, proposal.scope or scope, proposal.precondition
+    guard_id = last.id if last is not None else None
 
     retrying = False
     hold: float | None = None
@@ -218,12 +196,12 @@ def _plan(
         "hold_s": hold,
         "reason": reason,
         "policy_rule_id": r.rule_id,
-        "guard": guard,
+        "guard": guard_id,
         "retries_exhausted": exhausted,
     }
     if not retrying:
         return _Plan(values, reason, fixed=_build(Recommendation, dict(values)))
-    min_delay = min(RATE_LIMIT_MIN_DELAY_S, r.backoff.max_s) if cat is Category.RATE_LIMIT else None
+    min_delay = delay_bounds(Situation(cat, subcategory, op, idem), r.backoff.max_s)
     return _Plan(values, reason, backoff=r.backoff, min_delay=min_delay)
 
 

@@ -31,13 +31,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .._core.errors import CatalogError, Problem
-from .yaml import load_file, validate
+from .yaml import load_file, load_text, validate
 
 #: A code as an exchange documents or returns it: a number (``51008``,
 #: ``-2010``), a documented sub-code (``51008_1000``), a label or enum
@@ -196,12 +196,9 @@ def _front_matter(lines: list[str], path: str) -> tuple[dict[str, Any], int]:
         return {}, 0
     for i in range(1, min(len(lines), 200)):
         if lines[i].strip() == "---":
-            try:
-                loaded = yaml.safe_load("\n".join(lines[1:i])) or {}
-            except yaml.YAMLError as exc:
-                raise CatalogError(
-                    [Problem(path, 1, "front matter", f"not valid YAML: {exc}")]
-                ) from None
+            # the front matter is YAML: the same bounded, safe loader as every file
+            front = "\n" + "\n".join(lines[1:i])  # keeps the page's line numbers
+            loaded = load_text(front, path, CatalogError).data or {}
             if not isinstance(loaded, dict):
                 raise CatalogError([Problem(path, 1, "front matter", "must be a mapping")])
             return loaded, i + 1
@@ -461,9 +458,10 @@ def _keyed(entries: Iterable[CatalogEntry]) -> dict[tuple[str, str, int], Catalo
     out: dict[tuple[str, str, int], CatalogEntry] = {}
     seen: dict[tuple[str, str], int] = {}
     for e in entries:
-        n = seen.get((e.code, e.language), 0)
-        seen[(e.code, e.language)] = n + 1
-        out[(e.code, e.language, n)] = e
+        key = (e.documented_as, e.language)
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        out[(*key, n)] = e
     return out
 
 
@@ -482,3 +480,111 @@ def diff_catalogs(old: Catalog | None, new: Catalog) -> Drift:
         if k in before and before[k].http_status != e.http_status
     )
     return Drift(added=added, removed=removed, changed_message=msg, changed_status=status)
+
+
+# ------------------------------------------------------------------ ingest
+
+
+class PageReport(BaseModel):
+    """What one docs page gave."""
+
+    model_config = ConfigDict(frozen=True)
+    path: str
+    rows: int
+    source_url: str
+    url_from: Literal["page", "option", "exchange.yaml"]
+
+
+class Ingested(BaseModel):
+    """A catalog built from docs pages, with what was left out and why."""
+
+    model_config = ConfigDict(frozen=True)
+    catalog: Catalog
+    pages: tuple[PageReport, ...]
+    skipped_success: int = 0
+    duplicates: int = 0
+
+
+def ingest_pages(
+    exchange: str,
+    pages: Sequence[tuple[str, str]],
+    *,
+    docs_url: str,
+    subcode_separator: str | None = None,
+    success_codes: Iterable[str] = (),
+    source_url: str | None = None,
+) -> Ingested:
+    """Build one catalog from several docs pages, given as ``(path, text)``.
+
+    Each page's URL is its front matter's ``source_url``, else ``source_url``,
+    else the exchange's ``docs_url``. A page whose front matter names another
+    exchange is refused (``CatalogError``), as is any mistake in a page.
+    """
+    docs: list[ParsedDoc] = []
+    reports: list[PageReport] = []
+    problems: list[Problem] = []
+    for path, text in pages:
+        try:
+            meta, _ = _front_matter(text.splitlines(), path)
+            own = meta.get("source_url")
+            url = source_url or (str(own) if own else docs_url)
+            doc = parse_doc(text, path=path, source_url=url)
+        except CatalogError as exc:
+            problems += exc.problems
+            continue
+        named = doc.meta.get("exchange")
+        if named is not None and str(named).strip().lower() != exchange:
+            problems.append(
+                Problem(path, 2, "exchange", f"the page is about {named!r}, not {exchange!r}")
+            )
+            continue
+        url_from: Literal["page", "option", "exchange.yaml"] = (
+            "option" if source_url else "page" if own else "exchange.yaml"
+        )
+        docs.append(doc)
+        reports.append(
+            PageReport(path=path, rows=len(doc.entries), source_url=url, url_from=url_from)
+        )
+    if problems:
+        raise CatalogError(problems)
+    skip = set(success_codes)
+    catalog = build_catalog(
+        exchange, docs, docs_url, subcode_separator=subcode_separator, skip_codes=skip
+    )
+    total = sum(len(d.entries) for d in docs)
+    skipped = sum(1 for d in docs for e in d.entries if api_code(e.code, subcode_separator) in skip)
+    return Ingested(
+        catalog=catalog,
+        pages=tuple(reports),
+        skipped_success=skipped,
+        duplicates=total - skipped - len(catalog.entries),
+    )
+
+
+def section_drift(drift: Drift) -> dict[str, Drift]:
+    """The drift split by docs section (entries without one under "")."""
+    out: dict[str, dict[str, list[Any]]] = {}
+
+    def bucket(section: str | None) -> dict[str, list[Any]]:
+        return out.setdefault(
+            section or "",
+            {"added": [], "removed": [], "changed_message": [], "changed_status": []},
+        )
+
+    for e in drift.added:
+        bucket(e.section)["added"].append(e)
+    for e in drift.removed:
+        bucket(e.section)["removed"].append(e)
+    for a, b in drift.changed_message:
+        bucket(b.section)["changed_message"].append((a, b))
+    for a, b in drift.changed_status:
+        bucket(b.section)["changed_status"].append((a, b))
+    return {
+        s: Drift(
+            added=tuple(v["added"]),
+            removed=tuple(v["removed"]),
+            changed_message=tuple(v["changed_message"]),
+            changed_status=tuple(v["changed_status"]),
+        )
+        for s, v in out.items()
+    }

@@ -52,6 +52,7 @@ from pydantic import (
 from .._core.errors import PolicyError, Problem
 from .._core.resources import data_dir
 from .._escalation import Escalations, EscalationSection, resolve_escalations
+from .._guards import Proposal, refusal
 from .ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
 from .yaml import Located, load_file, load_text, problems_from_validation
 
@@ -179,25 +180,15 @@ class PolicyRule(BaseModel):
 
     @model_validator(mode="after")
     def _not_unsafe(self) -> PolicyRule:
-        """Refuse a rule that asks for what the safety guards would always overrule."""
-        labels = self.when.category
-        action = self.then.action
-        if labels and action in (Action.RETRY, Action.QUERY_THEN_RETRY):
-            for label in labels:
-                cat, sub = ONTOLOGY.parse_label(label)
-                if cat in ONTOLOGY.never_retry and sub not in ONTOLOGY.retry_allowed:
-                    raise ValueError(
-                        f"then.action {action.value} for {label}: {cat.value} errors are never "
-                        "retried (the request cannot succeed until a person acts)"
-                    )
-        only_rate_limits = bool(labels) and all(
-            ONTOLOGY.parse_label(lb)[0] is Category.RATE_LIMIT for lb in labels or ()
+        """Refuse a rule that asks for what a safety guard forbids (normalizer/_guards.py)."""
+        why = refusal(
+            tuple(self.when.category) if self.when.category else None,
+            tuple(self.when.operation) if self.when.operation else None,
+            self.when.idempotent,
+            Proposal(self.then.action, self.then.scope, self.then.precondition),
         )
-        if only_rate_limits and action is not None and action is not Action.RETRY:
-            raise ValueError(
-                f"then.action {action.value} for RATE_LIMIT: rate limits are retried with "
-                "backoff until max_attempts; lower max_attempts to stop sooner"
-            )
+        if why is not None:
+            raise ValueError(why)
         return self
 
 
@@ -414,32 +405,78 @@ def _check_layer(parsed: PolicyFile, located: Located, defaults: Defaults) -> No
                         exc.errors()[0]["msg"].removeprefix("Value error, "),
                     )
                 )
-    for i, a in enumerate(parsed.rules):
-        for j in range(i + 1, len(parsed.rules)):
-            b = parsed.rules[j]
-            if a.when.specificity() != b.when.specificity() or not _when_overlap(a.when, b.when):
-                continue
-            clash = [
-                f
-                for f in ("action", "scope", "precondition", "max_attempts", "exhausted", "hold_s")
-                if getattr(a.then, f) is not None
-                and getattr(b.then, f) is not None
-                and getattr(a.then, f) != getattr(b.then, f)
-            ]
-            if clash:
-                problems.append(
-                    Problem(
-                        located.path,
-                        located.line_of(("rules", j, "when")),
-                        f"rules[{j}].when",
-                        f"rule {b.id!r} and rule {a.id!r} "
-                        f"(line {located.line_of(('rules', i))}) match "
-                        f"the same situations with equal specificity but set {', '.join(clash)} "
-                        "differently; make one more specific",
-                    )
-                )
+    problems += _conflicts(parsed.rules, located)
     if problems:
         raise PolicyError(problems)
+
+
+_THEN_FIELDS = ("action", "scope", "precondition", "max_attempts", "exhausted", "hold_s")
+#: conflicts reported per file at most (a file with more has a systematic mistake)
+MAX_CONFLICTS = 50
+
+
+def _conflicts(rules: list[PolicyRule], located: Located) -> list[Problem]:
+    """Pairs of rules that tie (equal specificity, overlapping situations) and disagree.
+
+    Near-linear: rules are bucketed by what any two overlapping rules of
+    equal specificity must share (the top-level category, an exchange, an
+    operation, the idempotent flag), rules with the same ``when`` and the same
+    settings are compared once, and only pairs within a bucket are compared.
+    """
+    buckets: dict[tuple[Any, ...], dict[tuple[Any, ...], int]] = {}
+    reported: set[tuple[int, int]] = set()
+    problems: list[Problem] = []
+    for j, b in enumerate(rules):
+        w = b.when
+        settings = tuple(getattr(b.then, f) for f in _THEN_FIELDS)
+        signature = (
+            tuple(w.category or ()),
+            tuple(w.exchange or ()),
+            tuple(w.operation or ()),
+            w.idempotent,
+            settings,
+        )
+        tops: list[Any] = sorted({c.split(".")[0] for c in w.category}) if w.category else [None]
+        exchanges: list[Any] = list(w.exchange) if w.exchange else [None]
+        operations: list[Any] = list(w.operation) if w.operation else [None]
+        for top in tops:
+            for exchange in exchanges:
+                for operation in operations:
+                    key = (w.specificity(), top, exchange, operation, w.idempotent)
+                    bucket = buckets.setdefault(key, {})
+                    if signature in bucket:
+                        continue  # the same rule again: compared once, below
+                    for other_sig, i in bucket.items():
+                        if (i, j) in reported or other_sig[4] == settings:
+                            continue
+                        a = rules[i]
+                        if not _when_overlap(a.when, w):
+                            continue
+                        clash = [
+                            f
+                            for f, x, y in zip(_THEN_FIELDS, other_sig[4], settings, strict=True)
+                            if x is not None and y is not None and x != y
+                        ]
+                        if clash:
+                            reported.add((i, j))
+                            problems.append(_conflict(located, i, j, a, b, clash))
+                            if len(problems) >= MAX_CONFLICTS:
+                                return problems
+                    bucket[signature] = j
+    return problems
+
+
+def _conflict(
+    located: Located, i: int, j: int, a: PolicyRule, b: PolicyRule, clash: list[str]
+) -> Problem:
+    return Problem(
+        located.path,
+        located.line_of(("rules", j, "when")),
+        f"rules[{j}].when",
+        f"rule {b.id!r} and rule {a.id!r} (line {located.line_of(('rules', i))}) match "
+        f"the same situations with equal specificity but set {', '.join(clash)} "
+        "differently; make one more specific",
+    )
 
 
 def _when_overlap(a: PolicyWhen, b: PolicyWhen) -> bool:

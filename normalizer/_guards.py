@@ -1,0 +1,278 @@
+"""The safety guards: what no policy may make ``recommend()`` answer.
+
+Each guard is one object with an ``id``, a one-line ``why``, and two
+functions over a situation (what failed, during what) and a proposal (the
+action, scope and precondition a policy asks for):
+
+- ``applies(situation, proposal)``: the proposal is one this guard overrides;
+- ``apply(situation, proposal)``: the proposal it answers instead.
+
+The same objects serve twice, so a guard is defined once:
+
+- at run time, ``recommend()`` passes the policy's resolved proposal through
+  ``GUARDS`` in order, and ``Recommendation.guard`` names the last guard that
+  changed it;
+- at load time, a policy rule is refused when a guard that ``forbids`` would
+  apply to what the rule asks, in any situation its ``when`` names
+  (``refusal()``): such a rule could never take effect as written.
+
+A rule leaves the guards nothing to check when it names no category (it asks
+nothing of a particular kind of error) or sets neither an action nor a
+precondition. Settings that cascade from several rules are held by the
+run-time guards alone.
+
+The guards read the category, not only the subcategory: ``AUTH`` without a
+subcategory is never retried, ``AUTH.TIMESTAMP`` may be.
+
+Delays: ``delay_bounds()`` is the delay guard (``guard.delay-bounds``): a rate
+limit waits at least ``RATE_LIMIT_MIN_DELAY_S`` (or the cap, if lower), and no
+delay exceeds the cap, or a longer Retry-After. That a delay never decreases
+with the attempt is held by the backoff itself (``Backoff``, whose multiplier
+must be at least ``1 + jitter``), refused at load otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from ._formats.ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
+
+RATE_LIMIT_MIN_DELAY_S = 1.0
+_RETRYING = (Action.RETRY, Action.QUERY_THEN_RETRY)
+_SCOPE_ORDER = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
+
+
+def wider(a: Scope, b: Scope) -> Scope:
+    """The wider of two scopes (request < symbol < account < exchange)."""
+    return a if _SCOPE_ORDER[a] >= _SCOPE_ORDER[b] else b
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What failed, and what the request was doing."""
+
+    category: Category
+    subcategory: str | None
+    operation: Operation
+    idempotent: bool
+
+    @property
+    def unknown_outcome_write(self) -> bool:
+        """A non-idempotent write whose outcome is not known."""
+        return (
+            self.category in (Category.UNKNOWN_STATE, Category.UNKNOWN)
+            and self.operation in ONTOLOGY.writes
+            and not self.idempotent
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """What a policy asks for; ``None`` is "not said" (only in a rule at load)."""
+
+    action: Action | None
+    scope: Scope | None = None
+    precondition: Precondition | None = None
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A safety guard; subclasses define ``applies`` and ``apply``."""
+
+    id: str
+    why: str
+    #: a policy rule that asks for what this guard overrides is refused at load
+    forbids: bool = True
+
+    def applies(self, s: Situation, p: Proposal) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def note(self, s: Situation) -> str:
+        """What the guard changed, for ``Recommendation.reason``."""
+        return self.why
+
+
+@dataclass(frozen=True)
+class _NeverRetry(Guard):
+    def applies(self, s: Situation, p: Proposal) -> bool:
+        return (
+            s.category in ONTOLOGY.never_retry
+            and s.subcategory not in ONTOLOGY.retry_allowed
+            and p.action in _RETRYING
+        )
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:
+        return Proposal(Action.ESCALATE, wider(p.scope or Scope.REQUEST, Scope.ACCOUNT), None)
+
+    def note(self, s: Situation) -> str:
+        return f"{s.category.value} errors are never retried"
+
+
+@dataclass(frozen=True)
+class _UnknownOutcomeWrite(Guard):
+    def applies(self, s: Situation, p: Proposal) -> bool:
+        if not s.unknown_outcome_write:
+            return False
+        if p.action is Action.RETRY:
+            return True
+        # a query first, but of the wrong thing: resyncing a clock or refreshing
+        # credentials says nothing about whether the write took effect
+        return (
+            p.action is Action.QUERY_THEN_RETRY
+            and p.precondition is not None
+            and p.precondition not in STATUS_QUERIES
+        )
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:
+        query = ONTOLOGY.status_query.get(s.operation)
+        if query is None:
+            return replace(p, action=Action.ESCALATE, precondition=None)
+        return replace(p, action=Action.QUERY_THEN_RETRY, precondition=query)
+
+    def note(self, s: Situation) -> str:
+        if ONTOLOGY.status_query.get(s.operation) is None:
+            return (
+                "the earlier attempt may have taken effect and a "
+                f"{s.operation.value} cannot be queried, so a person must check"
+            )
+        return (
+            "the earlier attempt may have taken effect, so its status is queried before resending"
+        )
+
+
+@dataclass(frozen=True)
+class _RateLimitBackoff(Guard):
+    def applies(self, s: Situation, p: Proposal) -> bool:
+        return s.category is Category.RATE_LIMIT and p.action not in (None, Action.RETRY)
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:
+        return replace(p, action=Action.RETRY, precondition=None)
+
+    def note(self, s: Situation) -> str:
+        return "rate limits are retried with backoff until the attempts are used up"
+
+
+@dataclass(frozen=True)
+class _QueryNeedsPrecondition(Guard):
+    def applies(self, s: Situation, p: Proposal) -> bool:
+        return p.action is Action.QUERY_THEN_RETRY and p.precondition is None
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:
+        query = ONTOLOGY.status_query.get(s.operation)
+        if query is None:
+            return replace(p, action=Action.ESCALATE)
+        return replace(p, precondition=query)
+
+    def note(self, s: Situation) -> str:
+        return f"a {s.operation.value} cannot be queried, so a person must check its outcome"
+
+
+STATUS_QUERIES = frozenset(ONTOLOGY.status_query.values())
+
+NEVER_RETRY = _NeverRetry(
+    "guard.never-retry",
+    "AUTH (but AUTH.TIMESTAMP) and KYC errors are never retried: the request cannot "
+    "succeed until a person acts",
+)
+UNKNOWN_OUTCOME_WRITE = _UnknownOutcomeWrite(
+    "guard.unknown-outcome-write",
+    "an UNKNOWN_STATE or UNKNOWN error on a non-idempotent write is never plain RETRY, and is "
+    "retried only after querying the order's or transfer's status: the earlier attempt may "
+    "have taken effect",
+)
+RATE_LIMIT_BACKOFF = _RateLimitBackoff(
+    "guard.rate-limit-backoff",
+    "rate limits are retried with a positive, growing delay until max_attempts; lower "
+    "max_attempts to stop sooner",
+)
+QUERY_NEEDS_PRECONDITION = _QueryNeedsPrecondition(
+    "guard.query-needs-precondition",
+    "QUERY_THEN_RETRY names what to query: the operation's status query, or a person checks",
+    forbids=False,  # a rule may leave the precondition to the operation
+)
+
+#: in the order recommend() applies them
+GUARDS: tuple[Guard, ...] = (
+    NEVER_RETRY,
+    UNKNOWN_OUTCOME_WRITE,
+    RATE_LIMIT_BACKOFF,
+    QUERY_NEEDS_PRECONDITION,
+)
+
+
+def guard(s: Situation, p: Proposal) -> tuple[Proposal, Guard | None, list[str]]:
+    """``p`` after every guard: the result, the last guard that changed it, their notes."""
+    last: Guard | None = None
+    notes: list[str] = []
+    for g in GUARDS:
+        if g.applies(s, p):
+            notes.append(g.note(s))
+            p = g.apply(s, p)
+            last = g
+    return p, last, notes
+
+
+# ------------------------------------------------------------------ delays
+
+
+def delay_bounds(s: Situation, max_s: float) -> float | None:
+    """The least delay a retry in ``s`` may have (``guard.delay-bounds``), or None."""
+    if s.category is Category.RATE_LIMIT:
+        return min(RATE_LIMIT_MIN_DELAY_S, max_s)
+    return None
+
+
+# ------------------------------------------------------------ load time
+
+
+def refusal(
+    labels: tuple[str, ...] | None,
+    operations: tuple[Operation, ...] | None,
+    idempotent: bool | None,
+    proposal: Proposal,
+) -> str | None:
+    """Why a policy rule asking ``proposal`` when these match is refused, or None.
+
+    Every situation the rule names is tried: each label (a category stands
+    for itself and each of its subcategories), each operation (all when none
+    is named), each idempotent value (both when not named).
+    """
+    if not labels or (proposal.action is None and proposal.precondition is None):
+        return None
+    return _refusal(labels, operations, idempotent, proposal)
+
+
+@lru_cache(maxsize=4096)
+def _refusal(
+    labels: tuple[str, ...],
+    operations: tuple[Operation, ...] | None,
+    idempotent: bool | None,
+    proposal: Proposal,
+) -> str | None:
+    ops = operations or tuple(Operation)
+    idems = (False, True) if idempotent is None else (idempotent,)
+    for label in labels:
+        cat, sub = ONTOLOGY.parse_label(label)
+        subs = (
+            (sub,) if sub else (None, *(s for s, c in ONTOLOGY.subcategories.items() if c is cat))
+        )
+        for one in subs:
+            for op in ops:
+                for idem in idems:
+                    s = Situation(cat, one, op, idem)
+                    for g in GUARDS:
+                        if g.forbids and g.applies(s, proposal):
+                            asked = proposal.action.value if proposal.action else "-"
+                            if proposal.precondition is not None:
+                                asked += f" after {proposal.precondition.value}"
+                            during = f" during {op.value}" if g is UNKNOWN_OUTCOME_WRITE else ""
+                            idem_note = " (not idempotent)" if g is UNKNOWN_OUTCOME_WRITE else ""
+                            return (
+                                f"then.action {asked} for {one or cat.value}{during}{idem_note} "
+                                f"is what {g.id} forbids: {g.why}"
+                            )
+    return None
