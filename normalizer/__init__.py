@@ -8,16 +8,23 @@
     >>> rec.action
     <Action.RETRY: 'RETRY'>
 
-The categories, actions, scopes and operations are drawn as a tree in
-``normalizer._ontology``; what raises is drawn in ``normalizer._errors``.
+The categories, actions, scopes, operations and outcomes are drawn as a tree
+in ``normalizer._core.vocabulary``; what raises is drawn in
+``normalizer._core.errors``. The package's layers: ``_core`` (vocabulary, text,
+the compiled rule table, result records; no pydantic, no YAML) <- ``_formats``
+(the files: YAML, schemas, compilation, the registry) <- ``_engine``
+(normalize, recommend, input adapters) <- the edges (supervisor, batch,
+analysis) <- the command line.
 """
 
 from typing import TYPE_CHECKING
 
-from ._batch import classify_frame, normalize_many
 from ._core.errors import (
+    ArgumentTypeError,
+    ArgumentValueError,
     CatalogError,
     ConfigError,
+    InvalidResultError,
     NormalizerError,
     OntologyError,
     PolicyError,
@@ -25,45 +32,66 @@ from ._core.errors import (
     RuleFileError,
     SupervisorUnavailable,
     UnknownExchangeError,
+    UnknownOperationError,
 )
+from ._core.policy import Backoff, Policy
+from ._core.record import ExceptionInfo
+from ._core.resources import VERSION
+from ._core.vocabulary import Action, Category, Operation, Outcome, Precondition, Scope
 from ._engine.generic import use_generic_for_unknown
-from ._engine.normalize import exchanges, load_rules, normalize, reset_rules
+from ._engine.normalize import exchanges, normalize
 from ._engine.recommend import recommend
 from ._engine.results import NormalizedError, RawInput, Recommendation
-from ._formats.ontology import Action, Category, Operation, Precondition, Scope
-from ._formats.policy import Backoff, Policy, default_policy, load_policy, parse_policy
-from ._formats.schema import json_schema
+from ._formats.registry import default_policy, load_rules, reset_rules
 
 if TYPE_CHECKING:
+    from ._batch import classify_frame, normalize_many
+    from ._formats.policy import load_policy, parse_policy
+    from ._formats.schema import json_schema
     from .supervisor import Decision, Halt, Supervisor
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
-_LAZY = {"Decision", "Halt", "Supervisor"}
+# Imported on first use, so that `import normalizer` stays cheap (no pydantic,
+# no PyYAML, no durable-rules) for routers that never use them.
+_LAZY = {
+    "Decision": ".supervisor",
+    "Halt": ".supervisor",
+    "Supervisor": ".supervisor",
+    "load_policy": "._formats.policy",
+    "parse_policy": "._formats.policy",
+    "json_schema": "._formats.schema",
+    "classify_frame": "._batch",
+    "normalize_many": "._batch",
+}
 
 
 def __getattr__(name: str) -> object:
-    # The supervisor (and durable-rules behind it) is imported on first use,
-    # so that `import normalizer` stays cheap for routers that never use it.
-    if name in _LAZY:
-        from . import supervisor
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
 
-        return getattr(supervisor, name)
+        return getattr(importlib.import_module(module, __name__), name)
     raise AttributeError(f"module 'normalizer' has no attribute {name!r}")
 
 
 __all__ = [
     "Action",
+    "ArgumentTypeError",
+    "ArgumentValueError",
     "Backoff",
     "CatalogError",
     "Category",
     "ConfigError",
     "Decision",
+    "ExceptionInfo",
     "Halt",
+    "InvalidResultError",
     "NormalizedError",
     "NormalizerError",
     "OntologyError",
     "Operation",
+    "Outcome",
     "Policy",
     "PolicyError",
     "Precondition",
@@ -75,6 +103,7 @@ __all__ = [
     "Supervisor",
     "SupervisorUnavailable",
     "UnknownExchangeError",
+    "UnknownOperationError",
     "classify_frame",
     "default_policy",
     "exchanges",

@@ -26,12 +26,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ._core.policy import Policy
+from ._core.vocabulary import Operation
 from ._engine.generic import UnknownExchange
 from ._engine.normalize import normalize
 from ._engine.recommend import recommend
 from ._engine.results import NormalizedError
-from ._formats.ontology import Operation
-from ._formats.policy import Policy
 
 # pandas and numpy are optional and imported when classify_frame() runs, so their
 # objects are typed Any here: a DataFrame, a Series, an ndarray.
@@ -122,7 +122,7 @@ def _one(
 # ----------------------------------------------------------------- pandas
 
 #: The columns ``classify_frame`` adds.
-OUTPUT_COLUMNS = ("category", "subcategory", "rule_id", "action")
+OUTPUT_COLUMNS = ("category", "subcategory", "outcome", "rule_id", "action")
 #: The columns it reads (``exchange`` is required, the others optional).
 INPUT_COLUMNS = ("exchange", "code", "message", "http_status", "operation")
 _INT64_SAFE = 2**62
@@ -180,6 +180,7 @@ def classify_frame(
         rec = recommend(err, op, idempotent, attempt, policy, rand=rand)
         labels["category"].append(err.category.value)
         labels["subcategory"].append(err.subcategory)
+        labels["outcome"].append(err.outcome.value)
         labels["rule_id"].append(err.rule_id)
         labels["action"].append(rec.action.value)
     added = {c: _spread(pd, np, labels[c], signature) for c in OUTPUT_COLUMNS}

@@ -30,19 +30,12 @@ from pathlib import Path
 
 from ._core.errors import ConfigError, NormalizerError
 from ._core.text import Template, fold
+from ._core.vocabulary import Operation
 from ._engine.generic import MODEL_ID
-from ._engine.normalize import (
-    current_registry,
-    exchanges,
-    load_rules,
-    normalize,
-    registry,
-    restore_registry,
-    ruleset_for,
-)
+from ._engine.normalize import exchanges, normalize, registry, ruleset_for
 from ._engine.recommend import recommend
 from ._formats.catalog import diff_catalogs, dump_catalog, load_catalog
-from ._formats.ontology import ONTOLOGY, Operation
+from ._formats.registry import ONTOLOGY, current_registry, load_rules, restore_registry
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
@@ -67,8 +60,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "error": err.model_dump(mode="json", exclude={"raw"}),
-                    "recommendation": rec.model_dump(mode="json"),
+                    "error": {k: v for k, v in err.to_dict().items() if k != "raw"},
+                    "recommendation": rec.to_dict(),
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -111,6 +104,7 @@ def _explain(args: argparse.Namespace) -> int:
         f"category:       {err.category.value}",
         f"subcategory:    {err.subcategory or '-'}",
         f"meaning:        {meaning}",
+        f"outcome:        {err.outcome.value} ({_OUTCOME_MEANING[err.outcome.value]})",
     ]
     if err.rule_id == MODEL_ID:
         out += [
@@ -381,6 +375,7 @@ def _coverage(args: argparse.Namespace) -> int:
 BATCH_COLUMNS = (
     "category",
     "subcategory",
+    "outcome",
     "rule_id",
     "action",
     "delay_s",
@@ -463,6 +458,13 @@ def _field(row: dict[str, object], name: str) -> object:
     return None
 
 
+_OUTCOME_MEANING = {
+    "NOT_SENT": "the request never reached the exchange",
+    "REJECTED": "the exchange answered and did not act",
+    "UNKNOWN": "the request may have taken effect",
+}
+
+
 def _attempt(value: object) -> int:
     if value is None or value == "":
         return 1
@@ -476,9 +478,15 @@ def _attempt(value: object) -> int:
 
 
 def _flag(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "y")
-    return bool(value)
+    """A CSV/JSON cell as a bool: true/false, yes/no, 1/0 or empty; anything else refused."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y"):
+        return True
+    if text in ("", "0", "false", "no", "n"):
+        return False
+    raise ValueError(f"attempt/idempotent: idempotent must be true or false, not {value!r}")
 
 
 def _classify_rows(
@@ -498,7 +506,6 @@ def _classify_rows(
     each gets ``recommend()`` with its own ``idempotent`` and ``attempt``.
     """
     from ._batch import normalize_many
-    from ._formats.ontology import Operation
 
     known = set(registry().names)
     records: list[dict[str, object]] = []
@@ -519,9 +526,7 @@ def _classify_rows(
                     f"{', '.join(exchanges())} (--unknown-exchange generic answers it by "
                     "the generic profile, skip leaves it unclassified)"
                 )
-        status = _field(row, "http_status")
-        if isinstance(status, str) and status.strip().isdigit():
-            status = int(status)
+        status = _field(row, "http_status")  # normalize() reads "429", 429.0 and 429 alike
         op = _field(row, "operation")
         try:
             operation = Operation(op) if op is not None else None
@@ -565,6 +570,7 @@ def _classify_rows(
                 **row,
                 "category": err.category.value,
                 "subcategory": err.subcategory,
+                "outcome": err.outcome.value,
                 "rule_id": err.rule_id,
                 "action": rec.action.value,
                 "delay_s": round(rec.delay_s, 3),
@@ -791,7 +797,7 @@ def prog_name(argv0: str | None = None) -> str:
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    from . import __version__
+    from ._core.resources import VERSION as __version__
 
     p = argparse.ArgumentParser(
         prog=prog or prog_name(),

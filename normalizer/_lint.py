@@ -215,7 +215,7 @@ def _lint_policy(path: Path, report: LintReport) -> None:
 
 
 def _lint_ccxt_table(path: Path, report: LintReport) -> None:
-    from ._ccxt import load_class_table
+    from ._formats.ccxt_table import load_class_table
 
     _lint_loadable(path, report, load_class_table)
 
@@ -689,7 +689,10 @@ def _lint_exchange(folder: Path, report: LintReport, common: list[Rule] | None) 
     if (folder / "catalog.yaml").is_file() and catalog is None:
         return
     try:
-        rs = RuleSet(spec, catalog, own, common)
+        from ._formats.compile import plain_catalog
+
+        plain = plain_catalog(catalog) if catalog is not None else None
+        rs = RuleSet(spec, plain, own, common)
     except ConfigError as exc:
         report.findings += _set_problems(exc.problems)
         return

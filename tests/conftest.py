@@ -35,14 +35,22 @@ def _durable_rules_importable() -> bool:
 
 DURABLE_RULES = _durable_rules_importable()
 
+# Built on Hypothesis's "default" profile, never on the "ci" profile that Hypothesis
+# loads by itself when the CI variable is set: a loaded profile carrying
+# derandomize=True or database=None (as that one does) makes the settings' parent
+# chain grow by one per parametrized @given test in Hypothesis 6.169-6.170, until a
+# RecursionError after about 950 of them (the catalog property has thousands).
 settings.register_profile(
-    "ci",
+    "suite",
+    parent=settings.get_profile("default"),
     max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", max_examples=50, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.register_profile(
+    "dev", parent=settings.get_profile("default"), max_examples=50, deadline=None
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 @pytest.fixture

@@ -198,12 +198,13 @@ def expected(row: dict[str, Any], kw: dict[str, Any]) -> tuple[Any, ...]:
     rec = normalizer.recommend(
         err, op, kw["idempotent"], kw["attempt"], kw["policy"], rand=kw["rand"]
     )
-    return (err.category.value, err.subcategory, err.rule_id, rec.action.value)
+    return (err.category.value, err.subcategory, err.outcome.value, err.rule_id, rec.action.value)
 
 
 def got_rows(out: Any) -> list[tuple[Any, ...]]:
     cols = [
-        out[c].astype(object).tolist() for c in ("category", "subcategory", "rule_id", "action")
+        out[c].astype(object).tolist()
+        for c in ("category", "subcategory", "outcome", "rule_id", "action")
     ]
     return [
         tuple(None if v is None or v != v else v for v in row) for row in zip(*cols, strict=True)
@@ -230,7 +231,14 @@ def test_classify_frame_equals_normalize_and_recommend_per_row(
         "rand": half,
     }
     out = classify_frame(df, **kw)
-    assert list(out.columns) == [*df.columns, "category", "subcategory", "rule_id", "action"]
+    assert list(out.columns) == [
+        *df.columns,
+        "category",
+        "subcategory",
+        "outcome",
+        "rule_id",
+        "action",
+    ]
     assert out.index.equals(df.index)
     read = [{c: as_read(v, c) for c, v in row.items()} for row in df.to_dict("records")]
     assert got_rows(out) == [expected(row, kw) for row in read]

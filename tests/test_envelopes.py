@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 import normalizer
-from normalizer import Category, Scope
+from normalizer import Action, Category, Scope
 from normalizer._engine.envelope import MAX_RETRY_S, extract, header_hint, read_envelope, wait_of
-from normalizer._engine.normalize import registry
+from normalizer._formats.registry import registry
 
 
 def norm(
@@ -386,11 +386,11 @@ def test_bitget_rest_batch_and_websocket() -> None:
 
 def test_kraken_error_strings() -> None:
     err = norm("kraken", {"error": ["EOrder:Insufficient funds"], "result": {}})
-    assert (err.code, err.message, err.items) == (
-        "EOrder:Insufficient funds",
-        "EOrder:Insufficient funds",
-        (),
-    )
+    assert (err.code, err.message) == ("EOrder:Insufficient funds", "EOrder:Insufficient funds")
+    # one error in the list is one item, as one failed entry of a batch is
+    assert [(i.item_index, i.code, i.category) for i in err.items] == [
+        (0, "EOrder:Insufficient funds", Category.INSUFFICIENT_FUNDS)
+    ]
     detail = norm("kraken", {"error": ["EGeneral:Invalid arguments:volume"]})
     assert detail.code == "EGeneral:Invalid arguments"
     documented = norm("kraken", {"error": ["EGeneral:Invalid arguments:Index unavailable"]})
@@ -434,6 +434,31 @@ def test_kraken_websocket_v2() -> None:
         None,
     )
     assert err.code == "EOrder:Insufficient funds"
+    assert err.items == ()  # a lone string, not a list of errors
+
+
+def test_items_are_filled_alike_for_one_error_in_a_list_on_every_venue() -> None:
+    """A venue's list of errors or failed entries holding one error yields one
+    item, whatever the venue (Kraken error strings, Coinbase v2 errors, OKX,
+    Bybit and Gate batch answers); a single error object yields none."""
+    one = {
+        "kraken": {"error": ["EOrder:Insufficient funds"], "result": {}},
+        "coinbase": {"errors": [{"id": "not_found", "message": "Not found"}]},
+        "okx": {"code": "1", "msg": "", "data": [{"sCode": "51008", "sMsg": "Insufficient"}]},
+        "gate": [{"succeeded": False, "label": "BALANCE_NOT_ENOUGH", "message": "Not enough"}],
+        "bybit": {
+            "retCode": 0,
+            "retMsg": "OK",
+            "result": {"list": [{"orderId": ""}]},
+            "retExtInfo": {"list": [{"code": 170131, "msg": "Insufficient balance."}]},
+        },
+    }
+    for venue, body in one.items():
+        err = norm(venue, body)
+        assert len(err.items) == 1, venue
+        assert (err.items[0].code, err.items[0].category) == (err.code, err.category), venue
+    assert norm("okx", {"code": "51008", "msg": "Insufficient", "data": []}).items == ()
+    assert norm("kraken", {"error": "EOrder:Insufficient funds", "success": False}).items == ()
 
 
 # ------------------------------------------------------------- Coinbase
@@ -524,3 +549,92 @@ def test_read_envelope_all_at_once() -> None:
     )
     assert (env.code, env.retry_after_s, env.success) == ("-1003", 3.0, False)
     assert extract(shape, ["not", "an", "object"]).malformed
+
+
+# ------------------------------------------------- OKX WebSocket close frames
+
+
+@pytest.mark.parametrize(
+    ("close_code", "reason", "operation", "subcategory", "action"),
+    [
+        (4001, "Login Failed", None, "AUTH.API_KEY", Action.ESCALATE),
+        (4002, "Invalid Request", None, "INVALID_REQUEST.PARAMETER", Action.HALT),
+        (
+            4003,
+            "APIKey subscription amount exceeds the limit 100",
+            None,
+            "LIMIT_EXCEEDED.RESOURCE",
+            Action.HALT,
+        ),
+        (4004, "No data received in 30s", None, "UNAVAILABLE.CONNECTION", Action.RETRY),
+        (
+            4005,
+            "Buffer is full, cannot write data",
+            "place_order",
+            "UNKNOWN_STATE.CONNECTION_LOST",
+            Action.QUERY_THEN_RETRY,
+        ),
+        (
+            4006,
+            "Abnormal disconnection",
+            "place_order",
+            "UNKNOWN_STATE.CONNECTION_LOST",
+            Action.QUERY_THEN_RETRY,
+        ),
+        (4006, "Abnormal disconnection", "query", "UNKNOWN_STATE.CONNECTION_LOST", Action.RETRY),
+        (
+            4007,
+            "API key has been updated or deleted. Please reconnect.",
+            None,
+            "AUTH.API_KEY",
+            Action.ESCALATE,
+        ),
+        (
+            4008,
+            "The number of subscribed channels exceeds the maximum limit.",
+            None,
+            "LIMIT_EXCEEDED.RESOURCE",
+            Action.HALT,
+        ),
+        (
+            4009,
+            "The number of subscription channels for this connection exceeds the limit",
+            None,
+            "LIMIT_EXCEEDED.RESOURCE",
+            Action.HALT,
+        ),
+    ],
+)
+def test_okx_websocket_close_frame_is_its_code_and_reason(
+    close_code: int, reason: str, operation: str | None, subcategory: str, action: Action
+) -> None:
+    """A close frame carries no body: its code and reason (as a WebSocket
+    client reports them, the code an int) are the code and message, and the
+    code decides, with or without the reason."""
+    err = normalizer.normalize("okx", code=close_code, message=reason, operation=operation)
+    assert (err.code, err.message, err.subcategory) == (str(close_code), reason, subcategory)
+    assert err.rule_id is not None
+    assert err.rule_id.startswith("okx.ws-close.")
+    assert normalizer.normalize("okx", code=close_code).subcategory == subcategory
+    assert normalizer.recommend(err, operation=operation or "other").action is action
+
+
+def test_okx_reconnect_notice_answers_no_request() -> None:
+    """64008 is a notice: alone (or on a read) it says reconnect; taken for a
+    write's answer it never makes that write a plain resend."""
+    notice = {
+        "event": "notice",
+        "code": "64008",
+        "msg": "The connection will soon be closed for a service upgrade. Please reconnect.",
+        "connId": "a4d3ae55",
+    }
+    alone = norm("okx", notice, None)
+    assert (alone.subcategory, alone.rule_id) == (
+        "UNAVAILABLE.CONNECTION",
+        "okx.ws.reconnect-notice",
+    )
+    assert normalizer.recommend(alone, operation="query").action is Action.RETRY
+    for op in ("place_order", "cancel_order", "amend_order", "transfer", "withdraw"):
+        during = norm("okx", notice, None, operation=op)
+        assert during.subcategory == "UNKNOWN_STATE.CONNECTION_LOST", op
+        assert normalizer.recommend(during).action is not Action.RETRY, op

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import normalizer
 from normalizer import Action, Category, RuleFileError, UnknownExchangeError
-from normalizer._engine import normalize as engine
 from normalizer._engine.generic import MODEL_ID
 from normalizer._engine.textmodel import TextModel, text_of, tokens
+from normalizer._formats import registry as engine
 from normalizer.analysis import generic as g
 
 

@@ -205,7 +205,7 @@ def test_an_oversized_file_is_refused(tmp_path: Path) -> None:
 
 
 def _many_rules(n: int, conflicting: bool = False) -> str:
-    from normalizer._formats.ontology import ONTOLOGY
+    from normalizer._formats.registry import ONTOLOGY
 
     unguarded = ("RATE_LIMIT", "AUTH", "KYC", "UNKNOWN")
     subs = [s for s in ONTOLOGY.subcategories if not s.startswith(unguarded)]

@@ -24,6 +24,7 @@ FIGURES = {
         "coverage_heatmap.png",
         "coverage_subcategories.png",
         "coverage_levels.png",
+        "coverage_sections.png",
     ],
     "ccxt_comparison.ipynb": ["ccxt_verdicts.png", "ccxt_confusion.png"],
     "error_log_analysis.ipynb": [

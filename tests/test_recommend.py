@@ -8,7 +8,7 @@ import pytest
 
 import normalizer
 from normalizer import Action, Backoff, PolicyError, Precondition, Scope
-from normalizer._formats.ontology import ONTOLOGY
+from normalizer._formats.registry import ONTOLOGY
 
 
 def rec(
@@ -111,8 +111,9 @@ def test_operation_defaults_to_the_one_given_to_normalize() -> None:
 @pytest.mark.parametrize("attempt", [0, -1, 1.5, True, "2"])
 def test_bad_attempt_is_a_caller_mistake(attempt: object) -> None:
     err = normalizer.normalize("okx", code="58102")
-    with pytest.raises(ValueError, match="attempt"):
+    with pytest.raises((TypeError, ValueError), match="attempt") as caught:
         normalizer.recommend(err, attempt=attempt)  # type: ignore[arg-type]
+    assert isinstance(caught.value, normalizer.NormalizerError)
 
 
 # ------------------------------------------------------------- policies

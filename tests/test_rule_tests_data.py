@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from normalizer._core.errors import RuleFileError
-from normalizer._engine.normalize import registry
-from normalizer._ruletests import Case, load_cases, rule_test_files, run_case, run_rule_tests
+from normalizer._engine.ruletests import Case, load_cases, rule_test_files, run_case, run_rule_tests
+from normalizer._formats.registry import registry
 
 ROOT = registry().root
 CASES = [case for path in rule_test_files(ROOT) for case in load_cases(path)]

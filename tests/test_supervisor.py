@@ -23,7 +23,7 @@ from normalizer import (
     Supervisor,
     SupervisorUnavailable,
 )
-from normalizer import _escalation as esc
+from normalizer._formats import escalation as esc
 from normalizer.supervisor import SupervisorArgumentError, SupervisorClosed, _sequences
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 import normalizer
 from normalizer import Action, Category, NormalizedError, Operation, Scope, Supervisor
-from normalizer._escalation import Match
-from normalizer._formats.ontology import ONTOLOGY
+from normalizer._formats.escalation import Match
+from normalizer._formats.registry import ONTOLOGY
 from normalizer.supervisor import _sequences
 from normalizer.supervisor._matchers import Features, compile_match
 

@@ -1,17 +1,23 @@
 """Errors the package raises at its callers.
 
 Only caller mistakes raise: a rule, catalog or policy file with a mistake, an
-unknown exchange or operation. Exchange input never raises (see ``normalize``).
+argument of the wrong type or value, an unknown exchange or operation.
+Exchange input never raises (see ``normalize``). ``except NormalizerError``
+catches every one of them; a test keeps this drawing equal to the classes:
 
     NormalizerError
-     ├── ConfigError          a rule, catalog, ontology or policy file is wrong
+     ├── ConfigError              a rule, catalog, ontology or policy file is wrong (ValueError)
      │    ├── RuleFileError
      │    ├── CatalogError
      │    ├── PolicyError
      │    └── OntologyError
-     ├── UnknownExchangeError  (also a ValueError)
-     ├── SupervisorUnavailable durable-rules cannot be imported here
-     └── SupervisorError       the supervisor refuses a call
+     ├── ArgumentTypeError        an argument of the wrong type (TypeError)
+     ├── ArgumentValueError       an argument of the right type, a wrong value (ValueError)
+     │    ├── UnknownExchangeError
+     │    ├── UnknownOperationError
+     │    └── InvalidResultError  a hand-built result that contradicts itself
+     ├── SupervisorUnavailable    durable-rules cannot be imported here (RuntimeError)
+     └── SupervisorError          the supervisor refuses a call
           ├── SupervisorArgumentError  a bad argument (also a TypeError and a ValueError)
           ├── SupervisorClosed         the supervisor was closed (also a RuntimeError)
           └── StoreUnavailable         the shared state store (Redis) cannot be reached
@@ -83,13 +89,59 @@ class OntologyError(ConfigError):
     kind = "ontology"
 
 
-class UnknownExchangeError(NormalizerError, ValueError):
+class ArgumentTypeError(NormalizerError, TypeError):
+    """An argument of the wrong type: names the argument and what it got.
+
+    ``argument`` is the argument's name, ``got`` the value passed.
+    """
+
+    def __init__(self, argument: str, expected: str, got: object) -> None:
+        self.argument = argument
+        self.got = got
+        super().__init__(f"{argument} must be {expected}, not {type(got).__name__} {_show(got)}")
+
+
+class ArgumentValueError(NormalizerError, ValueError):
+    """An argument of the right type but a wrong value: names the argument and what it got."""
+
+    def __init__(self, argument: str, message: str, got: object, *, whole: bool = False) -> None:
+        self.argument = argument
+        self.got = got
+        super().__init__(message if whole else f"{argument} {message}, not {_show(got)}")
+
+
+class UnknownExchangeError(ArgumentValueError):
     """The exchange name is not one of the loaded rule sets."""
 
     def __init__(self, name: object, known: list[str]) -> None:
         self.name = name
         self.known = tuple(known)
-        super().__init__(f"unknown exchange {name!r}; known exchanges: {', '.join(known)}")
+        super().__init__(
+            "exchange",
+            f"unknown exchange {name!r}; known exchanges: {', '.join(known)}",
+            name,
+            whole=True,
+        )
+
+
+class UnknownOperationError(ArgumentValueError):
+    """The operation is not one of the ontology's operations."""
+
+    def __init__(self, name: object, known: list[str], argument: str = "operation") -> None:
+        self.known = tuple(known)
+        super().__init__(
+            argument, f"unknown {argument} {name!r}; choose one of {list(known)}", name, whole=True
+        )
+
+
+class InvalidResultError(ArgumentValueError):
+    """A result built by hand contradicts itself (a subcategory outside its
+    category, a number that is not finite, an outcome against the category)."""
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class SupervisorUnavailable(NormalizerError, RuntimeError):

@@ -11,6 +11,8 @@ from functools import cache
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parents[1]
+#: The package's version (``normalizer.__version__``; pyproject.toml says the same).
+VERSION = "0.1.0"
 
 
 @cache

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 #: Messages are cut to this many characters before any matching.
 MAX_MESSAGE_CHARS = 1024
@@ -80,6 +82,17 @@ class Template:
         pieces = folded.split(PLACEHOLDER_MARK)
         self.parts: tuple[str, ...] = tuple(p if len(pieces) == 1 else p.strip() for p in pieces)
         self.weight = sum(len(p.replace(" ", "")) for p in self.parts)
+
+    def to_plain(self) -> tuple[Any, ...]:
+        """The compiled form, for the compiled store (``from_plain`` rebuilds it unfolded)."""
+        return (self.source, self.parts, self.weight)
+
+    @classmethod
+    def from_plain(cls, data: Sequence[Any]) -> Template:
+        t = object.__new__(cls)
+        t.source, parts, t.weight = data
+        t.parts = tuple(parts)
+        return t
 
     @property
     def placeholders(self) -> list[str]:

@@ -5,7 +5,8 @@ A pure module: no I/O, no global state. Its input is a parsed body (what
 output an ``Envelope``: the code, the message, the failed items of a batch
 answer, the wait the venue asked for, and whether the body says success.
 What to read is declared per exchange in ``exchange.yaml`` (``response:``,
-validated by ``ResponseShape`` in ``_rules.py``); the shapes it can describe:
+validated by ``ResponseShape`` in ``normalizer/_formats/rules.py`` and compiled
+to plain attributes, ``normalizer._core.table.Frozen``); the shapes it can describe:
 
 - a code and a message at (dotted) paths, the first present wins:
   OKX ``{code,msg}``, Binance WS API ``error.code``/``error.msg``, Bybit
@@ -33,15 +34,15 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
+
+from .._core.arguments import MAX_CODE_CHARS
 
 #: The longest wait accepted from a venue (Binance IP bans last up to 3 days).
 MAX_RETRY_S = 7 * 86400.0
 #: An epoch hint this far in the past is nonsense, not "wait 0 s".
 MAX_PAST_S = 86400.0
-MAX_CODE_CHARS = 120
 MAX_ITEMS = 1000
 MAX_ERROR_STRINGS = 100
 MAX_TEXT = 4096
@@ -49,10 +50,11 @@ MAX_TEXT = 4096
 Unit = Literal["seconds", "milliseconds", "epoch_s", "epoch_ms", "retry_after"]
 
 
-if TYPE_CHECKING:  # the shapes are the pydantic models of exchange.yaml
-    from .._formats.rules import ItemsShape as ItemsSpec
-    from .._formats.rules import ResponseShape as ShapeSpec
-    from .._formats.rules import RetryHintSpec as HintSpec
+#: The shapes are exchange.yaml's ``response:`` as compiled (``Frozen``): attribute
+#: access to the fields of ``ResponseShape``, ``ItemsShape`` and ``RetryHintSpec``.
+ShapeSpec = Any
+ItemsSpec = Any
+HintSpec = Any
 
 
 # ------------------------------------------------------------------- output
@@ -248,7 +250,9 @@ def extract(
             return Envelope(
                 code=first.code,
                 message=first.message,
-                items=tuple(found) if len(found) > 1 else (),
+                # every string of the list is an item, as every failed entry of a
+                # batch is (one error: one item); a lone string (WebSocket v2) is none
+                items=tuple(found) if isinstance(value, list) else (),
                 success=False,
                 warnings=tuple(warnings),
             )
@@ -332,7 +336,10 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        f = float(value)
+        try:
+            f = float(value)
+        except OverflowError:  # an int past the float range
+            return None
     elif isinstance(value, (str, bytes)) and 0 < len(value) <= 32:
         text = value.decode("latin-1") if isinstance(value, bytes) else value
         try:
@@ -360,6 +367,8 @@ def wait_of(value: Any, unit: Unit, now: float) -> float | None:
             return _bounded(n)
         if not isinstance(value, str) or len(value) > 64:
             return None
+        from email.utils import parsedate_to_datetime  # only for an HTTP-date hint
+
         try:
             when = parsedate_to_datetime(value.strip())
         except (TypeError, ValueError, IndexError, OverflowError):

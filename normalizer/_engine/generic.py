@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Literal
 
 from .._core.resources import data_dir
+from .._core.table import Probe, Rule, RuleSet
 from .._core.text import bound
-from .._formats.ontology import Category, Operation
-from .._formats.rules import Probe, Rule, RuleSet
+from .._core.vocabulary import Category, Operation, Outcome
+from .._formats.registry import GENERIC, ONTOLOGY, changed
 from .textmodel import Evidence, TextModel, text_of
 
-GENERIC = "generic"
+__all__ = ["GENERIC", "MODEL_ID", "Decision", "decide", "use_generic_for_unknown"]
 MODEL_ID = "generic.model"
 PREFIX = "generic."
 MODEL_FILE = "model.json"
@@ -97,11 +98,7 @@ class using_model:
 
 
 def _clear_caches() -> None:
-    from . import normalize as n
-
-    n._classify.cache_clear()
-    n._seen.cache_clear()
-    n.generic_cache_clear()
+    changed()  # the engine forgets what it decided with the other model
 
 
 def _weak(rule: Rule) -> bool:
@@ -121,6 +118,7 @@ def _weak(rule: Rule) -> bool:
 class Decision:
     category: Category
     subcategory: str | None
+    outcome: Outcome
     rule_id: str | None
     why: str | None
     source_url: str | None
@@ -148,7 +146,15 @@ def decide(
         if sub.startswith("UNKNOWN_STATE.") and operation is Operation.QUERY:
             sub = "UNAVAILABLE.SERVICE"
         category = Category(sub.split(".", 1)[0])
-        return Decision(category, sub, MODEL_ID, evidence.describe(), None, evidence)
+        return Decision(
+            category,
+            sub,
+            ONTOLOGY.outcome_of(category, sub),
+            MODEL_ID,
+            evidence.describe(),
+            None,
+            evidence,
+        )
     if rule is not None:
         return _from_rule(rule, operation)
     return None
@@ -156,4 +162,4 @@ def decide(
 
 def _from_rule(rule: Rule, operation: Operation | None) -> Decision:
     rid = rule.id if rule.id.startswith(PREFIX) else PREFIX + rule.id
-    return Decision(rule.category, rule.subcategory, rid, rule.why, rule.source_url)
+    return Decision(rule.category, rule.subcategory, rule.outcome, rid, rule.why, rule.source_url)

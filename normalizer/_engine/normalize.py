@@ -1,244 +1,76 @@
 """``normalize()``: any failed request in, a classified error out, never an exception.
 
-Only caller mistakes raise (an unknown exchange or operation). Whatever the
-exchange sent, however malformed, yields a ``NormalizedError``; when nothing
-can be made of it the category is UNKNOWN and ``raw`` keeps the input.
+Only caller mistakes raise (an unknown exchange or operation, an ``error``
+that is not an exception), each a subclass of ``NormalizerError``. Whatever
+the exchange sent, however malformed, yields a ``NormalizedError``; when
+nothing can be made of it the category is UNKNOWN and ``raw`` keeps the input.
+One field that cannot be used (an absurd Retry-After, an unusable status, a
+number too long to parse, a numpy integer, a body in UTF-16/32) is dropped or
+converted and said so in ``notes``; the rest of the input still classifies.
+
+Identical inputs get one shared, immutable result: a router sees the same few
+error bodies over and over (a rate-limit storm is thousands of identical
+answers). For a body, the shared result's ``raw`` holds an equal input; for an
+exception, each call gets a copy whose ``raw`` is the caller's own exception
+(another caller's traceback is never kept alive by the cache).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
-import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from functools import cache, lru_cache
-from pathlib import Path
+from collections.abc import Mapping
+from functools import lru_cache
+from json.scanner import make_scanner
 from typing import Any
 
-from .._core.errors import Problem, RuleFileError, UnknownExchangeError
-from .._core.resources import data_dir
+from .._core.arguments import code_of, status_of
+from .._core.errors import ArgumentTypeError, UnknownExchangeError
+from .._core.table import Entry, Probe, Rule, RuleSet
 from .._core.text import bound, html_title, strip_tags
-from .._formats.catalog import Catalog, CatalogEntry, load_catalog
-from .._formats.ontology import Category, Operation, operation_of
-from .._formats.rules import ExchangeSpec, Probe, Rule, RuleSet, load_rules_file
-from .._formats.yaml import load_file, validate
+from .._core.vocabulary import Category, Operation, operation_of
+from .._formats.registry import GENERIC, ONTOLOGY, Registry, exchanges, on_change, registry
 from . import generic
-from .envelope import as_code, body_hint, extract, header_hint, longest
-from .generic import GENERIC
-from .results import NormalizedError, RawInput, _build
+from .ccxt import class_fallback, is_ccxt_error, recover
+from .envelope import MAX_RETRY_S, extract, header_hint, header_value, longest, wait_of
+from .envelope import body_hint as _body_hint
+from .results import NO_RAW, NormalizedError, RawInput
 from .transport import response_of, transport_kind
 
-log = logging.getLogger("normalizer")
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_KEPT_MESSAGE",
+    "Registry",
+    "exchanges",
+    "normalize",
+    "registry",
+    "ruleset_for",
+]
 
 #: Bodies longer than this are not parsed (an error body is small); raw keeps them.
 MAX_BODY_BYTES = 256 * 1024
 #: ``NormalizedError.message`` keeps at most this many characters; raw keeps all.
 MAX_KEPT_MESSAGE = 4096
+#: The longest wait accepted from a venue (``normalizer._engine.envelope``).
+MAX_RETRY_AFTER_S = MAX_RETRY_S
+#: Numbers in a body longer than this many digits are kept as text.
+MAX_NUMBER_DIGITS = 100
 
-COMMON = "common"
-
-
-class Registry:
-    """The rule sets of every exchange found under a rules folder, and of the
-    user's rule folders laid over it (``overlays``, later ones stronger).
-
-    An overlay's venues are added; for a venue both have, the overlay's
-    ``exchange.yaml`` and ``catalog.yaml`` replace the bundled ones when given,
-    and its rules outrank the bundled rules (a rule with a bundled rule's id
-    replaces it). Each exchange is loaded (and checked) on first use, once,
-    under a lock.
-    """
-
-    def __init__(self, root: Path | None = None, overlays: Sequence[Path] = ()) -> None:
-        self.root = Path(root) if root is not None else data_dir("rules")
-        self.overlays: tuple[Path, ...] = tuple(Path(o) for o in overlays)
-        self._sets: dict[str, RuleSet] = {}
-        self._lock = threading.Lock()
-        self._common: list[Rule] | None = None
-        found = set(self._folders(self.root, needs_exchange=True))
-        for overlay in self.overlays:
-            found |= set(self._folders(overlay, needs_exchange=True))
-        #: Overlay folders with rules but no exchange.yaml for a venue nobody knows.
-        self.orphans: tuple[Path, ...] = tuple(
-            overlay / n
-            for overlay in self.overlays
-            for n in self._folders(overlay, needs_exchange=False)
-            if n not in found
-        )
-        self.names: tuple[str, ...] = tuple(sorted(found))
-
-    @staticmethod
-    def _folders(root: Path, needs_exchange: bool) -> list[str]:
-        marker = "exchange.yaml" if needs_exchange else "rules.yaml"
-        return [
-            p.name
-            for p in root.iterdir()
-            if p.is_dir() and p.name != COMMON and (p / marker).is_file()
-        ]
-
-    def get(self, name: object) -> RuleSet:
-        rs = self._sets.get(name) if isinstance(name, str) else None
-        if rs is not None:
-            return rs
-        key = name.lower() if isinstance(name, str) else name
-        if key not in self.names:
-            raise UnknownExchangeError(name, [n for n in self.names if n != GENERIC])
-        assert isinstance(key, str)
-        with self._lock:
-            rs = self._sets.get(key)
-            if rs is None:
-                rs = self._load(key)
-                self._sets[key] = rs
-            if isinstance(name, str):
-                self._sets[name] = rs
-        return rs
-
-    def load_all(self) -> list[RuleSet]:
-        """Load every exchange now (and so refuse any bad file now)."""
-        return [self.get(n) for n in self.names]
-
-    def common_rules(self) -> list[Rule]:
-        if self._common is None:
-            common: list[Rule] = []
-            for root in (self.root, *self.overlays):
-                path = root / COMMON / "rules.yaml"
-                if path.is_file():
-                    common += load_rules_file(path, "*")
-            self._common = common
-        return self._common
-
-    def _load(self, name: str) -> RuleSet:
-        layers = [r / name for r in (self.root, *self.overlays) if (r / name).is_dir()]
-        spec_folder = next(f for f in reversed(layers) if (f / "exchange.yaml").is_file())
-        spec = validate(
-            ExchangeSpec,
-            load_file(spec_folder / "exchange.yaml", RuleFileError),
-            RuleFileError,
-            {"exchange": name},
-        )
-        catalog: Catalog | None = None
-        with_catalog = [f for f in layers if (f / "catalog.yaml").is_file()]
-        if with_catalog:
-            catalog = load_catalog(with_catalog[-1] / "catalog.yaml")
-        if not self.overlays:
-            own = load_rules_file(layers[0] / "rules.yaml", name)
-            return RuleSet(spec, catalog, own, self.common_rules())
-        # Layered: every rule's precedence key starts with its layer, so an
-        # overlay's rule outranks any bundled one; same id: the overlay's replaces.
-        by_id: dict[str, Rule] = {}
-        for layer, folder in enumerate(layers, start=1):
-            if (folder / "rules.yaml").is_file():
-                for rule in load_rules_file(folder / "rules.yaml", name):
-                    by_id.pop(rule.id, None)
-                    by_id[rule.id] = replace(rule, specificity=(layer, *rule.specificity))
-        common = [replace(r, specificity=(0, *r.specificity)) for r in self.common_rules()]
-        return RuleSet(spec, catalog, list(by_id.values()), common)
-
-
-_registry: Registry | None = None
-_registry_lock = threading.Lock()
-
-
-def registry() -> Registry:
-    """The registry every entry point uses: the bundled rules and the user's
-    folders added with ``load_rules``."""
-    global _registry
-    if _registry is None:
-        with _registry_lock:
-            if _registry is None:
-                _registry = Registry()
-    return _registry
-
-
-def load_rules(path: str | Path) -> tuple[str, ...]:
-    """Add a folder of the user's rules beside the bundled ones, for every
-    entry point of this process (normalize, recommend, the Supervisor,
-    explain, batch, lint, coverage).
-
-    The folder holds one sub-folder per venue (``exchange.yaml``,
-    ``rules.yaml``, optionally ``catalog.yaml``; a bundled venue's folder may
-    hold only ``rules.yaml``) and optionally ``common/rules.yaml``. New venues
-    are added; the folder's rules for a bundled venue outrank the bundled ones.
-    Every file is checked now: a bad one raises ``RuleFileError`` naming the
-    file, line and field, and nothing changes. Returns the venue names now known.
-    """
-    global _registry
-    folder = Path(path)
-    if not folder.is_dir():
-        raise RuleFileError([Problem(str(folder), None, "path", "no rules folder here")])
-    with _registry_lock:
-        current = registry() if _registry is not None else Registry()
-        candidate = Registry(current.root, (*current.overlays, folder))
-        if candidate.orphans:
-            raise RuleFileError(
-                [
-                    Problem(
-                        str(o / "exchange.yaml"),
-                        None,
-                        "exchange.yaml",
-                        "a new venue needs "
-                        "an exchange.yaml (only a bundled venue's folder may hold rules alone)",
-                    )
-                    for o in candidate.orphans
-                ]
-            )
-        candidate.load_all()
-        _registry = candidate
-        _classify.cache_clear()
-        _seen.cache_clear()
-        generic_cache_clear()
-    return candidate.names
-
-
-def current_registry() -> Registry | None:
-    return _registry
-
-
-def restore_registry(saved: Registry | None) -> None:
-    """Put back a registry saved with ``current_registry()``."""
-    global _registry
-    if saved is _registry:
-        return
-    with _registry_lock:
-        _registry = saved
-        _classify.cache_clear()
-        _seen.cache_clear()
-        generic_cache_clear()
-
-
-def reset_rules() -> None:
-    """Forget the folders added with ``load_rules``: the bundled rules only."""
-    global _registry
-    with _registry_lock:
-        _registry = None
-        _classify.cache_clear()
-        _seen.cache_clear()
-        generic_cache_clear()
-
-
-def exchanges() -> tuple[str, ...]:
-    """The names of the exchanges with rules (bundled, or added with
-    ``load_rules``); the generic profile is not one of them."""
-    return tuple(n for n in registry().names if n != GENERIC)
-
+_make = NormalizedError._make
+_UNKNOWN_OUTCOME = ONTOLOGY.outcome_of(Category.UNKNOWN, None)
 
 # ------------------------------------------------------------- the inputs
 
-
-def _status(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 100 <= value <= 599 else None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) == 3:
-        return _status(int(value.strip()))
-    return None
-
-
-def _code(value: Any) -> str | None:
-    return as_code(value)
+_scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the C scanner, without json.loads' wrappers
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def _message(value: Any) -> str | None:
@@ -259,7 +91,35 @@ def _text_message(text: str) -> str | None:
     return plain[:MAX_KEPT_MESSAGE] or None
 
 
-def _parse_body(body: Any) -> tuple[Any, str | None, bool]:
+def _bounded_int(text: str) -> int | str:
+    return int(text) if len(text) <= MAX_NUMBER_DIGITS else text
+
+
+def _decode(raw: bytes, notes: list[str]) -> str:
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            if codec != "utf-8-sig":
+                notes.append(f"body decoded as {codec} (byte order mark)")
+            return raw.decode(codec, "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def _json(text: str, notes: list[str]) -> Any:
+    """The JSON value of ``text``, or raises ValueError."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    except ValueError:  # e.g. a number past the interpreter's digit limit
+        value = json.loads(text, parse_int=_bounded_int)
+        notes.append(f"a number of more than {MAX_NUMBER_DIGITS} digits in the body kept as text")
+        return value
+    if end != len(text) and text[end:].strip():
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def _parse_body(body: Any, notes: list[str]) -> tuple[Any, str | None, bool]:
     """``(parsed JSON or None, text message or None, malformed?)``."""
     if body is None:
         return None, None, False
@@ -269,7 +129,7 @@ def _parse_body(body: Any) -> tuple[Any, str | None, bool]:
         raw = bytes(body[: MAX_BODY_BYTES + 1])
         if len(raw) > MAX_BODY_BYTES:
             return None, None, True
-        text = raw.decode("utf-8", "replace")
+        text = _decode(raw, notes)
     elif isinstance(body, str):
         if len(body) > MAX_BODY_BYTES:
             return None, None, True
@@ -278,20 +138,42 @@ def _parse_body(body: Any) -> tuple[Any, str | None, bool]:
         return body, None, True
     else:
         return None, None, True
-    stripped = text.strip()
+    stripped = text.strip().lstrip("\ufeff")
     if not stripped:  # an empty answer: only its HTTP status can tell anything
         return None, None, True
     if stripped[0] in "{[":
         try:
-            return json.loads(stripped), None, False
+            return _json(stripped, notes), None, False
         except (ValueError, RecursionError):
             return None, _text_message(stripped), True
     return None, _text_message(stripped), True
 
 
-def retry_after(headers: Any, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    return header_hint(None, headers, now=now)
+def retry_after(
+    headers: Any, now: float | None = None, notes: list[str] | None = None
+) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date).
+
+    A value that cannot be used (not finite, negative, unparsable, longer than
+    ``MAX_RETRY_AFTER_S``) is dropped, and said in ``notes`` when given. The
+    exchanges' own wait headers are read by ``normalize()`` (``header_hint``).
+    """
+    value = header_value(headers, "Retry-After")
+    if value is None:
+        return None
+    seconds = wait_of(value, "retry_after", time.time() if now is None else now)
+    if seconds is None and notes is not None:
+        shown = _shown(value)
+        notes.append(f"Retry-After {shown} is not a usable delay; ignored")
+    return seconds
+
+
+def _shown(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # ------------------------------------------------------------- classifying
@@ -305,78 +187,89 @@ def _classify(
     status: int | None,
     operation: Operation | None,
     transport: str | None,
-) -> tuple[Rule | None, CatalogEntry | None]:
+) -> tuple[Rule | None, Entry | None]:
     return rs.select(Probe(code, message, status, operation, transport))
 
 
 def _result(
     rs: RuleSet,
-    *,
     code: str | None,
     message: str | None,
     status: int | None,
-    operation: Operation | None,
+    op: Operation | None,
     transport: str | None,
     retry_s: float | None,
     raw: RawInput,
     no_match: str,
+    notes: tuple[str, ...],
     item_index: int | None = None,
     items: tuple[NormalizedError, ...] = (),
 ) -> NormalizedError:
     bounded = bound(message) if message is not None else None
-    if rs.name == GENERIC:
-        return _generic_result(
-            rs,
-            code,
-            message,
-            status,
-            operation,
-            transport,
-            retry_s,
-            raw,
-            no_match,
-            item_index,
-            items,
-        )
-    rule, entry = _classify(rs, code, bounded, status, operation, transport)
-    if rule is None:
-        category: Category = Category.UNKNOWN
-        sub: str | None = no_match
-        rule_id: str | None = None
-        why: str | None = None
-        url: str | None = None
-    else:
-        category, sub, rule_id, why, url = (
-            rule.category,
-            rule.subcategory,
-            rule.id,
-            rule.why,
-            rule.source_url,
-        )
     kept = (
         message
         if message is None or len(message) <= MAX_KEPT_MESSAGE
         else message[:MAX_KEPT_MESSAGE]
     )
-    return _build(  # type: ignore[no-any-return]
-        NormalizedError,
-        {
-            "exchange": rs.name,
-            "category": category,
-            "subcategory": sub,
-            "code": code,
-            "http_status": status,
-            "message": kept,
-            "rule_id": rule_id,
-            "rationale": why,
-            "source_url": url,
-            "retry_after_s": retry_s,
-            "operation": operation,
-            "documented_code": entry.code if entry is not None and entry.code != code else None,
-            "item_index": item_index,
-            "items": items,
-            "raw": raw,
-        },
+    if rs.name == GENERIC:
+        return _generic_result(
+            rs,
+            code,
+            bounded,
+            kept,
+            status,
+            op,
+            transport,
+            retry_s,
+            raw,
+            no_match,
+            notes,
+            item_index,
+            items,
+        )
+    rule, entry = _classify(rs, code, bounded, status, op, transport)
+    if rule is None:
+        return _make(
+            (
+                rs.name,
+                Category.UNKNOWN,
+                no_match,
+                _UNKNOWN_OUTCOME,
+                code,
+                status,
+                kept,
+                None,
+                None,
+                None,
+                retry_s,
+                op,
+                entry.code if entry is not None and entry.code != code else None,
+                item_index,
+                items,
+                notes,
+                raw,
+            )
+        )
+    return _make(
+        (
+            rs.name,
+            rule.category,
+            rule.subcategory,
+            rule.outcome,
+            code,
+            status,
+            kept,
+            rule.id,
+            rule.why,
+            rule.source_url,
+            retry_s,
+            op,
+            entry.code if entry is not None and entry.code != code else None,
+            item_index,
+            items,
+            notes,
+            raw,
+        )
     )
 
 
@@ -395,53 +288,131 @@ def _classify_generic(
 def _generic_result(
     rs: RuleSet,
     code: str | None,
-    message: str | None,
+    bounded: str | None,
+    kept: str | None,
     status: int | None,
-    operation: Operation | None,
+    op: Operation | None,
     transport: str | None,
     retry_s: float | None,
     raw: RawInput,
     no_match: str,
+    notes: tuple[str, ...],
     item_index: int | None,
     items: tuple[NormalizedError, ...],
 ) -> NormalizedError:
     """``_result`` for the generic profile (see ``_engine/generic.py``)."""
-    d = _classify_generic(
-        rs, code, message[:MAX_KEPT_MESSAGE] if message else message, status, operation, transport
-    )
-    kept = (
-        message
-        if message is None or len(message) <= MAX_KEPT_MESSAGE
-        else message[:MAX_KEPT_MESSAGE]
-    )
-    return _build(  # type: ignore[no-any-return]
-        NormalizedError,
-        {
-            "exchange": rs.name,
-            "category": Category.UNKNOWN if d is None else d.category,
-            "subcategory": no_match if d is None else d.subcategory,
-            "code": code,
-            "http_status": status,
-            "message": kept,
-            "rule_id": None if d is None else d.rule_id,
-            "rationale": None if d is None else d.why,
-            "source_url": None if d is None else d.source_url,
-            "retry_after_s": retry_s,
-            "operation": operation,
-            "documented_code": None,
-            "item_index": item_index,
-            "items": items,
-            "raw": raw,
-        },
+    d = _classify_generic(rs, code, bounded, status, op, transport)
+    if d is None:
+        return _make(
+            (
+                rs.name,
+                Category.UNKNOWN,
+                no_match,
+                _UNKNOWN_OUTCOME,
+                code,
+                status,
+                kept,
+                None,
+                None,
+                None,
+                retry_s,
+                op,
+                None,
+                item_index,
+                items,
+                notes,
+                raw,
+            )
+        )
+    return _make(
+        (
+            rs.name,
+            d.category,
+            d.subcategory,
+            d.outcome,
+            code,
+            status,
+            kept,
+            d.rule_id,
+            d.why,
+            d.source_url,
+            retry_s,
+            op,
+            None,
+            item_index,
+            items,
+            notes,
+            raw,
+        )
     )
 
 
-def generic_cache_clear() -> None:
+def clear_caches() -> None:
+    """Forget every remembered decision (the rules or the generic model changed)."""
+    _classify.cache_clear()
     _classify_generic.cache_clear()
+    with _memo_lock:
+        _seen.clear()
+        _seen_errors.clear()
 
 
-def _operation(value: object) -> Operation | None:
-    return None if value is None else operation_of(value)
+def _unknown(
+    rs: RuleSet,
+    sub: str,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    op: Operation | None,
+    retry_s: float | None,
+    raw: RawInput,
+    notes: tuple[str, ...] = (),
+) -> NormalizedError:
+    return _make(
+        (
+            rs.name,
+            Category.UNKNOWN,
+            sub,
+            _UNKNOWN_OUTCOME,
+            code,
+            status,
+            message,
+            None,
+            None,
+            None,
+            retry_s,
+            op,
+            None,
+            None,
+            (),
+            notes,
+            raw,
+        )
+    )
+
+
+# ------------------------------------------------------------ inputs seen before
+#
+# Keyed by exactly what decides the result; values are the shared results.
+# Only inputs of exact, hashable types and bounded sizes are kept.
+
+#: Bodies and messages longer than this are decided afresh every time.
+MAX_MEMO_TEXT = 4096
+MAX_MEMO = 8192
+_seen: dict[tuple[Any, ...], NormalizedError] = {}
+_seen_errors: dict[tuple[Any, ...], NormalizedError] = {}
+_memo_lock = threading.Lock()
+_NONE = type(None)
+_KEY_CODE = (_NONE, str, int)  # exact types: no bool, whose True == 1
+_KEY_TEXT = (_NONE, str, bytes)
+_RAW = RawInput._make
+_RAW_INDEX = NormalizedError._fields.index("raw")
+
+
+def _remember(table: dict[tuple[Any, ...], NormalizedError], key: Any, value: Any) -> None:
+    with _memo_lock:
+        if len(table) >= MAX_MEMO:
+            table.clear()
+        table[key] = value
 
 
 def normalize(
@@ -459,19 +430,27 @@ def normalize(
     """Classify one failed request of ``exchange``.
 
     Give whatever you have: the exchange's ``code`` and ``message``, the
-    ``http_status``, the response ``body`` (bytes, str or parsed dict) and
-    ``headers``, or the transport ``error`` you caught. ``operation`` (what
-    the request was doing) lets rules tell a failed query from a failed write.
-    Explicit ``code``/``message`` win over what the body says.
+    ``http_status`` (an int, ``429.0``, ``"429"`` or a numpy integer), the
+    response ``body`` (bytes, str or parsed dict) and ``headers``, or the
+    ``error`` you caught (a transport failure, an HTTP client's error with its
+    response, or a ccxt exception). ``operation`` (what the request was
+    doing) lets rules tell a failed query from a failed write. Explicit
+    ``code``/``message`` win over what the body says.
 
-    Never raises on exchange input; raises ``UnknownExchangeError`` for an
-    unknown exchange and ``ValueError`` for an unknown operation. With
-    ``unknown_exchange="generic"`` (or after ``use_generic_for_unknown()``)
-    an unknown name is answered by the generic profile instead: the result
-    keeps the name given, and its ``rule_id`` starts with ``generic.``.
+    Never raises on exchange input; raises ``UnknownExchangeError``,
+    ``UnknownOperationError`` or ``ArgumentTypeError`` (all ``NormalizerError``)
+    for a caller mistake. With ``unknown_exchange="generic"`` (or after
+    ``use_generic_for_unknown()``) a name no rule folder knows is answered by
+    the generic profile instead: the result keeps the name given, and its
+    ``rule_id`` starts with ``generic.``.
     """
-    rs, alias = ruleset_for(exchange, unknown_exchange)
-    if alias is not None:
+    try:
+        rs = registry().get(exchange)
+    except UnknownExchangeError:
+        if generic.unknown_choice(unknown_exchange) != "generic" or not isinstance(exchange, str):
+            raise
+        if not exchange.strip():
+            raise
         return _renamed(
             normalize(
                 GENERIC,
@@ -483,25 +462,55 @@ def normalize(
                 error=error,
                 operation=operation,
             ),
-            alias,
+            exchange,
         )
-    op = _operation(operation)
-    raw = _build(
-        RawInput,
-        {
-            "body": body,
-            "http_status": http_status,
-            "headers": headers,
-            "code": code,
-            "message": message,
-            "error": error,
-        },
-    )
-    try:
-        return _normalize(rs, code, message, http_status, body, headers, error, op, raw)
-    except Exception:  # a bug of ours must not break the caller's error path
-        log.exception("normalize() failed on %s input; returning UNKNOWN", rs.name)
-        return _unknown(rs, "UNKNOWN.MALFORMED", None, None, None, op, None, raw)
+    if unknown_exchange is not None:
+        generic.unknown_choice(unknown_exchange)  # a wrong value is refused even when unused
+    op = None if operation is None else operation_of(operation)
+    if error is None:
+        if (
+            headers is None
+            and type(code) in _KEY_CODE
+            and type(message) in _KEY_TEXT
+            and type(body) in _KEY_TEXT
+            and type(http_status) in _KEY_CODE
+            and (message is None or len(message) <= MAX_MEMO_TEXT)
+            and (body is None or len(body) <= MAX_MEMO_TEXT)
+        ):
+            key = (rs, code, message, http_status, body, op)
+            hit = _seen.get(key)
+            if hit is not None:
+                return hit
+            raw = _RAW((body, http_status, headers, code, message, None))
+            result, volatile = _guarded(
+                rs, code, message, http_status, body, headers, None, op, raw
+            )
+            if not volatile:
+                _remember(_seen, key, result)
+            return result
+    elif not isinstance(error, BaseException):
+        raise ArgumentTypeError("error", "an exception or None", error)
+    elif (
+        code is None
+        and message is None
+        and http_status is None
+        and body is None
+        and (headers is None)
+    ):
+        # an exception alone: decided by its text and the classes it wraps
+        chain = _error_key(error)
+        if chain is not None:
+            ekey = (rs, chain, op)
+            seen = _seen_errors.get(ekey)
+            if seen is None:
+                seen, volatile = _guarded(rs, None, None, None, None, None, error, op, NO_RAW)
+                if not volatile:
+                    _remember(_seen_errors, ekey, seen)
+            values = list(seen)
+            values[_RAW_INDEX] = _RAW((None, None, None, None, None, error))
+            return _make(tuple(values))
+    raw = _RAW((body, http_status, headers, code, message, error))
+    return _guarded(rs, code, message, http_status, body, headers, error, op, raw)[0]
 
 
 def ruleset_for(exchange: object, unknown_exchange: object = None) -> tuple[RuleSet, str | None]:
@@ -517,51 +526,67 @@ def ruleset_for(exchange: object, unknown_exchange: object = None) -> tuple[Rule
 
 
 def _renamed(result: NormalizedError, name: str) -> NormalizedError:
-    items = tuple(_renamed(i, name) for i in result.items) if result.items else ()
-    return _build(  # type: ignore[no-any-return]
-        NormalizedError, {**result.__dict__, "exchange": name, "items": items}
-    )
+    values = list(result)
+    values[0] = name
+    if result.items:
+        values[_ITEMS_INDEX] = tuple(_renamed(i, name) for i in result.items)
+    return _make(tuple(values))
 
 
-def _unknown(
+def _error_key(error: BaseException) -> tuple[Any, ...] | None:
+    """What decides the result for an exception: its text and every class it wraps.
+
+    None when it cannot be kept: it (or what it wraps) carries a response, or
+    its text is long or cannot be had.
+    """
+    out: list[Any] = []
+    todo = [error]
+    seen: set[int] = set()
+    while todo and len(out) < 24:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if getattr(e, "response", None) is not None or getattr(e, "status", None) is not None:
+            return None
+        try:
+            text = str(e)
+        except Exception:
+            return None
+        if len(text) > MAX_MEMO_TEXT:
+            return None
+        out.append((type(e), text))
+        for attr in ("__cause__", "__context__", "reason", "os_error"):
+            inner = getattr(e, attr, None)
+            if isinstance(inner, BaseException):
+                todo.append(inner)
+        args = getattr(e, "args", ())
+        if isinstance(args, tuple):
+            todo.extend(a for a in args[:3] if isinstance(a, BaseException))
+    return tuple(out) if not todo else None
+
+
+def _guarded(
     rs: RuleSet,
-    sub: str,
-    code: str | None,
-    message: str | None,
-    status: int | None,
+    code: Any,
+    message: Any,
+    http_status: Any,
+    body: Any,
+    headers: Any,
+    error: BaseException | None,
     op: Operation | None,
-    retry_s: float | None,
     raw: RawInput,
-) -> NormalizedError:
-    return _build(  # type: ignore[no-any-return]
-        NormalizedError,
-        {
-            "exchange": rs.name,
-            "category": Category.UNKNOWN,
-            "subcategory": sub,
-            "code": code,
-            "http_status": status,
-            "message": message,
-            "rule_id": None,
-            "rationale": None,
-            "source_url": None,
-            "retry_after_s": retry_s,
-            "operation": op,
-            "documented_code": None,
-            "item_index": None,
-            "items": (),
-            "raw": raw,
-        },
-    )
+) -> tuple[NormalizedError, bool]:
+    """The result, and whether it depends on the time (a deadline in the body)."""
+    try:
+        return _normalize(rs, code, message, http_status, body, headers, error, op, raw)
+    except Exception:  # a bug of ours must not break the caller's error path
+        import logging
 
-
-@cache
-def _ccxt_support() -> tuple[Callable[[object], bool], Callable[..., NormalizedError]]:
-    """``_ccxt``'s two entry points, imported when first needed (an import
-    statement inside ``_normalize`` cost ~1 us per call)."""
-    from .._ccxt import from_ccxt, is_ccxt_error
-
-    return is_ccxt_error, from_ccxt
+        logging.getLogger("normalizer").exception(
+            "normalize() failed on %s input; returning UNKNOWN", rs.name
+        )
+        return _unknown(rs, "UNKNOWN.MALFORMED", None, None, None, op, None, raw), False
 
 
 def _normalize(
@@ -574,94 +599,60 @@ def _normalize(
     error: BaseException | None,
     op: Operation | None,
     raw: RawInput,
-) -> NormalizedError:
+) -> tuple[NormalizedError, bool]:
     transport = None
-    if error is not None and isinstance(error, BaseException):
-        is_ccxt_error, from_ccxt = _ccxt_support()  # ccxt's exceptions, by class name
-        if is_ccxt_error(error):
-            return from_ccxt(rs, code, message, http_status, body, headers, error, op, raw)
-        carried = response_of(error)
-        if carried is not None:
-            c_status, c_body, c_headers = carried
-            http_status = http_status if http_status is not None else c_status
-            body = body if body is not None else c_body
-            headers = headers if headers is not None else c_headers
-        else:
-            transport = transport_kind(error)
-            if message is None:
-                text = str(error)
-                message = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    status = _status(http_status)
-    if _memoizable(code, message, body):
-        seen, at = _seen(rs, code, message, status, body, op, transport)
-    else:
-        seen, at = _decide_hinted(rs, code, message, status, body, op, transport, None, raw)
-    return _reuse(seen, raw, _wait(rs, seen, headers, status, at))
-
-
-def _wait(
-    rs: RuleSet, seen: NormalizedError, headers: Any, status: int | None, at: float | None
-) -> float | None:
-    """The longest wait asked for: by the headers, the body, or a deadline in the body."""
+    classes: tuple[str, ...] = ()
+    if error is not None:
+        if is_ccxt_error(error):  # the input adapter: what ccxt's exception carries
+            got = recover(error)
+            classes = got.classes
+            message = (
+                message if message is not None else (None if got.transport_error else got.message)
+            )
+            http_status = http_status if http_status is not None else got.http_status
+            body = body if body is not None else got.body
+            headers = headers if headers is not None else got.headers
+            error = got.transport_error
+        if error is not None:
+            carried = response_of(error)
+            if carried is not None:
+                c_status, c_body, c_headers = carried
+                http_status = http_status if http_status is not None else c_status
+                body = body if body is not None else c_body
+                headers = headers if headers is not None else c_headers
+            else:
+                transport = transport_kind(error)
+                if message is None:
+                    text = str(error)
+                    message = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    notes: list[str] = []
+    status, note = status_of(http_status)
+    if note is not None:
+        notes.append(note)
     now = time.time()
-    from_headers = (
-        header_hint(rs.spec.response, headers, code=seen.code, status=status, now=now)
-        if headers is not None
-        else None
-    )
-    return longest(from_headers, seen.retry_after_s, None if at is None else max(at - now, 0.0))
+    if headers is not None:
+        retry_after(headers, now, notes)  # only for its note on an unusable value
+    result, at = _decide(rs, code, message, status, body, op, transport, raw, notes, now)
+    if headers is not None or at is not None:
+        wait = longest(
+            header_hint(rs.spec.response, headers, code=result.code, status=status, now=now)
+            if headers is not None
+            else None,
+            result.retry_after_s,
+            None if at is None else max(at - now, 0.0),
+        )
+        if wait != result.retry_after_s:
+            values = list(result)
+            values[_RETRY_INDEX] = wait
+            result = _make(tuple(values))
+    return (class_fallback(result, classes) if classes else result), at is not None
 
 
-# ------------------------------------------------------------ inputs seen before
-#
-# A router sees the same few error bodies over and over (a rate-limit storm is
-# thousands of identical answers). Parsing the JSON and asking the rules again
-# each time was most of normalize()'s cost (see bench/), so the result for an
-# input seen before is kept, keyed by exactly what decides it, and only the
-# caller's raw input and Retry-After are put into a fresh copy. Inputs of other
-# types (a dict body, an exception's response) and long texts are not kept.
-
-#: Bodies and messages longer than this are decided afresh every time.
-MAX_MEMO_TEXT = 4096
-_KEY_CODE = (type(None), str, int)  # exact types: no bool, whose True == 1
-_KEY_TEXT = (type(None), str, bytes)
-
-
-def _memoizable(code: Any, message: Any, body: Any) -> bool:
-    return (
-        type(code) in _KEY_CODE
-        and type(message) in _KEY_TEXT
-        and type(body) in _KEY_TEXT
-        and (message is None or len(message) <= MAX_MEMO_TEXT)
-        and (body is None or len(body) <= MAX_MEMO_TEXT)
-    )
-
-
-@lru_cache(maxsize=4096)
-def _seen(
-    rs: RuleSet,
-    code: str | int | None,
-    message: str | bytes | None,
-    status: int | None,
-    body: str | bytes | None,
-    op: Operation | None,
-    transport: str | None,
-) -> tuple[NormalizedError, float | None]:
-    """The result for these inputs, with no raw input and no header hint, and
-    the absolute deadline (epoch seconds) the body named, if any."""
-    return _decide_hinted(rs, code, message, status, body, op, transport, None, _NO_RAW)
-
-
-_NO_RAW = RawInput()
-
-
-def _reuse(seen: NormalizedError, raw: RawInput, retry_s: float | None) -> NormalizedError:
-    """A copy of a kept result (and of its items) carrying this call's raw input."""
-    items = tuple(_reuse(item, raw, retry_s) for item in seen.items) if seen.items else ()
-    return _build(  # type: ignore[no-any-return]
-        NormalizedError,
-        {**seen.__dict__, "retry_after_s": retry_s, "items": items, "raw": raw},
-    )
+_F = NormalizedError._fields
+_RETRY_INDEX = _F.index("retry_after_s")
+_ITEM_INDEX = _F.index("item_index")
+_ITEMS_INDEX = _F.index("items")
+_NOTES_INDEX = _F.index("notes")
 
 
 def _decide(
@@ -672,34 +663,24 @@ def _decide(
     body: Any,
     op: Operation | None,
     transport: str | None,
-    retry_s: float | None,
     raw: RawInput,
-) -> NormalizedError:
-    """The result once the caller's inputs are sorted out: parse the body, ask the rules."""
-    return _decide_hinted(rs, code, message, status, body, op, transport, retry_s, raw)[0]
-
-
-def _decide_hinted(
-    rs: RuleSet,
-    code: Any,
-    message: Any,
-    status: int | None,
-    body: Any,
-    op: Operation | None,
-    transport: str | None,
-    retry_s: float | None,
-    raw: RawInput,
+    notes: list[str],
+    now: float,
 ) -> tuple[NormalizedError, float | None]:
-    """``_decide``, and the absolute deadline the body named (epoch seconds).
+    """The result once the caller's inputs are sorted out, and the absolute
+    deadline (epoch seconds) the body named, if any.
 
-    The body is read by the exchange's envelope (``_envelope``): a batch
-    answer's result is its first failed item's (code, message, category),
-    with every failed item in ``items``.
+    The body is read by the exchange's envelope (``envelope.extract``): a
+    batch answer's result is its first failed item's (code, message,
+    category), with every failed item in ``items``.
     """
-    parsed, text_message, malformed = _parse_body(body)
+    parsed, text_message, malformed = _parse_body(body, notes)
     shape = rs.spec.response
-    the_code = _code(code)
+    the_code, note = code_of(code)
+    if note is not None:
+        notes.append(note)
     the_message = _message(message)
+    retry_s: float | None = None
     at: float | None = None
     if parsed is not None:
         env = extract(shape, parsed, known_codes=rs.known_codes)
@@ -708,21 +689,24 @@ def _decide_hinted(
             the_code = env.code
         if the_message is None:
             the_message = env.message
-        rel, at = body_hint(shape, parsed, the_message, code=the_code, status=status)
-        retry_s = longest(retry_s, rel)
+        if shape.retry_hints:
+            retry_s, at = _body_hint(
+                shape, parsed, the_message, code=the_code, status=status, now=now
+            )
         if env.items:
             items = tuple(
                 _result(
                     rs,
-                    code=item.code,
-                    message=item.message,
-                    status=status,
-                    operation=op,
-                    transport=None,
-                    retry_s=retry_s,
-                    raw=raw,
-                    no_match="UNKNOWN.UNMAPPED",
-                    item_index=item.index,
+                    item.code,
+                    item.message,
+                    status,
+                    op,
+                    None,
+                    retry_s,
+                    raw,
+                    "UNKNOWN.UNMAPPED",
+                    (),
+                    item.index,
                 )
                 for item in env.items
             )
@@ -731,37 +715,51 @@ def _decide_hinted(
                 if the_code == env.code and the_message == env.message
                 else _result(
                     rs,
-                    code=the_code,
-                    message=the_message,
-                    status=status,
-                    operation=op,
-                    transport=None,
-                    retry_s=retry_s,
-                    raw=raw,
-                    no_match="UNKNOWN.UNMAPPED",
+                    the_code,
+                    the_message,
+                    status,
+                    op,
+                    None,
+                    retry_s,
+                    raw,
+                    "UNKNOWN.UNMAPPED",
+                    (),
                 )
             )
-            result = _build(
-                NormalizedError,
-                {**first.__dict__, "item_index": None, "items": items, "raw": raw},
-            )
-            return result, at
+            values = list(first)
+            values[_ITEM_INDEX] = None
+            values[_ITEMS_INDEX] = items
+            values[_NOTES_INDEX] = tuple(notes)
+            values[_RAW_INDEX] = raw
+            return _make(tuple(values)), at
         said_ok = env.success or (the_code is not None and the_code in shape.success_codes)
         if said_ok and (status is None or status < 400):
             return _unknown(
-                rs, "UNKNOWN.NO_ERROR", the_code, the_message, status, op, retry_s, raw
+                rs,
+                "UNKNOWN.NO_ERROR",
+                the_code,
+                the_message,
+                status,
+                op,
+                retry_s,
+                raw,
+                tuple(notes),
             ), at
     if the_message is None and text_message is not None:
         the_message = text_message
     nothing = the_code is None and the_message is None and status is None and transport is None
     return _result(
         rs,
-        code=the_code,
-        message=the_message,
-        status=status,
-        operation=op,
-        transport=transport,
-        retry_s=retry_s,
-        raw=raw,
-        no_match="UNKNOWN.MALFORMED" if malformed or nothing else "UNKNOWN.UNMAPPED",
+        the_code,
+        the_message,
+        status,
+        op,
+        transport,
+        retry_s,
+        raw,
+        "UNKNOWN.MALFORMED" if malformed or nothing else "UNKNOWN.UNMAPPED",
+        tuple(notes),
     ), at
+
+
+on_change(clear_caches)

@@ -1,7 +1,7 @@
 """``recommend()``: from a normalized error and what was being done, the next action.
 
 The policy (``policies/default.yaml`` unless you pass your own) decides. Then
-the safety guards of ``normalizer/_guards.py`` hold whatever the policy says
+the safety guards of ``normalizer/_core/guards.py`` hold whatever the policy says
 (the same objects refuse, at load, a policy rule that asks for what they
 forbid); ``Recommendation.guard`` names the guard that changed the outcome:
 
@@ -40,10 +40,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._formats.ontology import Action, Category, Operation, Precondition, operation_of
-from .._formats.policy import Backoff, Policy, default_policy, load_policy
-from .._guards import Proposal, Situation, delay_bounds, guard
-from .results import NormalizedError, Recommendation, _build
+from .._core.arguments import attempt_of, flag
+from .._core.errors import ArgumentTypeError
+from .._core.guards import RATE_LIMIT_MIN_DELAY_S, Proposal, Situation
+from .._core.policy import Backoff, Policy
+from .._core.vocabulary import Action, Category, Operation, Precondition, operation_of
+from .._formats.registry import default_policy
+from .guards import delay_bounds, guard
+from .results import NormalizedError, Recommendation
+
+__all__ = ["MAX_POLICIES", "RATE_LIMIT_MIN_DELAY_S", "recommend"]
+
+_make = Recommendation._make
+_DELAY = Recommendation._fields.index("delay_s")
+_REASON = Recommendation._fields.index("reason")
 
 #: policies loaded from paths: resolved path -> ((mtime, size), policy), least
 #: recently used first. A rewritten file replaces its older version; at most
@@ -64,20 +74,26 @@ def _policy(policy: Policy | str | Path | None) -> Policy:
             st = path.stat()
             name, stamp = str(path.resolve()), (st.st_mtime_ns, st.st_size)
         except OSError:
-            return load_policy(path)  # refused with a clear PolicyError
+            return _load_policy(path)  # refused with a clear PolicyError
         with _POLICIES_LOCK:
             hit = _policies.get(name)
             if hit is not None and hit[0] == stamp:
                 _policies.move_to_end(name)
                 return hit[1]
-        loaded = load_policy(path)
+        loaded = _load_policy(path)
         with _POLICIES_LOCK:
             _policies[name] = (stamp, loaded)
             _policies.move_to_end(name)
             while len(_policies) > MAX_POLICIES:
                 _policies.popitem(last=False)
         return loaded
-    raise TypeError(f"policy must be a Policy, a path or None, not {type(policy).__name__}")
+    raise ArgumentTypeError("policy", "a Policy, a path or None", policy)
+
+
+def _load_policy(path: Path) -> Policy:
+    from .._formats.policy import load_policy  # pydantic and YAML: only for a custom file
+
+    return load_policy(path)
 
 
 def recommend(
@@ -97,12 +113,14 @@ def recommend(
     file path, a loaded ``Policy``, or None for the bundled default. ``rand``
     supplies the jitter's randomness (``random.random`` by default).
     """
-    if not isinstance(err, NormalizedError):
-        raise TypeError(f"recommend() needs a NormalizedError, not {type(err).__name__}")
+    if type(err) is not NormalizedError:
+        raise ArgumentTypeError("err", "a NormalizedError", err)
     op = (err.operation or Operation.OTHER) if operation is None else operation_of(operation)
-    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
-        raise ValueError(f"attempt must be a whole number from 1, not {attempt!r}")
-    idem = bool(idempotent)
+    if type(attempt) is not int or attempt < 1:
+        attempt = attempt_of(attempt)
+    idem = (
+        idempotent if idempotent is True or idempotent is False else flag("idempotent", idempotent)
+    )
     pol = _policy(policy)
     key = (id(pol), err.exchange, err.category, err.subcategory, op, idem, attempt)
     hit = _plans.get(key)
@@ -123,9 +141,10 @@ def recommend(
     if err.retry_after_s is not None and err.retry_after_s > delay:
         delay = err.retry_after_s
         reason += f"; the exchange asked to wait {err.retry_after_s:g}s (Retry-After)"
-    return _build(  # type: ignore[no-any-return]
-        Recommendation, {**plan.values, "delay_s": delay, "reason": reason}
-    )
+    values = list(plan.values)
+    values[_DELAY] = delay
+    values[_REASON] = reason
+    return _make(tuple(values))
 
 
 @dataclass(frozen=True)
@@ -136,7 +155,7 @@ class _Plan:
     ``values`` are the answer's fields but ``delay_s`` and ``reason``.
     """
 
-    values: dict[str, Any]
+    values: tuple[Any, ...]
     reason: str
     backoff: Backoff | None = None
     min_delay: float | None = None
@@ -186,21 +205,21 @@ def _plan(
 
     label = subcategory or cat.value
     reason = _reason(label, op, idem, attempt, r.max_attempts, action, r.why, exhausted, notes)
-    values = {
-        "action": action,
-        "delay_s": 0.0,
-        "max_attempts": r.max_attempts,
-        "attempt": attempt,
-        "scope": scope,
-        "precondition": precondition,
-        "hold_s": hold,
-        "reason": reason,
-        "policy_rule_id": r.rule_id,
-        "guard": guard_id,
-        "retries_exhausted": exhausted,
-    }
+    values = (
+        action,
+        0.0,
+        r.max_attempts,
+        attempt,
+        scope,
+        precondition,
+        hold,
+        reason,
+        r.rule_id,
+        guard_id,
+        exhausted,
+    )
     if not retrying:
-        return _Plan(values, reason, fixed=_build(Recommendation, dict(values)))
+        return _Plan(values, reason, fixed=_make(values))
     min_delay = delay_bounds(Situation(cat, subcategory, op, idem), r.backoff.max_s)
     return _Plan(values, reason, backoff=r.backoff, min_delay=min_delay)
 

@@ -1,92 +1,266 @@
-"""The public result types: frozen pydantic models.
+"""The public result types: immutable, hashable, typed records (no pydantic).
 
 They are built on the error path of every router, so the engine builds them
-with ``_build``, which skips validation: every value it passes has already been
-checked by the engine. Users who build them by hand get full validation.
+with ``_make``, which skips validation: every value it passes has already been
+checked. Built by hand (keywords), they are validated: a subcategory outside
+its category, an outcome against the category, a number that is not finite,
+or a value of the wrong type is refused with an ``InvalidResultError`` or
+``ArgumentTypeError`` naming the field.
+
+Every result turns into JSON and back to an equal value (``to_json`` /
+``from_json``, ``to_dict`` / ``from_dict``) and into a flat dict for a log line
+(``to_flat``); see ``normalizer._core.record``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from .._core.errors import ArgumentTypeError, InvalidResultError
+from .._core.record import Record, decode_evidence, encode_evidence, finite
+from .._core.vocabulary import Action, Category, Operation, Outcome, Precondition, Scope
+from .._formats.registry import ONTOLOGY
 
-from .._formats.ontology import Action, Category, Operation, Precondition, Scope
+_new = tuple.__new__
 
 
-class RawInput(BaseModel):
+def _enum(name: str, enum: type[Any], value: object, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum(value)
+        except ValueError:
+            pass
+        if value in enum.__members__:
+            return enum[value]
+        raise InvalidResultError(name, f"must be one of {[m.value for m in enum]}", value) from None
+    raise ArgumentTypeError(name, f"a {enum.__name__}", value)
+
+
+def _text(name: str, value: object, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ArgumentTypeError(name, "a str" + (" or None" if optional else ""), value)
+    return value
+
+
+def _int(name: str, value: object, optional: bool = True, low: int = 0) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArgumentTypeError(name, "an int", value)
+    if value < low:
+        raise InvalidResultError(name, f"must be at least {low}", value)
+    return int(value)
+
+
+class RawInput(Record):
     """Exactly what the caller passed to ``normalize()``, kept for the record.
 
-    The values are the caller's own objects (not copies): a dict body is the
-    same dict.
+    The values are the caller's own objects (not copies) for the call that
+    built the result; a result shared between identical inputs keeps an equal
+    input. In JSON: text as text, bytes as ``{"$bytes": text}`` or
+    ``{"$base64": ...}`` when not UTF-8, an exception as its type, module and
+    message (``ExceptionInfo``).
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    __slots__ = ()
+    _fields = ("body", "http_status", "headers", "code", "message", "error")
 
-    body: Any = None
-    http_status: Any = None
-    headers: Any = None
-    code: Any = None
-    message: Any = None
-    error: BaseException | None = None
+    body: Any
+    http_status: Any
+    headers: Any
+    code: Any
+    message: Any
+    error: Any
+
+    def __new__(
+        cls,
+        body: Any = None,
+        http_status: Any = None,
+        headers: Any = None,
+        code: Any = None,
+        message: Any = None,
+        error: Any = None,
+    ) -> RawInput:
+        return _new(cls, (body, http_status, headers, code, message, error))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not RawInput:
+            return NotImplemented
+        try:
+            return bool(tuple.__eq__(self, other))
+        except Exception:  # a caller's object whose == raises (numpy arrays)
+            return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {n: encode_evidence(v) for n, v in zip(self._fields, self, strict=True)}
+
+    @classmethod
+    def _decode(cls, data: Mapping[str, Any]) -> RawInput:
+        return cls(**{k: decode_evidence(v) for k, v in data.items() if k in cls._fields})
 
 
-class NormalizedError(BaseModel):
+NO_RAW = RawInput()
+
+
+class NormalizedError(Record):
     """One exchange error, placed in the ontology, with the evidence.
 
     ``category`` is the top-level category; ``subcategory`` the finer one
-    (``"AUTH.SIGNATURE"``) or None. ``rule_id``, ``rationale`` and
-    ``source_url`` say which rule decided and why; they are None when nothing
-    matched (category UNKNOWN). ``documented_code`` is the catalog code a
-    message was recognised as when the input carried no (known) code.
-    ``items`` holds the per-item results of a batch answer, each with its
-    ``item_index`` in the answer's list. ``raw`` keeps the input as given.
+    (``"AUTH.SIGNATURE"``) or None. ``outcome`` says whether the request took
+    effect: NOT_SENT, REJECTED or UNKNOWN (UNKNOWN if and only if the category
+    is UNKNOWN_STATE). ``rule_id``, ``rationale`` and ``source_url`` say which
+    rule decided and why; they are None when nothing matched (category
+    UNKNOWN). ``documented_code`` is the catalog code a message was recognised
+    as when the input carried no (known) code. ``items`` holds the per-item
+    results of a batch answer, each with its ``item_index`` in the answer's
+    list. ``notes`` says what of the input was dropped or converted (an absurd
+    Retry-After, a numpy code, a UTF-16 body). ``raw`` keeps the input as given.
 
-    Equal errors hash equally; ``raw`` takes no part in the hash.
+    Equal errors hash equally; ``raw`` takes no part in equality or the hash.
     """
 
-    model_config = ConfigDict(frozen=True)
+    __slots__ = ()
+    _fields = (
+        "exchange",
+        "category",
+        "subcategory",
+        "outcome",
+        "code",
+        "http_status",
+        "message",
+        "rule_id",
+        "rationale",
+        "source_url",
+        "retry_after_s",
+        "operation",
+        "documented_code",
+        "item_index",
+        "items",
+        "notes",
+        "raw",
+    )
+    _ignored: ClassVar[frozenset[str]] = frozenset({"raw"})
 
     exchange: str
     category: Category
-    subcategory: str | None = None
-    code: str | None = None
-    http_status: int | None = None
-    message: str | None = None
-    rule_id: str | None = None
-    rationale: str | None = None
-    source_url: str | None = None
-    retry_after_s: float | None = None
-    operation: Operation | None = None
-    documented_code: str | None = None
-    item_index: int | None = None
-    items: tuple[NormalizedError, ...] = ()
-    raw: RawInput = Field(default_factory=RawInput, repr=False)
+    subcategory: str | None
+    outcome: Outcome
+    code: str | None
+    http_status: int | None
+    message: str | None
+    rule_id: str | None
+    rationale: str | None
+    source_url: str | None
+    retry_after_s: float | None
+    operation: Operation | None
+    documented_code: str | None
+    item_index: int | None
+    items: tuple[NormalizedError, ...]
+    notes: tuple[str, ...]
+    raw: RawInput
 
-    def __hash__(self) -> int:
-        return hash(
-            (
-                self.exchange,
-                self.category,
-                self.subcategory,
-                self.code,
-                self.http_status,
-                self.message,
-                self.rule_id,
-                self.retry_after_s,
-                self.operation,
-                self.item_index,
-                self.items,
+    def __new__(
+        cls,
+        *,
+        exchange: str,
+        category: Category | str,
+        subcategory: str | None = None,
+        outcome: Outcome | str | None = None,
+        code: str | None = None,
+        http_status: int | None = None,
+        message: str | None = None,
+        rule_id: str | None = None,
+        rationale: str | None = None,
+        source_url: str | None = None,
+        retry_after_s: float | None = None,
+        operation: Operation | str | None = None,
+        documented_code: str | None = None,
+        item_index: int | None = None,
+        items: tuple[NormalizedError, ...] | list[NormalizedError] = (),
+        notes: tuple[str, ...] | list[str] = (),
+        raw: RawInput | Mapping[str, Any] | None = None,
+    ) -> NormalizedError:
+        cat = _enum("category", Category, category)
+        sub = _text("subcategory", subcategory)
+        if sub is not None and ONTOLOGY.subcategories.get(sub) is not cat:
+            raise InvalidResultError(
+                "subcategory", f"is not a subcategory of {cat.value}", subcategory
             )
+        out = (
+            ONTOLOGY.outcome_of(cat, sub) if outcome is None else _enum("outcome", Outcome, outcome)
         )
+        if (out is Outcome.UNKNOWN) != (cat is Category.UNKNOWN_STATE):
+            raise InvalidResultError(
+                "outcome",
+                "is UNKNOWN if and only if the category is UNKNOWN_STATE",
+                outcome,
+            )
+        status = _int("http_status", http_status, low=100)
+        if status is not None and status > 599:
+            raise InvalidResultError("http_status", "must lie in 100..599", http_status)
+        kids = tuple(items)
+        for kid in kids:
+            if not isinstance(kid, NormalizedError):
+                raise ArgumentTypeError("items", "a tuple of NormalizedError", kid)
+        note_list = tuple(notes)
+        for note in note_list:
+            _text("notes", note, optional=False)
+        if raw is None:
+            the_raw = NO_RAW
+        elif isinstance(raw, RawInput):
+            the_raw = raw
+        elif isinstance(raw, Mapping):
+            the_raw = RawInput._decode(raw)
+        else:
+            raise ArgumentTypeError("raw", "a RawInput", raw)
+        values = (
+            _text("exchange", exchange, optional=False),
+            cat,
+            sub,
+            out,
+            _text("code", code),
+            status,
+            _text("message", message),
+            _text("rule_id", rule_id),
+            _text("rationale", rationale),
+            _text("source_url", source_url),
+            finite("retry_after_s", retry_after_s),
+            _enum("operation", Operation, operation, optional=True),
+            _text("documented_code", documented_code),
+            _int("item_index", item_index),
+            kids,
+            note_list,
+            the_raw,
+        )
+        return _new(cls, values)
 
     @property
     def label(self) -> str:
         """The most specific ontology name: the subcategory, else the category."""
         return self.subcategory or self.category.value
 
+    @classmethod
+    def _decode(cls, data: Mapping[str, Any]) -> NormalizedError:
+        values = {k: v for k, v in data.items() if k in cls._fields}
+        if "items" in values:
+            values["items"] = tuple(cls._decode(i) for i in values["items"] or ())
+        if "notes" in values:
+            values["notes"] = tuple(values["notes"] or ())
+        return cls(**values)
 
-class Recommendation(BaseModel):
+
+class Recommendation(Record):
     """What to do about one error, and why.
 
     ``delay_s`` is the wait before the next attempt (RETRY, QUERY_THEN_RETRY)
@@ -97,46 +271,66 @@ class Recommendation(BaseModel):
     have been a retry but the policy's attempts are used up.
     """
 
-    model_config = ConfigDict(frozen=True)
+    __slots__ = ()
+    _fields = (
+        "action",
+        "delay_s",
+        "max_attempts",
+        "attempt",
+        "scope",
+        "precondition",
+        "hold_s",
+        "reason",
+        "policy_rule_id",
+        "guard",
+        "retries_exhausted",
+    )
 
     action: Action
-    delay_s: float = 0.0
-    max_attempts: int = 1
-    attempt: int = 1
-    scope: Scope = Scope.REQUEST
-    precondition: Precondition | None = None
-    hold_s: float | None = None
+    delay_s: float
+    max_attempts: int
+    attempt: int
+    scope: Scope
+    precondition: Precondition | None
+    hold_s: float | None
     reason: str
     policy_rule_id: str
-    guard: str | None = None
-    retries_exhausted: bool = False
+    guard: str | None
+    retries_exhausted: bool
+
+    def __new__(
+        cls,
+        *,
+        action: Action | str,
+        reason: str,
+        policy_rule_id: str,
+        delay_s: float = 0.0,
+        max_attempts: int = 1,
+        attempt: int = 1,
+        scope: Scope | str = Scope.REQUEST,
+        precondition: Precondition | str | None = None,
+        hold_s: float | None = None,
+        guard: str | None = None,
+        retries_exhausted: bool = False,
+    ) -> Recommendation:
+        if not isinstance(retries_exhausted, bool):
+            raise ArgumentTypeError("retries_exhausted", "a bool", retries_exhausted)
+        delay = finite("delay_s", delay_s, optional=False)
+        values = (
+            _enum("action", Action, action),
+            delay,
+            _int("max_attempts", max_attempts, optional=False, low=1),
+            _int("attempt", attempt, optional=False, low=1),
+            _enum("scope", Scope, scope),
+            _enum("precondition", Precondition, precondition, optional=True),
+            finite("hold_s", hold_s),
+            _text("reason", reason, optional=False),
+            _text("policy_rule_id", policy_rule_id, optional=False),
+            _text("guard", guard),
+            retries_exhausted,
+        )
+        return _new(cls, values)
 
 
-_SETATTR = object.__setattr__
-# BaseModel keeps these three in __slots__; setting them through their slot
-# descriptors skips object.__setattr__'s attribute lookup. Measured on the
-# benchmark machine: 0.83 -> 0.57 us per object, and normalize() plus
-# recommend() build three objects per call (bench/, "Performance" in the README).
-_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
-_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
-_NEW = object.__new__
-
-
-def _build(cls: type[BaseModel], values: dict[str, Any]) -> Any:
-    """Construct a model from values already known to be valid.
-
-    Like ``model_construct`` but without its per-call bookkeeping; ``values``
-    must name every field (defaults are not filled in).
-    """
-    obj = _NEW(cls)
-    _SETATTR(obj, "__dict__", values)
-    _SET_FIELDS_SET(obj, _FIELDS[cls])
-    _SET_EXTRA(obj, None)
-    _SET_PRIVATE(obj, None)
-    return obj
-
-
-_FIELDS: dict[type[BaseModel], set[str]] = {
-    cls: set(cls.model_fields) for cls in (RawInput, NormalizedError, Recommendation)
-}
+def is_finite(value: float | None) -> bool:
+    return value is None or math.isfinite(value)

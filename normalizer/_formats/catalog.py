@@ -37,15 +37,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .._core.errors import CatalogError, Problem
+from .fields import Code, Url, VenueName
 from .yaml import load_file, load_text, validate
 
-#: A code as an exchange documents or returns it: a number (``51008``,
-#: ``-2010``), a documented sub-code (``51008_1000``), a label or enum
-#: (``BALANCE_NOT_ENOUGH``) or an error string (``EOrder:Insufficient funds``,
-#: ``EService: Throttled: [UNIX timestamp]``). One line, no edge spaces.
-MAX_CODE_CHARS = 120
-Code = Annotated[str, StringConstraints(pattern=r"^[^\s|](?:[^\n\r|]{0,118}[^\s|])?$")]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
 MAX_DOC_MESSAGE = 8000
 
 
@@ -83,7 +77,7 @@ class Catalog(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    exchange: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+    exchange: VenueName
     source_url: Url
     updated_at: str | None = None
     entries: tuple[CatalogEntry, ...]

@@ -32,9 +32,7 @@ be at least ``1 + jitter``.
 
 from __future__ import annotations
 
-import random
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -42,7 +40,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -50,18 +47,21 @@ from pydantic import (
 )
 
 from .._core.errors import PolicyError, Problem
+from .._core.guards import Proposal
+from .._core.policy import Backoff, Defaults, Policy, PolicyRule, PolicyWhen, Then
 from .._core.resources import data_dir
-from .._escalation import Escalations, EscalationSection, resolve_escalations
-from .._guards import Proposal, refusal
-from .ontology import ONTOLOGY, Action, Category, Operation, Precondition, Scope
+from .._core.vocabulary import Action, Operation, Precondition, Scope
+from .escalation import EscalationSection, resolve_escalations
+from .fields import OneLine, VenueName
+from .store import GUARDS, ONTOLOGY
 from .yaml import Located, load_file, load_text, problems_from_validation
 
 PolicyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
 MAX_EXPONENT = 64
 
 
-class Backoff(BaseModel):
-    """Exponential backoff with proportional jitter and a cap."""
+class BackoffSpec(BaseModel):
+    """A backoff as written in a policy file (compiled to ``Backoff``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -71,7 +71,7 @@ class Backoff(BaseModel):
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.2
 
     @model_validator(mode="after")
-    def _monotone(self) -> Backoff:
+    def _monotone(self) -> BackoffSpec:
         if self.initial_s > 0 and self.multiplier < 1 + self.jitter:
             raise ValueError(
                 f"multiplier {self.multiplier} must be at least 1 + jitter ({1 + self.jitter}) "
@@ -80,36 +80,6 @@ class Backoff(BaseModel):
         if self.initial_s > self.max_s:
             raise ValueError(f"initial_s {self.initial_s} is above the cap max_s {self.max_s}")
         return self
-
-    # tenacity-style builders
-    @classmethod
-    def exponential(cls, initial_s: float = 0.5, *, multiplier: float = 2.0) -> Backoff:
-        return cls(
-            initial_s=initial_s, multiplier=multiplier, max_s=max(30.0, initial_s), jitter=0.0
-        )
-
-    @classmethod
-    def fixed(cls, delay_s: float) -> Backoff:
-        return cls(initial_s=delay_s, multiplier=1.0, max_s=max(delay_s, 1e-3), jitter=0.0)
-
-    def capped(self, max_s: float) -> Backoff:
-        return Backoff(**{**self.model_dump(), "max_s": max_s})
-
-    def jittered(self, fraction: float) -> Backoff:
-        return Backoff(**{**self.model_dump(), "jitter": fraction})
-
-    def base(self, attempt: int) -> float:
-        """The delay before attempt ``attempt + 1`` without jitter, capped."""
-        exponent = min(max(attempt - 1, 0), MAX_EXPONENT)
-        return min(self.initial_s * self.multiplier**exponent, self.max_s)
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        """The delay after failed attempt ``attempt`` (1-based), with jitter, capped."""
-        exponent = min(max(attempt - 1, 0), MAX_EXPONENT)
-        raw = self.initial_s * self.multiplier**exponent
-        if self.jitter:
-            raw *= 1.0 + self.jitter * rand()
-        return min(raw, self.max_s)
 
 
 class PartialBackoff(BaseModel):
@@ -123,7 +93,7 @@ class PartialBackoff(BaseModel):
 Exhausted = Literal["HALT", "ESCALATE"]
 
 
-class Then(BaseModel):
+class ThenSpec(BaseModel):
     """What a policy rule sets; anything left out cascades."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -137,10 +107,10 @@ class Then(BaseModel):
     exhausted: Exhausted | None = None
 
 
-class PolicyWhen(BaseModel):
+class PolicyWhenSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    exchange: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]] | None = None
+    exchange: list[VenueName] | None = None
     category: list[str] | None = None
     operation: list[Operation] | None = None
     idempotent: bool | None = None
@@ -170,18 +140,18 @@ class PolicyWhen(BaseModel):
         return score
 
 
-class PolicyRule(BaseModel):
+class PolicyRuleSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: PolicyId
-    why: Annotated[str, StringConstraints(min_length=8, max_length=240, pattern=r"^[^\n]+$")]
-    when: PolicyWhen = Field(default_factory=PolicyWhen)
-    then: Then
+    why: OneLine
+    when: PolicyWhenSpec = Field(default_factory=PolicyWhenSpec)
+    then: ThenSpec
 
     @model_validator(mode="after")
-    def _not_unsafe(self) -> PolicyRule:
-        """Refuse a rule that asks for what a safety guard forbids (normalizer/_guards.py)."""
-        why = refusal(
+    def _not_unsafe(self) -> PolicyRuleSpec:
+        """Refuse a rule that asks for what a safety guard forbids (normalizer/_core/guards.py)."""
+        why = GUARDS.refusal(
             tuple(self.when.category) if self.when.category else None,
             tuple(self.when.operation) if self.when.operation else None,
             self.when.idempotent,
@@ -192,18 +162,18 @@ class PolicyRule(BaseModel):
         return self
 
 
-class Defaults(BaseModel):
+class DefaultsSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     action: Action = Action.ESCALATE
     scope: Scope = Scope.REQUEST
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
-    backoff: Backoff = Field(default_factory=Backoff)
+    backoff: BackoffSpec = Field(default_factory=BackoffSpec)
     exhausted: Exhausted = "HALT"
     hold_s: Annotated[float, Field(gt=0, le=7 * 86400)] | None = None
 
 
-class PartialDefaults(BaseModel):
+class PartialDefaultsSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     action: Action | None = None
@@ -222,158 +192,26 @@ class PolicyFile(BaseModel):
     version: Literal[1] = 1
     name: PolicyId = "custom"
     extends: Literal["default", "none"] = "default"
-    defaults: PartialDefaults = Field(default_factory=PartialDefaults)
-    rules: list[PolicyRule] = Field(default_factory=list)
-    #: the supervisor's escalation rules (normalizer/_escalation.py)
+    defaults: PartialDefaultsSpec = Field(default_factory=PartialDefaultsSpec)
+    rules: list[PolicyRuleSpec] = Field(default_factory=list)
+    #: the supervisor's escalation rules (normalizer/_formats/escalation.py)
     escalations: EscalationSection | None = None
-
-
-class Resolved(BaseModel):
-    """The settings one situation resolves to, before attempt-dependent parts."""
-
-    model_config = ConfigDict(frozen=True)
-
-    action: Action
-    scope: Scope
-    precondition: Precondition | None
-    max_attempts: int
-    backoff: Backoff
-    exhausted: Exhausted
-    hold_s: float | None
-    rule_id: str
-    why: str
-
-
-class Policy(BaseModel):
-    """A loaded policy: its own rules layered over those of the policy it extends."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    source: str
-    defaults: Defaults
-    layers: tuple[tuple[PolicyRule, ...], ...]
-    #: the name of the policy each layer comes from (this one's first)
-    layer_names: tuple[str, ...] = ()
-    #: the escalation rules in effect, inherited ones included
-    escalations: Escalations = Field(default_factory=Escalations)
-    _cache: dict[tuple[Any, ...], Resolved] = PrivateAttr(default_factory=dict)
-
-    def rules(self) -> list[PolicyRule]:
-        return [r for layer in self.layers for r in layer]
-
-    def owner(self, rule: PolicyRule) -> str:
-        """The name of the policy that wrote ``rule``."""
-        for name, layer in zip(self.layer_names, self.layers, strict=True):
-            if any(r is rule for r in layer):
-                return name
-        return self.name
-
-    def matching(
-        self,
-        exchange: str | None,
-        category: Category,
-        subcategory: str | None,
-        operation: Operation,
-        idempotent: bool,
-    ) -> list[PolicyRule]:
-        out = []
-        for layer in self.layers:
-            hits = [
-                r
-                for r in layer
-                if _applies(r.when, exchange, category, subcategory, operation, idempotent)
-            ]
-            hits.sort(key=lambda r: -r.when.specificity())
-            out.extend(hits)
-        return out
-
-    def resolve(
-        self,
-        exchange: str | None,
-        category: Category,
-        subcategory: str | None,
-        operation: Operation,
-        idempotent: bool,
-    ) -> Resolved:
-        key = (exchange, category, subcategory, operation, idempotent)
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        rules = self.matching(exchange, category, subcategory, operation, idempotent)
-        d = self.defaults
-
-        def pick(name: str, default: Any) -> Any:
-            for r in rules:
-                value = getattr(r.then, name)
-                if value is not None:
-                    return value
-            return default
-
-        backoff_fields = {}
-        for f in ("initial_s", "multiplier", "max_s", "jitter"):
-            value = next(
-                (
-                    getattr(r.then.backoff, f)
-                    for r in rules
-                    if r.then.backoff is not None and getattr(r.then.backoff, f) is not None
-                ),
-                getattr(d.backoff, f),
-            )
-            backoff_fields[f] = value
-        first = rules[0] if rules else None
-        resolved = Resolved(
-            action=pick("action", d.action),
-            scope=pick("scope", d.scope),
-            precondition=pick("precondition", None),
-            max_attempts=pick("max_attempts", d.max_attempts),
-            backoff=Backoff(**backoff_fields),
-            exhausted=pick("exhausted", d.exhausted),
-            hold_s=pick("hold_s", d.hold_s),
-            rule_id=f"{self.owner(first)}:{first.id}" if first else f"{self.name}:defaults",
-            why=first.why if first else "no policy rule matched; the policy's defaults apply",
-        )
-        with _LOCK:
-            self._cache[key] = resolved
-        return resolved
-
-
-_LOCK = threading.Lock()
-
-
-def _applies(
-    when: PolicyWhen,
-    exchange: str | None,
-    category: Category,
-    subcategory: str | None,
-    operation: Operation,
-    idempotent: bool,
-) -> bool:
-    if when.exchange is not None and exchange not in when.exchange:
-        return False
-    if when.category is not None and not any(
-        lb == category.value or lb == subcategory for lb in when.category
-    ):
-        return False
-    if when.operation is not None and operation not in when.operation:
-        return False
-    return not (when.idempotent is not None and when.idempotent != idempotent)
 
 
 # ------------------------------------------------------------------ loading
 
 
-def _merge_defaults(base: Defaults, over: PartialDefaults) -> Defaults:
+def _merge_defaults(base: DefaultsSpec, over: PartialDefaultsSpec) -> DefaultsSpec:
     data = base.model_dump()
     for k, v in over.model_dump(exclude_none=True).items():
         if k == "backoff":
             data["backoff"] = {**data["backoff"], **v}
         else:
             data[k] = v
-    return Defaults.model_validate(data)
+    return DefaultsSpec.model_validate(data)
 
 
-def _check_layer(parsed: PolicyFile, located: Located, defaults: Defaults) -> None:
+def _check_layer(parsed: PolicyFile, located: Located, defaults: DefaultsSpec) -> None:
     """Refuse conflicts and backoffs that are invalid once cascaded."""
     problems: list[Problem] = []
     seen: dict[str, int] = {}
@@ -395,7 +233,7 @@ def _check_layer(parsed: PolicyFile, located: Located, defaults: Defaults) -> No
                 **rule.then.backoff.model_dump(exclude_none=True),
             }
             try:
-                Backoff(**merged)
+                BackoffSpec(**merged)
             except ValidationError as exc:
                 problems.append(
                     Problem(
@@ -415,7 +253,7 @@ _THEN_FIELDS = ("action", "scope", "precondition", "max_attempts", "exhausted", 
 MAX_CONFLICTS = 50
 
 
-def _conflicts(rules: list[PolicyRule], located: Located) -> list[Problem]:
+def _conflicts(rules: list[PolicyRuleSpec], located: Located) -> list[Problem]:
     """Pairs of rules that tie (equal specificity, overlapping situations) and disagree.
 
     Near-linear: rules are bucketed by what any two overlapping rules of
@@ -467,7 +305,7 @@ def _conflicts(rules: list[PolicyRule], located: Located) -> list[Problem]:
 
 
 def _conflict(
-    located: Located, i: int, j: int, a: PolicyRule, b: PolicyRule, clash: list[str]
+    located: Located, i: int, j: int, a: PolicyRuleSpec, b: PolicyRuleSpec, clash: list[str]
 ) -> Problem:
     return Problem(
         located.path,
@@ -479,7 +317,7 @@ def _conflict(
     )
 
 
-def _when_overlap(a: PolicyWhen, b: PolicyWhen) -> bool:
+def _when_overlap(a: PolicyWhenSpec, b: PolicyWhenSpec) -> bool:
     def meet(x: list[Any] | None, y: list[Any] | None) -> bool:
         return x is None or y is None or bool(set(x) & set(y))
 
@@ -499,6 +337,35 @@ def _labels_meet(x: str, y: str) -> bool:
     return x == y or y.startswith(x + ".") or x.startswith(y + ".")
 
 
+def _compile_rule(rule: PolicyRuleSpec) -> PolicyRule:
+    w, t = rule.when, rule.then
+    return PolicyRule(
+        rule.id,
+        rule.why,
+        PolicyWhen(w.exchange, w.category, w.operation, w.idempotent),
+        Then(
+            t.action,
+            t.scope,
+            t.precondition,
+            t.max_attempts,
+            t.backoff.model_dump(exclude_none=True) if t.backoff is not None else None,
+            t.hold_s,
+            t.exhausted,
+        ),
+    )
+
+
+def _defaults_spec(d: Defaults) -> DefaultsSpec:
+    return DefaultsSpec(
+        action=d.action,
+        scope=d.scope,
+        max_attempts=d.max_attempts,
+        backoff=BackoffSpec(**d.backoff.as_dict()),
+        exhausted=d.exhausted,
+        hold_s=d.hold_s,
+    )
+
+
 def _from_located(located: Located) -> Policy:
     try:
         parsed = PolicyFile.model_validate(located.data if located.data is not None else {})
@@ -506,12 +373,14 @@ def _from_located(located: Located) -> Policy:
         raise PolicyError(problems_from_validation(exc, located)) from None
     if located.data is None:
         raise PolicyError([Problem(located.path, None, "", "the file is empty")])
-    base = default_policy() if parsed.extends == "default" else None
+    base = _default() if parsed.extends == "default" else None
     try:
-        defaults = _merge_defaults(base.defaults if base else Defaults(), parsed.defaults)
+        defaults = _merge_defaults(
+            _defaults_spec(base.defaults) if base else DefaultsSpec(), parsed.defaults
+        )
     except ValidationError as exc:
         raise PolicyError(problems_from_validation(exc, located, ("defaults",))) from None
-    layers = (tuple(parsed.rules), *(base.layers if base else ()))
+    layers = (tuple(_compile_rule(r) for r in parsed.rules), *(base.layers if base else ()))
     names = (parsed.name, *(base.layer_names if base else ()))
     _check_layer(parsed, located, defaults)
     escalations = resolve_escalations(
@@ -520,7 +389,14 @@ def _from_located(located: Located) -> Policy:
     return Policy(
         name=parsed.name,
         source=located.path,
-        defaults=defaults,
+        defaults=Defaults(
+            defaults.action,
+            defaults.scope,
+            defaults.max_attempts,
+            Backoff(**defaults.backoff.model_dump()),
+            defaults.exhausted,
+            defaults.hold_s,
+        ),
         layers=layers,
         layer_names=names,
         escalations=escalations,
@@ -537,15 +413,28 @@ def parse_policy(text: str, path: str = "<policy>") -> Policy:
     return _from_located(load_text(text, path, PolicyError))
 
 
-_default: Policy | None = None
+def _load_default() -> Policy:
+    return _from_located(load_file(data_dir("policies") / "default.yaml", PolicyError))
 
 
-def default_policy() -> Policy:
-    """The bundled default policy (``policies/default.yaml``)."""
-    global _default
-    if _default is None:
-        with _LOCK:
-            if _default is None:
-                located = load_file(data_dir("policies") / "default.yaml", PolicyError)
-                _default = _from_located(located)
-    return _default
+_default_lock = threading.Lock()
+_defaults: list[Policy] = []
+
+
+def _default() -> Policy:
+    """The bundled default policy, loaded from its file (the base of ``extends: default``)."""
+    if not _defaults:
+        with _default_lock:
+            if not _defaults:
+                _defaults.append(_load_default())
+    return _defaults[0]
+
+
+def compile_default_policy() -> dict[str, Any]:
+    """The bundled default policy, checked, as plain data (for the registry)."""
+    return _load_default().to_plain()
+
+
+def default_escalations() -> Any:
+    """The bundled default policy's escalation rules (read when the supervisor needs them)."""
+    return _load_default().escalations

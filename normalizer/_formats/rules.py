@@ -1,24 +1,14 @@
-"""Rule files: schema, compilation, precedence, conflicts, and matching.
+"""Rule files: their schema (pydantic) and their compilation to the core's rules.
 
-Which rule wins is defined here and nowhere else (``Rule.specificity``):
-
-1. a higher ``priority`` wins (default 0; for deliberate overrides);
-2. then the kinds of condition the rule has, weighted as bits:
-   exact code 64, message 32, code range 16, operation 8, HTTP status 4,
-   transport 2, and 1 for an exchange's own rule over a common one;
-3. then the narrower code range, then the narrower set of HTTP statuses.
-
-Two rules of one exchange that tie on all of that, can match the same input,
-and disagree on the category are refused at load time. Whether two message
-conditions can match the same input is decided on witnesses: each rule's
-examples, its templates and the catalog messages of its codes.
+Precedence, conflicts and matching are defined once, on the compiled form, in
+``normalizer._core.table``. A rule may say ``outcome:`` (NOT_SENT, REJECTED,
+UNKNOWN) to override its category's declared outcome; UNKNOWN if and only if
+the category is UNKNOWN_STATE.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,40 +22,54 @@ from pydantic import (
     model_validator,
 )
 
-from .._core.errors import Problem, RuleFileError
+from .._core.errors import RuleFileError
+from .._core.table import (
+    TRANSPORT_KINDS,
+    WEIGHTS,
+    Condition,
+    Probe,
+    Rule,
+    RuleSet,
+    specificity,
+)
 from .._core.text import MAX_MESSAGE_CHARS, Template, bound, fold
-from .catalog import Catalog, CatalogEntry, Code
-from .ontology import ONTOLOGY, Category, Operation
+from .._core.vocabulary import Category, Operation, Outcome
+from .fields import VENUE_NAME, Code, OneLine, Url
+from .store import ONTOLOGY
 from .yaml import Located, validate
 
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+__all__ = [
+    "TRANSPORT_KINDS",
+    "WEIGHTS",
+    "Condition",
+    "ExchangeSpec",
+    "Probe",
+    "Rule",
+    "RuleSet",
+    "RuleSpec",
+    "RulesFile",
+    "When",
+    "compile_rules",
+    "condition_of",
+    "load_rules_file",
+    "specificity",
+]
+
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,79}$")]
-OneLine = Annotated[str, StringConstraints(min_length=8, max_length=240, pattern=r"^[^\n]+$")]
 
 #: How a transport failure happened, as told by the exception the caller caught.
 TransportKind = Literal[
-    "connect_timeout",  # no connection within the timeout: never sent
-    "connect_failed",  # refused, DNS failure, TLS handshake failure: never sent
-    "pool_timeout",  # no free connection in the client's pool: never sent
-    "read_timeout",  # sent, no answer in time
-    "write_timeout",  # timed out while sending: may have been received
-    "connection_lost",  # reset or closed after sending
-    "timeout",  # a timeout of unknown phase
-    "other",  # a transport failure of unknown kind
-]
-TRANSPORT_KINDS: tuple[str, ...] = TransportKind.__args__  # type: ignore[attr-defined]
+    "connect_timeout",
+    "connect_failed",
+    "pool_timeout",
+    "read_timeout",
+    "write_timeout",
+    "connection_lost",
+    "timeout",
+    "other",
+]  # the same as TRANSPORT_KINDS (normalizer._core.table), explained there
 
 _MAX_REGEX = 400
-
-WEIGHTS = {
-    "code": 64,
-    "message": 32,
-    "code_range": 16,
-    "operation": 8,
-    "http_status": 4,
-    "transport": 2,
-    "own": 1,
-}
 
 
 def _as_list(value: Any) -> Any:
@@ -175,12 +179,25 @@ class RuleSpec(BaseModel):
     ] = Field(default_factory=list)
     source: Url | None = None
     priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    #: whether a request this rule decides took effect; default: the ontology's
+    outcome: Outcome | None = None
 
     @field_validator("category")
     @classmethod
     def _in_ontology(cls, v: str) -> str:
         ONTOLOGY.parse_label(v)  # raises ValueError naming the choices
         return v
+
+    @model_validator(mode="after")
+    def _outcome(self) -> RuleSpec:
+        if self.outcome is not None:
+            unknown_state = self.category.split(".", 1)[0] == Category.UNKNOWN_STATE.value
+            if (self.outcome is Outcome.UNKNOWN) != unknown_state:
+                raise ValueError(
+                    f"outcome {self.outcome.value} with category {self.category}: the outcome "
+                    "is UNKNOWN if and only if the category is UNKNOWN_STATE"
+                )
+        return self
 
     @model_validator(mode="after")
     def _examples(self) -> RuleSpec:
@@ -199,7 +216,7 @@ class RuleSpec(BaseModel):
 class RulesFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    exchange: Annotated[str, StringConstraints(pattern=r"^([a-z][a-z0-9_]*|\*)$")]
+    exchange: Annotated[str, StringConstraints(pattern=VENUE_NAME[:-1] + r"|^\*$")]
     source_url: Url
     rules: list[RuleSpec]
 
@@ -323,137 +340,45 @@ class ExchangeSpec(BaseModel):
         return _in_folder(v, info)
 
 
-# ----------------------------------------------------------------- compiled
+# ----------------------------------------------------------------- compiling
 
 
-@dataclass(frozen=True)
-class Probe:
-    """What the matcher looks at, extracted from one exchange input."""
+def condition_of(w: When) -> Condition:
+    """The core condition a validated ``when`` compiles to."""
 
-    code: str | None = None
-    message: str | None = None  # bounded
-    http_status: int | None = None
-    operation: Operation | None = None
-    transport: str | None = None
+    def tup(v: list[Any] | None) -> tuple[Any, ...] | None:
+        return tuple(v) if v is not None else None
 
-    @property
-    def code_int(self) -> int | None:
-        c = self.code
-        if c is None:
-            return None
-        try:
-            return int(c)
-        except ValueError:
-            return None
-
-
-@dataclass(frozen=True, eq=False)
-class Rule:
-    """A compiled rule. ``category``/``subcategory`` are what it maps onto."""
-
-    id: str
-    exchange: str  # "*" for common rules
-    category: Category
-    subcategory: str | None
-    why: str
-    source_url: str
-    priority: int
-    when: When
-    examples: tuple[str, ...]
-    path: str
-    line: int | None
-    codes: frozenset[str] | None = None
-    templates: tuple[Template, ...] = ()
-    regexes: tuple[re.Pattern[str], ...] = ()
-    statuses: frozenset[int] | None = None
-    operations: frozenset[Operation] | None = None
-    transports: frozenset[str] | None = None
-    specificity: tuple[int, ...] = field(default=())
-
-    @property
-    def label(self) -> str:
-        return self.subcategory or self.category.value
-
-    def matches(self, probe: Probe, folded: str | None) -> bool:
-        w = self.when
-        if self.codes is not None and probe.code not in self.codes:
-            return False
-        if w.code_range is not None:
-            n = probe.code_int
-            if n is None or not (w.code_range[0] <= n <= w.code_range[1]):
-                return False
-        if self.statuses is not None or w.http_status_range is not None:
-            s = probe.http_status
-            if s is None:
-                return False
-            in_set = self.statuses is not None and s in self.statuses
-            in_range = w.http_status_range is not None and (
-                w.http_status_range[0] <= s <= w.http_status_range[1]
-            )
-            if not (in_set or in_range):
-                return False
-        if self.operations is not None and probe.operation not in self.operations:
-            return False
-        if self.transports is not None and probe.transport not in self.transports:
-            return False
-        if self.templates or self.regexes:
-            if probe.message is None or folded is None:
-                return False
-            if not (
-                any(t.matches(folded) for t in self.templates)
-                or any(r.search(probe.message) for r in self.regexes)
-            ):
-                return False
-        return True
-
-    def message_matches(self, message: str) -> bool:
-        if not (self.templates or self.regexes):
-            return True
-        folded = fold(message)
-        b = bound(message)
-        return any(t.matches(folded) for t in self.templates) or any(
-            r.search(b) for r in self.regexes
-        )
-
-
-def specificity(spec: RuleSpec, own: bool) -> tuple[int, ...]:
-    """The precedence key of a rule: higher wins (see the module docstring)."""
-    w = spec.when
-    bits = sum(WEIGHTS[k] for k in w.kinds()) + (WEIGHTS["own"] if own else 0)
-    range_width = (w.code_range[1] - w.code_range[0]) if w.code_range else 0
-    status_width = 0
-    if w.http_status is not None:
-        status_width += len(set(w.http_status))
-    if w.http_status_range is not None:
-        status_width += w.http_status_range[1] - w.http_status_range[0] + 1
-    return (spec.priority, bits, -range_width, -status_width)
+    return Condition(
+        code=tup(w.code),
+        code_range=tuple(w.code_range) if w.code_range else None,  # type: ignore[arg-type]
+        http_status=tup(w.http_status),
+        http_status_range=tuple(w.http_status_range) if w.http_status_range else None,  # type: ignore[arg-type]
+        message=tup(w.message),
+        message_regex=tup(w.message_regex),
+        operation=tup(w.operation),
+        transport=tup(w.transport),
+    )
 
 
 def compile_rules(parsed: RulesFile, located: Located, default_exchange: str) -> list[Rule]:
     out = []
     for i, spec in enumerate(parsed.rules):
         category, sub = ONTOLOGY.parse_label(spec.category)
-        w = spec.when
         out.append(
             Rule(
                 id=spec.id,
                 exchange=parsed.exchange,
                 category=category,
                 subcategory=sub,
+                outcome=spec.outcome or ONTOLOGY.outcome_of(category, sub),
                 why=spec.why,
                 source_url=spec.source or parsed.source_url,
                 priority=spec.priority,
-                when=w,
+                when=condition_of(spec.when),
                 examples=tuple(spec.examples),
                 path=located.path,
                 line=located.line_of(("rules", i)),
-                codes=frozenset(w.code) if w.code is not None else None,
-                templates=tuple(Template(t) for t in w.message or ()),
-                regexes=tuple(re.compile(r, re.IGNORECASE) for r in w.message_regex or ()),
-                statuses=frozenset(w.http_status) if w.http_status is not None else None,
-                operations=frozenset(w.operation) if w.operation is not None else None,
-                transports=frozenset(w.transport) if w.transport is not None else None,
-                specificity=specificity(spec, own=parsed.exchange != "*"),
             )
         )
     return out
@@ -465,237 +390,3 @@ def load_rules_file(path: Path, exchange: str) -> list[Rule]:
     located = load_file(path, RuleFileError)
     parsed = validate(RulesFile, located, RuleFileError, {"exchange": exchange})
     return compile_rules(parsed, located, exchange)
-
-
-# ------------------------------------------------------------ the rule set
-
-
-class RuleSet:
-    """Everything needed to classify one exchange's errors."""
-
-    def __init__(
-        self,
-        spec: ExchangeSpec,
-        catalog: Catalog | None,
-        own: list[Rule],
-        common: list[Rule],
-    ) -> None:
-        self.name = spec.name
-        self.spec = spec
-        self.catalog = catalog
-        self.rules: tuple[Rule, ...] = tuple(own) + tuple(common)
-        self.by_id: Mapping[str, Rule] = {r.id: r for r in self.rules}
-        entries = catalog.entries if catalog else ()
-        self.documented_codes = frozenset(e.code for e in entries)
-        # message -> catalog entry: exact folded texts first, then templates by weight
-        self._exact: dict[str, CatalogEntry] = {}
-        templated: list[tuple[Template, CatalogEntry]] = []
-        for entry in entries:
-            t = Template(entry.message)
-            if t.weight < 4:
-                continue  # too little text to recognise a message by
-            if len(t.parts) == 1:
-                self._exact.setdefault(t.parts[0], entry)
-            else:
-                templated.append((t, entry))
-        templated.sort(key=lambda te: -te[0].weight)
-        self._templated = tuple(templated)
-        self.templates = {id(e): Template(e.message) for e in entries}
-        # candidate lists, each sorted strongest first
-        self._by_code: dict[str, list[Rule]] = {}
-        self._other: list[Rule] = []
-        for rule in sorted(self.rules, key=lambda r: r.specificity, reverse=True):
-            if rule.codes is not None:
-                for c in rule.codes:
-                    self._by_code.setdefault(c, []).append(rule)
-            else:
-                self._other.append(rule)
-        self.known_codes = self.documented_codes | frozenset(self._by_code)
-        self._check()
-
-    # -------------------------------------------------------------- checks
-
-    def _check(self) -> None:
-        problems: list[Problem] = []
-        seen: dict[str, Rule] = {}
-        for rule in self.rules:
-            if rule.id in seen:
-                other = seen[rule.id]
-                problems.append(
-                    Problem(
-                        rule.path,
-                        rule.line,
-                        "id",
-                        f"{rule.id!r} is also defined at {other.path}:{other.line}",
-                    )
-                )
-            seen[rule.id] = rule
-        for a, b in self.conflicts():
-            problems.append(
-                Problem(
-                    b.path,
-                    b.line,
-                    "when",
-                    f"rule {b.id!r} ({b.label}) and rule {a.id!r} ({a.label}, {a.path}:{a.line}) "
-                    "can match the same input with the same precedence; make one more specific "
-                    "or give one a priority",
-                )
-            )
-        if problems:
-            raise RuleFileError(problems)
-
-    def witnesses(self, rule: Rule) -> list[str]:
-        """Messages that the rule's message condition is meant to match."""
-        out = list(rule.examples)
-        out += [t.fill(["x" * 3] * len(t.source)) for t in rule.templates]
-        if rule.codes is not None and self.catalog is not None:
-            out += [e.message for e in self.catalog.entries if e.code in rule.codes]
-        return [m for m in out if rule.message_matches(m)]
-
-    def conflicts(self) -> list[tuple[Rule, Rule]]:
-        """Pairs of this exchange's rules that tie, overlap and disagree."""
-        groups: dict[tuple[int, ...], list[Rule]] = {}
-        for rule in self.rules:
-            groups.setdefault(rule.specificity, []).append(rule)
-        found = []
-        for rules in groups.values():
-            for i, a in enumerate(rules):
-                for b in rules[i + 1 :]:
-                    if (a.category, a.subcategory) != (b.category, b.subcategory) and self._overlap(
-                        a, b
-                    ):
-                        found.append((a, b))
-        return found
-
-    def _overlap(self, a: Rule, b: Rule) -> bool:
-        wa, wb = a.when, b.when
-        if a.codes is not None and b.codes is not None and not (a.codes & b.codes):
-            return False
-        if (
-            wa.code_range
-            and wb.code_range
-            and (wa.code_range[1] < wb.code_range[0] or wb.code_range[1] < wa.code_range[0])
-        ):
-            return False
-        if a.statuses is not None and b.statuses is not None and not (a.statuses & b.statuses):
-            return False
-        if (
-            wa.http_status_range
-            and wb.http_status_range
-            and (
-                wa.http_status_range[1] < wb.http_status_range[0]
-                or wb.http_status_range[1] < wa.http_status_range[0]
-            )
-        ):
-            return False
-        if (
-            a.operations is not None
-            and b.operations is not None
-            and not (a.operations & b.operations)
-        ):
-            return False
-        if (
-            a.transports is not None
-            and b.transports is not None
-            and not (a.transports & b.transports)
-        ):
-            return False
-        if (a.templates or a.regexes) and (b.templates or b.regexes):
-            same = {t.source.casefold() for t in a.templates} & {
-                t.source.casefold() for t in b.templates
-            }
-            same |= {r.pattern for r in a.regexes} & {r.pattern for r in b.regexes}
-            if (
-                not same
-                and not any(b.message_matches(m) for m in self.witnesses(a))
-                and not any(a.message_matches(m) for m in self.witnesses(b))
-            ):
-                return False
-        return True
-
-    # ------------------------------------------------------------ matching
-
-    def documented(self, message: str | None) -> CatalogEntry | None:
-        """The catalog entry whose template the message fits, if any."""
-        if not message:
-            return None
-        folded = fold(message)
-        hit = self._exact.get(folded)
-        if hit is not None:
-            return hit
-        for template, entry in self._templated:
-            if template.matches(folded):
-                return entry
-        return None
-
-    def candidates(self, code: str | None) -> Iterable[Rule]:
-        if code is not None:
-            yield from self._by_code.get(code, ())
-        yield from self._other
-
-    def select(self, probe: Probe) -> tuple[Rule | None, CatalogEntry | None]:
-        """The winning rule for a probe, and the catalog entry its message fit.
-
-        When the probe has no code, or a code no rule or catalog knows, a
-        message that fits a documented template lends the code of that entry.
-        """
-        entry = None
-        if probe.message is not None and (probe.code is None or probe.code not in self.known_codes):
-            entry = self.documented(probe.message)
-            if entry is not None:
-                probe = Probe(
-                    entry.code, probe.message, probe.http_status, probe.operation, probe.transport
-                )
-        folded = fold(probe.message) if probe.message is not None else None
-        best: Rule | None = None
-        for rule in self.candidates(probe.code):
-            if best is not None and rule.specificity <= best.specificity:
-                continue
-            if rule.matches(probe, folded):
-                best = rule
-        return best, entry
-
-    def witness_probes(self, rule: Rule) -> list[Probe]:
-        """Inputs this rule is meant to decide: one per witness message (or one)."""
-        w = rule.when
-        codes: Sequence[str | None] = [None]
-        if rule.codes is not None:
-            codes = [*sorted(rule.codes)]
-        elif w.code_range is not None:
-            lo, hi = w.code_range
-            codes = [
-                next(
-                    (
-                        str(n)
-                        for n in range(lo, min(hi, lo + 100_000) + 1)
-                        if str(n) not in self.known_codes
-                    ),
-                    str(lo),
-                )
-            ]
-        messages: list[str | None] = [None]
-        if rule.templates or rule.regexes:
-            messages = list(dict.fromkeys(self.witnesses(rule))) or [None]
-        status = None
-        if rule.statuses is not None:
-            status = min(rule.statuses)
-        elif w.http_status_range is not None:
-            status = w.http_status_range[0]
-        operation = sorted(rule.operations)[0] if rule.operations else None
-        transport = sorted(rule.transports)[0] if rule.transports else None
-        return [
-            Probe(code, bound(m) if m else None, status, operation, transport)
-            for code in codes
-            for m in messages
-        ]
-
-    def witness_probe(self, rule: Rule) -> Probe | None:
-        """An input that selects this rule, or None when no witness does.
-
-        None means the rule is shadowed by stronger rules for every input it
-        was written for (or, with a message condition, has no example).
-        """
-        for probe in self.witness_probes(rule):
-            if self.select(probe)[0] is rule:
-                return probe
-        return None

@@ -10,10 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from .._core.vocabulary import Category
 from .catalog import Catalog
-from .ontology import ONTOLOGY, Category
 from .policy import PolicyFile
 from .rules import ExchangeSpec, RulesFile
+from .store import ONTOLOGY
 
 Kind = Literal["rules", "policy", "catalog", "exchange"]
 _MODELS: dict[str, type[BaseModel]] = {

@@ -60,7 +60,7 @@ from .tests import run_rule_tests, run_tests
 
 
 def _rule_set(exchange: str, root: str | Path | None) -> object:
-    from .._engine.normalize import Registry, registry
+    from .._formats.registry import Registry, registry
 
     reg = Registry(Path(root)) if root is not None else registry()
     return reg.get(exchange)
@@ -68,7 +68,7 @@ def _rule_set(exchange: str, root: str | Path | None) -> object:
 
 def exchanges(root: str | Path | None = None) -> list[str]:
     """The exchanges under ``root`` (default: the bundled rules), by name."""
-    from .._engine.normalize import Registry, registry
+    from .._formats.registry import Registry, registry
 
     reg = Registry(Path(root)) if root is not None else registry()
     return list(reg.names)

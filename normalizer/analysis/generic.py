@@ -20,12 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._core.table import Probe
 from .._core.text import bound
 from .._engine import generic
 from .._engine.normalize import Registry, normalize, registry
 from .._engine.results import NormalizedError
 from .._engine.textmodel import MODEL_VERSION, TextModel, text_of, tokens
-from .._formats.rules import Probe
 
 #: The training settings; part of the model file, so a change shows as drift.
 ALPHA = 0.1

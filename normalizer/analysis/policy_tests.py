@@ -43,11 +43,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .._core.errors import ConfigError, PolicyError, Problem, SupervisorUnavailable
+from .._core.policy import Policy
 from .._core.resources import data_dir
+from .._core.vocabulary import Action, Operation, Precondition, Scope
 from .._engine.recommend import recommend
 from .._engine.results import NormalizedError
-from .._formats.ontology import ONTOLOGY, Action, Operation, Precondition, Scope
-from .._formats.policy import Policy, load_policy
+from .._formats.policy import load_policy
+from .._formats.registry import ONTOLOGY
 from .._formats.yaml import Located, load_file, validate
 
 CaseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,119}$")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .._escalation import Match
+from .._formats.escalation import Match
 
 __all__ = ["Features", "Predicate", "compile_match"]
 

@@ -39,7 +39,7 @@ from types import ModuleType
 from typing import Any
 
 from .._core.errors import SupervisorUnavailable
-from .._escalation import MAX_SEQUENCE_STEPS, EscalationRule
+from .._formats.escalation import MAX_SEQUENCE_STEPS, EscalationRule
 from ._matchers import Features, Predicate, compile_match
 
 __all__ = ["Completed", "SequenceTracker", "engine_available"]

@@ -7,7 +7,6 @@ holds the decision logic, which is the same whatever the store.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import threading
 import time
@@ -22,11 +21,11 @@ from .._core.errors import (
     SupervisorArgumentError,
     SupervisorClosed,
 )
+from .._core.policy import Policy
+from .._core.vocabulary import Action, Operation, Scope, operation_of
 from .._engine.recommend import _policy, recommend
 from .._engine.results import NormalizedError, Recommendation
-from .._escalation import EscalationRule
-from .._formats.ontology import Action, Operation, Scope, operation_of
-from .._formats.policy import Policy
+from .._formats.escalation import EscalationRule
 from ._matchers import Features, compile_match
 from ._sequences import SequenceTracker
 from ._stores._plan import ALWAYS, EXHAUSTED, FRESH, RESET, STREAK, WINDOW, CountOp, HoldOp, Plan
@@ -396,7 +395,7 @@ class Supervisor:
             candidates.append((0, self._halted(holding, rec, now, plan.event_id)))
         decision = max(candidates, key=_strength)[1]
         if applied.duplicate and not decision.duplicate:
-            decision = dataclasses.replace(decision, duplicate=True)
+            decision = decision._replace(duplicate=True)
         return decision, new_hold
 
     def observe(

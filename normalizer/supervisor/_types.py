@@ -1,15 +1,23 @@
-"""The supervisor's results (``Decision``, ``Halt``) and its scope keys."""
+"""The supervisor's results (``Decision``, ``Halt``) and its scope keys.
+
+``Decision`` and ``Halt`` are immutable records like every result of the
+package (``normalizer._core.record``): typed, hashable, JSON both ways
+(``to_json``/``from_json``, ``to_dict``/``from_dict``), a flat dict for logs
+(``to_flat``), validated when built by keyword.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from .._core.errors import SupervisorArgumentError
-from .._engine.results import Recommendation
-from .._formats.ontology import Action, Precondition, Scope
+from .._core.arguments import flag
+from .._core.errors import ArgumentTypeError, SupervisorArgumentError
+from .._core.record import Record, finite
+from .._core.vocabulary import Action, Precondition, Scope
+from .._engine.results import Recommendation, _enum, _text
 
 __all__ = ["RANK", "WIDTH", "Decision", "Halt", "Keys", "fold_exchange", "key_part"]
 
@@ -22,8 +30,7 @@ _MISSING = "-"
 _ESCAPES = str.maketrans({"%": "%25", ":": "%3A", "~": "%7E"})
 
 
-@dataclass(frozen=True, slots=True)
-class Halt:
+class Halt(Record):
     """A scope on which nothing should be sent until ``until`` (clock time).
 
     ``action`` is HALT, or ESCALATE when a person was called and the scope is
@@ -34,15 +41,54 @@ class Halt:
     ``lifted_by_success``: a success in the scope lifts it early.
     """
 
+    __slots__ = ()
+    _fields = (
+        "scope",
+        "scope_key",
+        "action",
+        "since",
+        "until",
+        "reason",
+        "escalation_rule_id",
+        "policy_rule_id",
+        "lifted_by_success",
+    )
+
     scope: Scope
     scope_key: str
     action: Action
     since: float
     until: float
     reason: str
-    escalation_rule_id: str | None = None
-    policy_rule_id: str | None = None
-    lifted_by_success: bool = False
+    escalation_rule_id: str | None
+    policy_rule_id: str | None
+    lifted_by_success: bool
+
+    def __new__(
+        cls,
+        *,
+        scope: Scope | str,
+        scope_key: str,
+        action: Action | str,
+        since: float,
+        until: float,
+        reason: str,
+        escalation_rule_id: str | None = None,
+        policy_rule_id: str | None = None,
+        lifted_by_success: bool = False,
+    ) -> Halt:
+        values = (
+            _enum("scope", Scope, scope),
+            _text("scope_key", scope_key, optional=False),
+            _enum("action", Action, action),
+            finite("since", since, optional=False),
+            finite("until", until, optional=False),
+            _text("reason", reason, optional=False),
+            _text("escalation_rule_id", escalation_rule_id),
+            _text("policy_rule_id", policy_rule_id),
+            flag("lifted_by_success", lifted_by_success),
+        )
+        return tuple.__new__(cls, values)
 
     @property
     def source(self) -> str:
@@ -64,21 +110,22 @@ class Halt:
 
     @classmethod
     def from_row(cls, row: list[Any]) -> Halt:
-        return cls(
-            Scope(row[0]),
-            str(row[1]),
-            Action(row[2]),
-            float(row[3]),
-            float(row[4]),
-            str(row[5]),
-            row[6] or None,
-            row[7] or None,
-            bool(row[8]),
+        return cls._make(
+            (
+                Scope(row[0]),
+                str(row[1]),
+                Action(row[2]),
+                float(row[3]),
+                float(row[4]),
+                str(row[5]),
+                row[6] or None,
+                row[7] or None,
+                bool(row[8]),
+            )
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(Record):
     """What to do about one observed error, the stream considered.
 
     ``action`` uses the vocabulary of ``Recommendation``; ``scope`` and
@@ -96,20 +143,78 @@ class Decision:
     before (a redelivery: nothing was counted again).
     """
 
+    __slots__ = ()
+    _fields = (
+        "action",
+        "scope",
+        "scope_key",
+        "hold_s",
+        "until",
+        "delay_s",
+        "precondition",
+        "reason",
+        "escalation_rule_id",
+        "recommendation",
+        "at",
+        "replace",
+        "event_id",
+        "duplicate",
+    )
+
     action: Action
     scope: Scope
     scope_key: str
+    hold_s: float | None
+    until: float | None
+    delay_s: float
+    precondition: Precondition | None
     reason: str
+    escalation_rule_id: str | None
     recommendation: Recommendation
     at: float
-    hold_s: float | None = None
-    until: float | None = None
-    delay_s: float = 0.0
-    precondition: Precondition | None = None
-    escalation_rule_id: str | None = None
-    replace: bool = False
-    event_id: str | None = None
-    duplicate: bool = False
+    replace: bool  # type: ignore[assignment]  # the field shadows Record.replace
+    event_id: str | None
+    duplicate: bool
+
+    def __new__(
+        cls,
+        *,
+        action: Action | str,
+        scope: Scope | str,
+        scope_key: str,
+        reason: str,
+        recommendation: Recommendation | Mapping[str, Any],
+        at: float,
+        hold_s: float | None = None,
+        until: float | None = None,
+        delay_s: float = 0.0,
+        precondition: Precondition | str | None = None,
+        escalation_rule_id: str | None = None,
+        replace: bool = False,
+        event_id: str | None = None,
+        duplicate: bool = False,
+    ) -> Decision:
+        if isinstance(recommendation, Mapping):
+            recommendation = Recommendation.from_dict(recommendation)
+        elif not isinstance(recommendation, Recommendation):
+            raise ArgumentTypeError("recommendation", "a Recommendation", recommendation)
+        values = (
+            _enum("action", Action, action),
+            _enum("scope", Scope, scope),
+            _text("scope_key", scope_key, optional=False),
+            finite("hold_s", hold_s),
+            finite("until", until),
+            finite("delay_s", delay_s, optional=False),
+            _enum("precondition", Precondition, precondition, optional=True),
+            _text("reason", reason, optional=False),
+            _text("escalation_rule_id", escalation_rule_id),
+            recommendation,
+            finite("at", at, optional=False),
+            flag("replace", replace),
+            _text("event_id", event_id),
+            flag("duplicate", duplicate),
+        )
+        return tuple.__new__(cls, values)
 
     @property
     def overridden(self) -> bool:

@@ -28,27 +28,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._core.errors import Problem, RuleFileError
-from ._engine.results import NormalizedError
-from ._formats.yaml import load_file
+from .._formats.registry import registry
+from .._formats.ruletests import INPUT_KEYS, Case, load_cases, rule_test_files
+from .normalize import normalize
+from .results import NormalizedError
+from .transport import _BY_NAME
 
-INPUT_KEYS = {"code", "message", "http_status", "body", "headers", "operation", "transport"}
-#: transport kinds whose request never left the caller
-NOT_SENT_KINDS = {"connect_timeout", "connect_failed", "pool_timeout"}
+__all__ = [
+    "INPUT_KEYS",
+    "Case",
+    "CaseResult",
+    "RuleTestReport",
+    "load_cases",
+    "outcome_of",
+    "rule_test_files",
+    "run_case",
+    "run_rule_tests",
+]
+
 RETRY_TOLERANCE_S = 1.0
-
-
-@dataclass(frozen=True)
-class Case:
-    """One rule test."""
-
-    exchange: str
-    id: str
-    input: Mapping[str, Any]
-    expect: Mapping[str, Any]
-    path: str
-    line: int | None
-    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,80 +71,8 @@ class RuleTestReport:
         return [r for r in self.results if not r.passed]
 
 
-def rule_test_files(root: Path) -> list[Path]:
-    """Every ``tests.yaml`` under the rules folder, in name order."""
-    return sorted(p for p in root.glob("*/tests.yaml") if p.is_file())
-
-
-def load_cases(path: Path) -> list[Case]:
-    """The cases of one file; mistakes are refused with file, line and field."""
-    located = load_file(path, RuleFileError)
-    data = located.data
-    problems: list[Problem] = []
-    if not isinstance(data, Mapping):
-        raise RuleFileError([Problem(str(path), 1, "", "must be a mapping")])
-    exchange = data.get("exchange")
-    if not isinstance(exchange, str):
-        problems.append(Problem(str(path), 1, "exchange", "must name the exchange (or '*')"))
-    cases = data.get("cases")
-    if not isinstance(cases, list):
-        problems.append(Problem(str(path), 1, "cases", "must be a list"))
-        raise RuleFileError(problems)
-    out: list[Case] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(cases):
-        line = located.line_of(("cases", i))
-        if not isinstance(raw, Mapping):
-            problems.append(Problem(str(path), line, f"cases[{i}]", "must be a mapping"))
-            continue
-        cid = raw.get("id")
-        inp = raw.get("input")
-        exp = raw.get("expect")
-        ex = raw.get("exchange", exchange)
-        where = f"cases[{i}]"
-        if not isinstance(cid, str) or not cid:
-            problems.append(Problem(str(path), line, f"{where}.id", "missing"))
-            continue
-        if cid in seen:
-            problems.append(Problem(str(path), line, f"{where}.id", f"{cid!r} is repeated"))
-        seen.add(cid)
-        if not isinstance(inp, Mapping) or not inp:
-            problems.append(Problem(str(path), line, f"{where}.input", "must be a mapping"))
-            continue
-        unknown = set(inp) - INPUT_KEYS
-        if unknown:
-            problems.append(
-                Problem(str(path), line, f"{where}.input", f"unknown keys {sorted(unknown)}")
-            )
-        if not isinstance(exp, Mapping) or not exp:
-            problems.append(Problem(str(path), line, f"{where}.expect", "must be a mapping"))
-            continue
-        if not isinstance(ex, str) or ex == "*":
-            problems.append(
-                Problem(str(path), line, f"{where}.exchange", "a shared file's case names one")
-            )
-            continue
-        source = raw.get("source")
-        out.append(
-            Case(
-                ex,
-                cid,
-                dict(inp),
-                dict(exp),
-                str(path),
-                line,
-                str(source) if source else None,
-            )
-        )
-    if problems:
-        raise RuleFileError(problems)
-    return out
-
-
 def _exception_for(kind: str) -> BaseException:
     """An exception that ``normalize()`` recognises as this transport kind."""
-    from ._engine.transport import _BY_NAME
-
     for name, k in _BY_NAME.items():
         if k == kind:
             module, _, qual = name.rpartition(".")
@@ -158,19 +84,8 @@ def _exception_for(kind: str) -> BaseException:
 
 
 def outcome_of(err: NormalizedError) -> str:
-    """NOT_SENT | REJECTED | UNKNOWN: UNKNOWN iff the category is UNKNOWN_STATE."""
-    own = getattr(err, "outcome", None)
-    if own is not None:
-        return str(getattr(own, "value", own))
-    if err.category.value == "UNKNOWN_STATE":
-        return "UNKNOWN"
-    raw_error = err.raw.error if err.raw is not None else None
-    if raw_error is not None:
-        from ._engine.transport import transport_kind
-
-        if transport_kind(raw_error) in NOT_SENT_KINDS:
-            return "NOT_SENT"
-    return "REJECTED"
+    """NOT_SENT | REJECTED | UNKNOWN (the result's own ``outcome``)."""
+    return err.outcome.value
 
 
 def _value(err: NormalizedError, key: str) -> Any:
@@ -194,7 +109,7 @@ def _compare(err: NormalizedError, expect: Mapping[str, Any], prefix: str = "") 
                     if isinstance(w, Mapping):
                         out += _compare(item, w, f"{prefix}items[{i}].")
             continue
-        if key != "outcome" and key not in type(err).model_fields:
+        if key != "outcome" and key not in type(err)._fields:
             out.append(f"{prefix}{key}: not a field of the result")
             continue
         got = _value(err, key)
@@ -211,8 +126,6 @@ def _compare(err: NormalizedError, expect: Mapping[str, Any], prefix: str = "") 
 
 def run_case(case: Case) -> CaseResult:
     """Run one case through ``normalize()`` and compare what it expects."""
-    import normalizer
-
     args: dict[str, Any] = {k: v for k, v in case.input.items() if k != "transport"}
     body = args.get("body")
     if isinstance(body, (Mapping, list)):
@@ -223,7 +136,7 @@ def run_case(case: Case) -> CaseResult:
         except ValueError as exc:
             return CaseResult(case, None, (str(exc),))
     try:
-        err = normalizer.normalize(case.exchange, **args)
+        err = normalize(case.exchange, **args)
     except Exception as exc:  # a caller mistake in the case (unknown exchange, operation)
         return CaseResult(case, None, (f"normalize() raised {type(exc).__name__}: {exc}",))
     return CaseResult(case, err, tuple(_compare(err, case.expect)))
@@ -231,8 +144,6 @@ def run_case(case: Case) -> CaseResult:
 
 def run_rule_tests(root: str | Path | None = None) -> RuleTestReport:
     """Run every ``tests.yaml`` under ``root`` (default: the bundled rules)."""
-    from ._engine.normalize import registry
-
     base = Path(root) if root is not None else registry().root
     report = RuleTestReport()
     for path in rule_test_files(base):

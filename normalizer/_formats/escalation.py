@@ -68,9 +68,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from ._core.errors import PolicyError, Problem
-from ._formats.ontology import ONTOLOGY, Action, Operation, Scope
-from ._formats.yaml import Located, PathKey, field_name
+from .._core.errors import PolicyError, Problem
+from .._core.vocabulary import Action, Operation, Scope
+from .fields import OneLine, VenueName
+from .store import ONTOLOGY
+from .yaml import Located, PathKey, field_name
 
 #: At most this many escalation rules in one policy (its own plus inherited).
 MAX_ESCALATION_RULES = 64
@@ -86,8 +88,8 @@ DEFAULT_REPLACE_MIN_AGE_S = 5.0
 MIN_REPLACE_AGE_S = 1.0
 
 EscalationId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
-_Why = Annotated[str, StringConstraints(min_length=8, max_length=240, pattern=r"^[^\n]+$")]
-_Exchange = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+_Why = OneLine
+_Exchange = VenueName
 _Account = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 

@@ -1,0 +1,301 @@
+"""The safety guards: what no policy may make ``recommend()`` answer.
+
+Each guard is one object with an ``id``, a one-line ``why``, and two
+functions over a situation (what failed, during what) and a proposal (the
+action, scope and precondition a policy asks for):
+
+- ``applies(situation, proposal)``: the proposal is one this guard overrides;
+- ``apply(situation, proposal)``: the proposal it answers instead.
+
+The same objects serve twice, so a guard is defined once:
+
+- at run time, ``recommend()`` passes the policy's resolved proposal through
+  ``GUARDS`` in order, and ``Recommendation.guard`` names the last guard that
+  changed it;
+- at load time, a policy rule is refused when a guard that ``forbids`` would
+  apply to what the rule asks, in any situation its ``when`` names
+  (``refusal()``): such a rule could never take effect as written.
+
+A rule leaves the guards nothing to check when it names no category (it asks
+nothing of a particular kind of error) or sets neither an action nor a
+precondition. Settings that cascade from several rules are held by the
+run-time guards alone.
+
+The guards read the category, not only the subcategory: ``AUTH`` without a
+subcategory is never retried, ``AUTH.TIMESTAMP`` may be.
+
+Delays: ``delay_bounds()`` is the delay guard (``guard.delay-bounds``): a rate
+limit waits at least ``RATE_LIMIT_MIN_DELAY_S`` (or the cap, if lower), and no
+delay exceeds the cap, or a longer Retry-After. That a delay never decreases
+with the attempt is held by the backoff itself (``Backoff``, whose multiplier
+must be at least ``1 + jitter``), refused at load otherwise.
+
+The guards read the vocabulary's facts (which categories are never retried,
+which operations write, each operation's status query) from the loaded
+ontology they are bound to (``GuardSet``); the bundled one is bound once, in
+``normalizer._formats.store`` (``GUARDS``), and re-exported by
+``normalizer._engine.guards``. Pure: no pydantic, no YAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+from .vocabulary import Action, Category, Operation, Precondition, Scope, wider
+
+__all__ = [
+    "RATE_LIMIT_MIN_DELAY_S",
+    "Guard",
+    "GuardSet",
+    "Proposal",
+    "Situation",
+    "wider",
+]
+
+RATE_LIMIT_MIN_DELAY_S = 1.0
+_RETRYING = (Action.RETRY, Action.QUERY_THEN_RETRY)
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What failed, and what the request was doing."""
+
+    category: Category
+    subcategory: str | None
+    operation: Operation
+    idempotent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """What a policy asks for; ``None`` is "not said" (only in a rule at load)."""
+
+    action: Action | None
+    scope: Scope | None = None
+    precondition: Precondition | None = None
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A safety guard; subclasses define ``applies`` and ``apply``.
+
+    ``onto`` is the loaded ontology (``normalizer._core.vocabulary.Ontology``)
+    whose facts the guard reads.
+    """
+
+    id: str
+    why: str
+    #: a policy rule that asks for what this guard overrides is refused at load
+    forbids: bool = True
+    onto: Any = field(default=None, repr=False, compare=False)
+
+    def applies(self, s: Situation, p: Proposal) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def note(self, s: Situation) -> str:
+        """What the guard changed, for ``Recommendation.reason``."""
+        return self.why
+
+    def writes_unknown(self, s: Situation) -> bool:
+        """A non-idempotent write whose outcome is not known."""
+        return (
+            s.category in (Category.UNKNOWN_STATE, Category.UNKNOWN)
+            and s.operation in self.onto.writes
+            and not s.idempotent
+        )
+
+
+@dataclass(frozen=True)
+class _NeverRetry(Guard):
+    def applies(self, s: Situation, p: Proposal) -> bool:
+        return (
+            s.category in self.onto.never_retry
+            and s.subcategory not in self.onto.retry_allowed
+            and p.action in _RETRYING
+        )
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:
+        return Proposal(Action.ESCALATE, wider(p.scope or Scope.REQUEST, Scope.ACCOUNT), None)
+
+    def note(self, s: Situation) -> str:
+        return f"{s.category.value} errors are never retried"
+
+
+@dataclass(frozen=True)
+class _UnknownOutcomeWrite(Guard):
+    def applies(self, s: Situation, p: Proposal) -> bool:
+        if not self.writes_unknown(s):
+            return False
+        if p.action is Action.RETRY:
+            return True
+        # a query first, but of the wrong thing: resyncing a clock or refreshing
+        # credentials says nothing about whether the write took effect
+        return (
+            p.action is Action.QUERY_THEN_RETRY
+            and p.precondition is not None
+            and p.precondition not in self.onto.status_query.values()
+        )
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:
+        query = self.onto.status_query.get(s.operation)
+        if query is None:
+            return replace(p, action=Action.ESCALATE, precondition=None)
+        return replace(p, action=Action.QUERY_THEN_RETRY, precondition=query)
+
+    def note(self, s: Situation) -> str:
+        if self.onto.status_query.get(s.operation) is None:
+            return (
+                "the earlier attempt may have taken effect and a "
+                f"{s.operation.value} cannot be queried, so a person must check"
+            )
+        return (
+            "the earlier attempt may have taken effect, so its status is queried before resending"
+        )
+
+
+@dataclass(frozen=True)
+class _RateLimitBackoff(Guard):
+    def applies(self, s: Situation, p: Proposal) -> bool:
+        return s.category is Category.RATE_LIMIT and p.action not in (None, Action.RETRY)
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:
+        return replace(p, action=Action.RETRY, precondition=None)
+
+    def note(self, s: Situation) -> str:
+        return "rate limits are retried with backoff until the attempts are used up"
+
+
+@dataclass(frozen=True)
+class _QueryNeedsPrecondition(Guard):
+    def applies(self, s: Situation, p: Proposal) -> bool:
+        return p.action is Action.QUERY_THEN_RETRY and p.precondition is None
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:
+        query = self.onto.status_query.get(s.operation)
+        if query is None:
+            return replace(p, action=Action.ESCALATE)
+        return replace(p, precondition=query)
+
+    def note(self, s: Situation) -> str:
+        return f"a {s.operation.value} cannot be queried, so a person must check its outcome"
+
+
+class GuardSet:
+    """The guards, bound to one loaded ontology, in the order ``recommend()`` applies them."""
+
+    def __init__(self, onto: Any) -> None:
+        self.onto = onto
+        self.status_queries: frozenset[Precondition] = frozenset(onto.status_query.values())
+        self.never_retry = _NeverRetry(
+            "guard.never-retry",
+            "AUTH (but AUTH.TIMESTAMP) and KYC errors are never retried: the request cannot "
+            "succeed until a person acts",
+            onto=onto,
+        )
+        self.unknown_outcome_write = _UnknownOutcomeWrite(
+            "guard.unknown-outcome-write",
+            "an UNKNOWN_STATE or UNKNOWN error on a non-idempotent write is never plain RETRY, "
+            "and is retried only after querying the order's or transfer's status: the earlier "
+            "attempt may have taken effect",
+            onto=onto,
+        )
+        self.rate_limit_backoff = _RateLimitBackoff(
+            "guard.rate-limit-backoff",
+            "rate limits are retried with a positive, growing delay until max_attempts; lower "
+            "max_attempts to stop sooner",
+            onto=onto,
+        )
+        self.query_needs_precondition = _QueryNeedsPrecondition(
+            "guard.query-needs-precondition",
+            "QUERY_THEN_RETRY names what to query: the operation's status query, or a person "
+            "checks",
+            forbids=False,  # a rule may leave the precondition to the operation
+            onto=onto,
+        )
+        self.guards: tuple[Guard, ...] = (
+            self.never_retry,
+            self.unknown_outcome_write,
+            self.rate_limit_backoff,
+            self.query_needs_precondition,
+        )
+        self._refusal: Callable[..., str | None] = lru_cache(maxsize=4096)(self._refuse)
+
+    def guard(self, s: Situation, p: Proposal) -> tuple[Proposal, Guard | None, list[str]]:
+        """``p`` after every guard: the result, the last guard that changed it, their notes."""
+        last: Guard | None = None
+        notes: list[str] = []
+        for g in self.guards:
+            if g.applies(s, p):
+                notes.append(g.note(s))
+                p = g.apply(s, p)
+                last = g
+        return p, last, notes
+
+    @staticmethod
+    def delay_bounds(s: Situation, max_s: float) -> float | None:
+        """The least delay a retry in ``s`` may have (``guard.delay-bounds``), or None."""
+        if s.category is Category.RATE_LIMIT:
+            return min(RATE_LIMIT_MIN_DELAY_S, max_s)
+        return None
+
+    def refusal(
+        self,
+        labels: tuple[str, ...] | None,
+        operations: tuple[Operation, ...] | None,
+        idempotent: bool | None,
+        proposal: Proposal,
+    ) -> str | None:
+        """Why a policy rule asking ``proposal`` when these match is refused, or None.
+
+        Every situation the rule names is tried: each label (a category stands
+        for itself and each of its subcategories), each operation (all when none
+        is named), each idempotent value (both when not named).
+        """
+        if not labels or (proposal.action is None and proposal.precondition is None):
+            return None
+        return self._refusal(labels, operations, idempotent, proposal)
+
+    def _refuse(
+        self,
+        labels: tuple[str, ...],
+        operations: tuple[Operation, ...] | None,
+        idempotent: bool | None,
+        proposal: Proposal,
+    ) -> str | None:
+        onto = self.onto
+        ops = operations or tuple(Operation)
+        idems = (False, True) if idempotent is None else (idempotent,)
+        for label in labels:
+            cat, sub = onto.parse_label(label)
+            subs = (
+                (sub,) if sub else (None, *(s for s, c in onto.subcategories.items() if c is cat))
+            )
+            for one in subs:
+                for op in ops:
+                    for idem in idems:
+                        s = Situation(cat, one, op, idem)
+                        for g in self.guards:
+                            if g.forbids and g.applies(s, proposal):
+                                return _refused(
+                                    g,
+                                    proposal,
+                                    one or cat.value,
+                                    op,
+                                    g is self.unknown_outcome_write,
+                                )
+        return None
+
+
+def _refused(g: Guard, proposal: Proposal, label: str, op: Operation, write: bool) -> str:
+    asked = proposal.action.value if proposal.action else "-"
+    if proposal.precondition is not None:
+        asked += f" after {proposal.precondition.value}"
+    during = f" during {op.value}" if write else ""
+    idem_note = " (not idempotent)" if write else ""
+    return f"then.action {asked} for {label}{during}{idem_note} is what {g.id} forbids: {g.why}"

@@ -1,0 +1,271 @@
+"""Immutable result records: typed, hashable, JSON both ways, a flat dict for logs.
+
+Every result the package hands out (``NormalizedError``, ``RawInput``,
+``Recommendation``, the supervisor's ``Decision`` and ``Halt``) is a
+``Record``: a tuple subclass whose fields are read by name, so it is
+immutable, hashable and cheap to build (about the cost of a tuple). Building
+one by keyword validates it; the engine, whose values are already checked,
+builds them with ``_make`` and skips that.
+
+- ``to_dict()``: JSON-ready nested data (enums as their values, nested records
+  as dicts); ``from_dict()`` rebuilds an equal record, validated.
+- ``to_json()`` / ``from_json()``: the same as text.
+- ``to_flat()``: one level of scalars for a log line (nested records counted or
+  flattened with a dotted prefix, free-form evidence left out).
+
+Fields named in ``_ignored`` (the raw evidence) take no part in equality and
+hashing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Mapping
+from enum import Enum
+from operator import itemgetter
+from typing import Any, ClassVar, TypeVar
+
+from .errors import ArgumentTypeError, InvalidResultError
+
+R = TypeVar("R", bound="Record")
+
+_new = tuple.__new__
+
+
+class Record(tuple):  # type: ignore[type-arg]
+    """Base of the result types (see the module docstring)."""
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+    #: fields left out of equality and hashing (the raw evidence)
+    _ignored: ClassVar[frozenset[str]] = frozenset()
+    _compared: ClassVar[int] = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for i, name in enumerate(cls._fields):
+            setattr(cls, name, property(itemgetter(i), doc=f"field {name}"))
+        compared = len(cls._fields)
+        while compared and cls._fields[compared - 1] in cls._ignored:
+            compared -= 1
+        cls._compared = compared
+
+    @classmethod
+    def _make(cls: type[R], values: tuple[Any, ...]) -> R:
+        """Build from values in field order, already known to be valid."""
+        return _new(cls, values)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), tuple(self)))
+
+    def __copy__(self: R) -> R:
+        return self
+
+    def __deepcopy__(self: R, memo: Any) -> R:
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        n = self._compared
+        if n == len(self._fields):
+            return tuple.__eq__(self, other)
+        return tuple(self[:n]) == tuple(other[:n])
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self) -> int:
+        n = self._compared
+        return hash(tuple(self[:n]) if n != len(self._fields) else tuple(self))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}"
+            for name, value in zip(self._fields, self, strict=True)
+            if name not in self._ignored
+        )
+        return f"{type(self).__name__}({shown})"
+
+    def _replace(self: R, **changes: Any) -> R:
+        """A copy with some fields changed, validated like a hand-built record."""
+        values = dict(zip(self._fields, self, strict=True))
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise ArgumentTypeError(
+                sorted(unknown)[0], f"a field of {type(self).__name__}", changes
+            )
+        values.update(changes)
+        return type(self)(**values)
+
+    replace = _replace
+
+    # ------------------------------------------------------------- JSON
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nested data; ``from_dict`` rebuilds an equal record."""
+        return {name: _encode(value) for name, value in zip(self._fields, self, strict=True)}
+
+    @classmethod
+    def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
+        if not isinstance(data, Mapping):
+            raise ArgumentTypeError("data", "a mapping", data)
+        return cls._decode(data)
+
+    @classmethod
+    def _decode(cls: type[R], data: Mapping[str, Any]) -> R:
+        return cls(**{k: v for k, v in data.items() if k in cls._fields})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
+
+    @classmethod
+    def from_json(cls: type[R], text: str | bytes) -> R:
+        return cls.from_dict(json.loads(text))
+
+    def to_flat(self, prefix: str = "") -> dict[str, Any]:
+        """One level of scalars, for a log line."""
+        out: dict[str, Any] = {}
+        for name, value in zip(self._fields, self, strict=True):
+            if name in self._ignored:
+                continue
+            key = prefix + name
+            if isinstance(value, Record):
+                out.update(value.to_flat(key + "."))
+            elif isinstance(value, tuple):
+                if value and isinstance(value[0], Record):
+                    out[key] = len(value)
+                else:
+                    out[key] = "; ".join(str(v) for v in value) if value else None
+            elif isinstance(value, Enum):
+                out[key] = value.value
+            else:
+                out[key] = value
+        return out
+
+
+def _rebuild(cls: type[Record], values: tuple[Any, ...]) -> Record:
+    return cls._make(values)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+# ------------------------------------------------------------ raw evidence
+
+
+class ExceptionInfo(Record):
+    """An exception as it survives JSON: its type, module and message."""
+
+    __slots__ = ()
+    _fields = ("type", "module", "message")
+
+    type: str
+    module: str
+    message: str
+
+    def __new__(cls, type: str, module: str, message: str) -> ExceptionInfo:
+        for name, value in (("type", type), ("module", module), ("message", message)):
+            if not isinstance(value, str):
+                raise ArgumentTypeError(name, "a str", value)
+        return _new(cls, (type, module, message))
+
+    @classmethod
+    def of(cls, exc: BaseException) -> ExceptionInfo:
+        try:
+            text = str(exc)
+        except Exception:  # a broken __str__ must not break logging
+            text = "<unprintable>"
+        return cls(type(exc).__qualname__, type(exc).__module__, text[:4096])
+
+
+_MARKERS = ("$bytes", "$base64", "$json", "$exception", "$repr", "$float")
+
+
+def encode_evidence(value: Any) -> Any:
+    """A caller's raw value as JSON data that ``decode_evidence`` turns back.
+
+    Text stays text; bytes become ``{"$bytes": text}`` when UTF-8, else
+    ``{"$base64": ...}``; a JSON-able mapping or list ``{"$json": ...}``; an
+    exception ``{"$exception": {type, module, message}}``; anything else
+    ``{"$repr": repr}`` (kept as that text).
+    """
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else {"$repr": repr(value)[:64]}
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        try:
+            return {"$bytes": data.decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"$base64": base64.b64encode(data).decode("ascii")}
+    if isinstance(value, BaseException):
+        return {"$exception": list(ExceptionInfo.of(value))}
+    if isinstance(value, ExceptionInfo):
+        return {"$exception": list(value)}
+    if isinstance(value, (Mapping, list, tuple)):
+        try:
+            json.dumps(value, allow_nan=False)
+            if isinstance(value, Mapping):
+                return {"$json": dict(value)}
+            return {"$json": list(value)}
+        except (TypeError, ValueError, RecursionError):
+            pass
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return {"$repr": text[:4096]}
+
+
+def decode_evidence(data: Any) -> Any:
+    """The inverse of ``encode_evidence``."""
+    if isinstance(data, Mapping) and len(data) == 1:
+        ((key, value),) = data.items()
+        if key == "$bytes" and isinstance(value, str):
+            return value.encode("utf-8")
+        if key == "$base64" and isinstance(value, str):
+            return base64.b64decode(value)
+        if key == "$json":
+            return value
+        if key == "$exception" and isinstance(value, (list, tuple)) and len(value) == 3:
+            return ExceptionInfo(*value)
+        if key == "$float" and isinstance(value, str):
+            return float(value)
+        if key == "$repr":
+            return Unrepresentable(str(value))
+    return data
+
+
+class Unrepresentable(str):
+    """A raw value that JSON could only carry as its repr()."""
+
+    __slots__ = ()
+
+
+def finite(name: str, value: object, *, optional: bool = True) -> float | None:
+    """``value`` as a finite float (ints accepted, bools refused), else InvalidResultError."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArgumentTypeError(name, "a number", value)
+    try:
+        f = float(value)
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f) or f < 0:
+        raise InvalidResultError(name, "must be a finite number >= 0", value)
+    return f

@@ -1,0 +1,781 @@
+"""The compiled rule table and its selector: plain Python, no pydantic, no YAML.
+
+The rule files are validated and checked by ``normalizer._formats.rules``;
+what they compile to is defined here and is all the engine reads.
+
+Which rule wins is defined here and nowhere else (``specificity``):
+
+1. a higher ``priority`` wins (default 0; for deliberate overrides);
+2. then the kinds of condition the rule has, weighted as bits:
+   exact code 64, message 32, code range 16, operation 8, HTTP status 4,
+   transport 2, and 1 for an exchange's own rule over a common one;
+3. then the narrower code range, then the narrower set of HTTP statuses.
+
+Two rules of one exchange that tie on all of that, can match the same input,
+and disagree on the category are refused when the rules compile. Whether two
+message conditions can match the same input is decided on witnesses: each
+rule's examples, its templates and the catalog messages of its codes.
+
+Code-less rules with a message condition are found through one combined
+prefilter (``_MessageIndex``): a dictionary from each rule's longest literal
+piece to the rules that need it, so a message is shown only to the rules whose
+text it contains, instead of to every code-less rule in turn.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Problem, RuleFileError
+from .text import Template, bound, fold
+from .vocabulary import Category, Operation, Outcome
+
+WEIGHTS = {
+    "code": 64,
+    "message": 32,
+    "code_range": 16,
+    "operation": 8,
+    "http_status": 4,
+    "transport": 2,
+    "own": 1,
+}
+
+#: How a transport failure happened, as told by the exception the caller caught.
+TRANSPORT_KINDS: tuple[str, ...] = (
+    "connect_timeout",  # no connection within the timeout: never sent
+    "connect_failed",  # refused, DNS failure, TLS handshake failure: never sent
+    "pool_timeout",  # no free connection in the client's pool: never sent
+    "read_timeout",  # sent, no answer in time
+    "write_timeout",  # timed out while sending: may have been received
+    "connection_lost",  # reset or closed after sending
+    "timeout",  # a timeout of unknown phase
+    "other",  # a transport failure of unknown kind
+)
+
+
+class Frozen:
+    """Attribute access over compiled plain data (an exchange's spec): read-only.
+
+    Nested mappings become ``Frozen`` and lists tuples, once, when built; the
+    values are plain instance attributes, so reading one costs no more than
+    reading any attribute.
+    """
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        for key, value in data.items():
+            object.__setattr__(self, key, _frozen(value))
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{name}: compiled data is read-only")
+
+    def __repr__(self) -> str:
+        return f"Frozen({self.__dict__!r})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return Frozen(value)
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Condition:
+    """The one condition model: every condition given must hold.
+
+    A rule's ``when`` is one; the policy's and the supervisor's conditions
+    name the same kinds of thing (codes, labels, operations, ...) and are
+    read the same way: a field left out (None) does not constrain.
+    """
+
+    code: tuple[str, ...] | None = None
+    code_range: tuple[int, int] | None = None
+    http_status: tuple[int, ...] | None = None
+    http_status_range: tuple[int, int] | None = None
+    message: tuple[str, ...] | None = None
+    message_regex: tuple[str, ...] | None = None
+    operation: tuple[Operation, ...] | None = None
+    transport: tuple[str, ...] | None = None
+
+    def kinds(self) -> list[str]:
+        out = []
+        if self.code is not None:
+            out.append("code")
+        if self.message is not None or self.message_regex is not None:
+            out.append("message")
+        if self.code_range is not None:
+            out.append("code_range")
+        if self.operation is not None:
+            out.append("operation")
+        if self.http_status is not None or self.http_status_range is not None:
+            out.append("http_status")
+        if self.transport is not None:
+            out.append("transport")
+        return out
+
+    def to_plain(self) -> tuple[Any, ...]:
+        return (
+            self.code,
+            self.code_range,
+            self.http_status,
+            self.http_status_range,
+            self.message,
+            self.message_regex,
+            tuple(o.value for o in self.operation) if self.operation is not None else None,
+            self.transport,
+        )
+
+    @classmethod
+    def from_plain(cls, data: Sequence[Any]) -> Condition:
+        code, code_range, status, status_range, message, regex, ops, transport = data
+        return cls(
+            code,
+            code_range,
+            status,
+            status_range,
+            message,
+            regex,
+            tuple(Operation(o) for o in ops) if ops is not None else None,
+            transport,
+        )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the matcher looks at, extracted from one exchange input."""
+
+    code: str | None = None
+    message: str | None = None  # bounded
+    http_status: int | None = None
+    operation: Operation | None = None
+    transport: str | None = None
+
+    @property
+    def code_int(self) -> int | None:
+        c = self.code
+        if c is None or len(c) > 32:
+            return None
+        try:
+            return int(c)
+        except ValueError:
+            return None
+
+
+class Entry:
+    """One documented error of a catalog (compiled form).
+
+    ``code`` is the code as the API returns it; ``doc_code`` the id the docs
+    list it under when that differs (OKX's ``51008_1000`` arrives as
+    ``51008``); ``name`` and ``description`` the docs' symbolic name and
+    explanation, when they give them.
+    """
+
+    __slots__ = (
+        "code",
+        "description",
+        "doc_code",
+        "guidance",
+        "http_status",
+        "language",
+        "message",
+        "name",
+        "section",
+        "source_url",
+        "template",
+    )
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        language: str = "en",
+        http_status: int | None = None,
+        section: str | None = None,
+        guidance: str | None = None,
+        source_url: str = "",
+        doc_code: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        template: Template | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.language = language
+        self.http_status = http_status
+        self.section = section
+        self.guidance = guidance
+        self.source_url = source_url
+        self.doc_code = doc_code
+        self.name = name
+        self.description = description
+        #: the message compiled for matching (made when first needed if not given)
+        self.template = template
+
+    def compiled(self) -> Template:
+        t = self.template
+        if t is None:
+            t = self.template = Template(self.message)
+        return t
+
+    @property
+    def documented_as(self) -> str:
+        """The id the docs list this entry under."""
+        return self.doc_code or self.code
+
+    def to_plain(self) -> tuple[Any, ...]:
+        return (
+            self.code,
+            self.message,
+            self.language,
+            self.http_status,
+            self.section,
+            self.guidance,
+            self.source_url,
+            self.doc_code,
+            self.name,
+            self.description,
+            self.compiled().to_plain(),
+        )
+
+    def __repr__(self) -> str:
+        return f"Entry({self.code!r}, {self.message!r})"
+
+
+def _entry(e: Sequence[Any]) -> Entry:
+    code, message, language, status, section, guidance, url, doc_code, name, description = e[:10]
+    return Entry(
+        code,
+        message,
+        language,
+        status,
+        section,
+        guidance,
+        url,
+        doc_code,
+        name,
+        description,
+        Template.from_plain(e[10]),
+    )
+
+
+class CompiledCatalog:
+    """The documented codes of one exchange (compiled form)."""
+
+    __slots__ = ("entries", "exchange", "source_url", "updated_at")
+
+    def __init__(
+        self, exchange: str, source_url: str, updated_at: str | None, entries: tuple[Entry, ...]
+    ) -> None:
+        self.exchange = exchange
+        self.source_url = source_url
+        self.updated_at = updated_at
+        self.entries = entries
+
+    def codes(self) -> list[str]:
+        """Distinct codes, in documentation order."""
+        return list(dict.fromkeys(e.code for e in self.entries))
+
+    def languages(self) -> list[str]:
+        return list(dict.fromkeys(e.language for e in self.entries))
+
+    def sections(self) -> list[str]:
+        """Distinct sections, in documentation order (entries without one: "")."""
+        return list(dict.fromkeys(e.section or "" for e in self.entries))
+
+    def to_plain(self) -> tuple[Any, ...]:
+        return (
+            self.exchange,
+            self.source_url,
+            self.updated_at,
+            tuple(e.to_plain() for e in self.entries),
+        )
+
+    @classmethod
+    def from_plain(cls, data: Sequence[Any]) -> CompiledCatalog:
+        exchange, url, updated, entries = data
+        return cls(
+            exchange,
+            url,
+            updated,
+            tuple(_entry(e) for e in entries),
+        )
+
+
+class Rule:
+    """A compiled rule. ``category``/``subcategory`` are what it maps onto;
+    ``outcome`` whether a request it decides took effect."""
+
+    __slots__ = (
+        "_regexes",
+        "category",
+        "codes",
+        "examples",
+        "exchange",
+        "has_message",
+        "id",
+        "line",
+        "operations",
+        "outcome",
+        "path",
+        "priority",
+        "source_url",
+        "specificity",
+        "statuses",
+        "subcategory",
+        "templates",
+        "transports",
+        "when",
+        "why",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        exchange: str,
+        category: Category,
+        subcategory: str | None,
+        outcome: Outcome,
+        why: str,
+        source_url: str,
+        priority: int,
+        when: Condition,
+        examples: tuple[str, ...],
+        path: str,
+        line: int | None,
+        templates: tuple[Template, ...] | None = None,
+    ) -> None:
+        self.id = id
+        self.exchange = exchange
+        self.category = category
+        self.subcategory = subcategory
+        self.outcome = outcome
+        self.why = why
+        self.source_url = source_url
+        self.priority = priority
+        self.when = when
+        self.examples = examples
+        self.path = path
+        self.line = line
+        w = when
+        self.codes = frozenset(w.code) if w.code is not None else None
+        self.templates = (
+            templates if templates is not None else tuple(Template(t) for t in w.message or ())
+        )
+        self._regexes: tuple[re.Pattern[str], ...] | None = None  # compiled on first use
+        self.has_message = bool(w.message or w.message_regex)
+        self.statuses = frozenset(w.http_status) if w.http_status is not None else None
+        self.operations = frozenset(w.operation) if w.operation is not None else None
+        self.transports = frozenset(w.transport) if w.transport is not None else None
+        self.specificity = specificity(w, priority, own=exchange != "*")
+
+    def __repr__(self) -> str:
+        return f"Rule({self.id!r}, {self.label})"
+
+    @property
+    def label(self) -> str:
+        return self.subcategory or self.category.value
+
+    @property
+    def regexes(self) -> tuple[re.Pattern[str], ...]:
+        """The rule's message regexes, compiled when first needed."""
+        got = self._regexes
+        if got is None:
+            got = self._regexes = tuple(
+                re.compile(r, re.IGNORECASE) for r in self.when.message_regex or ()
+            )
+        return got
+
+    def to_plain(self) -> tuple[Any, ...]:
+        return (
+            self.id,
+            self.exchange,
+            self.category.value,
+            self.subcategory,
+            self.outcome.value,
+            self.why,
+            self.source_url,
+            self.priority,
+            self.when.to_plain(),
+            self.examples,
+            self.path,
+            self.line,
+            tuple(t.to_plain() for t in self.templates),
+        )
+
+    @classmethod
+    def from_plain(cls, data: Sequence[Any]) -> Rule:
+        i, ex, cat, sub, outcome, why, url, prio, when, examples, path, line, templates = data
+        return cls(
+            id=i,
+            exchange=ex,
+            category=Category(cat),
+            subcategory=sub,
+            outcome=Outcome(outcome),
+            why=why,
+            source_url=url,
+            priority=prio,
+            when=Condition.from_plain(when),
+            examples=tuple(examples),
+            path=path,
+            line=line,
+            templates=tuple(Template.from_plain(t) for t in templates),
+        )
+
+    def matches(self, probe: Probe, folded: str | None) -> bool:
+        w = self.when
+        if self.codes is not None and probe.code not in self.codes:
+            return False
+        if w.code_range is not None:
+            n = probe.code_int
+            if n is None or not (w.code_range[0] <= n <= w.code_range[1]):
+                return False
+        if self.statuses is not None or w.http_status_range is not None:
+            s = probe.http_status
+            if s is None:
+                return False
+            in_set = self.statuses is not None and s in self.statuses
+            in_range = w.http_status_range is not None and (
+                w.http_status_range[0] <= s <= w.http_status_range[1]
+            )
+            if not (in_set or in_range):
+                return False
+        if self.operations is not None and probe.operation not in self.operations:
+            return False
+        if self.transports is not None and probe.transport not in self.transports:
+            return False
+        if self.has_message:
+            if probe.message is None or folded is None:
+                return False
+            if not (
+                any(t.matches(folded) for t in self.templates)
+                or any(r.search(probe.message) for r in self.regexes)
+            ):
+                return False
+        return True
+
+    def message_matches(self, message: str) -> bool:
+        if not self.has_message:
+            return True
+        folded = fold(message)
+        b = bound(message)
+        return any(t.matches(folded) for t in self.templates) or any(
+            r.search(b) for r in self.regexes
+        )
+
+
+def specificity(w: Condition, priority: int, own: bool) -> tuple[int, ...]:
+    """The precedence key of a rule: higher wins (see the module docstring)."""
+    bits = sum(WEIGHTS[k] for k in w.kinds()) + (WEIGHTS["own"] if own else 0)
+    range_width = (w.code_range[1] - w.code_range[0]) if w.code_range else 0
+    status_width = 0
+    if w.http_status is not None:
+        status_width += len(set(w.http_status))
+    if w.http_status_range is not None:
+        status_width += w.http_status_range[1] - w.http_status_range[0] + 1
+    return (priority, bits, -range_width, -status_width)
+
+
+_HEAD = 3
+
+
+class _MessageIndex:
+    """Code-less rules, found by the literal text their message needs.
+
+    Each rule with templates only is filed under the longest literal piece
+    of each template; a rule is a candidate for a message only when the folded
+    message contains one of its keys. Rules with a regular expression or no
+    message condition are always candidates. Order (strongest first) is kept.
+    """
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = tuple(rules)
+        self.always: list[int] = []
+        keyed: dict[str, list[int]] = {}
+        for i, rule in enumerate(self.rules):
+            if rule.when.message_regex or not rule.templates:
+                self.always.append(i)
+                continue
+            for t in rule.templates:
+                key = max(t.parts, key=len)
+                if not key:
+                    self.always.append(i)
+                    break
+                keyed.setdefault(key, []).append(i)
+        self.keys = tuple(keyed.items())
+        self.plain = tuple(r for r in self.rules if not r.has_message)
+
+    def candidates(self, folded: str | None) -> Iterable[Rule]:
+        if folded is None:
+            return self.plain
+        hits = set(self.always)
+        for key, idx in self.keys:
+            if key in folded:
+                hits.update(idx)
+        return [self.rules[i] for i in sorted(hits)]
+
+
+class RuleSet:
+    """Everything needed to classify one exchange's errors.
+
+    ``spec`` is the exchange's compiled ``exchange.yaml`` (attribute access
+    over plain data), ``catalog`` its compiled catalog or None.
+    """
+
+    def __init__(
+        self,
+        spec: Any,
+        catalog: CompiledCatalog | None,
+        own: Sequence[Rule],
+        common: Sequence[Rule],
+        *,
+        check: bool = True,
+    ) -> None:
+        self.name: str = spec.name
+        self.spec = spec
+        self.catalog = catalog
+        self.rules: tuple[Rule, ...] = tuple(own) + tuple(common)
+        self.by_id: Mapping[str, Rule] = {r.id: r for r in self.rules}
+        entries = catalog.entries if catalog else ()
+        self.documented_codes = frozenset(e.code for e in entries)
+        # message -> catalog entry: exact folded texts first, then templates by weight
+        self._exact: dict[str, Entry] = {}
+        templated: list[tuple[Template, Entry]] = []
+        for entry in entries:
+            t = entry.compiled()
+            if t.weight < 4:
+                continue  # too little text to recognise a message by
+            if len(t.parts) == 1:
+                self._exact.setdefault(t.parts[0], entry)
+            else:
+                templated.append((t, entry))
+        templated.sort(key=lambda te: -te[0].weight)
+        self._templated = tuple(templated)
+        # an index on the first three folded characters a template must start with
+        self._head: dict[str, list[int]] = {}
+        self._headless: list[int] = []
+        for i, (t, _) in enumerate(self._templated):
+            if len(t.parts[0]) >= _HEAD:
+                self._head.setdefault(t.parts[0][:_HEAD], []).append(i)
+            else:
+                self._headless.append(i)
+        # candidate lists, each sorted strongest first
+        self._by_code: dict[str, list[Rule]] = {}
+        other: list[Rule] = []
+        for rule in sorted(self.rules, key=lambda r: r.specificity, reverse=True):
+            if rule.codes is not None:
+                for c in rule.codes:
+                    self._by_code.setdefault(c, []).append(rule)
+            else:
+                other.append(rule)
+        self._other = tuple(other)
+        self._index = _MessageIndex(other)
+        self.known_codes = self.documented_codes | frozenset(self._by_code)
+        if check:
+            self.check()
+
+    def __repr__(self) -> str:
+        return f"RuleSet({self.name!r}, {len(self.rules)} rules)"
+
+    # -------------------------------------------------------------- checks
+
+    def check(self) -> None:
+        """Refuse duplicate ids and rules that tie, overlap and disagree."""
+        problems: list[Problem] = []
+        seen: dict[str, Rule] = {}
+        for rule in self.rules:
+            if rule.id in seen:
+                other = seen[rule.id]
+                problems.append(
+                    Problem(
+                        rule.path,
+                        rule.line,
+                        "id",
+                        f"{rule.id!r} is also defined at {other.path}:{other.line}",
+                    )
+                )
+            seen[rule.id] = rule
+        for a, b in self.conflicts():
+            problems.append(
+                Problem(
+                    b.path,
+                    b.line,
+                    "when",
+                    f"rule {b.id!r} ({b.label}) and rule {a.id!r} ({a.label}, {a.path}:{a.line}) "
+                    "can match the same input with the same precedence; make one more specific "
+                    "or give one a priority",
+                )
+            )
+        if problems:
+            raise RuleFileError(problems)
+
+    def witnesses(self, rule: Rule) -> list[str]:
+        """Messages that the rule's message condition is meant to match."""
+        out = list(rule.examples)
+        out += [t.fill(["x" * 3] * len(t.source)) for t in rule.templates]
+        if rule.codes is not None and self.catalog is not None:
+            out += [e.message for e in self.catalog.entries if e.code in rule.codes]
+        return [m for m in out if rule.message_matches(m)]
+
+    def conflicts(self) -> list[tuple[Rule, Rule]]:
+        """Pairs of this exchange's rules that tie, overlap and disagree."""
+        groups: dict[tuple[int, ...], list[Rule]] = {}
+        for rule in self.rules:
+            groups.setdefault(rule.specificity, []).append(rule)
+        found = []
+        for rules in groups.values():
+            for i, a in enumerate(rules):
+                for b in rules[i + 1 :]:
+                    if (a.category, a.subcategory) != (b.category, b.subcategory) and self._overlap(
+                        a, b
+                    ):
+                        found.append((a, b))
+        return found
+
+    def _overlap(self, a: Rule, b: Rule) -> bool:
+        wa, wb = a.when, b.when
+        if a.codes is not None and b.codes is not None and not (a.codes & b.codes):
+            return False
+        if (
+            wa.code_range
+            and wb.code_range
+            and (wa.code_range[1] < wb.code_range[0] or wb.code_range[1] < wa.code_range[0])
+        ):
+            return False
+        if a.statuses is not None and b.statuses is not None and not (a.statuses & b.statuses):
+            return False
+        if (
+            wa.http_status_range
+            and wb.http_status_range
+            and (
+                wa.http_status_range[1] < wb.http_status_range[0]
+                or wb.http_status_range[1] < wa.http_status_range[0]
+            )
+        ):
+            return False
+        if (
+            a.operations is not None
+            and b.operations is not None
+            and not (a.operations & b.operations)
+        ):
+            return False
+        if (
+            a.transports is not None
+            and b.transports is not None
+            and not (a.transports & b.transports)
+        ):
+            return False
+        if a.has_message and b.has_message:
+            same = {t.source.casefold() for t in a.templates} & {
+                t.source.casefold() for t in b.templates
+            }
+            same |= {r.pattern for r in a.regexes} & {r.pattern for r in b.regexes}
+            if (
+                not same
+                and not any(b.message_matches(m) for m in self.witnesses(a))
+                and not any(a.message_matches(m) for m in self.witnesses(b))
+            ):
+                return False
+        return True
+
+    # ------------------------------------------------------------ matching
+
+    def documented(self, message: str | None) -> Entry | None:
+        """The catalog entry whose template the message fits, if any."""
+        if not message:
+            return None
+        folded = fold(message)
+        hit = self._exact.get(folded)
+        if hit is not None:
+            return hit
+        found = self._head.get(folded[:_HEAD])
+        order = sorted(found + self._headless) if found else self._headless
+        templated = self._templated
+        for i in order:  # strongest (most literal text) first
+            template, entry = templated[i]
+            if template.matches(folded):
+                return entry
+        return None
+
+    def candidates(self, code: str | None, folded: str | None = None) -> Iterable[Rule]:
+        """The rules that may match, strongest first within each group."""
+        if code is not None:
+            yield from self._by_code.get(code, ())
+        yield from self._index.candidates(folded)
+
+    def select(self, probe: Probe) -> tuple[Rule | None, Entry | None]:
+        """The winning rule for a probe, and the catalog entry its message fit.
+
+        When the probe has no code, or a code no rule or catalog knows, a
+        message that fits a documented template lends the code of that entry.
+        """
+        entry = None
+        if probe.message is not None and (probe.code is None or probe.code not in self.known_codes):
+            entry = self.documented(probe.message)
+            if entry is not None:
+                probe = Probe(
+                    entry.code, probe.message, probe.http_status, probe.operation, probe.transport
+                )
+        folded = fold(probe.message) if probe.message is not None else None
+        best: Rule | None = None
+        for rule in self.candidates(probe.code, folded):
+            if best is not None and rule.specificity <= best.specificity:
+                continue
+            if rule.matches(probe, folded):
+                best = rule
+        return best, entry
+
+    def witness_probes(self, rule: Rule) -> list[Probe]:
+        """Inputs this rule is meant to decide: one per witness message (or one)."""
+        w = rule.when
+        codes: Sequence[str | None] = [None]
+        if rule.codes is not None:
+            codes = [*sorted(rule.codes)]
+        elif w.code_range is not None:
+            lo, hi = w.code_range
+            codes = [
+                next(
+                    (
+                        str(n)
+                        for n in range(lo, min(hi, lo + 100_000) + 1)
+                        if str(n) not in self.known_codes
+                    ),
+                    str(lo),
+                )
+            ]
+        messages: list[str | None] = [None]
+        if rule.has_message:
+            messages = list(dict.fromkeys(self.witnesses(rule))) or [None]
+        status = None
+        if rule.statuses is not None:
+            status = min(rule.statuses)
+        elif w.http_status_range is not None:
+            status = w.http_status_range[0]
+        operation = sorted(rule.operations)[0] if rule.operations else None
+        transport = sorted(rule.transports)[0] if rule.transports else None
+        return [
+            Probe(code, bound(m) if m else None, status, operation, transport)
+            for code in codes
+            for m in messages
+        ]
+
+    def witness_probe(self, rule: Rule) -> Probe | None:
+        """An input that selects this rule, or None when no witness does.
+
+        None means the rule is shadowed by stronger rules for every input it
+        was written for (or, with a message condition, has no example).
+        """
+        for probe in self.witness_probes(rule):
+            if self.select(probe)[0] is rule:
+                return probe
+        return None

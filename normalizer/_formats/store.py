@@ -1,0 +1,94 @@
+"""The compiled store of the bundled data: where it is, whether it is fresh, reading it.
+
+See ``normalizer._formats.registry`` for what it holds and when it is built.
+This module also holds ``ONTOLOGY``, the loaded vocabulary, read from the store
+(or compiled from the YAML when the store is missing or stale).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import threading
+import zlib
+from pathlib import Path
+from typing import Any
+
+from .._core.guards import GuardSet
+from .._core.resources import data_dir
+from .._core.vocabulary import Ontology
+
+#: Bump when the compiled form changes shape.
+COMPILER_VERSION = 6
+STORE = Path(__file__).resolve().parents[1] / "_compiled.marshal"
+COMMON = "common"
+
+
+def sources() -> list[Path]:
+    """The files the compiled data is made from, in a fixed order."""
+    out: list[Path] = []
+    for name in ("ontology", "policies"):
+        out += sorted(data_dir(name).glob("*.yaml"))
+    rules = data_dir("rules")
+    out += sorted(p for p in rules.glob("*/*.yaml") if p.name != "tests.yaml")
+    return out
+
+
+def fingerprint() -> tuple[Any, ...]:
+    """What the compiled data depends on: the compiler and every source file."""
+    parts: list[Any] = [COMPILER_VERSION, marshal.version]
+    for path in sources():
+        data = path.read_bytes()
+        parts.append((path.parent.name + "/" + path.name, len(data), zlib.crc32(data)))
+    return tuple(parts)
+
+
+def _read_store(fp: tuple[Any, ...]) -> dict[str, Any] | None:
+    try:
+        # our own file, written by write_store() below (or the wheel's build hook)
+        data = marshal.loads(STORE.read_bytes())  # noqa: S302
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("fingerprint") != fp:
+        return None
+    return data
+
+
+def write_store(data: dict[str, Any], path: Path = STORE) -> bool:
+    """Write compiled data atomically; False when the folder is not writable."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    # each exchange is a marshal blob of its own, read only when first asked for
+    on_disk = dict(data)
+    on_disk["exchanges"] = {
+        name: v if isinstance(v, bytes) else marshal.dumps(v)
+        for name, v in data["exchanges"].items()
+    }
+    try:
+        tmp.write_bytes(marshal.dumps(on_disk))
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return False
+    return True
+
+
+_FP = fingerprint()
+#: the compiled data when the store on disk is fresh (the registry fills it otherwise)
+state: dict[str, Any] = {"data": _read_store(_FP), "fingerprint": _FP}
+
+
+def _ontology_data() -> dict[str, Any]:
+    data = state["data"]
+    if data is not None:
+        return data["ontology"]  # type: ignore[no-any-return]
+    from .ontology import compile_ontology
+
+    return compile_ontology()
+
+
+#: The loaded vocabulary (see ``normalizer._core.vocabulary``).
+ONTOLOGY = Ontology(_ontology_data())
+#: The safety guards, bound to it (see ``normalizer._core.guards``).
+GUARDS = GuardSet(ONTOLOGY)

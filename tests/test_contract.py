@@ -1,0 +1,415 @@
+"""The router's contract (issue 8): outcome, strict arguments, one bad field, JSON.
+
+Property tests state their invariant in their name and docstring.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import normalizer
+from normalizer import (
+    ArgumentTypeError,
+    ArgumentValueError,
+    Category,
+    InvalidResultError,
+    NormalizedError,
+    NormalizerError,
+    Outcome,
+    Recommendation,
+    UnknownOperationError,
+)
+from normalizer._core.record import ExceptionInfo
+from normalizer._formats.registry import ONTOLOGY
+
+REPO = Path(__file__).resolve().parents[1]
+EXCHANGES = list(normalizer.exchanges())
+RATE_LIMIT_BODY = '{"code":"50011","msg":"Rate limit reached. Please refer to API docs.","data":[]}'
+LABELS = [c.value for c in Category] + list(ONTOLOGY.subcategories)
+
+
+# ------------------------------------------------------------------ outcome
+
+
+def test_outcome_follows_what_happened_to_the_request() -> None:
+    assert normalizer.normalize("okx", error=ConnectionRefusedError()).outcome is Outcome.NOT_SENT
+    assert normalizer.normalize("okx", error=TimeoutError("read")).outcome is Outcome.UNKNOWN
+    assert normalizer.normalize("okx", code="58102").outcome is Outcome.REJECTED
+    assert normalizer.normalize("okx", body="garbage").outcome is Outcome.REJECTED
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_every_rule_outcome_is_unknown_iff_its_category_is_unknown_state(exchange: str) -> None:
+    """Invariant: outcome UNKNOWN if and only if category UNKNOWN_STATE, for every rule."""
+    for rule in normalizer._engine.normalize.registry().get(exchange).rules:
+        assert (rule.outcome is Outcome.UNKNOWN) == (rule.category is Category.UNKNOWN_STATE)
+
+
+@given(label=st.sampled_from(LABELS))
+def test_declared_outcome_is_unknown_iff_unknown_state(label: str) -> None:
+    """Invariant: the ontology's declared outcome is UNKNOWN iff the category is UNKNOWN_STATE."""
+    cat, sub = ONTOLOGY.parse_label(label)
+    outcome = ONTOLOGY.outcome_of(cat, sub)
+    assert (outcome is Outcome.UNKNOWN) == (cat is Category.UNKNOWN_STATE)
+
+
+def test_a_rule_may_override_its_outcome_but_not_against_its_category(tmp_path: Path) -> None:
+    from normalizer._formats.rules import RuleSpec
+
+    spec = RuleSpec.model_validate(
+        {
+            "id": "x.y",
+            "category": "UNAVAILABLE.SERVICE",
+            "why": "A gateway that refuses before forwarding.",
+            "when": {"code": ["1"]},
+            "outcome": "NOT_SENT",
+        }
+    )
+    assert spec.outcome is Outcome.NOT_SENT
+    with pytest.raises(ValueError, match="if and only if"):
+        RuleSpec.model_validate(
+            {
+                "id": "x.z",
+                "category": "RATE_LIMIT",
+                "why": "A rate limit cannot leave the outcome open.",
+                "when": {"code": ["1"]},
+                "outcome": "UNKNOWN",
+            }
+        )
+
+
+# ------------------------------------------------------------------ arguments
+
+
+@pytest.mark.parametrize("value", ["false", "true", 0, 1, None, 1.0, "no"])
+def test_idempotent_must_be_a_real_bool(value: object) -> None:
+    err = normalizer.normalize("okx", error=TimeoutError("t"), operation="place_order")
+    with pytest.raises(ArgumentTypeError, match="idempotent") as caught:
+        normalizer.recommend(err, idempotent=value)  # type: ignore[arg-type]
+    assert isinstance(caught.value, TypeError)
+    assert repr(value) in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [True, False, 1.0, "1", 0, -3])
+def test_attempt_must_be_an_int_from_one(value: object) -> None:
+    err = normalizer.normalize("okx", code="58102")
+    with pytest.raises((ArgumentTypeError, ArgumentValueError), match="attempt"):
+        normalizer.recommend(err, attempt=value)  # type: ignore[arg-type]
+
+
+def test_operation_must_be_one_of_the_ontology() -> None:
+    with pytest.raises(UnknownOperationError, match="levitate"):
+        normalizer.normalize("okx", code="1", operation="levitate")
+    with pytest.raises(ArgumentTypeError, match="operation"):
+        normalizer.normalize("okx", code="1", operation=3)  # type: ignore[arg-type]
+    err = normalizer.normalize("okx", code="1")
+    with pytest.raises(UnknownOperationError):
+        normalizer.recommend(err, operation="levitate")
+
+
+@given(
+    idempotent=st.one_of(st.text(max_size=5), st.integers(), st.floats(), st.none()),
+)
+def test_hostile_idempotent_values_are_refused_never_read_as_truthy(idempotent: Any) -> None:
+    """Invariant: anything but a real bool for ``idempotent`` raises a NormalizerError TypeError."""
+    err = normalizer.normalize("okx", error=TimeoutError("t"), operation="place_order")
+    with pytest.raises(ArgumentTypeError):
+        normalizer.recommend(err, idempotent=idempotent)
+
+
+@given(
+    attempt=st.one_of(
+        st.booleans(),
+        st.floats(),
+        st.text(max_size=4),
+        st.integers(max_value=0),
+        st.integers(min_value=10**30, max_value=10**40).map(float),
+    )
+)
+def test_hostile_attempt_values_are_refused(attempt: Any) -> None:
+    """Invariant: an attempt that is not an int >= 1 (bools included) raises a NormalizerError."""
+    err = normalizer.normalize("okx", code="58102")
+    with pytest.raises(NormalizerError):
+        normalizer.recommend(err, attempt=attempt)
+
+
+@given(attempt=st.integers(min_value=1, max_value=10**6))
+def test_any_int_attempt_from_one_is_accepted(attempt: int) -> None:
+    """Invariant: every int >= 1 is a valid attempt, however large."""
+    err = normalizer.normalize("okx", code="58102")
+    assert normalizer.recommend(err, attempt=attempt).attempt == attempt
+
+
+def test_http_status_reads_the_same_on_every_path() -> None:
+    np = pytest.importorskip("numpy")
+    forms = [429, 429.0, "429", " 429 ", np.int64(429), np.float64(429.0)]
+    got = {normalizer.normalize("okx", code="1", http_status=s).http_status for s in forms}
+    assert got == {429}
+    many = normalizer.normalize_many(
+        [{"exchange": "okx", "code": "1", "http_status": s} for s in forms]
+    )
+    assert {e.http_status for e in many} == {429}
+
+
+def test_the_error_argument_must_be_an_exception() -> None:
+    with pytest.raises(ArgumentTypeError, match="error"):
+        normalizer.normalize("okx", error="timeout")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------ one bad field
+
+
+def _rate_limit(**extra: Any) -> NormalizedError:
+    return normalizer.normalize("okx", body=RATE_LIMIT_BODY, http_status=429, **extra)
+
+
+def test_an_absurd_retry_after_is_dropped_and_noted() -> None:
+    err = _rate_limit(headers={"Retry-After": 10**400})
+    assert err.category is Category.RATE_LIMIT
+    assert err.retry_after_s is None
+    assert any("Retry-After" in n for n in err.notes)
+    # longer than any venue asks (MAX_RETRY_S, a week): dropped and noted too
+    big = _rate_limit(headers={"Retry-After": "1e12"})
+    assert big.retry_after_s is None
+    assert big.notes
+    ban = _rate_limit(headers={"Retry-After": str(3 * 86400)})  # a 3-day IP ban is kept
+    assert ban.retry_after_s == 3 * 86400.0
+    assert not ban.notes
+
+
+def test_a_5000_digit_number_in_the_body_does_not_spoil_it() -> None:
+    body = '{"code":"50011","msg":"Rate limit reached.","data":[{"n":' + "9" * 5000 + "}]}"
+    err = normalizer.normalize("okx", body=body)
+    assert err.category is Category.RATE_LIMIT
+    assert any("digits" in n for n in err.notes)
+
+
+def test_a_numpy_code_is_converted_and_noted() -> None:
+    np = pytest.importorskip("numpy")
+    err = normalizer.normalize("mexc", code=np.int64(10101), message="Insufficient balance")
+    assert err.code == "10101"
+    assert err.category is Category.INSUFFICIENT_FUNDS
+    assert any("int64" in n for n in err.notes)
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32", "utf-8-sig"])
+def test_a_body_with_a_byte_order_mark_is_decoded(codec: str) -> None:
+    err = normalizer.normalize("okx", body=RATE_LIMIT_BODY.encode(codec))
+    assert err.category is Category.RATE_LIMIT
+
+
+def test_an_unusable_status_is_dropped_and_noted() -> None:
+    err = normalizer.normalize("okx", code="58102", http_status="teapot")
+    assert err.category is Category.RATE_LIMIT
+    assert err.http_status is None
+    assert any("http_status" in n for n in err.notes)
+
+
+HOSTILE = st.one_of(
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.floats(),
+    st.text(max_size=50),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=60)
+@given(value=HOSTILE, field=st.sampled_from(["extra", "ts", "data2"]))
+def test_one_hostile_body_field_never_changes_the_category(value: Any, field: str) -> None:
+    """Invariant: adding a field the rules do not read leaves the category as it was."""
+    body = json.loads(RATE_LIMIT_BODY)
+    body[field] = value
+    try:
+        text = json.dumps(body)
+    except ValueError:
+        return
+    assert normalizer.normalize("okx", body=text).category is Category.RATE_LIMIT
+
+
+@settings(max_examples=60)
+@given(value=HOSTILE)
+def test_one_hostile_retry_after_never_changes_the_category(value: Any) -> None:
+    """Invariant: any Retry-After value leaves the category and leaves delays finite."""
+    err = _rate_limit(headers={"Retry-After": value})
+    assert err.category is Category.RATE_LIMIT
+    assert err.retry_after_s is None or math.isfinite(err.retry_after_s)
+    rec = normalizer.recommend(err, operation="query")
+    assert math.isfinite(rec.delay_s)
+
+
+# ---------------------------------------------------------- hand-built results
+
+
+def test_a_subcategory_outside_its_category_is_refused() -> None:
+    with pytest.raises(InvalidResultError, match="subcategory"):
+        NormalizedError(exchange="x", category=Category.KYC, subcategory="AUTH.TIMESTAMP")
+
+
+@pytest.mark.parametrize("value", [math.inf, -1.0, math.nan])
+def test_non_finite_numbers_are_refused(value: float) -> None:
+    with pytest.raises(InvalidResultError, match="retry_after_s"):
+        NormalizedError(exchange="x", category="RATE_LIMIT", retry_after_s=value)
+    with pytest.raises(InvalidResultError, match="delay_s"):
+        Recommendation(action="RETRY", reason="r", policy_rule_id="p", delay_s=value)
+
+
+def test_an_outcome_against_the_category_is_refused() -> None:
+    with pytest.raises(InvalidResultError, match="outcome"):
+        NormalizedError(exchange="x", category="RATE_LIMIT", outcome="UNKNOWN")
+    ok = NormalizedError(exchange="x", category="UNKNOWN_STATE")
+    assert ok.outcome is Outcome.UNKNOWN
+
+
+def test_the_guards_read_the_category() -> None:
+    err = NormalizedError(exchange="okx", category=Category.KYC)
+    rec = normalizer.recommend(err, operation="withdraw")
+    assert rec.action is normalizer.Action.ESCALATE
+
+
+# ------------------------------------------------------------------- JSON
+
+
+def test_results_with_exceptions_and_binary_bodies_serialise() -> None:
+    exc = TimeoutError("x")
+    err = normalizer.normalize("mexc", error=exc)
+    back = NormalizedError.from_json(err.to_json())
+    assert back == err
+    assert back.raw.error == ExceptionInfo("TimeoutError", "builtins", "x")
+    binary = normalizer.normalize("okx", body=b"\xff\xfe\x00garbage\x80")
+    again = NormalizedError.from_json(binary.to_json())
+    assert again == binary
+    assert again.raw.body == b"\xff\xfe\x00garbage\x80"
+    text = normalizer.normalize("okx", body=RATE_LIMIT_BODY)
+    assert json.loads(text.to_json())["raw"]["body"] == RATE_LIMIT_BODY
+
+
+def test_a_flat_dict_for_logging_has_only_scalars() -> None:
+    body = (
+        '{"code":"1","msg":"All operations failed","data":['
+        '{"sCode":"58350","sMsg":"Insufficient balance."}]}'
+    )
+    flat = normalizer.normalize("okx", body=body).to_flat()
+    assert all(v is None or isinstance(v, (str, int, float, bool)) for v in flat.values())
+    assert flat["items"] == 1
+    assert flat["category"] == "INSUFFICIENT_FUNDS"
+    rec = normalizer.recommend(normalizer.normalize("okx", code="58102"))
+    assert rec.to_flat()["action"] == "RETRY"
+
+
+text_or_none = st.one_of(st.none(), st.text(max_size=30))
+
+
+@st.composite
+def results(draw: st.DrawFn) -> NormalizedError:
+    label = draw(st.sampled_from(LABELS))
+    cat, sub = ONTOLOGY.parse_label(label)
+    raw = normalizer.RawInput(
+        body=draw(st.one_of(st.none(), st.text(max_size=20), st.binary(max_size=20))),
+        http_status=draw(st.one_of(st.none(), st.integers(-5, 700), st.text(max_size=4))),
+        code=draw(text_or_none),
+        error=draw(st.sampled_from([None, TimeoutError("t"), ValueError("v")])),
+    )
+    return NormalizedError(
+        exchange=draw(st.sampled_from(EXCHANGES)),
+        category=cat,
+        subcategory=sub,
+        code=draw(text_or_none),
+        http_status=draw(st.one_of(st.none(), st.integers(100, 599))),
+        message=draw(text_or_none),
+        retry_after_s=draw(st.one_of(st.none(), st.floats(0, 1e9))),
+        operation=draw(st.one_of(st.none(), st.sampled_from(list(normalizer.Operation)))),
+        notes=tuple(draw(st.lists(st.text(max_size=10), max_size=2))),
+        raw=raw,
+    )
+
+
+@given(err=results())
+def test_every_result_round_trips_through_json_to_an_equal_value(err: NormalizedError) -> None:
+    """Invariant: from_json(to_json(x)) == x, and raw's text and bytes come back equal."""
+    back = NormalizedError.from_json(err.to_json())
+    assert back == err
+    assert hash(back) == hash(err)
+    assert back.raw.body == err.raw.body
+    assert back.raw.code == err.raw.code
+    assert pickle.loads(pickle.dumps(err)) == err  # noqa: S301 - our own bytes
+
+
+@given(err=results(), attempt=st.integers(1, 20), idem=st.booleans())
+def test_every_recommendation_round_trips_through_json(
+    err: NormalizedError, attempt: int, idem: bool
+) -> None:
+    """Invariant: a recommendation survives JSON to an equal, equally hashed value."""
+    rec = normalizer.recommend(err, operation="place_order", idempotent=idem, attempt=attempt)
+    back = Recommendation.from_json(rec.to_json())
+    assert back == rec
+    assert hash(back) == hash(rec)
+
+
+def test_decisions_and_halts_round_trip_through_json() -> None:
+    from normalizer import Decision, Halt
+
+    rec = normalizer.recommend(normalizer.normalize("okx", code="58102"))
+    d = Decision(
+        action="HALT",
+        scope="account",
+        scope_key="okx:a",
+        reason="r",
+        recommendation=rec,
+        at=1.0,
+        hold_s=3.0,
+        until=4.0,
+    )
+    assert Decision.from_json(d.to_json()) == d
+    assert d.to_flat()["recommendation.action"] == "RETRY"
+    h = Halt(scope="account", scope_key="okx:a", action="HALT", since=1.0, until=2.0, reason="r")
+    assert Halt.from_json(h.to_json()) == h
+    with pytest.raises(InvalidResultError):
+        Halt(scope="account", scope_key="k", action="HALT", since=1.0, until=math.inf, reason="r")
+
+
+# ------------------------------------------------------------------ sharing
+
+
+def test_an_identical_body_gets_one_shared_result() -> None:
+    a = normalizer.normalize("okx", body=RATE_LIMIT_BODY, http_status=200)
+    b = normalizer.normalize("okx", body="" + RATE_LIMIT_BODY, http_status=200)
+    assert a is b
+    assert a.raw.body == RATE_LIMIT_BODY
+
+
+def test_an_exception_result_keeps_the_callers_own_exception() -> None:
+    first, second = TimeoutError("same"), TimeoutError("same")
+    a = normalizer.normalize("okx", error=first)
+    b = normalizer.normalize("okx", error=second)
+    assert a == b
+    assert a.raw.error is first
+    assert b.raw.error is second
+
+
+# ------------------------------------------------------------------ start-up
+
+
+def test_the_hot_path_imports_neither_pydantic_nor_yaml() -> None:
+    code = (
+        "import sys, normalizer\n"
+        "e = normalizer.normalize('okx', code='58102', http_status=429)\n"
+        "normalizer.recommend(e, operation='transfer')\n"
+        "normalizer.normalize('mexc', error=TimeoutError('x'))\n"
+        "print(sorted(m for m in ('pydantic', 'yaml') if m in sys.modules))\n"
+    )
+    run = [sys.executable, "-c", code]
+    subprocess.run(run, cwd=REPO, check=True, capture_output=True)  # noqa: S603 - builds the store
+    out = subprocess.run(run, cwd=REPO, check=True, capture_output=True, text=True)  # noqa: S603
+    assert out.stdout.strip() == "[]"
