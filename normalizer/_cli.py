@@ -30,10 +30,11 @@ from pathlib import Path
 from ._core.errors import ConfigError, NormalizerError
 from ._core.text import Template, fold
 from ._core.vocabulary import Operation
-from ._engine.normalize import exchanges, normalize, registry
+from ._engine.generic import MODEL_ID
+from ._engine.normalize import exchanges, normalize, registry, ruleset_for
 from ._engine.recommend import recommend
 from ._formats.catalog import diff_catalogs, dump_catalog, load_catalog
-from ._formats.registry import ONTOLOGY
+from ._formats.registry import ONTOLOGY, current_registry, load_rules, restore_registry
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
@@ -45,6 +46,7 @@ def _explain(args: argparse.Namespace) -> int:
         message=args.message,
         http_status=args.http_status,
         operation=args.operation,
+        unknown_exchange="generic" if args.unknown_exchange == "generic" else None,
     )
     rec = recommend(
         err,
@@ -65,13 +67,16 @@ def _explain(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_OK
-    rs = registry().get(args.exchange)
+    rs, alias = ruleset_for(
+        args.exchange, "generic" if args.unknown_exchange == "generic" else None
+    )
     meaning = (
         ONTOLOGY.subcategory_meaning.get(err.subcategory)
         if err.subcategory
         else ONTOLOGY.category_meaning[err.category]
     )
-    out = [f"{rs.spec.display_name} {args.code or ''}".rstrip()]
+    title = rs.spec.display_name if alias is None else f"{alias} (by the generic profile)"
+    out = [f"{title} {args.code or ''}".rstrip()]
     entries = [
         e
         for e in (rs.catalog.entries if rs.catalog else ())
@@ -100,8 +105,14 @@ def _explain(args: argparse.Namespace) -> int:
         f"meaning:        {meaning}",
         f"outcome:        {err.outcome.value} ({_OUTCOME_MEANING[err.outcome.value]})",
     ]
-    if err.rule_id:
-        rule = rs.by_id[err.rule_id]
+    if err.rule_id == MODEL_ID:
+        out += [
+            f"rule:           {err.rule_id}  (the word model, {_model_file()})",
+            f"why:            {err.rationale}",
+            "                 no venue-free rule matched; the words above decided",
+        ]
+    elif err.rule_id:
+        rule = rs.by_id.get(err.rule_id) or rs.by_id[err.rule_id.removeprefix("generic.")]
         out += [
             f"rule:           {err.rule_id}  ({_shown(str(rule.path))}:{rule.line})",
             f"why:            {err.rationale}",
@@ -156,7 +167,11 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     folder = rs_root / args.exchange
     if not (folder / "exchange.yaml").is_file():
-        known = sorted(p.name for p in rs_root.iterdir() if (p / "exchange.yaml").is_file())
+        known = sorted(
+            p.name
+            for p in rs_root.iterdir()
+            if (p / "exchange.yaml").is_file() and p.name != "generic"
+        )
         raise _Usage(
             f"no exchange {args.exchange!r} under {rs_root} (known: {', '.join(known)}); "
             f"create {folder}/exchange.yaml first"
@@ -254,7 +269,12 @@ def _lint(args: argparse.Namespace) -> int:
     from ._lint import lint
 
     try:
-        report = lint(args.paths or None)
+        paths = list(args.paths or ())
+        if args.user_rules:  # the bundled data and the user's folders, checked together
+            from ._lint import default_paths
+
+            paths = [*(paths or default_paths()), *args.user_rules]
+        report = lint(paths or None)
     except FileNotFoundError as exc:
         raise _Usage(f"{exc}; give rule folders, exchange folders or YAML files") from None
     failed = bool(report.errors or (args.strict and report.warnings))
@@ -294,14 +314,21 @@ def _lint(args: argparse.Namespace) -> int:
 def _coverage(args: argparse.Namespace) -> int:
     from ._lint import coverage
 
-    root = Path(args.rules_dir) if args.rules_dir else None
-    if root is not None and not root.is_dir():
-        raise _Usage(f"no rules folder at {root}")
-    rows = coverage(root, args.exchange or None)
+    only = args.exchange
+    if not only and args.user_rules:  # measure the user's venues (seen with the bundled rules)
+        only = sorted(
+            {
+                p.name
+                for d in args.user_rules
+                for p in Path(d).iterdir()
+                if p.name in registry().names
+            }
+        )
+    rows = coverage(None, only or None) if only or not args.user_rules else []
     if not rows:
-        where = root if root is not None else "the bundled rules"
         print(
-            f"{_PROG[0]}: no exchanges under {where}: a rules folder holds one folder per "
+            f"{_PROG[0]}: no exchanges under {', '.join(args.user_rules or ['the bundled rules'])}"
+            ": a rules folder holds one folder per "
             "exchange, each with an exchange.yaml",
             file=sys.stderr,
         )
@@ -360,12 +387,13 @@ def _batch(args: argparse.Namespace) -> int:
         out_format=args.format,
         exchange=args.exchange,
         policy=args.policy,
-        rules_dir=args.rules_dir,
+        rules_dir=None,  # --rules-dir folders are loaded for the whole command (main)
         seed=args.seed,
         strict=args.strict,
         chunk_rows=args.chunk_rows,
         errors=args.errors,
         progress=args.progress,
+        unknown=args.unknown_exchange,
     )
     if args.output != "-" or summary.bad_rows or summary.notes:
         print(summary.line(), file=sys.stderr)
@@ -429,6 +457,54 @@ class _Usage(Exception):
     pass
 
 
+def _model_file() -> str:
+    from .analysis.generic import model_path
+
+    return _shown(str(model_path()))
+
+
+def _generic(args: argparse.Namespace) -> int:
+    from .analysis import generic as g
+
+    if args.action == "build":
+        text = g.build()
+        print(f"wrote {_model_file()} ({len(g.training_rows())} catalog rows, {len(text)} bytes)")
+        return EXIT_OK
+    if args.action == "check":
+        fresh = g.build(write=False)
+        path = g.model_path()
+        stored = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if stored != fresh:
+            print(f"{_model_file()} is stale: run `normalizer generic build`", file=sys.stderr)
+            return EXIT_FINDINGS
+        print(f"{_model_file()} is up to date")
+        return EXIT_OK
+    scores = g.leave_one_venue_out()
+    if args.json:
+        print(json.dumps([s.__dict__ for s in scores], indent=2))
+        return EXIT_OK
+    print(
+        f"{'venue':<10}{'rows':>6}{'category':>10}{'write action':>14}{'UNKNOWN':>9}{'by rule':>9}"
+    )
+    for sc in scores:
+        print(
+            f"{sc.venue:<10}{sc.rows:>6}{sc.category:>10.0%}{sc.write_action:>14.0%}"
+            f"{sc.abstained:>9.0%}{sc.by_rule:>9.0%}"
+        )
+    return EXIT_OK
+
+
+def _user_rules(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules-dir",
+        dest="user_rules",
+        action="append",
+        metavar="DIR",
+        help="a folder of your own rules, added beside the bundled ones (repeatable; later "
+        "folders outrank earlier ones, and both outrank the bundled rules)",
+    )
+
+
 def _http_status(text: str) -> int:
     try:
         value = int(text)
@@ -483,6 +559,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     ex.add_argument("--attempt", type=int, default=1, help="which attempt failed (default 1)")
     ex.add_argument("--policy", help="a policy file (default: the bundled policy)")
     ex.add_argument("--json", action="store_true", help="print JSON")
+    ex.add_argument(
+        "--unknown-exchange",
+        choices=["raise", "generic"],
+        default="raise",
+        help="an exchange no rules know: an error (raise, the default) or the generic profile",
+    )
+    _user_rules(ex)
     ex.set_defaults(func=_explain)
 
     ing = sub.add_parser(
@@ -511,6 +594,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     li.add_argument("--strict", action="store_true", help="fail on warnings too")
     li.add_argument("--json", action="store_true", help="print JSON")
+    _user_rules(li)
     li.set_defaults(func=_lint)
 
     co = sub.add_parser(
@@ -519,9 +603,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "one, or nothing",
     )
     co.add_argument("--exchange", "-e", action="append", help="only this exchange (repeatable)")
-    co.add_argument("--rules-dir", help="the rules folder to measure (default: the bundled one)")
+    _user_rules(co)
     co.add_argument("--json", action="store_true", help="print JSON")
     co.set_defaults(func=_coverage)
+
+    ge = sub.add_parser(
+        "generic",
+        help="the generic profile: rebuild its word model from the bundled catalogs and rules, "
+        "or measure it leaving one venue out",
+    )
+    ge.add_argument("action", choices=["build", "check", "evaluate"])
+    ge.add_argument("--json", action="store_true", help="print JSON (evaluate)")
+    _user_rules(ge)
+    ge.set_defaults(func=_generic)
 
     ba = sub.add_parser(
         "batch",
@@ -533,11 +627,17 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     ba.add_argument("--format", choices=["csv", "parquet"], help="default: from the output name")
     ba.add_argument("--exchange", help="the exchange of rows that do not name one")
     ba.add_argument("--policy", help="a policy file (default: the bundled policy)")
-    ba.add_argument("--rules-dir", help="a rules folder to use instead of the bundled one")
     ba.add_argument("--seed", type=int, help="make the jittered delays reproducible")
     ba.add_argument("--strict", action="store_true", help="stop at the first bad row (exit 2)")
     ba.add_argument("--errors", help="where bad rows are reported (default: OUT.errors.jsonl)")
     ba.add_argument("--chunk-rows", type=int, default=20_000, help="rows per chunk (20000)")
+    ba.add_argument(
+        "--unknown-exchange",
+        choices=["skip", "generic", "fail"],
+        default="skip",
+        help="rows of an exchange no rules know: leave them unclassified (skip, the default), "
+        "classify them by the generic profile, or fail",
+    )
     progress = ba.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress",
@@ -547,6 +647,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="show a progress bar (default: when standard error is a terminal)",
     )
     progress.add_argument("--no-progress", dest="progress", action="store_false")
+    _user_rules(ba)
     ba.set_defaults(func=_batch)
     te = sub.add_parser(
         "test",
@@ -593,7 +694,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    saved = current_registry()
     try:
+        for folder in getattr(args, "user_rules", None) or ():
+            load_rules(folder)
         return int(args.func(args))
     except _Usage as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
@@ -622,3 +726,5 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_SOFTWARE
+    finally:
+        restore_registry(saved)  # main() called in-process (tests) leaves no folders behind
