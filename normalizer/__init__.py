@@ -38,10 +38,11 @@ from ._core.policy import Backoff, Policy
 from ._core.record import ExceptionInfo
 from ._core.resources import VERSION
 from ._core.vocabulary import Action, Category, Operation, Outcome, Precondition, Scope
+from ._engine.generic import use_generic_for_unknown
 from ._engine.normalize import exchanges, normalize
 from ._engine.recommend import recommend
 from ._engine.results import NormalizedError, RawInput, Recommendation
-from ._formats.registry import default_policy
+from ._formats.registry import default_policy, load_rules, reset_rules
 
 if TYPE_CHECKING:
     from ._formats.policy import load_policy, parse_policy
@@ -108,8 +109,11 @@ __all__ = [
     "exchanges",
     "json_schema",
     "load_policy",
+    "load_rules",
     "normalize",
     "normalize_many",
     "parse_policy",
     "recommend",
+    "reset_rules",
+    "use_generic_for_unknown",
 ]

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from normalizer import classify_frame
-from normalizer._core.resources import data_dir
 from normalizer.batch import classify_partition, make_spec, output_columns
 
 pd = pytest.importorskip("pandas")
@@ -101,12 +100,13 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("ship")
     policy = root / "desk.yaml"
     policy.write_text(POLICY)
-    rules = root / "my-rules"
-    shutil.copytree(data_dir("rules"), rules)
+    rules = root / "my-rules"  # the desk's own rules, laid over the bundled ones
+    (rules / "okx").mkdir(parents=True)
     path = rules / "okx" / "rules.yaml"
     path.write_text(
-        path.read_text()
-        + """
+        """exchange: okx
+source_url: https://example.com/desk
+rules:
   - id: okx.our-own-code
     category: NOT_FOUND.ORDER
     why: A code our desk's gateway returns; a test rule, not OKX's.

@@ -268,16 +268,11 @@ def test_parquet_keeps_types(capsys, tmp_path: Path) -> None:
 
 
 def test_rules_dir_and_policy(capsys, tmp_path: Path) -> None:
-    import shutil
-
-    from normalizer._core.resources import data_dir
-
-    rules = tmp_path / "rules"
-    shutil.copytree(data_dir("rules"), rules)
-    path = rules / "okx" / "rules.yaml"
-    path.write_text(
-        path.read_text()
-        + "\n  - id: okx.desk-code\n    category: NOT_FOUND.ORDER\n    why: a test rule.\n"
+    rules = tmp_path / "rules"  # the desk's own rules, beside the bundled ones
+    (rules / "okx").mkdir(parents=True)
+    (rules / "okx" / "rules.yaml").write_text(
+        "exchange: okx\nsource_url: https://example.com/desk\nrules:\n"
+        "  - id: okx.desk-code\n    category: NOT_FOUND.ORDER\n    why: a test rule.\n"
         '    when: {code: "99999"}\n'
     )
     src = _jsonl(tmp_path / "log.jsonl", [{"exchange": "okx", "code": "99999"}])
@@ -344,3 +339,35 @@ def test_memory_stays_flat_whatever_the_input_size(tmp_path: Path, suffix: str) 
     assert (small["rows"], large["rows"], large["bad"]) == (10_000, 100_000, 0)
     extra_input_kb = (large["size"] - small["size"]) // 1024  # ~ 14 MB more input
     assert large["grew_kb"] - small["grew_kb"] < extra_input_kb // 2, (small, large)
+
+
+def test_unknown_exchange_skip_generic_or_fail(capsys, tmp_path: Path) -> None:
+    """A row of a venue no rules know is a reported bad row by default (the run goes
+    on), is classified by the generic profile on request, or stops the run."""
+    rows = [
+        {"exchange": "okx", "code": "58102", "http_status": 429},
+        {"exchange": "Deribit", "message": "Insufficient balance", "http_status": 400},
+    ]
+    src = _jsonl(tmp_path / "log.jsonl", rows)
+    dst = tmp_path / "out.csv"
+    code, _, err = run(capsys, "batch", str(src), "-o", str(dst), "--no-progress")
+    assert code == 1  # problems found, output still written
+    assert [r["exchange"] for r in csv.DictReader(dst.open())] == ["okx"]
+    problems = [json.loads(x) for x in (tmp_path / "out.errors.jsonl").read_text().splitlines()]
+    assert [(p["line"], p["field"]) for p in problems] == [(2, "exchange")]
+    assert "unknown exchange 'Deribit'" in problems[0]["problem"]
+
+    code, _, _ = run(
+        capsys, "batch", str(src), "-o", str(dst), "--no-progress", "--unknown-exchange", "generic"
+    )
+    assert code == 0
+    out = list(csv.DictReader(dst.open()))
+    assert [r["exchange"] for r in out] == ["okx", "Deribit"]  # the name given is kept
+    assert out[1]["category"] == "INSUFFICIENT_FUNDS"
+    assert out[1]["rule_id"].startswith("generic.")
+
+    code, _, err = run(
+        capsys, "batch", str(src), "-o", str(dst), "--no-progress", "--unknown-exchange", "fail"
+    )
+    assert code == 2
+    assert f"{src}:2: exchange: unknown exchange 'Deribit'" in err

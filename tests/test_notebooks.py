@@ -32,11 +32,13 @@ FIGURES = {
         "log_actions.png",
         "log_halts.png",
     ],
+    "generic_profile.ipynb": ["generic_confusion.png"],
 }
 NEEDS = {
     "coverage.ipynb": ["pandas", "matplotlib"],
     "ccxt_comparison.ipynb": ["pandas", "matplotlib", "ccxt"],
     "error_log_analysis.ipynb": ["pandas", "matplotlib", "dask.dataframe", "distributed"],
+    "generic_profile.ipynb": ["pandas", "matplotlib"],
 }
 
 

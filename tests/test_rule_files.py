@@ -180,5 +180,7 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
 def test_bundled_rules_all_load_without_conflicts() -> None:
     for rs in registry().load_all():
         assert rs.conflicts() == []
+        if rs.name == "generic":  # a profile, not a venue: no documented codes
+            continue
         assert rs.catalog is not None
         assert rs.catalog.entries

@@ -291,7 +291,7 @@ def extract(
         return Envelope(code=None if ok_code else code, message=message, warnings=tuple(warnings))
     if ok_code or (said_success and code is None):
         return Envelope(code=code, message=message, success=True, warnings=tuple(warnings))
-    if strings is not None and code is None and get_path(parsed, strings.field) is not None:
+    if strings is not None and code is None and isinstance(get_path(parsed, strings.field), list):
         # ``error: []`` (or only warnings): a success
         return Envelope(message=message, success=True, warnings=tuple(warnings))
     return Envelope(

@@ -27,18 +27,27 @@ from json.scanner import make_scanner
 from typing import Any
 
 from .._core.arguments import code_of, status_of
-from .._core.errors import ArgumentTypeError
+from .._core.errors import ArgumentTypeError, UnknownExchangeError
 from .._core.table import Entry, Probe, Rule, RuleSet
 from .._core.text import bound, html_title, strip_tags
 from .._core.vocabulary import Category, Operation, operation_of
-from .._formats.registry import ONTOLOGY, Registry, exchanges, registry
+from .._formats.registry import GENERIC, ONTOLOGY, Registry, exchanges, on_change, registry
+from . import generic
 from .ccxt import class_fallback, is_ccxt_error, recover
 from .envelope import MAX_RETRY_S, extract, header_hint, header_value, longest, wait_of
 from .envelope import body_hint as _body_hint
 from .results import NO_RAW, NormalizedError, RawInput
 from .transport import response_of, transport_kind
 
-__all__ = ["MAX_BODY_BYTES", "MAX_KEPT_MESSAGE", "Registry", "exchanges", "normalize", "registry"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_KEPT_MESSAGE",
+    "Registry",
+    "exchanges",
+    "normalize",
+    "registry",
+    "ruleset_for",
+]
 
 #: Bodies longer than this are not parsed (an error body is small); raw keeps them.
 MAX_BODY_BYTES = 256 * 1024
@@ -197,12 +206,28 @@ def _result(
     items: tuple[NormalizedError, ...] = (),
 ) -> NormalizedError:
     bounded = bound(message) if message is not None else None
-    rule, entry = _classify(rs, code, bounded, status, op, transport)
     kept = (
         message
         if message is None or len(message) <= MAX_KEPT_MESSAGE
         else message[:MAX_KEPT_MESSAGE]
     )
+    if rs.name == GENERIC:
+        return _generic_result(
+            rs,
+            code,
+            bounded,
+            kept,
+            status,
+            op,
+            transport,
+            retry_s,
+            raw,
+            no_match,
+            notes,
+            item_index,
+            items,
+        )
+    rule, entry = _classify(rs, code, bounded, status, op, transport)
     if rule is None:
         return _make(
             (
@@ -246,6 +271,89 @@ def _result(
             raw,
         )
     )
+
+
+@lru_cache(maxsize=16384)
+def _classify_generic(
+    rs: RuleSet,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    operation: Operation | None,
+    transport: str | None,
+) -> generic.Decision | None:
+    return generic.decide(rs, code, message, status, operation, transport)
+
+
+def _generic_result(
+    rs: RuleSet,
+    code: str | None,
+    bounded: str | None,
+    kept: str | None,
+    status: int | None,
+    op: Operation | None,
+    transport: str | None,
+    retry_s: float | None,
+    raw: RawInput,
+    no_match: str,
+    notes: tuple[str, ...],
+    item_index: int | None,
+    items: tuple[NormalizedError, ...],
+) -> NormalizedError:
+    """``_result`` for the generic profile (see ``_engine/generic.py``)."""
+    d = _classify_generic(rs, code, bounded, status, op, transport)
+    if d is None:
+        return _make(
+            (
+                rs.name,
+                Category.UNKNOWN,
+                no_match,
+                _UNKNOWN_OUTCOME,
+                code,
+                status,
+                kept,
+                None,
+                None,
+                None,
+                retry_s,
+                op,
+                None,
+                item_index,
+                items,
+                notes,
+                raw,
+            )
+        )
+    return _make(
+        (
+            rs.name,
+            d.category,
+            d.subcategory,
+            d.outcome,
+            code,
+            status,
+            kept,
+            d.rule_id,
+            d.why,
+            d.source_url,
+            retry_s,
+            op,
+            None,
+            item_index,
+            items,
+            notes,
+            raw,
+        )
+    )
+
+
+def clear_caches() -> None:
+    """Forget every remembered decision (the rules or the generic model changed)."""
+    _classify.cache_clear()
+    _classify_generic.cache_clear()
+    with _memo_lock:
+        _seen.clear()
+        _seen_errors.clear()
 
 
 def _unknown(
@@ -317,6 +425,7 @@ def normalize(
     headers: Any = None,
     error: BaseException | None = None,
     operation: Operation | str | None = None,
+    unknown_exchange: generic.UnknownExchange | None = None,
 ) -> NormalizedError:
     """Classify one failed request of ``exchange``.
 
@@ -330,9 +439,33 @@ def normalize(
 
     Never raises on exchange input; raises ``UnknownExchangeError``,
     ``UnknownOperationError`` or ``ArgumentTypeError`` (all ``NormalizerError``)
-    for a caller mistake.
+    for a caller mistake. With ``unknown_exchange="generic"`` (or after
+    ``use_generic_for_unknown()``) a name no rule folder knows is answered by
+    the generic profile instead: the result keeps the name given, and its
+    ``rule_id`` starts with ``generic.``.
     """
-    rs = registry().get(exchange)
+    try:
+        rs = registry().get(exchange)
+    except UnknownExchangeError:
+        if generic.unknown_choice(unknown_exchange) != "generic" or not isinstance(exchange, str):
+            raise
+        if not exchange.strip():
+            raise
+        return _renamed(
+            normalize(
+                GENERIC,
+                code=code,
+                message=message,
+                http_status=http_status,
+                body=body,
+                headers=headers,
+                error=error,
+                operation=operation,
+            ),
+            exchange,
+        )
+    if unknown_exchange is not None:
+        generic.unknown_choice(unknown_exchange)  # a wrong value is refused even when unused
     op = None if operation is None else operation_of(operation)
     if error is None:
         if (
@@ -378,6 +511,26 @@ def normalize(
             return _make(tuple(values))
     raw = _RAW((body, http_status, headers, code, message, error))
     return _guarded(rs, code, message, http_status, body, headers, error, op, raw)[0]
+
+
+def ruleset_for(exchange: object, unknown_exchange: object = None) -> tuple[RuleSet, str | None]:
+    """The rule set answering for ``exchange``, and the caller's name when the
+    generic profile answers for a name no rule folder has."""
+    choice = generic.unknown_choice(unknown_exchange)
+    try:
+        return registry().get(exchange), None
+    except UnknownExchangeError:
+        if choice != "generic" or not isinstance(exchange, str) or not exchange.strip():
+            raise
+        return registry().get(GENERIC), exchange
+
+
+def _renamed(result: NormalizedError, name: str) -> NormalizedError:
+    values = list(result)
+    values[0] = name
+    if result.items:
+        values[_ITEMS_INDEX] = tuple(_renamed(i, name) for i in result.items)
+    return _make(tuple(values))
 
 
 def _error_key(error: BaseException) -> tuple[Any, ...] | None:
@@ -607,3 +760,6 @@ def _decide(
         "UNKNOWN.MALFORMED" if malformed or nothing else "UNKNOWN.UNMAPPED",
         tuple(notes),
     ), at
+
+
+on_change(clear_caches)

@@ -47,24 +47,38 @@ def compile_common(root: Path) -> list[Rule]:
     return load_rules_file(path, "*") if path.is_file() else []
 
 
-def compile_exchange(root: Path, name: str, common: list[Rule]) -> dict[str, Any]:
-    """One exchange's folder, validated and checked, as plain data."""
-    folder = root / name
-    spec = validate(
-        ExchangeSpec,
-        load_file(folder / "exchange.yaml", RuleFileError),
-        RuleFileError,
-        {"exchange": name},
-    )
+def compile_layer(
+    folder: Path, name: str
+) -> tuple[dict[str, Any] | None, CompiledCatalog | None, list[Rule]]:
+    """What one folder says of an exchange, each part only when its file is
+    there: the envelope (``exchange.yaml``), the catalog, the rules."""
+    spec_data: dict[str, Any] | None = None
+    if (folder / "exchange.yaml").is_file():
+        spec = validate(
+            ExchangeSpec,
+            load_file(folder / "exchange.yaml", RuleFileError),
+            RuleFileError,
+            {"exchange": name},
+        )
+        spec_data = spec.model_dump(mode="json")
+        # the envelope reads every item shape the same way, one or several
+        spec_data["response"]["item_shapes"] = [
+            shape.model_dump(mode="json") for shape in spec.response.item_shapes
+        ]
     catalog = None
     if (folder / "catalog.yaml").is_file():
         catalog = plain_catalog(load_catalog(folder / "catalog.yaml"))
-    own = load_rules_file(folder / "rules.yaml", name)
-    spec_data = spec.model_dump(mode="json")
-    # the envelope reads every item shape the same way, one or several
-    spec_data["response"]["item_shapes"] = [
-        shape.model_dump(mode="json") for shape in spec.response.item_shapes
-    ]
+    own = load_rules_file(folder / "rules.yaml", name) if (folder / "rules.yaml").is_file() else []
+    return spec_data, catalog, own
+
+
+def compile_exchange(root: Path, name: str, common: list[Rule]) -> dict[str, Any]:
+    """One exchange's folder, validated and checked, as plain data."""
+    folder = root / name
+    spec_data, catalog, own = compile_layer(folder, name)
+    if not (folder / "rules.yaml").is_file():
+        own = load_rules_file(folder / "rules.yaml", name)  # refused: names the missing file
+    assert spec_data is not None  # only folders with an exchange.yaml are exchanges
     RuleSet(Frozen(spec_data), catalog, own, common, check=True)  # refuses conflicts
     return {
         "spec": spec_data,

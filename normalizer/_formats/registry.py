@@ -21,16 +21,32 @@ from __future__ import annotations
 
 import marshal
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._core.errors import UnknownExchangeError
+from .._core.errors import Problem, RuleFileError, UnknownExchangeError
 from .._core.policy import Policy
 from .._core.resources import data_dir
 from .._core.table import CompiledCatalog, Frozen, Rule, RuleSet
 from .store import COMMON, ONTOLOGY, state, write_store
 
-__all__ = ["COMMON", "ONTOLOGY", "Registry", "bundled", "default_policy", "exchanges", "registry"]
+__all__ = [
+    "COMMON",
+    "GENERIC",
+    "ONTOLOGY",
+    "Registry",
+    "bundled",
+    "changed",
+    "current_registry",
+    "default_policy",
+    "exchanges",
+    "load_rules",
+    "on_change",
+    "registry",
+    "reset_rules",
+    "restore_registry",
+]
 
 _lock = threading.RLock()
 
@@ -57,26 +73,48 @@ def rule_set_from_plain(data: dict[str, Any], common: list[Rule]) -> RuleSet:
     return RuleSet(Frozen(data["spec"]), catalog, own, common, check=False)
 
 
+#: The folder of the generic profile (``normalizer._engine.generic``): a rule
+#: folder like a venue's, but not a venue.
+GENERIC = "generic"
+
+
+def _folders(root: Path, marker: str) -> list[str]:
+    return [
+        p.name for p in root.iterdir() if p.is_dir() and p.name != COMMON and (p / marker).is_file()
+    ]
+
+
 class Registry:
-    """The rule sets of every exchange found under a rules folder.
+    """The rule sets of every exchange found under a rules folder, and of the
+    user's rule folders laid over it (``overlays``, later ones stronger).
 
     The bundled folder (``root=None``) is read from the compiled store; any
     other folder is compiled from its YAML (and checked) on first use. Each
     exchange is loaded once, under a lock.
+
+    An overlay's venues are added; for a venue both have, the overlay's
+    ``exchange.yaml`` and ``catalog.yaml`` replace the bundled ones when
+    given, and its rules outrank the bundled rules (a rule with a bundled
+    rule's id replaces it).
     """
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, overlays: Sequence[Path] = ()) -> None:
         self.bundled = root is None
         self.root = Path(root) if root is not None else data_dir("rules")
+        self.overlays: tuple[Path, ...] = tuple(Path(o) for o in overlays)
         self._sets: dict[str, RuleSet] = {}
         self._common: list[Rule] | None = None
-        self.names: tuple[str, ...] = tuple(
-            sorted(
-                p.name
-                for p in self.root.iterdir()
-                if p.is_dir() and p.name != COMMON and (p / "exchange.yaml").is_file()
-            )
+        found = set(_folders(self.root, "exchange.yaml"))
+        for overlay in self.overlays:
+            found |= set(_folders(overlay, "exchange.yaml"))
+        #: Overlay folders with rules but no exchange.yaml, for a venue nobody knows.
+        self.orphans: tuple[Path, ...] = tuple(
+            overlay / n
+            for overlay in self.overlays
+            for n in sorted(_folders(overlay, "rules.yaml"))
+            if n not in found
         )
+        self.names: tuple[str, ...] = tuple(sorted(found))
 
     def get(self, name: object) -> RuleSet:
         rs = self._sets.get(name) if isinstance(name, str) else None
@@ -84,7 +122,7 @@ class Registry:
             return rs
         key = name.lower() if isinstance(name, str) else name
         if key not in self.names:
-            raise UnknownExchangeError(name, list(self.names))
+            raise UnknownExchangeError(name, [n for n in self.names if n != GENERIC])
         assert isinstance(key, str)
         with _lock:
             rs = self._sets.get(key)
@@ -102,30 +140,86 @@ class Registry:
     def common_rules(self) -> list[Rule]:
         if self._common is None:
             if self.bundled:
-                self._common = [Rule.from_plain(r) for r in _compiled()["common"]]
+                common = [Rule.from_plain(r) for r in _compiled()["common"]]
             else:
                 from .compile import compile_common
 
-                self._common = compile_common(self.root)
+                common = compile_common(self.root)
+            if self.overlays:
+                from .compile import compile_common
+
+                for overlay in self.overlays:
+                    common += compile_common(overlay)
+                for rule in common:  # below every venue's own rule, whatever its layer
+                    rule.specificity = (0, *rule.specificity)
+            self._common = common
         return self._common
 
-    def _load(self, name: str) -> RuleSet:
+    def _base(self, name: str) -> dict[str, Any] | None:
+        """The plain data of ``name`` in the root folder, or None."""
+        if not (self.root / name / "exchange.yaml").is_file():
+            return None
         if self.bundled:
             plain = _compiled()["exchanges"][name]
             if isinstance(plain, bytes):  # the store keeps each exchange as its own blob
                 plain = marshal.loads(plain)  # noqa: S302 - our own store (see store.py)
-            return rule_set_from_plain(plain, self.common_rules())
+            return plain  # type: ignore[no-any-return]
         from .compile import compile_exchange
 
-        plain = compile_exchange(self.root, name, self.common_rules())
-        return rule_set_from_plain(plain, self.common_rules())
+        return compile_exchange(self.root, name, self.common_rules())
+
+    def _load(self, name: str) -> RuleSet:
+        base = self._base(name)
+        if not self.overlays:
+            assert base is not None
+            return rule_set_from_plain(base, self.common_rules())
+        from .compile import compile_layer
+
+        spec: dict[str, Any] | None = None
+        catalog: CompiledCatalog | None = None
+        by_id: dict[str, Rule] = {}
+        layers: list[list[Rule]] = []
+        if base is not None:
+            spec = base["spec"]
+            catalog = CompiledCatalog.from_plain(base["catalog"]) if base["catalog"] else None
+            layers.append([Rule.from_plain(r) for r in base["rules"]])
+        for overlay in self.overlays:
+            if not (overlay / name).is_dir():
+                continue
+            o_spec, o_catalog, o_rules = compile_layer(overlay / name, name)
+            spec = o_spec if o_spec is not None else spec
+            catalog = o_catalog if o_catalog is not None else catalog
+            layers.append(o_rules)
+        # every rule's precedence key starts with its layer: an overlay's rule
+        # outranks any bundled one; one with the same id replaces it
+        for layer, rules in enumerate(layers, start=1):
+            for rule in rules:
+                rule.specificity = (layer, *rule.specificity)
+                by_id.pop(rule.id, None)
+                by_id[rule.id] = rule
+        assert spec is not None  # names holds only venues with an exchange.yaml
+        return RuleSet(Frozen(spec), catalog, list(by_id.values()), self.common_rules())
 
 
 _registry: Registry | None = None
+#: Called whenever the registry changes (the engine clears its caches).
+_listeners: list[Callable[[], None]] = []
+
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Call ``listener`` whenever ``load_rules``/``reset_rules`` change the registry."""
+    _listeners.append(listener)
+
+
+def changed() -> None:
+    """Tell the listeners that what classifies changed (rules, the generic model)."""
+    for listener in _listeners:
+        listener()
 
 
 def registry() -> Registry:
-    """The registry of the bundled rules."""
+    """The registry every entry point uses: the bundled rules and the user's
+    folders added with ``load_rules``."""
     global _registry
     if _registry is None:
         with _lock:
@@ -135,8 +229,67 @@ def registry() -> Registry:
 
 
 def exchanges() -> tuple[str, ...]:
-    """The names of the exchanges with bundled rules."""
-    return registry().names
+    """The names of the exchanges with rules (bundled, or added with
+    ``load_rules``); the generic profile is not one of them."""
+    return tuple(n for n in registry().names if n != GENERIC)
+
+
+def load_rules(path: str | Path) -> tuple[str, ...]:
+    """Add a folder of the user's rules beside the bundled ones, for every
+    entry point of this process (normalize, recommend, the Supervisor,
+    explain, batch, lint, coverage).
+
+    The folder holds one sub-folder per venue (``exchange.yaml``,
+    ``rules.yaml``, optionally ``catalog.yaml``; a bundled venue's folder may
+    hold only ``rules.yaml``) and optionally ``common/rules.yaml``. New venues
+    are added; the folder's rules for a bundled venue outrank the bundled ones.
+    Every file is checked now: a bad one raises ``RuleFileError`` naming the
+    file, line and field, and nothing changes. Returns the venue names now known.
+    """
+    global _registry
+    folder = Path(path)
+    if not folder.is_dir():
+        raise RuleFileError([Problem(str(folder), None, "path", "no rules folder here")])
+    with _lock:
+        current = _registry if _registry is not None else Registry()
+        candidate = Registry(None if current.bundled else current.root, (*current.overlays, folder))
+        if candidate.orphans:
+            raise RuleFileError(
+                [
+                    Problem(
+                        str(o / "exchange.yaml"),
+                        None,
+                        "exchange.yaml",
+                        "a new venue needs an exchange.yaml "
+                        "(only a bundled venue's folder may hold rules alone)",
+                    )
+                    for o in candidate.orphans
+                ]
+            )
+        candidate.load_all()
+        _registry = candidate
+    changed()
+    return tuple(n for n in candidate.names if n != GENERIC)
+
+
+def current_registry() -> Registry | None:
+    """The registry in use, to put back later with ``restore_registry``."""
+    return _registry
+
+
+def restore_registry(saved: Registry | None) -> None:
+    """Put back a registry saved with ``current_registry()``."""
+    global _registry
+    if saved is _registry:
+        return
+    with _lock:
+        _registry = saved
+    changed()
+
+
+def reset_rules() -> None:
+    """Forget the folders added with ``load_rules``: the bundled rules only."""
+    restore_registry(None)
 
 
 _default: Policy | None = None

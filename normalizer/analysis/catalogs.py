@@ -145,7 +145,11 @@ def ingest(
         )
     folder = root / exchange
     if not (folder / "exchange.yaml").is_file():
-        known = sorted(p.name for p in root.iterdir() if (p / "exchange.yaml").is_file())
+        known = sorted(
+            p.name
+            for p in root.iterdir()
+            if (p / "exchange.yaml").is_file() and p.name != "generic"
+        )
         raise _refuse(
             f"no exchange {exchange!r} under {root} (known: {', '.join(known)}); "
             f"create {folder}/exchange.yaml first"

@@ -262,6 +262,18 @@ def _where(rule: Rule) -> str:
     return f"{rule.path}:{rule.line}"
 
 
+def _ordered_on_purpose(rs: RuleSet, weak: Rule, strong: Rule | None) -> bool:
+    """The generic profile's phrase rules are an ordered list: where two of its
+    rules overlap and their priorities differ, the order is the design (the more
+    specific phrase first), not an accident worth a warning."""
+    return (
+        rs.name == "generic"
+        and strong is not None
+        and strong.exchange == weak.exchange == "generic"
+        and strong.priority != weak.priority
+    )
+
+
 def reachability(rs: RuleSet, rules: Iterable[Rule]) -> list[Finding]:
     """``unreachable`` and ``shadowed`` findings for ``rules`` within ``rs``."""
     out = []
@@ -286,6 +298,8 @@ def reachability(rs: RuleSet, rules: Iterable[Rule]) -> list[Finding]:
                     "more specific or give it a priority",
                 )
             )
+        elif _ordered_on_purpose(rs, rule, winner):
+            continue
         else:
             out.append(
                 _finding(
@@ -479,6 +493,8 @@ def overlaps(rs: RuleSet, rules: Sequence[Rule]) -> list[Finding]:
                 and carves(winner, a, rs)
                 and carves(winner, b, rs)
             ):
+                continue
+            if _ordered_on_purpose(rs, weak, strong):
                 continue
             decided = winner.id if winner is not None else strong.id
             out.append(

@@ -179,7 +179,7 @@ def coverage(
     from .._formats.registry import Registry, registry
 
     reg = Registry(Path(root)) if root is not None else registry()
-    names = list(exchanges) if exchanges else list(reg.names)
+    names = list(exchanges) if exchanges else [n for n in reg.names if n != "generic"]
     return [exchange_coverage(reg.get(n)) for n in names]
 
 

@@ -37,14 +37,16 @@ from pathlib import Path
 from typing import Any
 
 from .._core.arguments import status_of
+from .._core.errors import UnknownExchangeError
 from .._core.policy import Policy
 from .._core.vocabulary import Operation, operation_of
+from .._engine.generic import UnknownExchange, unknown_choice
 from .._engine.normalize import normalize
 from .._engine.recommend import _policy as _policy_of_argument
 from .._engine.recommend import recommend
 from .._engine.results import NormalizedError
 from .._formats.policy import parse_policy
-from .._formats.registry import Registry, default_policy
+from .._formats.registry import GENERIC, Registry, default_policy
 
 # pandas and numpy are optional and imported when a frame function runs, so their
 # objects are typed Any here: a DataFrame, a Series, an ndarray.
@@ -109,6 +111,7 @@ def normalize_many(
     records: Iterable[Mapping[str, Any]],
     *,
     operation: Operation | str | None = None,
+    unknown_exchange: UnknownExchange | None = None,
 ) -> list[NormalizedError]:
     """``normalize()`` over many records, each distinct record classified once.
 
@@ -122,7 +125,9 @@ def normalize_many(
     one, as are records whose values cannot be hashed (a dict body).
 
     Raises what ``normalize()`` raises for a caller's mistake (an unknown
-    exchange or operation), and ``KeyError`` for a record without an exchange.
+    exchange or operation), and ``KeyError`` for a record without an exchange;
+    ``unknown_exchange="generic"`` answers venue names no rules know by the
+    generic profile instead, as ``normalize()`` does.
     """
     out: list[NormalizedError] = []
     memo: dict[tuple[Any, ...], NormalizedError] = {}
@@ -136,7 +141,7 @@ def normalize_many(
         if op is None:
             op = operation
         if record.get("headers") is not None or record.get("error") is not None:
-            out.append(_one(exchange, record, op))
+            out.append(_one(exchange, record, op, unknown_exchange))
             continue
         # types are part of the key: True == 1 == 1.0, but not as a code
         key = (
@@ -154,20 +159,28 @@ def normalize_many(
         try:
             hit = memo.get(key)
         except TypeError:  # an unhashable value (a dict body): classify it alone
-            out.append(_one(exchange, record, op))
+            out.append(_one(exchange, record, op, unknown_exchange))
             continue
         if hit is None:
             hit = memo[key] = normalize(
-                exchange, code=code, message=message, http_status=status, body=body, operation=op
+                exchange,
+                code=code,
+                message=message,
+                http_status=status,
+                body=body,
+                operation=op,
+                unknown_exchange=unknown_exchange,
             )
         out.append(hit)
     return out
 
 
-def _one(exchange: Any, record: Mapping[str, Any], op: Any) -> NormalizedError:
+def _one(
+    exchange: Any, record: Mapping[str, Any], op: Any, unknown_exchange: UnknownExchange | None
+) -> NormalizedError:
     fields = {f: record.get(f) for f in FIELDS}
     fields["operation"] = op
-    return normalize(exchange, **fields)
+    return normalize(exchange, **fields, unknown_exchange=unknown_exchange)
 
 
 # ------------------------------------------------------------ what ships
@@ -210,7 +223,7 @@ class RulesSource:
         folder = Path(root)
         if not folder.is_dir():
             raise FileNotFoundError(f"rules folder not found: {folder}")
-        Registry(folder).load_all()  # refuses a bad file with its name and line
+        Registry(None, (folder,)).load_all()  # refuses a bad file with its name and line
         files: list[tuple[str, bytes]] = []
         total = 0
         for path in sorted(folder.rglob("*.yaml")):
@@ -239,6 +252,8 @@ class FrameSpec:
     and the error (the same in every process and partition); None draws it at
     random. ``categorical`` returns the text columns as pandas categoricals
     (compact, for one frame) rather than plain strings (for engines' schemas).
+    ``unknown_exchange="generic"`` classifies rows of venues no rules know by
+    the generic profile (as ``normalize()`` does); None refuses them.
     """
 
     operation: str | None = None
@@ -248,6 +263,7 @@ class FrameSpec:
     rules: RulesSource | None = None
     seed: int | None = None
     categorical: bool = True
+    unknown_exchange: UnknownExchange | None = None
 
 
 def make_spec(
@@ -259,6 +275,7 @@ def make_spec(
     rules_dir: str | Path | None = None,
     seed: int | None = None,
     categorical: bool = True,
+    unknown_exchange: UnknownExchange | None = None,
 ) -> FrameSpec:
     """A ``FrameSpec`` from the caller's arguments, checked here, on the driver.
 
@@ -283,6 +300,7 @@ def make_spec(
         rules=RulesSource.read(rules_dir) if rules_dir is not None else None,
         seed=None if seed is None else int(seed),
         categorical=categorical,
+        unknown_exchange=unknown_choice(unknown_exchange),
     )
 
 
@@ -317,7 +335,7 @@ def _registry_of(spec: FrameSpec) -> Registry | None:
         with _loaded_lock:
             hit = _registries.get(digest)
             if hit is None:
-                hit = _registries[digest] = Registry(_materialize(rules, digest))
+                hit = _registries[digest] = Registry(None, (_materialize(rules, digest),))
     return hit
 
 
@@ -403,6 +421,7 @@ def _normalize_in(
     body: Any,
     error: BaseException | None,
     operation: Any,
+    unknown_exchange: UnknownExchange | None = None,
 ) -> NormalizedError:
     """``normalize()``, against the shipped rules when there are any."""
     if rules is None:
@@ -414,13 +433,21 @@ def _normalize_in(
             body=body,
             error=error,
             operation=operation,
+            unknown_exchange=unknown_exchange,
         )
     from .._engine import normalize as engine
 
-    rs = rules.get(exchange)
+    renamed: str | None = None
+    try:
+        rs = rules.get(exchange)
+    except UnknownExchangeError:
+        if unknown_exchange != "generic" or not isinstance(exchange, str) or not exchange.strip():
+            raise
+        rs, renamed = rules.get(GENERIC), exchange
     op = operation_of(operation) if operation is not None else None
     raw = engine._RAW((body, http_status, None, code, message, error))
-    return engine._guarded(rs, code, message, http_status, body, None, error, op, raw)[0]
+    err = engine._guarded(rs, code, message, http_status, body, None, error, op, raw)[0]
+    return engine._renamed(err, renamed) if renamed is not None else err
 
 
 def _text(value: Any) -> str | None:
@@ -488,6 +515,7 @@ def _classify_one(
         body=row.get("body"),
         error=error,
         operation=op,
+        unknown_exchange=spec.unknown_exchange,
     )
     if rand is None and spec.seed is not None:
         key = (spec.seed, *(row.get(c) for c in INPUT_COLUMNS), op, idempotent, attempt)
@@ -645,6 +673,7 @@ def classify_frame(
     rules_dir: str | Path | None = None,
     seed: int | None = None,
     rand: Callable[[], float] | None = None,
+    unknown_exchange: UnknownExchange | None = None,
 ) -> DataFrame:
     """Classify every row of a log: ``df`` with the ontology and the action added.
 
@@ -663,7 +692,8 @@ def classify_frame(
     text ones as categorical columns, missing where the result is None. Each
     distinct row is classified once, so the jittered delay is drawn once per
     distinct error: from ``rand`` when given, from ``seed`` reproducibly (the
-    same on Dask and Spark), else at random.
+    same on Dask and Spark), else at random. ``unknown_exchange="generic"``
+    classifies rows of venues no rules know by the generic profile.
     """
     _pandas()  # says what to install, before anything else
     spec = make_spec(
@@ -673,6 +703,7 @@ def classify_frame(
         policy=policy,
         rules_dir=rules_dir,
         seed=seed,
+        unknown_exchange=unknown_exchange,
     )
     return classify_partition(df, spec, rand)
 

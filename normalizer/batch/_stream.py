@@ -263,20 +263,30 @@ def _check_text(row: dict[str, Any]) -> None:
                 ) from None
 
 
+class _UnknownVenue(Exception):
+    """A row of a venue no rules know, under ``unknown="fail"``: the run stops."""
+
+
 def _record(
-    row: dict[str, Any], default_exchange: str | None, known: frozenset[str]
+    row: dict[str, Any],
+    default_exchange: str | None,
+    known: frozenset[str],
+    unknown: str = "skip",
 ) -> dict[str, Any]:
     """The fields the classification reads, checked; ``_BadRow`` for a row it cannot use."""
     _check_text(row)
     exchange = _first(row, "exchange") or default_exchange
     if not exchange:
         raise _BadRow("exchange", "no exchange; add an 'exchange' column or pass --exchange")
-    if not isinstance(exchange, str) or exchange.lower() not in known:
-        raise _BadRow(
-            "exchange",
-            f"unknown exchange {exchange!r}; known exchanges: {', '.join(sorted(known))}",
-        )
-    record: dict[str, Any] = {"exchange": exchange.lower()}
+    if not isinstance(exchange, str) or not exchange.strip():
+        raise _BadRow("exchange", f"not an exchange name: {exchange!r}")
+    if exchange.lower() not in known and unknown != "generic":
+        problem = f"unknown exchange {exchange!r}; known exchanges: {', '.join(sorted(known))}"
+        if unknown == "fail":
+            raise _UnknownVenue(problem)
+        raise _BadRow("exchange", problem + " (--unknown-exchange generic classifies it)")
+    name = exchange.lower()
+    record: dict[str, Any] = {"exchange": name if name in known else exchange}
     for name in ("code", "message"):
         value = _first(row, name)
         if isinstance(value, (dict, list)):
@@ -509,8 +519,13 @@ def run_batch(
     stdin: IO[Any] | None = None,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
+    unknown: str = "skip",
 ) -> BatchSummary:
     """Classify the log ``source`` (a path, or ``-``) into ``output``; see the module doc.
+
+    ``unknown`` says what a row of a venue no rules know becomes: ``"skip"``
+    (the default) reports it as a bad row and goes on, ``"generic"`` classifies
+    it by the generic profile, ``"fail"`` stops the run (``BatchInputError``).
 
     The output keeps every input column in order and adds ``output_columns()``.
     Bad rows go to ``errors`` (default: ``errors_path(output)``; standard error
@@ -524,14 +539,22 @@ def run_batch(
     if chunk_rows < 1:
         raise BatchInputError(f"chunk_rows must be at least 1, not {chunk_rows}")
     _pandas()
-    spec = make_spec(policy=policy, rules_dir=rules_dir, seed=seed, categorical=False)
+    if unknown not in ("skip", "generic", "fail"):
+        raise BatchInputError(f"unknown must be skip, generic or fail, not {unknown!r}")
+    spec = make_spec(
+        policy=policy,
+        rules_dir=rules_dir,
+        seed=seed,
+        categorical=False,
+        unknown_exchange="generic" if unknown == "generic" else "raise",
+    )
     reg = _registry_of(spec)
     if reg is None:
         from .._formats.registry import registry
 
         reg = registry()
     known = frozenset(reg.names)
-    if exchange is not None and exchange.lower() not in known:
+    if exchange is not None and exchange.lower() not in known and unknown != "generic":
         raise BatchInputError(
             f"unknown exchange {exchange!r}; known exchanges: {', '.join(sorted(known))}"
         )
@@ -595,7 +618,11 @@ def run_batch(
                     report(Problem(line, row.field, row.problem, False, raw))
                     continue
                 try:
-                    records.append(_record(row, exchange, known))
+                    records.append(_record(row, exchange, known, unknown))
+                except _UnknownVenue as stop:
+                    raise BatchInputError(
+                        f"{name}:{line}: exchange: {stop} (--unknown-exchange fail)"
+                    ) from None
                 except _BadRow as bad:
                     report(Problem(line, bad.field, bad.problem, False, _row_text(row)))
                     continue

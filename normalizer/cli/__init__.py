@@ -1,7 +1,7 @@
 """The ``exchange-normalizer`` command line (also ``python -m normalizer``).
 
 One module per command (``explain``, ``ingest``, ``lint``, ``coverage``,
-``batch``, ``test``); the wiring, exit statuses and error messages are in
+``generic``, ``batch``, ``test``); the wiring, exit statuses and error messages are in
 ``_main.py``, which describes them.
 """
 

@@ -26,3 +26,16 @@ def shown(path: str) -> str:
 
 #: what each command module's ``add_parser(sub)`` receives
 SubParsers = argparse._SubParsersAction  # the type argparse's add_subparsers() returns
+
+
+def user_rules(parser: argparse.ArgumentParser) -> None:
+    """``--rules-dir DIR`` (repeatable): the user's rule folders, loaded by ``main`` for the
+    whole command over the bundled rules."""
+    parser.add_argument(
+        "--rules-dir",
+        dest="user_rules",
+        action="append",
+        metavar="DIR",
+        help="a folder of your own rules, added beside the bundled ones (repeatable; later "
+        "folders outrank earlier ones, and both outrank the bundled rules)",
+    )

@@ -4,6 +4,7 @@
     exchange-normalizer lint [PATHS]            check rule, catalog, policy files
     exchange-normalizer coverage [--json]       documented codes: specific, generic, none
     exchange-normalizer ingest EXCHANGE PAGE... docs pages -> catalog, with the drift
+    exchange-normalizer generic build|check|evaluate   the generic profile's word model
     exchange-normalizer batch INPUT -o OUT      classify a CSV, JSON Lines or Parquet log
     exchange-normalizer test                    policy tests and rule tests, as data
 
@@ -33,7 +34,8 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from .._core.errors import ConfigError, NormalizerError
-from . import batch, coverage, explain, ingest, lint, test
+from .._formats.registry import current_registry, load_rules, restore_registry
+from . import batch, coverage, explain, generic, ingest, lint, test
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -44,7 +46,7 @@ from ._common import (
 )
 
 #: the commands, in the order ``--help`` lists them
-COMMANDS: list[ModuleType] = [explain, ingest, lint, coverage, batch, test]
+COMMANDS: list[ModuleType] = [explain, ingest, lint, coverage, generic, batch, test]
 
 
 def prog_name(argv0: str | None = None) -> str:
@@ -90,7 +92,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     status = check(parser, args) if check is not None else None
     if status is not None:
         return int(status)
+    saved = current_registry()
     try:
+        for folder in getattr(args, "user_rules", None) or ():
+            load_rules(folder)
         return int(args.func(args))
     except Usage as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
@@ -119,3 +124,5 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_SOFTWARE
+    finally:
+        restore_registry(saved)  # main() called in-process (tests) leaves no folders behind

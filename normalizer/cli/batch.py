@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_FINDINGS, EXIT_OK, SubParsers
+from ._common import EXIT_FINDINGS, EXIT_OK, SubParsers, user_rules
 
 
 def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
@@ -19,11 +19,17 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     ba.add_argument("--format", choices=["csv", "parquet"], help="default: from the output name")
     ba.add_argument("--exchange", help="the exchange of rows that do not name one")
     ba.add_argument("--policy", help="a policy file (default: the bundled policy)")
-    ba.add_argument("--rules-dir", help="a rules folder to use instead of the bundled one")
     ba.add_argument("--seed", type=int, help="make the jittered delays reproducible")
     ba.add_argument("--strict", action="store_true", help="stop at the first bad row (exit 2)")
     ba.add_argument("--errors", help="where bad rows are reported (default: OUT.errors.jsonl)")
     ba.add_argument("--chunk-rows", type=int, default=20_000, help="rows per chunk (20000)")
+    ba.add_argument(
+        "--unknown-exchange",
+        choices=["skip", "generic", "fail"],
+        default="skip",
+        help="rows of an exchange no rules know: leave them unclassified (skip, the default), "
+        "classify them by the generic profile, or fail",
+    )
     progress = ba.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress",
@@ -33,6 +39,7 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         help="show a progress bar (default: when standard error is a terminal)",
     )
     progress.add_argument("--no-progress", dest="progress", action="store_false")
+    user_rules(ba)
     ba.set_defaults(func=run)
 
 
@@ -45,12 +52,13 @@ def run(args: argparse.Namespace) -> int:
         out_format=args.format,
         exchange=args.exchange,
         policy=args.policy,
-        rules_dir=args.rules_dir,
+        rules_dir=None,  # --rules-dir folders are loaded for the whole command (main)
         seed=args.seed,
         strict=args.strict,
         chunk_rows=args.chunk_rows,
         errors=args.errors,
         progress=args.progress,
+        unknown=args.unknown_exchange,
     )
     if args.output != "-" or summary.bad_rows or summary.notes:
         print(summary.line(), file=sys.stderr)

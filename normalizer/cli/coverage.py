@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import EXIT_FINDINGS, EXIT_OK, PROG, SubParsers, Usage
+from .._formats.registry import registry
+from ._common import EXIT_FINDINGS, EXIT_OK, PROG, SubParsers, user_rules
 
 
 def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
@@ -17,7 +18,7 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "one, or nothing",
     )
     co.add_argument("--exchange", "-e", action="append", help="only this exchange (repeatable)")
-    co.add_argument("--rules-dir", help="the rules folder to measure (default: the bundled one)")
+    user_rules(co)
     co.add_argument("--json", action="store_true", help="print JSON")
     co.set_defaults(func=run)
 
@@ -25,14 +26,21 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..analysis import coverage
 
-    root = Path(args.rules_dir) if args.rules_dir else None
-    if root is not None and not root.is_dir():
-        raise Usage(f"no rules folder at {root}")
-    rows = coverage(root, args.exchange or None)
+    only = args.exchange
+    if not only and args.user_rules:  # measure the user's venues (seen with the bundled rules)
+        only = sorted(
+            {
+                p.name
+                for d in args.user_rules
+                for p in Path(d).iterdir()
+                if p.name in registry().names
+            }
+        )
+    rows = coverage(None, only or None) if only or not args.user_rules else []
     if not rows:
-        where = root if root is not None else "the bundled rules"
         print(
-            f"{PROG[0]}: no exchanges under {where}: a rules folder holds one folder per "
+            f"{PROG[0]}: no exchanges under {', '.join(args.user_rules or ['the bundled rules'])}"
+            ": a rules folder holds one folder per "
             "exchange, each with an exchange.yaml",
             file=sys.stderr,
         )

@@ -8,10 +8,12 @@ import sys
 
 from .._core.text import Template, fold
 from .._core.vocabulary import Operation
-from .._engine.normalize import exchanges, normalize, registry
+from .._engine.generic import MODEL_ID
+from .._engine.normalize import exchanges, normalize, ruleset_for
 from .._engine.recommend import recommend
 from .._formats.registry import ONTOLOGY
-from ._common import EXIT_OK, EXIT_USAGE, SubParsers, shown
+from ._common import EXIT_OK, EXIT_USAGE, SubParsers, shown, user_rules
+from .generic import model_file
 
 _OUTCOME_MEANING = {
     "NOT_SENT": "the request never reached the exchange",
@@ -51,6 +53,13 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     ex.add_argument("--attempt", type=int, default=1, help="which attempt failed (default 1)")
     ex.add_argument("--policy", help="a policy file (default: the bundled policy)")
     ex.add_argument("--json", action="store_true", help="print JSON")
+    ex.add_argument(
+        "--unknown-exchange",
+        choices=["raise", "generic"],
+        default="raise",
+        help="an exchange no rules know: an error (raise, the default) or the generic profile",
+    )
+    user_rules(ex)
     ex.set_defaults(func=run, check=check)
 
 
@@ -72,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         message=args.message,
         http_status=args.http_status,
         operation=args.operation,
+        unknown_exchange="generic" if args.unknown_exchange == "generic" else None,
     )
     rec = recommend(
         err,
@@ -92,13 +102,16 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_OK
-    rs = registry().get(args.exchange)
+    rs, alias = ruleset_for(
+        args.exchange, "generic" if args.unknown_exchange == "generic" else None
+    )
     meaning = (
         ONTOLOGY.subcategory_meaning.get(err.subcategory)
         if err.subcategory
         else ONTOLOGY.category_meaning[err.category]
     )
-    out = [f"{rs.spec.display_name} {args.code or ''}".rstrip()]
+    title = rs.spec.display_name if alias is None else f"{alias} (by the generic profile)"
+    out = [f"{title} {args.code or ''}".rstrip()]
     entries = [
         e
         for e in (rs.catalog.entries if rs.catalog else ())
@@ -127,8 +140,14 @@ def run(args: argparse.Namespace) -> int:
         f"meaning:        {meaning}",
         f"outcome:        {err.outcome.value} ({_OUTCOME_MEANING[err.outcome.value]})",
     ]
-    if err.rule_id:
-        rule = rs.by_id[err.rule_id]
+    if err.rule_id == MODEL_ID:
+        out += [
+            f"rule:           {err.rule_id}  (the word model, {model_file()})",
+            f"why:            {err.rationale}",
+            "                 no venue-free rule matched; the words above decided",
+        ]
+    elif err.rule_id:
+        rule = rs.by_id.get(err.rule_id) or rs.by_id[err.rule_id.removeprefix("generic.")]
         out += [
             f"rule:           {err.rule_id}  ({shown(str(rule.path))}:{rule.line})",
             f"why:            {err.rationale}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SubParsers, Usage, shown
+from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SubParsers, Usage, shown, user_rules
 
 
 def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
@@ -23,6 +23,7 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     )
     li.add_argument("--strict", action="store_true", help="fail on warnings too")
     li.add_argument("--json", action="store_true", help="print JSON")
+    user_rules(li)
     li.set_defaults(func=run)
 
 
@@ -30,7 +31,12 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis import lint
 
     try:
-        report = lint(args.paths or None)
+        paths = list(args.paths or ())
+        if args.user_rules:  # the bundled data and the user's folders, checked together
+            from ..analysis.linter import default_paths
+
+            paths = [*(paths or default_paths()), *args.user_rules]
+        report = lint(paths or None)
     except FileNotFoundError as exc:
         raise Usage(f"{exc}; give rule folders, exchange folders or YAML files") from None
     failed = bool(report.errors or (args.strict and report.warnings))

@@ -1,0 +1,165 @@
+"""The generic profile: classifying errors of a venue nobody wrote rules for.
+
+``rules/generic/`` is an ordinary rule folder (its envelope reads the common
+body shapes; its rules are venue-free phrases and symbolic names) plus
+``model.json``, a word model learned from the bundled venues' catalogs
+(``normalizer._engine.textmodel``). What decides, strongest first:
+
+1. a transport failure (as for every venue);
+2. a phrase or symbolic-name rule (rules with a code or message condition,
+   generic or common); the rules read the symbolic code and the message together;
+3. the word model, when it is confident;
+4. a bare HTTP-status rule;
+5. UNKNOWN.
+
+Every rule id of a generic answer starts with ``generic.``; the model's is
+``generic.model``. An outcome-unknown category on a query is reported as
+UNAVAILABLE.SERVICE, as the rubric says for every venue.
+
+Whether an unknown venue name falls back to this profile is the caller's
+choice (``unknown_exchange="generic"`` per call, ``use_generic_for_unknown()``
+for the process); by default an unknown name raises.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .._core.resources import data_dir
+from .._core.table import Probe, Rule, RuleSet
+from .._core.text import bound
+from .._core.vocabulary import Category, Operation, Outcome
+from .._formats.registry import GENERIC, ONTOLOGY, changed
+from .textmodel import Evidence, TextModel, text_of
+
+__all__ = ["GENERIC", "MODEL_ID", "Decision", "decide", "use_generic_for_unknown"]
+MODEL_ID = "generic.model"
+PREFIX = "generic."
+MODEL_FILE = "model.json"
+
+UnknownExchange = Literal["raise", "generic"]
+_UNKNOWN_CHOICES = ("raise", "generic")
+
+_lock = threading.Lock()
+_default_unknown: UnknownExchange = "raise"
+_models: dict[Path, TextModel | None] = {}
+_override: list[TextModel | None] = []
+
+
+def use_generic_for_unknown(enabled: bool = True) -> None:
+    """Once per process: let every ``normalize()`` (and so ``recommend``, the
+    Supervisor, batch) answer an unknown venue name with the generic profile.
+    ``use_generic_for_unknown(False)`` restores the default (raise)."""
+    global _default_unknown
+    _default_unknown = "generic" if enabled else "raise"
+
+
+def unknown_choice(value: object) -> UnknownExchange:
+    """The caller's choice for unknown names, or the process default."""
+    if value is None:
+        return _default_unknown
+    if value not in _UNKNOWN_CHOICES:
+        raise ValueError(f"unknown_exchange must be one of {_UNKNOWN_CHOICES}, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def model_for(root: Path | None = None) -> TextModel | None:
+    """The model of the generic folder under ``root`` (default: the bundled
+    rules), loaded once; None when there is none."""
+    if _override:
+        return _override[-1]
+    folder = (root if root is not None else data_dir("rules")) / GENERIC
+    path = folder / MODEL_FILE
+    if path not in _models:
+        with _lock:
+            if path not in _models:
+                _models[path] = TextModel.load(path) if path.is_file() else None
+    return _models[path]
+
+
+class using_model:
+    """Classify with this model instead of the stored one (for evaluation:
+    leave-one-venue-out builds a model without the venue under test)."""
+
+    def __init__(self, model: TextModel | None) -> None:
+        self.model = model
+
+    def __enter__(self) -> TextModel | None:
+        _override.append(self.model)
+        _clear_caches()
+        return self.model
+
+    def __exit__(self, *exc: object) -> None:
+        _override.pop()
+        _clear_caches()
+
+
+def _clear_caches() -> None:
+    changed()  # the engine forgets what it decided with the other model
+
+
+def _weak(rule: Rule) -> bool:
+    """A rule that knows no code and no message: a bare HTTP status (perhaps
+    with an operation). The model outranks it."""
+    w = rule.when
+    return (
+        w.code is None
+        and w.code_range is None
+        and w.message is None
+        and w.message_regex is None
+        and w.transport is None
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    category: Category
+    subcategory: str | None
+    outcome: Outcome
+    rule_id: str | None
+    why: str | None
+    source_url: str | None
+    evidence: Evidence | None = None
+
+
+def decide(
+    rs: RuleSet,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    operation: Operation | None,
+    transport: str | None,
+    root: Path | None = None,
+) -> Decision | None:
+    """The generic profile's answer, or None (UNKNOWN)."""
+    text = bound(text_of(code, message)) or None
+    rule, _entry = rs.select(Probe(code, text, status, operation, transport))
+    if rule is not None and not _weak(rule):
+        return _from_rule(rule, operation)
+    model = model_for(root) if transport is None and text else None
+    evidence = model.classify(text) if model is not None and text else None
+    if evidence is not None:
+        sub = evidence.subcategory
+        if sub.startswith("UNKNOWN_STATE.") and operation is Operation.QUERY:
+            sub = "UNAVAILABLE.SERVICE"
+        category = Category(sub.split(".", 1)[0])
+        return Decision(
+            category,
+            sub,
+            ONTOLOGY.outcome_of(category, sub),
+            MODEL_ID,
+            evidence.describe(),
+            None,
+            evidence,
+        )
+    if rule is not None:
+        return _from_rule(rule, operation)
+    return None
+
+
+def _from_rule(rule: Rule, operation: Operation | None) -> Decision:
+    rid = rule.id if rule.id.startswith(PREFIX) else PREFIX + rule.id
+    return Decision(rule.category, rule.subcategory, rule.outcome, rid, rule.why, rule.source_url)

@@ -1,0 +1,185 @@
+"""Building and measuring the generic profile's word model.
+
+``build()`` trains ``rules/generic/model.json`` from every catalog row of the
+bundled venues, each labelled by its own venue's rules (the rule the registry
+selects for that row's code and message, exactly what ``normalize(venue,
+code=..., message=...)`` answers). ``exchange-normalizer generic build``
+rewrites the file; a test checks that the committed file equals a fresh build.
+
+``leave_one_venue_out()`` measures how well the generic profile (its rules and
+a model trained without venue V) agrees with V's own rules on V's catalog rows:
+per venue, the share of rows with the same category, the same write action
+(``recommend(..., operation="place_order")``), and where the profile abstained.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._core.table import Probe
+from .._core.text import bound
+from .._engine import generic
+from .._engine.normalize import Registry, normalize, registry
+from .._engine.results import NormalizedError
+from .._engine.textmodel import MODEL_VERSION, TextModel, text_of, tokens
+
+#: The training settings; part of the model file, so a change shows as drift.
+ALPHA = 0.1
+THRESHOLD = 0.35
+MIN_WORDS = 1
+
+
+@dataclass(frozen=True)
+class Row:
+    """One labelled catalog row."""
+
+    venue: str
+    code: str
+    message: str
+    label: str  # CATEGORY.SUBCATEGORY (or CATEGORY) of the venue's own rule
+
+
+def training_rows(root: Path | None = None, exclude: Iterable[str] = ()) -> list[Row]:
+    """Every catalog row of every venue under ``root`` (default: the bundled
+    rules) that its venue's rules map onto a category, in a fixed order."""
+    reg = registry() if root is None else Registry(root)
+    skip = {generic.GENERIC, *exclude}
+    out: list[Row] = []
+    for name in reg.names:
+        if name in skip:
+            continue
+        rs = reg.get(name)
+        if rs.catalog is None:
+            continue
+        for entry in rs.catalog.entries:
+            rule, _ = rs.select(Probe(entry.code, bound(entry.message), None, None, None))
+            if rule is None or rule.category.value == "UNKNOWN":
+                continue
+            out.append(Row(name, entry.code, entry.message, rule.label))
+    return out
+
+
+def train(
+    rows: Iterable[Row],
+    *,
+    alpha: float = ALPHA,
+    threshold: float = THRESHOLD,
+    min_words: int = MIN_WORDS,
+) -> dict[str, object]:
+    """Model data (JSON-ready) from labelled rows: per class, in how many rows
+    each feature occurs. Duplicate (text, label) rows count once."""
+    per_class: dict[str, Counter[str]] = defaultdict(Counter)
+    docs: Counter[str] = Counter()
+    seen: set[tuple[str, str]] = set()
+    for row in rows:
+        text = text_of(row.code, row.message)
+        key = (text.casefold(), row.label)
+        if key in seen:
+            continue
+        seen.add(key)
+        toks = set(tokens(text))
+        if not toks:
+            continue
+        per_class[row.label].update(toks)
+        docs[row.label] += 1
+    classes = sorted(per_class)
+    index = {c: i for i, c in enumerate(classes)}
+    vocabulary = sorted({t for c in classes for t in per_class[c]})
+    counts = {
+        tok: {str(index[c]): per_class[c][tok] for c in classes if per_class[c][tok]}
+        for tok in vocabulary
+    }
+    return {
+        "version": MODEL_VERSION,
+        "alpha": alpha,
+        "threshold": threshold,
+        "min_words": min_words,
+        "classes": classes,
+        "class_docs": [docs[c] for c in classes],
+        "class_tokens": [sum(per_class[c].values()) for c in classes],
+        "counts": counts,
+    }
+
+
+def dumps(model: dict[str, object]) -> str:
+    """The model as the stored text: sorted keys, deterministic."""
+    return json.dumps(model, sort_keys=True, ensure_ascii=False, indent=0) + "\n"
+
+
+def model_path(root: Path | None = None) -> Path:
+    return (root if root is not None else registry().root) / generic.GENERIC / generic.MODEL_FILE
+
+
+def build(root: Path | None = None, *, write: bool = True) -> str:
+    """Train on every bundled venue and (by default) write the model file;
+    returns the model's text."""
+    text = dumps(train(training_rows(root)))
+    if write:
+        model_path(root).write_text(text, encoding="utf-8")
+    return text
+
+
+@dataclass(frozen=True)
+class VenueScore:
+    venue: str
+    rows: int
+    category: float  # share of rows whose category agrees with the venue's rules
+    write_action: float  # share whose write action (place_order, attempt 1) agrees
+    abstained: float  # share answered UNKNOWN
+    by_rule: float  # share decided by a generic/common rule (not the model)
+
+
+def _action(err: NormalizedError) -> str:
+    from .._engine.recommend import recommend
+
+    return str(recommend(err, operation="place_order", attempt=1).action.value)
+
+
+def classify_with(
+    model: TextModel | None, rows: Sequence[Row]
+) -> list[tuple[Row, NormalizedError, NormalizedError]]:
+    """``(row, the venue's answer, the generic answer)`` for each row, the
+    generic profile using ``model``."""
+    out = []
+    with generic.using_model(model):
+        for row in rows:
+            own = normalize(row.venue, code=row.code, message=row.message)
+            gen = normalize(generic.GENERIC, code=row.code, message=row.message)
+            out.append((row, own, gen))
+    return out
+
+
+def leave_one_venue_out(root: Path | None = None) -> list[VenueScore]:
+    """For each venue V: train without V, classify V's rows generically,
+    compare with V's own rules."""
+    rows = training_rows(root)
+    venues = sorted({r.venue for r in rows})
+    scores = []
+    for v in venues:
+        model = TextModel(train(r for r in rows if r.venue != v))
+        mine = [r for r in rows if r.venue == v]
+        triples = classify_with(model, mine)
+        n = len(triples)
+        cat = sum(own.category == gen.category for _, own, gen in triples)
+        act = sum(_action(own) == _action(gen) for _, own, gen in triples)
+        unk = sum(gen.category.value == "UNKNOWN" for _, _, gen in triples)
+        rule = sum(
+            gen.rule_id is not None and gen.rule_id != generic.MODEL_ID for _, _, gen in triples
+        )
+        scores.append(VenueScore(v, n, cat / n, act / n, unk / n, rule / n))
+    return scores
+
+
+def confusion(root: Path | None = None) -> dict[tuple[str, str], int]:
+    """Leave-one-venue-out pairs (venue's category, generic category) -> rows, all venues."""
+    rows = training_rows(root)
+    out: Counter[tuple[str, str]] = Counter()
+    for v in sorted({r.venue for r in rows}):
+        model = TextModel(train(r for r in rows if r.venue != v))
+        for _, own, gen in classify_with(model, [r for r in rows if r.venue == v]):
+            out[(own.category.value, gen.category.value)] += 1
+    return dict(out)

@@ -1,0 +1,411 @@
+"""The generic profile, the opt-in for unknown venue names, and the user's rule folders."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import normalizer
+from normalizer import Action, Category, RuleFileError, UnknownExchangeError
+from normalizer._engine.generic import MODEL_ID
+from normalizer._engine.textmodel import TextModel, text_of, tokens
+from normalizer._formats import registry as engine
+from normalizer.analysis import generic as g
+
+
+@pytest.fixture(autouse=True)
+def _clean_process_state():
+    saved = engine.registry()  # the same rule objects for the tests that run after these
+    yield
+    normalizer.use_generic_for_unknown(False)
+    engine.restore_registry(saved)
+
+
+def gen(**kw):
+    return normalizer.normalize("generic", **kw)
+
+
+# ------------------------------------------------------------- the model file
+
+
+def test_committed_model_equals_a_fresh_build() -> None:
+    """`normalizer generic build` is the one way the model is made: the file in
+    the repository is exactly what it writes from the bundled catalogs and rules."""
+    assert g.model_path().read_text(encoding="utf-8") == g.build(write=False)
+
+
+def test_training_is_deterministic_and_rows_come_from_the_venues_own_rules() -> None:
+    rows = g.training_rows()
+    assert rows
+    assert {r.venue for r in rows} <= set(normalizer.exchanges())
+    for row in rows[:: max(1, len(rows) // 50)]:
+        own = normalizer.normalize(row.venue, code=row.code, message=row.message)
+        assert (own.subcategory or own.category.value) == row.label
+    assert g.dumps(g.train(rows)) == g.dumps(g.train(list(reversed(rows))))
+
+
+def test_tokens_split_symbolic_names_and_chinese() -> None:
+    assert "insufficient" in tokens(text_of("INSUFFICIENT_AVAILABLE_BALANCE", None))
+    assert {"qty", "low"} <= set(tokens(text_of("qty_too_low", None)))
+    assert {"insufficient", "fund"} <= set(tokens(text_of("insufficientFunds", None)))
+    assert "zh:余额" in tokens("余额不足")
+    assert len(tokens("x" * 100_000)) <= 2  # bounded before any expression runs
+
+
+def test_model_abstains_without_known_words() -> None:
+    model = TextModel(json.loads(g.model_path().read_text(encoding="utf-8")))
+    assert model.classify("zzqx blorp") is None
+    assert model.classify("") is None
+
+
+# --------------------------------------------------------- what the profile says
+
+
+@pytest.mark.parametrize(
+    ("kw", "category", "subcategory"),
+    [
+        (
+            {"code": "INSUFFICIENT_AVAILABLE_BALANCE"},
+            "INSUFFICIENT_FUNDS",
+            "INSUFFICIENT_FUNDS.BALANCE",
+        ),
+        ({"code": "qty_too_low"}, "INVALID_REQUEST", "INVALID_REQUEST.MIN_AMOUNT"),
+        ({"code": "TE_QTY_TOO_SMALL"}, "INVALID_REQUEST", "INVALID_REQUEST.MIN_AMOUNT"),
+        ({"code": "ORDER_NOT_FOUND"}, "NOT_FOUND", "NOT_FOUND.ORDER"),
+        (
+            {"body": '{"error":["EOrder:Insufficient funds"],"result":{}}'},
+            "INSUFFICIENT_FUNDS",
+            None,
+        ),
+        ({"body": '{"code":10002,"msg":"Invalid signature"}'}, "AUTH", "AUTH.SIGNATURE"),
+        ({"body": '{"retCode":10006,"retMsg":"Too many visits!"}'}, "RATE_LIMIT", None),
+        (
+            {"body": '{"error":{"code":-32602,"message":"invalid params"}}'},
+            "INVALID_REQUEST",
+            None,
+        ),
+        (
+            {"body": '{"label":"BALANCE_NOT_ENOUGH","message":"Not enough balance"}'},
+            "INSUFFICIENT_FUNDS",
+            None,
+        ),
+        (
+            {"body": '{"errors":[{"id":"not_found","message":"Order not found"}]}'},
+            "NOT_FOUND",
+            "NOT_FOUND.ORDER",
+        ),
+        ({"body": '{"error":"invalid api key"}'}, "AUTH", "AUTH.API_KEY"),
+        (
+            {"message": "Timestamp for this request is outside of the recvWindow."},
+            "AUTH",
+            "AUTH.TIMESTAMP",
+        ),
+        ({"message": "IP address not in whitelist"}, "AUTH", "AUTH.IP_NOT_ALLOWED"),
+        ({"message": "Please complete KYC verification first"}, "KYC", None),
+        ({"message": "System under maintenance"}, "UNAVAILABLE", "UNAVAILABLE.MAINTENANCE"),
+        ({"message": "Internal error"}, "UNKNOWN_STATE", "UNKNOWN_STATE.SERVER_ERROR"),
+        ({"message": "Internal error", "operation": "query"}, "UNAVAILABLE", "UNAVAILABLE.SERVICE"),
+        ({"message": "Request timeout"}, "UNKNOWN_STATE", "UNKNOWN_STATE.TIMEOUT"),
+        ({"message": "Permission denied for this API key"}, "AUTH", "AUTH.PERMISSION"),
+        ({"message": "Account is frozen"}, "ACCOUNT_RESTRICTED", "ACCOUNT_RESTRICTED.FROZEN"),
+        ({"message": "余额不足"}, "INSUFFICIENT_FUNDS", "INSUFFICIENT_FUNDS.BALANCE"),
+        ({"message": "订单不存在"}, "NOT_FOUND", "NOT_FOUND.ORDER"),
+        ({"message": "签名错误"}, "AUTH", "AUTH.SIGNATURE"),
+        ({"message": "请求过于频繁"}, "RATE_LIMIT", None),
+        ({"http_status": 429}, "RATE_LIMIT", "RATE_LIMIT.REQUESTS"),
+    ],
+)
+def test_generic_profile_reads_shapes_names_and_phrases(kw, category, subcategory) -> None:
+    err = gen(**kw)
+    assert err.category.value == category, (kw, err.rule_id, err.subcategory)
+    if subcategory:
+        assert err.subcategory == subcategory
+    assert err.rule_id is not None
+    assert err.rule_id.startswith("generic.")
+
+
+def test_transport_failures_as_everywhere() -> None:
+    err = gen(error=TimeoutError("read timed out"))
+    assert (
+        err.category is normalizer.normalize("okx", error=TimeoutError("read timed out")).category
+    )
+
+
+def test_a_phrase_rule_outranks_a_bare_http_status() -> None:
+    err = gen(http_status=400, message="Insufficient balance")
+    assert err.category is Category.INSUFFICIENT_FUNDS
+
+
+def test_weak_evidence_is_unknown_not_a_guess() -> None:
+    assert gen(message="zzqx blorp").category is Category.UNKNOWN
+    assert gen(code="31337").category is Category.UNKNOWN
+
+
+def test_explain_shows_the_model_words(capsys) -> None:
+    from normalizer.cli import main
+
+    # a message no generic rule matches; the model (or nothing) decides
+    msg = "Copy trading lead trader cannot follow this instrument"
+    err = gen(message=msg)
+    assert main(["explain", "generic", "--message", msg]) == 0
+    out = capsys.readouterr().out
+    if err.rule_id == MODEL_ID:
+        assert "the word model" in out
+        assert "posterior" in out
+    else:
+        assert "none matched" in out
+
+
+# --------------------------------------------------- unknown venue names: opt-in
+
+
+def test_unknown_venue_raises_by_default() -> None:
+    with pytest.raises(UnknownExchangeError):
+        normalizer.normalize("deribit", message="Insufficient funds")
+
+
+def test_unknown_venue_per_call_keeps_its_name() -> None:
+    err = normalizer.normalize("deribit", message="not enough funds", unknown_exchange="generic")
+    assert err.exchange == "deribit"
+    assert err.category is Category.INSUFFICIENT_FUNDS
+    assert err.rule_id is not None
+    assert err.rule_id.startswith("generic.")
+    with pytest.raises(ValueError, match="unknown_exchange"):
+        normalizer.normalize("deribit", message="x", unknown_exchange="maybe")  # type: ignore[arg-type]
+
+
+def test_unknown_venue_once_per_process() -> None:
+    normalizer.use_generic_for_unknown()
+    err = normalizer.normalize("htx", http_status=429)
+    assert (err.exchange, err.category) == ("htx", Category.RATE_LIMIT)
+    rec = normalizer.recommend(err, operation="place_order")
+    assert rec.action is Action.RETRY
+    assert rec.delay_s > 0
+    normalizer.use_generic_for_unknown(False)
+    with pytest.raises(UnknownExchangeError):
+        normalizer.normalize("htx", http_status=429)
+
+
+def test_known_venues_are_untouched_by_the_opt_in() -> None:
+    normalizer.use_generic_for_unknown()
+    assert normalizer.normalize("okx", code="58102").rule_id == "okx.transfer-rate-limit"
+
+
+def test_batch_unknown_exchange_modes(tmp_path: Path, capsys) -> None:
+    from normalizer.cli import main
+
+    src = tmp_path / "log.jsonl"
+    rows = [
+        {"exchange": "okx", "code": "58102"},
+        {"exchange": "deribit", "message": "Order not found"},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # skip (the default): the row is reported with its line, the run goes on
+    assert main(["batch", str(src), "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    assert "log.jsonl:2: exchange: unknown exchange 'deribit'" in err
+    assert len(out.strip().splitlines()) == 2  # the header and the okx row
+    assert main(["batch", str(src), "--no-progress", "--unknown-exchange", "generic"]) == 0
+    out, _ = capsys.readouterr()
+    assert "generic.not-found.order" in out
+    assert main(["batch", str(src), "--no-progress", "--unknown-exchange", "fail"]) == 2
+
+
+# ------------------------------------------------------------------ safety
+
+
+_WORDS = [
+    "order",
+    "insufficient",
+    "balance",
+    "timeout",
+    "internal",
+    "error",
+    "api",
+    "key",
+    "invalid",
+    "signature",
+    "timestamp",
+    "kyc",
+    "verify",
+    "identity",
+    "rate",
+    "limit",
+    "too",
+    "many",
+    "requests",
+    "not",
+    "found",
+    "account",
+    "frozen",
+    "permission",
+    "denied",
+    "ip",
+    "whitelist",
+    "system",
+    "busy",
+    "maintenance",
+    "processing",
+    "unknown",
+    "status",
+    "price",
+    "qty",
+    "small",
+    "余额不足",
+    "系统错误",
+    "签名错误",
+    "实名认证",
+    "请求超时",
+    "EOrder:",
+    "EAPI:",
+    "_",
+    ":",
+    "!",
+]
+_texts = st.lists(st.sampled_from(_WORDS) | st.text(max_size=8), max_size=12).map(" ".join)
+_statuses = st.none() | st.sampled_from(
+    [200, 400, 401, 403, 404, 408, 418, 429, 500, 502, 503, 504]
+)
+_bodies = st.one_of(
+    st.none(),
+    st.builds(lambda c, m: json.dumps({"code": c, "msg": m}), st.integers(-99999, 99999), _texts),
+    st.builds(lambda m: json.dumps({"error": [m]}), _texts),
+    st.builds(lambda c, m: json.dumps({"error": {"code": c, "message": m}}), _texts, _texts),
+    st.builds(lambda c, m: json.dumps({"errors": [{"code": c, "message": m}]}), _texts, _texts),
+    _texts,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    code=st.none() | _texts,
+    message=st.none() | _texts,
+    status=_statuses,
+    body=_bodies,
+    op=st.sampled_from(["place_order", "cancel_order", "withdraw", "transfer", "query"]),
+    attempt=st.integers(1, 5),
+)
+def test_generic_answers_are_safe(code, message, status, body, op, attempt) -> None:
+    """Whatever the input, a generic answer never makes an unknown-outcome write a
+    plain RETRY, never retries AUTH (but the clock) or KYC, and its rule id says
+    it came from the generic profile."""
+    err = normalizer.normalize(
+        "somewhere",
+        code=code,
+        message=message,
+        http_status=status,
+        body=body,
+        operation=op,
+        unknown_exchange="generic",
+    )
+    assert err.exchange == "somewhere"
+    assert err.rule_id is None or err.rule_id.startswith("generic.")
+    rec = normalizer.recommend(err, operation=op, attempt=attempt)
+    if err.category is Category.UNKNOWN_STATE and op != "query":
+        assert rec.action is not Action.RETRY
+    if err.category is Category.KYC or (
+        err.category is Category.AUTH and err.subcategory != "AUTH.TIMESTAMP"
+    ):
+        assert rec.action is not Action.RETRY
+    if rec.action is Action.RETRY and err.category is Category.RATE_LIMIT:
+        assert rec.delay_s > 0
+
+
+# ------------------------------------------------------------ the user's rules
+
+EXCHANGE = """name: {name}
+display_name: {title}
+docs_url: https://example.com/docs
+response:
+  code_fields: [code]
+  message_fields: [msg]
+"""
+RULES = """exchange: {name}
+source_url: https://example.com/docs
+rules:
+{rules}
+"""
+
+
+def _venue(root: Path, name: str, rules: str, exchange: bool = True) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    if exchange:
+        (folder / "exchange.yaml").write_text(EXCHANGE.format(name=name, title=name.title()))
+    (folder / "rules.yaml").write_text(RULES.format(name=name, rules=rules))
+    return folder
+
+
+RATE = """  - id: {name}.rate
+    category: RATE_LIMIT.REQUESTS
+    why: The venue says the request rate is too high.
+    when: {{code: "{code}"}}
+"""
+
+
+def test_load_rules_adds_a_venue_for_every_entry_point(tmp_path: Path) -> None:
+    _venue(tmp_path, "acme", RATE.format(name="acme", code="77"))
+    names = normalizer.load_rules(tmp_path)
+    assert "acme" in names
+    assert "acme" in normalizer.exchanges()
+    err = normalizer.normalize("acme", body='{"code": 77, "msg": "slow down"}')
+    assert err.rule_id == "acme.rate"
+    assert normalizer.recommend(err, operation="place_order").action is Action.RETRY
+    rows = normalizer.normalize_many([{"exchange": "acme", "code": "77"}])
+    assert rows[0].rule_id == "acme.rate"
+    normalizer.reset_rules()
+    with pytest.raises(UnknownExchangeError):
+        normalizer.normalize("acme", code="77")
+
+
+def test_user_rules_outrank_the_bundled_ones(tmp_path: Path) -> None:
+    assert normalizer.normalize("okx", code="58102").rule_id == "okx.transfer-rate-limit"
+    other = next(
+        r for r in engine.registry().get("okx").rules if r.codes and "58102" not in r.codes
+    )
+    code = sorted(other.codes or ())[0]
+    before = normalizer.normalize("okx", code=code).rule_id
+    mine = (
+        RATE.format(name="okx", code="58102")
+        .replace("okx.rate", "okx.mine")
+        .replace("RATE_LIMIT.REQUESTS", "INVALID_REQUEST.PARAMETER")
+    )
+    _venue(tmp_path, "okx", mine, exchange=False)
+    normalizer.load_rules(tmp_path)
+    assert normalizer.normalize("okx", code="58102").rule_id == "okx.mine"
+    assert normalizer.normalize("okx", code=code).rule_id == before  # the rest stays
+
+
+def test_bad_user_folder_is_refused_with_file_line_and_field(tmp_path: Path) -> None:
+    folder = _venue(tmp_path, "acme", RATE.format(name="acme", code="77") + "    oops: 1\n")
+    with pytest.raises(RuleFileError) as info:
+        normalizer.load_rules(tmp_path)
+    text = str(info.value)
+    assert str(folder / "rules.yaml") in text
+    assert "oops" in text
+    assert re.search(re.escape(str(folder / "rules.yaml")) + r":\d+", text)  # file:line
+    with pytest.raises(UnknownExchangeError):  # nothing changed
+        normalizer.normalize("acme", code="77")
+
+
+def test_rules_without_exchange_yaml_for_a_new_venue_are_refused(tmp_path: Path) -> None:
+    _venue(tmp_path, "nowhere", RATE.format(name="nowhere", code="1"), exchange=False)
+    with pytest.raises(RuleFileError, match=r"exchange\.yaml"):
+        normalizer.load_rules(tmp_path)
+
+
+def test_cli_rules_dir_on_explain_and_coverage(tmp_path: Path, capsys) -> None:
+    from normalizer.cli import main
+
+    _venue(tmp_path, "acme", RATE.format(name="acme", code="77"))
+    assert main(["explain", "acme", "77", "--rules-dir", str(tmp_path)]) == 0
+    assert "acme.rate" in capsys.readouterr().out
+    assert main(["lint", "--rules-dir", str(tmp_path)]) in (0, 1)
+    capsys.readouterr()
+    with pytest.raises(UnknownExchangeError):  # a command's folders do not outlive it
+        normalizer.normalize("acme", code="77")
