@@ -118,6 +118,8 @@ def recommend(
     """
     if type(err) is not NormalizedError:
         raise ArgumentTypeError("err", "a NormalizedError", err)
+    plan = None
+    fkey = None
     if (
         policy is None
         and (idempotent is False or idempotent is True)
@@ -125,19 +127,54 @@ def recommend(
         and (operation is None or type(operation) in _EXACT_OPS)
     ):
         # the common call: the bundled policy and plain arguments. The key holds
-        # only values of exact types already proven valid when it was stored.
+        # only values of exact types, stored once they were proven valid.
         fkey = (err[0], err[1], err[2], err[11] if operation is None else operation, idempotent)
         fkey = (fkey, attempt)
         fast = _fast.get(fkey)
         if fast is not None and fast[0] is _reg._default:
-            return fast[1].answer(err, rand)
+            plan = fast[1]
+    if plan is None:
+        pol = _policy(policy)
+        plan = _plan_of(err, operation, idempotent, attempt, pol)
+        if fkey is not None:
+            if len(_fast) >= MAX_PLANS:
+                _fast.clear()
+            _fast[fkey] = (pol, plan)
+    fixed = plan.fixed
+    if fixed is not None:
+        return fixed
+    # a retry: the jittered delay, and the exchange's Retry-After, differ per call
+    # (Backoff.delay's arithmetic, one draw of ``rand`` per call)
+    delay = plan.raw
+    if plan.jitter:
+        delay *= 1.0 + plan.jitter * (rand or random.random)()
+    if delay >= plan.cap:
+        delay = plan.cap
+    low = plan.min_delay
+    if low is not None and low > delay:
+        delay = low
+    reason = plan.reason
+    wait = err[_RETRY_AFTER]
+    if wait is not None and wait > delay:
+        delay = wait
+        reason += f"; the exchange asked to wait {wait:g}s (Retry-After)"
+    v = plan.values
+    return _new(
+        Recommendation, (v[0], delay, v[2], v[3], v[4], v[5], v[6], reason, v[8], v[9], v[10])
+    )
+
+
+def _plan_of(
+    err: NormalizedError, operation: object, idempotent: object, attempt: object, pol: Policy
+) -> _Plan:
+    """The plan for a situation, the caller's arguments checked (kept per situation)."""
     op = (err.operation or Operation.OTHER) if operation is None else operation_of(operation)
     if type(attempt) is not int or attempt < 1:
         attempt = attempt_of(attempt)
+    assert isinstance(attempt, int)
     idem = (
         idempotent if idempotent is True or idempotent is False else flag("idempotent", idempotent)
     )
-    pol = _policy(policy)
     key = (id(pol), err.exchange, err.category, err.subcategory, op, idem, attempt)
     hit = _plans.get(key)
     if hit is None or hit[0] is not pol:
@@ -145,17 +182,7 @@ def recommend(
         if len(_plans) >= MAX_PLANS:
             _plans.clear()
         _plans[key] = hit
-    plan = hit[1]
-    if (
-        policy is None
-        and (operation is None or type(operation) in _EXACT_OPS)
-        and type(attempt) is int
-    ):
-        fkey = (err[0], err[1], err[2], err[11] if operation is None else operation, idem)
-        if len(_fast) >= MAX_PLANS:
-            _fast.clear()
-        _fast[(fkey, attempt)] = (pol, plan)
-    return plan.answer(err, rand)
+    return hit[1]
 
 
 class _Plan:
@@ -188,30 +215,6 @@ class _Plan:
             self.raw = backoff._raw[e if 0 <= e <= MAX_EXPONENT else (0 if e < 0 else MAX_EXPONENT)]
             self.jitter = backoff.jitter
             self.cap = backoff.max_s
-
-    def answer(self, err: NormalizedError, rand: Callable[[], float] | None) -> Recommendation:
-        fixed = self.fixed
-        if fixed is not None:
-            return fixed
-        # a retry: the jittered delay, and the exchange's Retry-After, differ per call
-        # (the arithmetic of Backoff.delay, one draw of ``rand`` per call)
-        delay = self.raw
-        if self.jitter:
-            delay *= 1.0 + self.jitter * (rand or random.random)()
-        if delay >= self.cap:
-            delay = self.cap
-        low = self.min_delay
-        if low is not None and low > delay:
-            delay = low
-        reason = self.reason
-        wait = err[_RETRY_AFTER]
-        if wait is not None and wait > delay:
-            delay = wait
-            reason += f"; the exchange asked to wait {wait:g}s (Retry-After)"
-        v = self.values
-        return _new(
-            Recommendation, (v[0], delay, v[2], v[3], v[4], v[5], v[6], reason, v[8], v[9], v[10])
-        )
 
 
 #: (id(policy), exchange, category, subcategory, operation, idempotent, attempt)
