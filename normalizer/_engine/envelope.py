@@ -119,12 +119,22 @@ def as_message(value: Any) -> str | None:
     return None
 
 
+_PARTS: dict[str, list[str]] = {}
+
+
 def get_path(obj: Any, path: str) -> Any:
     """The value at a dotted path (``error.data.retryAfter``); None when absent."""
     if path == "":
         return obj
-    for part in path.split("."):
-        if isinstance(obj, Mapping):
+    if type(obj) is dict and "." not in path:  # the common case: one key of a JSON object
+        return obj.get(path)
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = path.split(".")
+        if len(_PARTS) < 4096:
+            _PARTS[path] = parts
+    for part in parts:
+        if type(obj) is dict or isinstance(obj, Mapping):
             obj = obj.get(part)
         elif isinstance(obj, list) and part.isdigit() and len(part) < 6:
             i = int(part)
@@ -220,7 +230,7 @@ def extract(
         if not items:
             return Envelope(success=True)
         return _from_items(items)
-    if not isinstance(parsed, Mapping):
+    if type(parsed) is not dict and not isinstance(parsed, Mapping):
         return Envelope(malformed=parsed is not None)
 
     flag = get_path(parsed, shape.success_field) if shape.success_field else None
@@ -315,7 +325,7 @@ def _failed_items(
 ) -> list[FailedItem]:
     out = []
     for index, item in enumerate(data[:MAX_ITEMS]):
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             continue
         codes = [c for c in (as_code(get_path(item, p)) for p in s.code_fields) if c is not None]
         code = _pick_code(codes, known, vague)

@@ -114,6 +114,15 @@ def _parse_body(body: Any, notes: list[str]) -> tuple[Any, str | None, bool]:
     """``(parsed JSON or None, text message or None, malformed?)``."""
     if body is None:
         return None, None, False
+    if type(body) is str and 0 < len(body) <= MAX_BODY_BYTES and body[0] == "{":
+        # the common case: a JSON object as text, no padding
+        try:
+            value, end = _scan(body, 0)
+        except (StopIteration, ValueError, RecursionError):
+            pass  # the full path below says what is wrong with it
+        else:
+            if end == len(body):
+                return value, None, False
     if isinstance(body, Mapping):
         return body, None, False
     if isinstance(body, (bytes, bytearray, memoryview)):
