@@ -414,7 +414,7 @@ _CLASS_DECIDES: dict[type, bool] = {}
 
 
 def _class_decides(cls: type[BaseException]) -> bool:
-    kind = _kind_of_class(cls)
+    kind = _kind_of_class(cls)  # type: ignore[arg-type]  # (mypy: a class is hashable)
     decides = kind is not None and kind not in _REFINABLE and not is_ccxt_error_class(cls)
     if len(_CLASS_DECIDES) < 1024:
         _CLASS_DECIDES[cls] = decides

@@ -119,7 +119,7 @@ def recommend(
     if type(err) is not NormalizedError:
         raise ArgumentTypeError("err", "a NormalizedError", err)
     plan = None
-    fkey = None
+    fkey: tuple[Any, ...] | None = None
     if (
         policy is None
         and (idempotent is False or idempotent is True)
@@ -128,8 +128,10 @@ def recommend(
     ):
         # the common call: the bundled policy and plain arguments. The key holds
         # only values of exact types, stored once they were proven valid.
-        fkey = (err[0], err[1], err[2], err[11] if operation is None else operation, idempotent)
-        fkey = (fkey, attempt)
+        fkey = (
+            (err[0], err[1], err[2], err[11] if operation is None else operation, idempotent),
+            attempt,
+        )
         fast = _fast.get(fkey)
         if fast is not None and fast[0] is _reg._default:
             plan = fast[1]
