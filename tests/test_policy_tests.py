@@ -3,6 +3,7 @@ runner reports failures with file and line and the rules no test reaches."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,35 @@ def test_the_cli_runs_them_and_fails_on_a_failing_case(
     out = capsys.readouterr().out
     assert f"{tmp_path / 'desk.tests.yaml'}:5: FAIL case a-wrong-expectation" in out
     assert "policy rule never-tested is reached by no test" in out
+
+
+def test_the_test_command_runs_the_venues_rule_tests_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`test` runs rules/*/tests.yaml beside the policy tests, and fails on a failing case."""
+    from normalizer._cli import main
+
+    assert main(["test", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rule_tests"] is True
+    assert any(f.endswith("rules/okx/tests.yaml") for f in out["files"])
+    assert out["passed"] > 400
+
+
+def test_a_failing_rule_test_fails_the_test_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from normalizer._cli import main
+
+    venue = tmp_path / "okx"
+    venue.mkdir()
+    (venue / "tests.yaml").write_text(
+        "exchange: okx\n"
+        "cases:\n"
+        "  - id: okx.wrong\n"
+        "    input: {code: '51008'}\n"
+        "    expect: {category: RATE_LIMIT}\n"
+    )
+    assert main(["test", "--rules", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL rule-test okx.wrong" in out
