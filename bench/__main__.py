@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="alternating rounds per case (21)")
     parser.add_argument(
         "--skip",
-        choices=["latency", "startup", "batch", "supervisor"],
+        choices=["latency", "startup", "batch", "engines", "supervisor"],
         action="append",
         default=[],
         help="leave a part out (repeatable)",
@@ -220,6 +220,18 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         report["batch"] = asdict(t)
+
+    if "engines" not in args.skip:
+        from . import engines
+
+        cluster_rows = min(rows, 200_000 if args.quick else 2_000_000)
+        rates = engines.run(rows, cluster_rows)
+        print(
+            f"## The batch path per engine (pandas {rows:,} rows; "
+            f"Dask and Spark {cluster_rows:,})\n"
+        )
+        print(engines.table(rates) + "\n")
+        report["engines"] = [asdict(r) for r in rates]
 
     if "supervisor" not in args.skip:
         rates = supervisor.run(10_000 if args.quick else 100_000, os.environ.get("BENCH_REDIS_URL"))

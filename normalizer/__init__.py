@@ -44,9 +44,9 @@ from ._engine.results import NormalizedError, RawInput, Recommendation
 from ._formats.registry import default_policy
 
 if TYPE_CHECKING:
-    from ._batch import classify_frame, normalize_many
     from ._formats.policy import load_policy, parse_policy
     from ._formats.schema import json_schema
+    from .batch._frame import classify_frame, normalize_many
     from .supervisor import Decision, Halt, Supervisor
 
 __version__ = VERSION
@@ -60,8 +60,8 @@ _LAZY = {
     "load_policy": "._formats.policy",
     "parse_policy": "._formats.policy",
     "json_schema": "._formats.schema",
-    "classify_frame": "._batch",
-    "normalize_many": "._batch",
+    "classify_frame": ".batch._frame",
+    "normalize_many": ".batch._frame",
 }
 
 

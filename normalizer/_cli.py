@@ -4,7 +4,7 @@
     exchange-normalizer lint [PATHS]            check rule, catalog, policy files
     exchange-normalizer coverage [--json]       documented codes: specific, generic, none
     exchange-normalizer ingest EXCHANGE PAGE... docs pages -> catalog, with the drift
-    exchange-normalizer batch INPUT -o OUT      normalize a JSON Lines or CSV log
+    exchange-normalizer batch INPUT -o OUT      classify a CSV, JSON Lines or Parquet log
     exchange-normalizer test                    policy tests and rule tests, as data
 
 The package does not install a script called ``normalizer``: charset-normalizer
@@ -21,11 +21,10 @@ can act on, never a traceback (set ``NORMALIZER_DEBUG=1`` to see one).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ._core.errors import ConfigError, NormalizerError
@@ -342,95 +341,6 @@ def _coverage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ------------------------------------------------------------------ batch
-
-#: The columns ``batch`` adds to every row.
-BATCH_COLUMNS = (
-    "category",
-    "subcategory",
-    "outcome",
-    "rule_id",
-    "action",
-    "delay_s",
-    "scope",
-    "precondition",
-    "policy_rule_id",
-)
-
-
-def _read_rows(source: str) -> tuple[list[dict[str, object]], str]:
-    """Rows of a JSON Lines or CSV file (``-``: standard input), and the input's name."""
-    import csv
-    import io
-
-    name = "<stdin>" if source == "-" else source
-    if source == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(source).read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise _Usage(f"no such file: {source}") from None
-        except IsADirectoryError:
-            raise _Usage(f"{source} is a folder; give a .jsonl or .csv file") from None
-        except UnicodeDecodeError:
-            raise _Usage(f"{source} is not UTF-8 text; give a .jsonl or .csv file") from None
-    suffix = Path(source).suffix.lower()
-    is_json = suffix in (".jsonl", ".ndjson", ".json") or (
-        suffix not in (".csv", ".tsv") and text.lstrip()[:1] == "{"
-    )
-    rows: list[dict[str, object]] = []
-    if is_json:
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise _Usage(f"{name}:{number}: not valid JSON: {exc}") from None
-            if not isinstance(row, dict):
-                raise _Usage(f"{name}:{number}: each line must be a JSON object")
-            rows.append(row)
-    else:
-        reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
-        if not reader.fieldnames:
-            raise _Usage(f"{name}: empty CSV file; the first line must name the columns")
-        for row in reader:
-            if None in row:
-                raise _Usage(f"{name}:{reader.line_num}: more values than columns")
-            rows.append({k: (v if v != "" else None) for k, v in row.items()})
-    return rows, name
-
-
-def _progress(rows: list[dict[str, object]], enabled: bool | None) -> Iterable[dict[str, object]]:
-    show = sys.stderr.isatty() if enabled is None else enabled
-    if not show:
-        return rows
-    try:
-        tqdm = importlib.import_module("tqdm").tqdm
-    except ImportError:  # pragma: no cover - tqdm is optional
-        return rows
-    bar: Iterable[dict[str, object]] = tqdm(rows, desc="normalizing", unit="row", file=sys.stderr)
-    return bar
-
-
-_FIELDS = {
-    "code": ("code", "error_code"),
-    "message": ("message", "msg"),
-    "http_status": ("http_status", "status"),
-    "body": ("body",),
-    "operation": ("operation",),
-}
-
-
-def _field(row: dict[str, object], name: str) -> object:
-    for key in _FIELDS[name]:
-        value = row.get(key)
-        if value is not None:
-            return value
-    return None
-
-
 _OUTCOME_MEANING = {
     "NOT_SENT": "the request never reached the exchange",
     "REJECTED": "the exchange answered and did not act",
@@ -438,176 +348,28 @@ _OUTCOME_MEANING = {
 }
 
 
-def _attempt(value: object) -> int:
-    if value is None or value == "":
-        return 1
-    try:
-        n = float(str(value))
-    except ValueError:
-        n = 0.0
-    if n < 1 or not n.is_integer():
-        raise ValueError(f"attempt must be a whole number from 1, not {value!r}")
-    return int(n)
-
-
-def _flag(value: object) -> bool:
-    """A CSV/JSON cell as a bool: true/false, yes/no, 1/0 or empty; anything else refused."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "y"):
-        return True
-    if text in ("", "0", "false", "no", "n"):
-        return False
-    raise ValueError(f"attempt/idempotent: idempotent must be true or false, not {value!r}")
-
-
-def _classify_rows(
-    rows: list[dict[str, object]],
-    *,
-    name: str,
-    default_exchange: str | None,
-    policy: str | None,
-    progress: bool | None,
-) -> list[dict[str, object]]:
-    """Each row with ``BATCH_COLUMNS`` added.
-
-    The rows are checked first (so a mistake names its row), then classified
-    by ``normalize_many()``, the batch path (each distinct error once), and
-    each gets ``recommend()`` with its own ``idempotent`` and ``attempt``.
-    """
-    from ._batch import normalize_many
-
-    known = set(exchanges())
-    records: list[dict[str, object]] = []
-    attempts: list[tuple[bool, int]] = []
-    for number, row in enumerate(rows, 1):
-        where = f"{name}: row {number}"
-        exchange = row.get("exchange") or default_exchange
-        if not exchange:
-            raise _Usage(f"{where}: no exchange; add an 'exchange' column or pass --exchange")
-        if str(exchange).lower() not in known:
-            raise _Usage(
-                f"{where}: unknown exchange {exchange!r}; known exchanges: "
-                f"{', '.join(sorted(known))}"
-            )
-        status = _field(row, "http_status")  # normalize() reads "429", 429.0 and 429 alike
-        op = _field(row, "operation")
-        try:
-            operation = Operation(op) if op is not None else None
-            attempts.append((_flag(row.get("idempotent")), _attempt(row.get("attempt"))))
-        except ValueError as exc:
-            choices = ", ".join(o.value for o in Operation)
-            message = (
-                f"unknown operation {op!r}; choose one of {choices}"
-                if "attempt" not in str(exc)
-                else str(exc)
-            )
-            raise _Usage(f"{where}: {message}") from None
-        records.append(
-            {
-                "exchange": str(exchange).lower(),
-                "code": _field(row, "code"),
-                "message": _field(row, "message"),
-                "http_status": status,
-                "body": _field(row, "body"),
-                "operation": operation,
-            }
-        )
-    errors = normalize_many(_progress(records, progress))
-    out = []
-    for row, err, (idempotent, attempt) in zip(rows, errors, attempts, strict=True):
-        rec = recommend(err, idempotent=idempotent, attempt=attempt, policy=policy)
-        out.append(
-            {
-                **row,
-                "category": err.category.value,
-                "subcategory": err.subcategory,
-                "outcome": err.outcome.value,
-                "rule_id": err.rule_id,
-                "action": rec.action.value,
-                "delay_s": round(rec.delay_s, 3),
-                "scope": rec.scope.value,
-                "precondition": rec.precondition.value if rec.precondition else None,
-                "policy_rule_id": rec.policy_rule_id,
-            }
-        )
-    return out
-
-
-def _cell(value: object) -> object:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return value
-
-
-def _column(values: list[object]) -> list[object]:
-    """A Parquet column: numbers stay numbers, anything else becomes text."""
-    if any(v is not None for v in values) and all(
-        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values
-    ):
-        return values
-    return [None if v is None else str(v) for v in values]
-
-
-def _write_rows(rows: list[dict[str, object]], output: str, out_format: str) -> None:
-    import csv
-
-    columns = list(dict.fromkeys(k for row in rows for k in row if k not in BATCH_COLUMNS))
-    columns += list(BATCH_COLUMNS)
-    table = [{c: _cell(row.get(c)) for c in columns} for row in rows]
-    if out_format == "parquet":
-        try:
-            pa = importlib.import_module("pyarrow")
-            pq = importlib.import_module("pyarrow.parquet")
-        except ImportError:
-            raise _Usage(
-                "Parquet output needs pyarrow: pip install 'exchange-error-normalizer[batch]', "
-                "or write CSV"
-            ) from None
-        typed = {c: _column([r[c] for r in table]) for c in columns}
-        pq.write_table(pa.table(typed), output)
-        return
-    if output == "-":
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(table)
-        return
-    with open(output, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(table)
+# ------------------------------------------------------------------ batch
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from collections import Counter
+    from .batch._stream import run_batch
 
-    rows, name = _read_rows(args.input)
-    out_format = args.format or (
-        "parquet" if str(args.output).lower().endswith((".parquet", ".pq")) else "csv"
-    )
-    if out_format == "parquet" and args.output == "-":
-        raise _Usage("Parquet cannot go to standard output; give --output FILE.parquet")
-    if args.policy:
-        from ._engine.recommend import _policy
-
-        _policy(args.policy)  # a bad policy file is refused before any row
-    done = _classify_rows(
-        rows,
-        name=name,
-        default_exchange=args.exchange,
+    summary = run_batch(
+        args.input,
+        args.output,
+        out_format=args.format,
+        exchange=args.exchange,
         policy=args.policy,
+        rules_dir=args.rules_dir,
+        seed=args.seed,
+        strict=args.strict,
+        chunk_rows=args.chunk_rows,
+        errors=args.errors,
         progress=args.progress,
     )
-    _write_rows(done, args.output, out_format)
-    if args.output != "-":
-        actions = Counter(str(r["action"]) for r in done)
-        print(
-            f"{len(done)} rows -> {args.output} ({out_format}): "
-            + (", ".join(f"{a} {n}" for a, n in actions.most_common()) or "no rows"),
-            file=sys.stderr,
-        )
-    return EXIT_OK
+    if args.output != "-" or summary.bad_rows or summary.notes:
+        print(summary.line(), file=sys.stderr)
+    return EXIT_FINDINGS if summary.bad_rows or summary.notes else EXIT_OK
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -763,19 +525,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
     ba = sub.add_parser(
         "batch",
-        help="normalize a JSON Lines or CSV log of errors; write CSV or Parquet with category, "
-        "rule and recommendation added",
+        help="classify a CSV, JSON Lines or Parquet log of errors, streamed in chunks; write CSV "
+        "or Parquet with category, rule and recommendation added, bad rows to OUT.errors.jsonl",
     )
-    ba.add_argument("input", help="a .jsonl/.ndjson or .csv file, or - for standard input")
-    ba.add_argument(
-        "--output",
-        "-o",
-        default="-",
-        help="where to write: .csv or .parquet (default: CSV on standard output)",
-    )
+    ba.add_argument("input", help="a .csv/.tsv, .jsonl/.ndjson or .parquet file, or - for stdin")
+    ba.add_argument("--output", "-o", default="-", help="OUT.csv or OUT.parquet (default: stdout)")
     ba.add_argument("--format", choices=["csv", "parquet"], help="default: from the output name")
     ba.add_argument("--exchange", help="the exchange of rows that do not name one")
     ba.add_argument("--policy", help="a policy file (default: the bundled policy)")
+    ba.add_argument("--rules-dir", help="a rules folder to use instead of the bundled one")
+    ba.add_argument("--seed", type=int, help="make the jittered delays reproducible")
+    ba.add_argument("--strict", action="store_true", help="stop at the first bad row (exit 2)")
+    ba.add_argument("--errors", help="where bad rows are reported (default: OUT.errors.jsonl)")
+    ba.add_argument("--chunk-rows", type=int, default=20_000, help="rows per chunk (20000)")
     progress = ba.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress",

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import normalizer
 from normalizer import Category, UnknownExchangeError, classify_frame, normalize, normalize_many
 from normalizer._engine.normalize import registry
+from normalizer.batch import as_http_status, output_columns
 
 ENTRIES = [(ex, e) for ex in ("okx", "mexc") for e in registry().get(ex).catalog.entries]  # type: ignore[union-attr]
 CODES = sorted({e.code for _, e in ENTRIES})
@@ -196,16 +197,33 @@ def expected(row: dict[str, Any], kw: dict[str, Any]) -> tuple[Any, ...]:
         operation=op,
     )
     rec = normalizer.recommend(
-        err, op, kw["idempotent"], kw["attempt"], kw["policy"], rand=kw["rand"]
+        err, op, kw["idempotent"] or False, kw["attempt"] or 1, kw["policy"], rand=kw["rand"]
     )
-    return (err.category.value, err.subcategory, err.outcome.value, err.rule_id, rec.action.value)
+    return result_row(err, rec)
+
+
+def text(value: Any) -> Any:
+    return None if value is None else str(getattr(value, "value", value))
+
+
+def result_row(err: Any, rec: Any) -> tuple[Any, ...]:
+    """The added columns, as per-row normalize() and recommend() say (attributes only)."""
+    labels = [text(err.category), err.subcategory]
+    if "outcome" in output_columns():
+        labels.append(text(err.outcome))
+    return (
+        *labels,
+        err.rule_id,
+        text(rec.action),
+        round(rec.delay_s, 3),
+        text(rec.scope),
+        text(rec.precondition),
+        rec.policy_rule_id,
+    )
 
 
 def got_rows(out: Any) -> list[tuple[Any, ...]]:
-    cols = [
-        out[c].astype(object).tolist()
-        for c in ("category", "subcategory", "outcome", "rule_id", "action")
-    ]
+    cols = [out[c].astype(object).tolist() for c in output_columns()]
     return [
         tuple(None if v is None or v != v else v for v in row) for row in zip(*cols, strict=True)
     ]
@@ -231,14 +249,7 @@ def test_classify_frame_equals_normalize_and_recommend_per_row(
         "rand": half,
     }
     out = classify_frame(df, **kw)
-    assert list(out.columns) == [
-        *df.columns,
-        "category",
-        "subcategory",
-        "outcome",
-        "rule_id",
-        "action",
-    ]
+    assert list(out.columns) == [*df.columns, *output_columns()]
     assert out.index.equals(df.index)
     read = [{c: as_read(v, c) for c, v in row.items()} for row in df.to_dict("records")]
     assert got_rows(out) == [expected(row, kw) for row in read]
@@ -308,3 +319,19 @@ def test_classify_frame_says_what_to_install_without_pandas(
     monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now raises ImportError
     with pytest.raises(ImportError, match="needs pandas"):
         classify_frame(object())  # type: ignore[arg-type]
+
+
+def test_http_status_is_read_the_same_whatever_the_log_stored() -> None:
+    """429, 429.0, "429", " 429 " and numpy.int64(429) are one status, as for normalize()."""
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    stored = [429, 429.0, "429", " 429 ", np.int64(429), "429.0"]
+    assert {as_http_status(v) for v in stored} == {429}
+    assert as_http_status(float("nan")) is None
+    assert as_http_status(True) is True  # no status; normalize() ignores it
+    df = pd.DataFrame(
+        {"exchange": ["okx"] * len(stored), "http_status": pd.Series(stored, dtype=object)}
+    )
+    out = classify_frame(df, rand=half)
+    want = normalize("okx", http_status=429)
+    assert set(out["subcategory"].astype(object)) == {want.subcategory}

@@ -8,8 +8,6 @@ traceback escapes.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -22,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import normalizer
-from normalizer._cli import BATCH_COLUMNS, main, prog_name
+from normalizer._cli import main, prog_name
 from normalizer._core.resources import data_dir
 from normalizer._formats.registry import registry
 
@@ -466,116 +464,6 @@ def test_ingest_bad_input(capsys, rules_copy: Path, seeds: Path, tmp_path: Path)
     code, _, err = run(capsys, "ingest", "okx", str(bad), "--rules-dir", str(rules_copy))
     assert code == 2
     assert re.search(rf"{re.escape(str(bad))}:[1-3]: ", err), err  # a line of the front matter
-
-
-# ------------------------------------------------------------------- batch
-
-LOG = [
-    {
-        "ts": "2026-01-01T00:00:00Z",
-        "exchange": "okx",
-        "code": "58102",
-        "http_status": 429,
-        "operation": "transfer",
-    },
-    {
-        "ts": "2026-01-01T00:00:01Z",
-        "exchange": "mexc",
-        "body": {"code": 10101, "msg": "Insufficient balance"},
-        "http_status": 400,
-        "operation": "place_order",
-    },
-    {
-        "ts": "2026-01-01T00:00:02Z",
-        "exchange": "okx",
-        "message": "nothing we know",
-        "operation": "query",
-    },
-]
-
-
-def _jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def test_batch_jsonl_to_csv(capsys, tmp_path: Path) -> None:
-    src = _jsonl(tmp_path / "log.jsonl", LOG)
-    dst = tmp_path / "out.csv"
-    code, out, err = run(capsys, "batch", str(src), "-o", str(dst), "--no-progress")
-    assert (code, out) == (0, "")
-    assert err.startswith(f"3 rows -> {dst} (csv)")
-    rows = list(csv.DictReader(dst.open()))
-    assert list(rows[0])[-len(BATCH_COLUMNS) :] == list(BATCH_COLUMNS)
-    assert [r["ts"] for r in rows] == [r["ts"] for r in LOG]  # kept, in order
-    assert [r["category"] for r in rows] == ["RATE_LIMIT", "INSUFFICIENT_FUNDS", "UNKNOWN"]
-    assert [r["action"] for r in rows] == ["RETRY", "HALT", "RETRY"]
-    assert rows[0]["rule_id"] == "okx.transfer-rate-limit"
-    assert float(rows[0]["delay_s"]) >= 1.0
-    assert json.loads(rows[1]["body"]) == {"code": 10101, "msg": "Insufficient balance"}
-
-
-def test_batch_csv_to_stdout_with_default_exchange(capsys, tmp_path: Path) -> None:
-    src = tmp_path / "log.csv"
-    src.write_text("code,message,http_status\n58102,,429\n,Insufficient balance.,\n")
-    code, out, _ = run(capsys, "batch", str(src), "--exchange", "okx")
-    assert code == 0
-    rows = list(csv.DictReader(io.StringIO(out)))
-    assert [r["subcategory"] for r in rows] == ["RATE_LIMIT.REQUESTS", "INSUFFICIENT_FUNDS.BALANCE"]
-
-
-def test_batch_parquet(capsys, tmp_path: Path) -> None:
-    pq = pytest.importorskip("pyarrow.parquet")
-    src = _jsonl(tmp_path / "log.jsonl", LOG)
-    dst = tmp_path / "out.parquet"
-    code, _, _ = run(capsys, "batch", str(src), "-o", str(dst), "--no-progress")
-    assert code == 0
-    table = pq.read_table(dst).to_pylist()
-    assert [r["category"] for r in table] == ["RATE_LIMIT", "INSUFFICIENT_FUNDS", "UNKNOWN"]
-    assert isinstance(table[0]["delay_s"], float)
-    assert table[0]["http_status"] == 429
-
-
-def test_batch_progress_bar_and_standard_input(capsys, monkeypatch, tmp_path: Path) -> None:
-    pytest.importorskip("tqdm")
-    src = _jsonl(tmp_path / "log.jsonl", LOG)
-    dst = tmp_path / "out.csv"
-    code, _, err = run(capsys, "batch", str(src), "-o", str(dst), "--progress")
-    assert code == 0
-    assert "normalizing: 100%" in err
-    assert "3/3" in err
-    monkeypatch.setattr("sys.stdin", io.StringIO(src.read_text()))
-    code, out, err = run(capsys, "batch", "-")
-    assert (code, err) == (0, "")  # not a terminal: no bar
-    assert [r["action"] for r in csv.DictReader(io.StringIO(out))] == ["RETRY", "HALT", "RETRY"]
-
-
-def test_batch_bad_input(capsys, tmp_path: Path) -> None:
-    code, _, err = run(capsys, "batch", str(tmp_path / "none.jsonl"))
-    assert (code, err.strip()) == (
-        2,
-        f"exchange-normalizer: no such file: {tmp_path / 'none.jsonl'}",
-    )
-    src = tmp_path / "log.jsonl"
-    src.write_text(json.dumps(LOG[0]) + "\n" + json.dumps(LOG[1]) + "\n{not json\n")
-    code, _, err = run(capsys, "batch", str(src))
-    assert code == 2
-    assert f"{src}:3: not valid JSON" in err
-    _jsonl(src, [*LOG, {"exchange": "nosuch", "code": "1"}])
-    code, _, err = run(capsys, "batch", str(src))
-    assert code == 2
-    assert f"row 4: unknown exchange 'nosuch'; known exchanges: {KNOWN}" in err
-    _jsonl(src, [{"code": "58102"}])
-    code, _, err = run(capsys, "batch", str(src))
-    assert code == 2
-    assert "row 1: no exchange" in err
-    _jsonl(src, [{"exchange": "okx", "code": "58102", "operation": "levitate"}])
-    code, _, err = run(capsys, "batch", str(src))
-    assert code == 2
-    assert "row 1: unknown operation 'levitate'" in err
-    code, _, err = run(capsys, "batch", str(src), "--format", "parquet")
-    assert code == 2
-    assert "Parquet cannot go to standard output" in err
 
 
 # --------------------------------------------------------------- processes

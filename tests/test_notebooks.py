@@ -36,7 +36,7 @@ FIGURES = {
 NEEDS = {
     "coverage.ipynb": ["pandas", "matplotlib"],
     "ccxt_comparison.ipynb": ["pandas", "matplotlib", "ccxt"],
-    "error_log_analysis.ipynb": ["pandas", "matplotlib"],
+    "error_log_analysis.ipynb": ["pandas", "matplotlib", "dask.dataframe", "distributed"],
 }
 
 

@@ -1,0 +1,691 @@
+"""Batch classification for analysis: months of logs, each distinct error decided once.
+
+A log of millions of failed requests holds a few thousand distinct errors. Every
+entry point here finds the distinct *signatures* (exchange, code, message, HTTP
+status, body, error type, operation, idempotent, attempt), classifies each one
+with ``normalize()`` and ``recommend()``, and hands every row the result of its
+signature. So every row gets exactly what ``normalize()``/``recommend()`` return
+for it, at the cost of one call per distinct error.
+
+- ``normalize_many(records)``: an iterable of dicts in, a list of
+  ``NormalizedError`` out. Rows with equal inputs share one (frozen) result.
+- ``classify_partition(df, spec)``: THE partition function. A pandas frame in,
+  the same frame with the added columns out. It is a module-level function of
+  its two arguments only; ``spec`` (a ``FrameSpec``) is plain, picklable data:
+  a custom policy travels as its YAML text and a user rules folder as the bytes
+  of its YAML files, which each worker process loads once. So the same function
+  runs unchanged in this process (``classify_frame``), in the file batch
+  (``normalizer batch``), on Dask workers and in Spark's Python workers.
+- ``classify_frame(df, ...)``: ``classify_partition`` on one pandas frame.
+
+pandas is optional: it is imported when a frame function is called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import math
+import os
+import random
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+from .._core.arguments import status_of
+from .._core.policy import Policy
+from .._core.vocabulary import Operation, operation_of
+from .._engine.normalize import normalize
+from .._engine.recommend import _policy as _policy_of_argument
+from .._engine.recommend import recommend
+from .._engine.results import NormalizedError
+from .._formats.policy import parse_policy
+from .._formats.registry import Registry, default_policy
+
+# pandas and numpy are optional and imported when a frame function runs, so their
+# objects are typed Any here: a DataFrame, a Series, an ndarray.
+DataFrame = Any
+Series = Any
+Array = Any
+
+#: The fields of a record that ``normalize_many`` passes to ``normalize()``.
+FIELDS = ("code", "message", "http_status", "body", "headers", "error", "operation")
+
+#: The columns the partition function reads (``exchange`` is required, the
+#: others optional; a column left out counts as empty).
+INPUT_COLUMNS = (
+    "exchange",
+    "code",
+    "message",
+    "http_status",
+    "body",
+    "error_type",
+    "operation",
+    "idempotent",
+    "attempt",
+)
+#: The text columns it adds (``outcome`` only where results carry one).
+LABEL_COLUMNS = ("category", "subcategory", "outcome", "rule_id", "action")
+#: The recommendation's columns after them; ``delay_s`` is a float, the rest text.
+ACTION_COLUMNS = ("delay_s", "scope", "precondition", "policy_rule_id")
+
+#: A user rules folder shipped to workers holds at most this many bytes of YAML.
+MAX_RULES_BYTES = 64 * 1024 * 1024
+_INT64_SAFE = 2**62
+
+
+# ------------------------------------------------------------ http_status
+
+
+def as_http_status(value: Any) -> Any:
+    """An HTTP status as ``normalize()`` reads it, from what logs store.
+
+    ``429``, ``429.0`` (pandas stores integers with gaps as floats), ``"429"``,
+    ``" 429 "`` and ``numpy.int64(429)`` all become ``429``, through the
+    engine's own reading (``normalize()`` reads them the same); missing values
+    (None, NaN, NA) become None; anything else is passed on as it is, for
+    ``normalize()`` to judge (it ignores what is no status, with a note).
+    """
+    if value is None:
+        return None
+    status, _ = status_of(value)
+    if status is not None:
+        return status
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, str) and value.strip().endswith(".0"):
+        return as_http_status(value.strip()[:-2])  # a CSV written from a float column
+    return value
+
+
+# ------------------------------------------------------------ normalize_many
+
+
+def normalize_many(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    operation: Operation | str | None = None,
+) -> list[NormalizedError]:
+    """``normalize()`` over many records, each distinct record classified once.
+
+    Each record is a mapping with an ``exchange`` and any of ``code``,
+    ``message``, ``http_status``, ``body``, ``headers``, ``error`` and
+    ``operation`` (other keys are ignored); ``operation`` here is the default
+    for records without one. The i-th result equals
+    ``normalize(record["exchange"], **fields)``; records with equal inputs (of
+    the same types) share one result object, whose ``raw`` is the first such
+    record's. Records with ``headers`` or an ``error`` are classified one by
+    one, as are records whose values cannot be hashed (a dict body).
+
+    Raises what ``normalize()`` raises for a caller's mistake (an unknown
+    exchange or operation), and ``KeyError`` for a record without an exchange.
+    """
+    out: list[NormalizedError] = []
+    memo: dict[tuple[Any, ...], NormalizedError] = {}
+    for record in records:
+        exchange = record["exchange"]
+        code = record.get("code")
+        message = record.get("message")
+        status = record.get("http_status")
+        body = record.get("body")
+        op = record.get("operation")
+        if op is None:
+            op = operation
+        if record.get("headers") is not None or record.get("error") is not None:
+            out.append(_one(exchange, record, op))
+            continue
+        # types are part of the key: True == 1 == 1.0, but not as a code
+        key = (
+            exchange,
+            type(code),
+            code,
+            type(message),
+            message,
+            type(status),
+            status,
+            type(body),
+            body,
+            op,
+        )
+        try:
+            hit = memo.get(key)
+        except TypeError:  # an unhashable value (a dict body): classify it alone
+            out.append(_one(exchange, record, op))
+            continue
+        if hit is None:
+            hit = memo[key] = normalize(
+                exchange, code=code, message=message, http_status=status, body=body, operation=op
+            )
+        out.append(hit)
+    return out
+
+
+def _one(exchange: Any, record: Mapping[str, Any], op: Any) -> NormalizedError:
+    fields = {f: record.get(f) for f in FIELDS}
+    fields["operation"] = op
+    return normalize(exchange, **fields)
+
+
+# ------------------------------------------------------------ what ships
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """A policy file as data: its name (for messages) and its YAML text."""
+
+    name: str
+    text: str
+
+    @classmethod
+    def read(cls, path: str | Path) -> PolicySource:
+        """Read and check a policy file here (a bad one is refused before any row)."""
+        _policy_of_argument(path)  # refuses a bad or missing file with its name and line
+        source = cls(str(path), Path(path).read_text(encoding="utf-8"))
+        parse_policy(source.text, source.name)  # what the workers will load
+        return source
+
+
+@dataclass(frozen=True)
+class RulesSource:
+    """A rules folder as data: the bytes of its YAML files, by relative path.
+
+    The folder has ``<exchange>/exchange.yaml``, ``rules.yaml``, optionally
+    ``catalog.yaml``, and ``common/`` (what ``normalizer coverage --rules-dir``
+    reads). A worker writes the files to a private temporary folder, once per
+    process, and loads the rules from there; so the folder need not exist on
+    the workers' machines.
+    """
+
+    name: str
+    files: tuple[tuple[str, bytes], ...]
+    digest: str = field(default="", compare=False)
+
+    @classmethod
+    def read(cls, root: str | Path) -> RulesSource:
+        """Read a rules folder and check it here (a bad file is refused before any row)."""
+        folder = Path(root)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"rules folder not found: {folder}")
+        Registry(folder).load_all()  # refuses a bad file with its name and line
+        files: list[tuple[str, bytes]] = []
+        total = 0
+        for path in sorted(folder.rglob("*.yaml")):
+            rel = path.relative_to(folder)
+            if "docs" in rel.parts[:-1] or not path.is_file():
+                continue
+            data = path.read_bytes()
+            total += len(data)
+            if total > MAX_RULES_BYTES:
+                raise ValueError(f"{folder}: more than {MAX_RULES_BYTES} bytes of YAML to ship")
+            files.append((rel.as_posix(), data))
+        digest = hashlib.sha256()
+        for rel_name, data in files:
+            digest.update(rel_name.encode() + b"\0" + data + b"\0")
+        return cls(str(folder), tuple(files), digest.hexdigest())
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """Everything the partition function needs besides the frame: plain data.
+
+    ``operation``, ``idempotent`` and ``attempt`` apply to every row when set,
+    else the row's column does (defaults: no operation, not idempotent,
+    attempt 1). ``policy`` and ``rules`` are None for the bundled ones.
+    ``seed`` makes each distinct error's jittered delay a function of the seed
+    and the error (the same in every process and partition); None draws it at
+    random. ``categorical`` returns the text columns as pandas categoricals
+    (compact, for one frame) rather than plain strings (for engines' schemas).
+    """
+
+    operation: str | None = None
+    idempotent: bool | None = None
+    attempt: int | None = None
+    policy: PolicySource | Policy | None = None
+    rules: RulesSource | None = None
+    seed: int | None = None
+    categorical: bool = True
+
+
+def make_spec(
+    *,
+    operation: Operation | str | None = None,
+    idempotent: bool | None = None,
+    attempt: int | None = None,
+    policy: Policy | str | Path | None = None,
+    rules_dir: str | Path | None = None,
+    seed: int | None = None,
+    categorical: bool = True,
+) -> FrameSpec:
+    """A ``FrameSpec`` from the caller's arguments, checked here, on the driver.
+
+    A policy file or rules folder with a mistake is refused now, with its file
+    and line, rather than in a worker. A policy file travels as its text; a
+    loaded ``Policy`` is kept as it is (for this process: the engines' helpers
+    take files only).
+    """
+    op = operation_of(operation).value if operation is not None else None
+    if attempt is not None and (isinstance(attempt, bool) or int(attempt) < 1):
+        raise ValueError(f"attempt must be a whole number from 1, not {attempt!r}")
+    shipped: PolicySource | Policy | None = None
+    if isinstance(policy, Policy):
+        shipped = policy
+    elif policy is not None:
+        shipped = PolicySource.read(policy)
+    return FrameSpec(
+        operation=op,
+        idempotent=None if idempotent is None else bool(idempotent),
+        attempt=None if attempt is None else int(attempt),
+        policy=shipped,
+        rules=RulesSource.read(rules_dir) if rules_dir is not None else None,
+        seed=None if seed is None else int(seed),
+        categorical=categorical,
+    )
+
+
+# Per process: what a spec's data loads into, loaded once.
+_loaded_lock = threading.Lock()
+_policies: dict[tuple[str, str], Policy] = {}
+_registries: dict[str, Registry] = {}
+
+
+def _policy_of(spec: FrameSpec) -> Policy:
+    if spec.policy is None:
+        return default_policy()
+    if isinstance(spec.policy, Policy):
+        return spec.policy
+    key = (spec.policy.name, spec.policy.text)
+    hit = _policies.get(key)
+    if hit is None:
+        with _loaded_lock:
+            if len(_policies) >= 16:
+                _policies.clear()
+            hit = _policies[key] = parse_policy(spec.policy.text, spec.policy.name)
+    return hit
+
+
+def _registry_of(spec: FrameSpec) -> Registry | None:
+    rules = spec.rules
+    if rules is None:
+        return None
+    digest = rules.digest or hashlib.sha256(repr(rules.files).encode()).hexdigest()
+    hit = _registries.get(digest)
+    if hit is None:
+        with _loaded_lock:
+            hit = _registries.get(digest)
+            if hit is None:
+                hit = _registries[digest] = Registry(_materialize(rules, digest))
+    return hit
+
+
+def _materialize(rules: RulesSource, digest: str) -> Path:
+    """The shipped rules as a folder of this machine (written once per content)."""
+    import tempfile
+
+    local = Path(rules.name)
+    if local.is_dir():  # the driver, or a worker on the same machine: check it is the same
+        try:
+            same = all((local / rel).read_bytes() == data for rel, data in rules.files)
+        except OSError:
+            same = False
+        if same:
+            return local
+    root = Path(tempfile.gettempdir()) / f"normalizer-rules-{os.getuid()}-{digest[:16]}"
+    if not root.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix="normalizer-rules-"))
+        for rel, data in rules.files:
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        with contextlib.suppress(OSError):  # another process won the race: the same copy
+            staging.rename(root)
+    return root
+
+
+# ------------------------------------------------------------ error_type
+
+_KNOWN_TYPES: dict[str, str] | None = None
+
+
+def _known_types() -> dict[str, str]:
+    """A logged exception class name (bare or qualified) -> the qualified name we know."""
+    global _KNOWN_TYPES
+    if _KNOWN_TYPES is None:
+        from .._engine.transport import _BY_NAME
+        from .._formats.registry import bundled
+
+        known: dict[str, str] = {}
+        for entry in bundled("ccxt")["classes"]:
+            known.setdefault(entry, f"ccxt.base.errors.{entry}")
+        for qualified in _BY_NAME:
+            known.setdefault(qualified.rsplit(".", 1)[1], qualified)
+            known[qualified] = qualified
+        _KNOWN_TYPES = known
+    return _KNOWN_TYPES
+
+
+@lru_cache(maxsize=1024)
+def _exception_class(error_type: str) -> type[Exception]:
+    """A stand-in class for a logged exception type, named as the live one was.
+
+    ``normalize()`` recognises exceptions by the qualified names of their
+    classes, so a class called ``ReadTimeout`` in module ``requests.exceptions``
+    classifies as requests' own would. A bare name is looked up among the
+    transport and ccxt classes the rules know; an unknown name stays itself (in
+    no library's module), and so classifies as an unknown exception does.
+    """
+    name = error_type.strip()
+    qualified = _known_types().get(name, name)
+    module, _, qualname = qualified.rpartition(".")
+    return type(
+        qualname, (Exception,), {"__module__": module or "logged", "__qualname__": qualname}
+    )
+
+
+def logged_exception(error_type: str, message: Any) -> Exception:
+    """The exception a log line ``TYPE: message`` stands for (see ``_exception_class``)."""
+    return _exception_class(error_type)("" if message is None else str(message))
+
+
+# ------------------------------------------------------------ one signature
+
+
+def _normalize_in(
+    rules: Registry | None,
+    exchange: Any,
+    *,
+    code: Any,
+    message: Any,
+    http_status: Any,
+    body: Any,
+    error: BaseException | None,
+    operation: Any,
+) -> NormalizedError:
+    """``normalize()``, against the shipped rules when there are any."""
+    if rules is None:
+        return normalize(
+            exchange,
+            code=code,
+            message=message,
+            http_status=http_status,
+            body=body,
+            error=error,
+            operation=operation,
+        )
+    from .._engine import normalize as engine
+
+    rs = rules.get(exchange)
+    op = operation_of(operation) if operation is not None else None
+    raw = engine._RAW((body, http_status, None, code, message, error))
+    return engine._guarded(rs, code, message, http_status, body, None, error, op, raw)[0]
+
+
+def _text(value: Any) -> str | None:
+    """An enum's value, or the text itself; None stays None."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+@cache
+def _has_outcome() -> bool:
+    return hasattr(normalize("okx", code="58102"), "outcome")
+
+
+def output_columns() -> tuple[str, ...]:
+    """The columns the partition function adds, in order."""
+    labels = tuple(c for c in LABEL_COLUMNS if c != "outcome" or _has_outcome())
+    return (*labels, *ACTION_COLUMNS)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y")
+    return bool(value)
+
+
+def as_attempt(value: Any) -> int:
+    """An ``attempt`` cell: a whole number from 1 (missing: 1); else ``ValueError``."""
+    if value is None:
+        return 1
+    if isinstance(value, bool):
+        raise ValueError(f"attempt must be a whole number from 1, not {value!r}")
+    try:
+        n = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+    except ValueError:
+        n = 0.0
+    if math.isnan(n):
+        return 1
+    if n < 1 or not n.is_integer():
+        raise ValueError(f"attempt must be a whole number from 1, not {value!r}")
+    return int(n)
+
+
+def _classify_one(
+    row: dict[str, Any],
+    spec: FrameSpec,
+    policy: Policy,
+    rules: Registry | None,
+    rand: Callable[[], float] | None,
+) -> tuple[Any, ...]:
+    op = spec.operation if spec.operation is not None else row.get("operation")
+    idempotent = spec.idempotent if spec.idempotent is not None else _flag(row.get("idempotent"))
+    attempt = spec.attempt if spec.attempt is not None else as_attempt(row.get("attempt"))
+    error_type = row.get("error_type")
+    message = row.get("message")
+    error = None
+    if error_type is not None and str(error_type).strip():
+        error, message = logged_exception(str(error_type), message), None
+    err = _normalize_in(
+        rules,
+        row["exchange"],
+        code=row.get("code"),
+        message=message,
+        http_status=row.get("http_status"),
+        body=row.get("body"),
+        error=error,
+        operation=op,
+    )
+    if rand is None and spec.seed is not None:
+        key = (spec.seed, *(row.get(c) for c in INPUT_COLUMNS), op, idempotent, attempt)
+        rand = random.Random(repr(key)).random  # noqa: S311 - jitter, not secrets
+    rec = recommend(err, op, idempotent, attempt, policy, rand=rand)
+    labels: list[Any] = [_text(err.category), err.subcategory]
+    if _has_outcome():
+        labels.append(_text(getattr(err, "outcome", None)))
+    labels += [err.rule_id, _text(rec.action)]
+    return (
+        *labels,
+        round(float(rec.delay_s), 3),
+        _text(rec.scope),
+        _text(rec.precondition),
+        rec.policy_rule_id,
+    )
+
+
+# ------------------------------------------------------------ the partition function
+
+
+def classify_partition(
+    df: DataFrame, spec: FrameSpec, rand: Callable[[], float] | None = None
+) -> DataFrame:
+    """Classify every row of one partition: ``df`` with ``output_columns()`` added.
+
+    Pure: its result depends on ``df`` and ``spec`` only (and on ``rand``, or
+    the random jitter when neither ``rand`` nor ``spec.seed`` is given), it
+    keeps no state between calls but the rules and policy it loaded from
+    ``spec``, and it is picklable (a module-level function), so engines ship
+    it to their workers as it is. ``rand`` is for callers in this process only.
+
+    ``df`` has an ``exchange`` column and any of ``INPUT_COLUMNS``. Each cell
+    is read as Python reads it, except that a missing value (None, NaN, NA) is
+    None, a numpy scalar is its Python value, a whole float in ``code`` is an
+    int, and ``http_status`` is read by ``as_http_status``. A row with an
+    ``error_type`` (a logged exception's class name, ``ReadTimeout``) is
+    classified as ``normalize(error=...)`` classifies that exception with the
+    row's message as its text. Raises what ``normalize()`` raises for a
+    caller's mistake (an unknown exchange or operation) and ``ValueError`` for
+    a bad ``attempt``.
+    """
+    pd = _pandas()
+    np = _numpy()
+    if "exchange" not in df.columns:
+        raise ValueError(f"classify_frame() needs an 'exchange' column; the frame has {list(df)}")
+    names = [c for c in INPUT_COLUMNS if c in df.columns]
+    for column, value in (
+        ("operation", spec.operation),
+        ("idempotent", spec.idempotent),
+        ("attempt", spec.attempt),
+    ):
+        if value is not None and column in names:
+            names.remove(column)  # the argument applies to every row
+    policy = _policy_of(spec)
+    rules = _registry_of(spec)
+    n = len(df)
+    signature, first_rows = _signatures(pd, np, [df[c] for c in names], n)
+    # the Python values of each distinct signature, read from one of its rows
+    values = {c: [_cell(pd, np, v, c) for v in df[c].iloc[first_rows].tolist()] for c in names}
+    columns = output_columns()
+    results = [
+        _classify_one({c: values[c][i] for c in names}, spec, policy, rules, rand)
+        for i in range(len(first_rows))
+    ]
+    per_column = list(zip(*results, strict=True)) if results else [() for _ in columns]
+    added: dict[str, Any] = {}
+    for name, per_signature in zip(columns, per_column, strict=True):
+        if name == "delay_s":
+            array = np.asarray(per_signature, dtype=np.float64)
+            added[name] = pd.Series(array[signature] if n else array[:0], index=df.index)
+        elif spec.categorical:
+            added[name] = _spread(pd, np, list(per_signature), signature)
+        else:  # plain objects, None where missing (pandas 3 would infer str, None -> NaN)
+            array = np.asarray(list(per_signature) or [None], dtype=object)
+            added[name] = pd.Series(
+                array[signature] if n else array[:0], index=df.index, dtype=object
+            )
+    return df.assign(**added)
+
+
+def _signatures(pd: Any, np: Any, columns: list[Series], n: int) -> tuple[Array, Array]:
+    """Per row, the number of its distinct signature; per signature, one of its rows."""
+    key = np.zeros(n, dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes, count = _factorize(pd, np, column)
+        if size * (count + 1) >= _INT64_SAFE:  # renumber before the key could overflow
+            key, uniques = pd.factorize(key)
+            size = len(uniques)
+        # key = key * (count + 1) + codes + 1, in place (+1: a missing value, -1, counts)
+        key *= count + 1
+        key += codes
+        key += 1
+        size *= count + 1
+    signature, uniques = pd.factorize(key)
+    first_rows = np.zeros(len(uniques), dtype=np.int64)
+    first_rows[signature] = np.arange(n, dtype=np.int64)  # any row of each will do
+    return signature, first_rows
+
+
+def _factorize(pd: Any, np: Any, column: Series) -> tuple[Array, int]:
+    """Integer codes of a column's values (-1 for missing), and how many there are.
+
+    pandas takes values that compare equal for one value (``True == 1 == 1.0``)
+    but normalize() does not (``True`` is no code), so in a column of Python
+    objects of several types the type is part of the value.
+    """
+    codes, uniques = pd.factorize(column)
+    count = len(uniques)
+    if column.dtype == object and count:
+        types = np.fromiter(map(type, column.to_numpy()), dtype=object, count=len(column))
+        kinds, seen = pd.factorize(types)
+        if len(seen) > 1:
+            codes, uniques = pd.factorize((codes + 1) * len(seen) + kinds)
+            count = len(uniques)
+    return codes.astype(np.int64, copy=False), count
+
+
+def _cell(pd: Any, np: Any, value: Any, column: str) -> Any:
+    """A cell as ``classify_partition`` reads it (see its docstring)."""
+    if column == "http_status":
+        return as_http_status(None if value is pd.NA or value is pd.NaT else value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if column in ("code", "attempt") and value.is_integer() and abs(value) < 2**53:
+            return int(value)
+    return value
+
+
+def _spread(pd: Any, np: Any, per_signature: list[str | None], signature: Array) -> Any:
+    """A categorical column: each row gets its signature's value."""
+    codes, categories = pd.factorize(pd.Series(per_signature, dtype=object))
+    if len(per_signature) < 2**15:
+        codes = codes.astype(np.int16)
+    row_codes = codes[signature] if len(signature) else codes[:0]
+    return pd.Categorical.from_codes(row_codes, categories=pd.Index(categories, dtype=object))
+
+
+# ------------------------------------------------------------ one frame
+
+
+def classify_frame(
+    df: DataFrame,
+    *,
+    operation: Operation | str | None = None,
+    idempotent: bool | None = None,
+    attempt: int | None = None,
+    policy: Policy | str | Path | None = None,
+    rules_dir: str | Path | None = None,
+    seed: int | None = None,
+    rand: Callable[[], float] | None = None,
+) -> DataFrame:
+    """Classify every row of a log: ``df`` with the ontology and the action added.
+
+    ``df`` has an ``exchange`` column and any of ``code``, ``message``,
+    ``http_status``, ``body``, ``error_type``, ``operation``, ``idempotent``
+    and ``attempt`` (a column left out counts as empty). ``operation``,
+    ``idempotent`` and ``attempt`` apply to every row when given, else the
+    row's column does. ``policy`` is a policy file (or a loaded ``Policy``),
+    ``rules_dir`` a rules folder to classify with instead of the bundled one.
+    Cells are read as ``classify_partition`` says.
+
+    Returns a new frame: ``df``'s columns and index, plus ``category``,
+    ``subcategory``, ``rule_id`` (what ``normalize()`` returns for the row),
+    ``outcome`` (where results carry one), ``action``, ``delay_s``, ``scope``,
+    ``precondition`` and ``policy_rule_id`` (what ``recommend()`` returns), the
+    text ones as categorical columns, missing where the result is None. Each
+    distinct row is classified once, so the jittered delay is drawn once per
+    distinct error: from ``rand`` when given, from ``seed`` reproducibly (the
+    same on Dask and Spark), else at random.
+    """
+    _pandas()  # says what to install, before anything else
+    spec = make_spec(
+        operation=operation,
+        idempotent=idempotent,
+        attempt=attempt,
+        policy=policy,
+        rules_dir=rules_dir,
+        seed=seed,
+    )
+    return classify_partition(df, spec, rand)
+
+
+def _pandas() -> Any:
+    try:
+        return importlib.import_module("pandas")
+    except ImportError:
+        raise ImportError(
+            "classify_frame() needs pandas: pip install 'exchange-error-normalizer[batch]'"
+        ) from None
+
+
+@cache
+def _numpy() -> Any:
+    return importlib.import_module("numpy")  # comes with pandas
