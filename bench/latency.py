@@ -79,6 +79,7 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
     import ccxt
 
     import normalizer
+    from normalizer._ccxt import _rest_url
     from normalizer._core.text import _fold
     from normalizer._engine.normalize import _classify, _seen, _seen_errors
 
@@ -119,6 +120,8 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
 
         return {"ccxt": ccxt_side, "ours": ours, "ours_new": ours_new, "ours_first": ours_first}
 
+    # ccxt's own REST URL for the venue (Binance picks its table of codes by it)
+    url = URL if case.exchange == "okx" else _rest_url(exchange)
     ring = itertools.cycle([_fresh(case.body) for _ in range(RING)])
     parsed = json.loads(case.body)
     reason = "OK" if status == 200 else "Bad Request"
@@ -128,14 +131,14 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
     def ccxt_handle() -> object:
         body = next(ring)
         try:
-            return handle(status, reason, URL, METHOD, {}, body, parsed, None, None)
+            return handle(status, reason, url, METHOD, {}, body, parsed, None, None)
         except base_error as exc:
             return exc
 
     def ccxt_side() -> object:
         body = next(ring)
         try:
-            return handle(status, reason, URL, METHOD, {}, body, loads(body), None, None)
+            return handle(status, reason, url, METHOD, {}, body, loads(body), None, None)
         except base_error as exc:
             return exc
 
