@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, int]] = [
     ("_lint", 3),
     ("_ccxt", 3),
     ("analysis", 3),
+    ("_build", 3),  # the wheel build hook: compiles with the file formats
     ("_cli", 4),
     ("cli", 4),
     ("__main__", 4),
