@@ -81,9 +81,11 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
     import normalizer
 
     # Internals on purpose: the cold-path sides empty the engine's caches
-    # between calls, which no public API does (nor should).
+    # between calls, which no public API does (nor should), and ccxt's side
+    # is given the same REST URL the ccxt comparison uses.
     from normalizer._core.text import _fold
     from normalizer._engine.normalize import _classify, _seen, _seen_errors
+    from normalizer.analysis.ccxt_compare import _rest_url
 
     def forget() -> None:
         _seen.clear()
@@ -122,6 +124,8 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
 
         return {"ccxt": ccxt_side, "ours": ours, "ours_new": ours_new, "ours_first": ours_first}
 
+    # ccxt's own REST URL for the venue (Binance picks its table of codes by it)
+    url = URL if case.exchange == "okx" else _rest_url(exchange)
     ring = itertools.cycle([_fresh(case.body) for _ in range(RING)])
     parsed = json.loads(case.body)
     reason = "OK" if status == 200 else "Bad Request"
@@ -131,14 +135,14 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
     def ccxt_handle() -> object:
         body = next(ring)
         try:
-            return handle(status, reason, URL, METHOD, {}, body, parsed, None, None)
+            return handle(status, reason, url, METHOD, {}, body, parsed, None, None)
         except base_error as exc:
             return exc
 
     def ccxt_side() -> object:
         body = next(ring)
         try:
-            return handle(status, reason, URL, METHOD, {}, body, loads(body), None, None)
+            return handle(status, reason, url, METHOD, {}, body, loads(body), None, None)
         except base_error as exc:
             return exc
 

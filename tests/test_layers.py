@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, int]] = [
     ("supervisor", 3),
     ("batch", 3),
     ("analysis", 3),
+    ("_build", 3),  # the wheel build hook: compiles with the file formats
     ("cli", 4),
     ("__main__", 4),
     ("", 5),  # the package itself: the curated public API

@@ -35,7 +35,16 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": 
 _SPACES = re.compile(r"\s+")
 # CJK ideographs, kana, hangul and CJK punctuation
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\u3000-\u303f"
-_SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}]) | (?=[{_CJK}])")
+_CJK_FIRST = "\u2e80"  # no CJK character sorts below this one
+
+
+@lru_cache(maxsize=1)
+def _space_near_cjk() -> re.Pattern[str]:
+    # compiled on first use: re expands these ranges character by character,
+    # which was a good part of the start-up (bench/)
+    return re.compile(rf"(?<=[{_CJK}]) | (?=[{_CJK}])")
+
+
 _SPACE_BEFORE_PUNCT = re.compile(r" (?=[:,.;!?)\]])")
 _TRAILING = " .。!！?？;；,，、"
 PLACEHOLDER_MARK = "\x00"  # stands for a placeholder inside a folded template
@@ -55,7 +64,8 @@ def fold(text: str) -> str:
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
     text = _SPACES.sub(" ", text).strip()
-    text = _SPACE_NEAR_CJK.sub("", text)
+    if text and max(text) >= _CJK_FIRST:
+        text = _space_near_cjk().sub("", text)
     text = _SPACE_BEFORE_PUNCT.sub("", text)
     return text.rstrip(_TRAILING)
 

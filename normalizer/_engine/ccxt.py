@@ -56,6 +56,11 @@ def is_ccxt_error(exc: object) -> bool:
 _SEEN_CLASSES: dict[type, bool] = {}
 
 
+def is_ccxt_error_class(exc_class: type[BaseException]) -> bool:
+    """Whether ``exc_class`` is one of ccxt's exception classes."""
+    return _is_ccxt_exception_class(exc_class)
+
+
 def _is_ccxt_exception_class(exc_class: type[BaseException]) -> bool:
     # normalize() asks this of every exception it is given; the MRO walk is
     # done once per class (bench/), for at most 1024 classes.

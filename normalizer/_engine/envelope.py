@@ -33,7 +33,6 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -60,17 +59,37 @@ HintSpec = Any
 # ------------------------------------------------------------------- output
 
 
-@dataclass(frozen=True)
-class FailedItem:
+class _Plain:
+    """A small internal record: slots, set once in ``__init__`` (a frozen dataclass
+    pays ``object.__setattr__`` per field, on every body never seen before)."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self.__slots__))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({shown})"
+
+
+class FailedItem(_Plain):
     """One failed item of a batch answer (or one of several error strings)."""
 
-    index: int
-    code: str | None
-    message: str | None
+    __slots__ = ("code", "index", "message")
+
+    def __init__(self, index: int, code: str | None, message: str | None) -> None:
+        self.index = index
+        self.code = code
+        self.message = message
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(_Plain):
     """What a body says.
 
     ``code``/``message`` are the deciding ones: a batch answer's first failed
@@ -81,14 +100,36 @@ class Envelope:
     fields but not in a usable form (or is not a shape the exchange uses).
     """
 
-    code: str | None = None
-    message: str | None = None
-    items: tuple[FailedItem, ...] = ()
-    retry_after_s: float | None = None
-    retry_at: float | None = None
-    success: bool = False
-    malformed: bool = False
-    warnings: tuple[str, ...] = ()
+    __slots__ = (
+        "code",
+        "items",
+        "malformed",
+        "message",
+        "retry_after_s",
+        "retry_at",
+        "success",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        code: str | None = None,
+        message: str | None = None,
+        items: tuple[FailedItem, ...] = (),
+        retry_after_s: float | None = None,
+        retry_at: float | None = None,
+        success: bool = False,
+        malformed: bool = False,
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.items = items
+        self.retry_after_s = retry_after_s
+        self.retry_at = retry_at
+        self.success = success
+        self.malformed = malformed
+        self.warnings = warnings
 
 
 NOTHING = Envelope()
@@ -119,12 +160,22 @@ def as_message(value: Any) -> str | None:
     return None
 
 
+_PARTS: dict[str, list[str]] = {}
+
+
 def get_path(obj: Any, path: str) -> Any:
     """The value at a dotted path (``error.data.retryAfter``); None when absent."""
     if path == "":
         return obj
-    for part in path.split("."):
-        if isinstance(obj, Mapping):
+    if type(obj) is dict and "." not in path:  # the common case: one key of a JSON object
+        return obj.get(path)
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = path.split(".")
+        if len(_PARTS) < 4096:
+            _PARTS[path] = parts
+    for part in parts:
+        if type(obj) is dict or isinstance(obj, Mapping):
             obj = obj.get(part)
         elif isinstance(obj, list) and part.isdigit() and len(part) < 6:
             i = int(part)
@@ -220,7 +271,7 @@ def extract(
         if not items:
             return Envelope(success=True)
         return _from_items(items)
-    if not isinstance(parsed, Mapping):
+    if type(parsed) is not dict and not isinstance(parsed, Mapping):
         return Envelope(malformed=parsed is not None)
 
     flag = get_path(parsed, shape.success_field) if shape.success_field else None
@@ -315,7 +366,7 @@ def _failed_items(
 ) -> list[FailedItem]:
     out = []
     for index, item in enumerate(data[:MAX_ITEMS]):
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             continue
         codes = [c for c in (as_code(get_path(item, p)) for p in s.code_fields) if c is not None]
         code = _pick_code(codes, known, vague)

@@ -33,11 +33,11 @@ from .._core.text import bound, html_title, strip_tags
 from .._core.vocabulary import Category, Operation, operation_of
 from .._formats.registry import GENERIC, ONTOLOGY, Registry, exchanges, on_change, registry
 from . import generic
-from .ccxt import class_fallback, is_ccxt_error, recover
+from .ccxt import class_fallback, is_ccxt_error, is_ccxt_error_class, recover
 from .envelope import MAX_RETRY_S, extract, header_hint, header_value, longest, wait_of
 from .envelope import body_hint as _body_hint
 from .results import NO_RAW, NormalizedError, RawInput
-from .transport import response_of, transport_kind
+from .transport import _REFINABLE, _kind_of_class, response_of, transport_kind
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -123,6 +123,15 @@ def _parse_body(body: Any, notes: list[str]) -> tuple[Any, str | None, bool]:
     """``(parsed JSON or None, text message or None, malformed?)``."""
     if body is None:
         return None, None, False
+    if type(body) is str and 0 < len(body) <= MAX_BODY_BYTES and body[0] == "{":
+        # the common case: a JSON object as text, no padding
+        try:
+            value, end = _scan(body, 0)
+        except (StopIteration, ValueError, RecursionError):
+            pass  # the full path below says what is wrong with it
+        else:
+            if end == len(body):
+                return value, None, False
     if isinstance(body, Mapping):
         return body, None, False
     if isinstance(body, (bytes, bytearray, memoryview)):
@@ -406,6 +415,8 @@ _KEY_CODE = (_NONE, str, int)  # exact types: no bool, whose True == 1
 _KEY_TEXT = (_NONE, str, bytes)
 _RAW = RawInput._make
 _RAW_INDEX = NormalizedError._fields.index("raw")
+assert len(NormalizedError._fields) - 1 == _RAW_INDEX
+_new = tuple.__new__
 
 
 def _remember(table: dict[tuple[Any, ...], NormalizedError], key: Any, value: Any) -> None:
@@ -498,7 +509,22 @@ def normalize(
         and (headers is None)
     ):
         # an exception alone: decided by its text and the classes it wraps
-        chain = _error_key(error)
+        cls = type(error)
+        chain: Any = None
+        if _CLASS_DECIDES.get(cls) or (cls not in _CLASS_DECIDES and _class_decides(cls)):
+            # its own class names a definite transport kind: what it wraps is never read
+            try:
+                if (
+                    getattr(error, "response", None) is None
+                    and getattr(error, "status", None) is None
+                ):
+                    text = str(error)
+                    if len(text) <= MAX_MEMO_TEXT:
+                        chain = (cls, text)
+            except Exception:  # noqa: S110 - a broken attribute or __str__: the full walk decides
+                pass
+        if chain is None:
+            chain = _error_key(error)
         if chain is not None:
             ekey = (rs, chain, op)
             seen = _seen_errors.get(ekey)
@@ -506,9 +532,11 @@ def normalize(
                 seen, volatile = _guarded(rs, None, None, None, None, None, error, op, NO_RAW)
                 if not volatile:
                     _remember(_seen_errors, ekey, seen)
-            values = list(seen)
-            values[_RAW_INDEX] = _RAW((None, None, None, None, None, error))
-            return _make(tuple(values))
+            # the shared result with the caller's own exception as raw (the last field)
+            return _new(
+                NormalizedError,
+                (*seen[:_RAW_INDEX], _new(RawInput, (None, None, None, None, None, error))),
+            )
     raw = _RAW((body, http_status, headers, code, message, error))
     return _guarded(rs, code, message, http_status, body, headers, error, op, raw)[0]
 
@@ -531,6 +559,19 @@ def _renamed(result: NormalizedError, name: str) -> NormalizedError:
     if result.items:
         values[_ITEMS_INDEX] = tuple(_renamed(i, name) for i in result.items)
     return _make(tuple(values))
+
+
+#: exception class -> whether its own class decides the result (not ccxt's, and
+#: its class names a transport kind that nothing it wraps refines)
+_CLASS_DECIDES: dict[type, bool] = {}
+
+
+def _class_decides(cls: type[BaseException]) -> bool:
+    kind = _kind_of_class(cls)  # type: ignore[arg-type]  # (mypy: a class is hashable)
+    decides = kind is not None and kind not in _REFINABLE and not is_ccxt_error_class(cls)
+    if len(_CLASS_DECIDES) < 1024:
+        _CLASS_DECIDES[cls] = decides
+    return decides
 
 
 def _error_key(error: BaseException) -> tuple[Any, ...] | None:

@@ -36,15 +36,15 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._core.arguments import attempt_of, flag
 from .._core.errors import ArgumentTypeError
 from .._core.guards import RATE_LIMIT_MIN_DELAY_S, Proposal, Situation
-from .._core.policy import Backoff, Policy
+from .._core.policy import MAX_EXPONENT, Backoff, Policy
 from .._core.vocabulary import Action, Category, Operation, Precondition, operation_of
+from .._formats import registry as _reg
 from .._formats.registry import default_policy
 from .guards import delay_bounds, guard
 from .results import NormalizedError, Recommendation
@@ -52,8 +52,11 @@ from .results import NormalizedError, Recommendation
 __all__ = ["MAX_POLICIES", "RATE_LIMIT_MIN_DELAY_S", "recommend"]
 
 _make = Recommendation._make
-_DELAY = Recommendation._fields.index("delay_s")
-_REASON = Recommendation._fields.index("reason")
+_new = tuple.__new__
+_RETRY_AFTER = NormalizedError._fields.index("retry_after_s")
+#: operation arguments kept as they are in the fast path's keys (no subclasses,
+#: whose hash or equality could differ)
+_EXACT_OPS = (str, Operation)
 
 #: policies loaded from paths: resolved path -> ((mtime, size), policy), least
 #: recently used first. A rewritten file replaces its older version; at most
@@ -115,13 +118,65 @@ def recommend(
     """
     if type(err) is not NormalizedError:
         raise ArgumentTypeError("err", "a NormalizedError", err)
+    plan = None
+    fkey: tuple[Any, ...] | None = None
+    if (
+        policy is None
+        and (idempotent is False or idempotent is True)
+        and type(attempt) is int
+        and (operation is None or type(operation) in _EXACT_OPS)
+    ):
+        # the common call: the bundled policy and plain arguments. The key holds
+        # only values of exact types, stored once they were proven valid.
+        fkey = (
+            (err[0], err[1], err[2], err[11] if operation is None else operation, idempotent),
+            attempt,
+        )
+        fast = _fast.get(fkey)
+        if fast is not None and fast[0] is _reg._default:
+            plan = fast[1]
+    if plan is None:
+        pol = _policy(policy)
+        plan = _plan_of(err, operation, idempotent, attempt, pol)
+        if fkey is not None:
+            if len(_fast) >= MAX_PLANS:
+                _fast.clear()
+            _fast[fkey] = (pol, plan)
+    fixed = plan.fixed
+    if fixed is not None:
+        return fixed
+    # a retry: the jittered delay, and the exchange's Retry-After, differ per call
+    # (Backoff.delay's arithmetic, one draw of ``rand`` per call)
+    delay = plan.raw
+    if plan.jitter:
+        delay *= 1.0 + plan.jitter * (rand or random.random)()
+    if delay >= plan.cap:
+        delay = plan.cap
+    low = plan.min_delay
+    if low is not None and low > delay:
+        delay = low
+    reason = plan.reason
+    wait = err[_RETRY_AFTER]
+    if wait is not None and wait > delay:
+        delay = wait
+        reason += f"; the exchange asked to wait {wait:g}s (Retry-After)"
+    v = plan.values
+    return _new(
+        Recommendation, (v[0], delay, v[2], v[3], v[4], v[5], v[6], reason, v[8], v[9], v[10])
+    )
+
+
+def _plan_of(
+    err: NormalizedError, operation: object, idempotent: object, attempt: object, pol: Policy
+) -> _Plan:
+    """The plan for a situation, the caller's arguments checked (kept per situation)."""
     op = (err.operation or Operation.OTHER) if operation is None else operation_of(operation)
     if type(attempt) is not int or attempt < 1:
         attempt = attempt_of(attempt)
+    assert isinstance(attempt, int)
     idem = (
         idempotent if idempotent is True or idempotent is False else flag("idempotent", idempotent)
     )
-    pol = _policy(policy)
     key = (id(pol), err.exchange, err.category, err.subcategory, op, idem, attempt)
     hit = _plans.get(key)
     if hit is None or hit[0] is not pol:
@@ -129,37 +184,39 @@ def recommend(
         if len(_plans) >= MAX_PLANS:
             _plans.clear()
         _plans[key] = hit
-    plan = hit[1]
-    if plan.fixed is not None:
-        return plan.fixed
-    # a retry: the jittered delay, and the exchange's Retry-After, differ per call
-    assert plan.backoff is not None
-    delay = plan.backoff.delay(attempt, rand or random.random)
-    if plan.min_delay is not None:
-        delay = max(delay, plan.min_delay)
-    reason = plan.reason
-    if err.retry_after_s is not None and err.retry_after_s > delay:
-        delay = err.retry_after_s
-        reason += f"; the exchange asked to wait {err.retry_after_s:g}s (Retry-After)"
-    values = list(plan.values)
-    values[_DELAY] = delay
-    values[_REASON] = reason
-    return _make(tuple(values))
+    return hit[1]
 
 
-@dataclass(frozen=True)
 class _Plan:
     """What recommend() decides for one situation, before the per-call delay.
 
     ``fixed`` is the whole answer when there is no delay to draw; otherwise
-    ``values`` are the answer's fields but ``delay_s`` and ``reason``.
+    ``values`` are the answer's fields but ``delay_s`` and ``reason``, and the
+    delay is drawn per call from the backoff's un-jittered delay for this
+    attempt (``Backoff.delay``, worked out once).
     """
 
-    values: tuple[Any, ...]
-    reason: str
-    backoff: Backoff | None = None
-    min_delay: float | None = None
-    fixed: Recommendation | None = None
+    __slots__ = ("cap", "fixed", "jitter", "min_delay", "raw", "reason", "values")
+
+    def __init__(
+        self,
+        values: tuple[Any, ...],
+        reason: str,
+        backoff: Backoff | None = None,
+        attempt: int = 1,
+        min_delay: float | None = None,
+        fixed: Recommendation | None = None,
+    ) -> None:
+        self.values = values
+        self.reason = reason
+        self.min_delay = min_delay
+        self.fixed = fixed
+        self.raw = self.jitter = self.cap = 0.0
+        if backoff is not None:
+            e = attempt - 1
+            self.raw = backoff._raw[e if 0 <= e <= MAX_EXPONENT else (0 if e < 0 else MAX_EXPONENT)]
+            self.jitter = backoff.jitter
+            self.cap = backoff.max_s
 
 
 #: (id(policy), exchange, category, subcategory, operation, idempotent, attempt)
@@ -167,6 +224,10 @@ class _Plan:
 #: text) was most of recommend()'s cost; see bench/.
 _plans: dict[tuple[Any, ...], tuple[Policy, _Plan]] = {}
 MAX_PLANS = 8192
+#: the same for the bundled policy, keyed by the caller's arguments as given
+#: (their exact types checked first): ((exchange, category, subcategory,
+#: operation, idempotent), attempt) -> (policy, plan)
+_fast: dict[tuple[Any, ...], tuple[Policy, _Plan]] = {}
 
 
 def _plan(
@@ -221,7 +282,7 @@ def _plan(
     if not retrying:
         return _Plan(values, reason, fixed=_make(values))
     min_delay = delay_bounds(Situation(cat, subcategory, op, idem), r.backoff.max_s)
-    return _Plan(values, reason, backoff=r.backoff, min_delay=min_delay)
+    return _Plan(values, reason, backoff=r.backoff, attempt=attempt, min_delay=min_delay)
 
 
 def _reason(

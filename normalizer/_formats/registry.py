@@ -10,7 +10,7 @@ The file records a fingerprint of its sources (each file's name, size and
 CRC-32, and the compiler's version). When any source differs, the data is
 compiled afresh from the YAML (with every check), and the file is rewritten
 when the folder is writable. A wheel carries the file, built by the build hook
-(``hatch_build.py``); a source checkout or an editable install builds it on
+(``normalizer/_build/wheel_hook.py``); a source checkout or an editable install builds it on
 first use and whenever a source file changes.
 
 A ``Registry`` on another folder (lint, tests, a user's own rules) compiles

@@ -44,10 +44,25 @@ def fingerprint() -> tuple[Any, ...]:
     return tuple(parts)
 
 
-def _read_store(fp: tuple[Any, ...]) -> dict[str, Any] | None:
+def cache_path() -> Path:
+    """Where the store goes when the package's folder is not writable.
+
+    ``$NORMALIZER_CACHE_DIR``, else ``$XDG_CACHE_HOME/exchange-error-normalizer``,
+    else ``~/.cache/exchange-error-normalizer``; one file per installed copy
+    (named by the package's path) and per compiler version.
+    """
+    base = os.environ.get("NORMALIZER_CACHE_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "exchange-error-normalizer")
+    tag = f"{zlib.crc32(str(STORE).encode()):08x}-v{COMPILER_VERSION}-m{marshal.version}"
+    return Path(base) / f"compiled-{tag}.marshal"
+
+
+def _read_one(path: Path, fp: tuple[Any, ...]) -> dict[str, Any] | None:
     try:
         # our own file, written by write_store() below (or the wheel's build hook)
-        data = marshal.loads(STORE.read_bytes())  # noqa: S302
+        data = marshal.loads(path.read_bytes())  # noqa: S302
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if not isinstance(data, dict) or data.get("fingerprint") != fp:
@@ -55,8 +70,28 @@ def _read_store(fp: tuple[Any, ...]) -> dict[str, Any] | None:
     return data
 
 
-def write_store(data: dict[str, Any], path: Path = STORE) -> bool:
-    """Write compiled data atomically; False when the folder is not writable."""
+def _read_store(fp: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The fresh store: the package's own, else the one in the cache folder."""
+    data = _read_one(STORE, fp)
+    if data is None:
+        data = _read_one(cache_path(), fp)
+    return data
+
+
+def write_store(data: dict[str, Any], path: Path | None = None) -> bool:
+    """Write compiled data atomically; False when it could not be written.
+
+    Without ``path``: next to the package (``STORE``), else, when that folder
+    is not writable (a read-only site-packages), into ``cache_path()``, so that
+    the next start reads it instead of compiling the YAML again.
+    """
+    if path is None:
+        if write_store(data, STORE):
+            return True
+        target = cache_path()
+        with contextlib.suppress(OSError):
+            target.parent.mkdir(parents=True, exist_ok=True)
+        return write_store(data, target)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     # each exchange is a marshal blob of its own, read only when first asked for
     on_disk = dict(data)

@@ -1,0 +1,46 @@
+"""Wheel build hook: compile the bundled YAML into the marshal store the wheel ships.
+
+An installed package then starts without PyYAML and pydantic (see
+``normalizer._formats.registry``): the store's fingerprint names its sources by
+folder and file name, size and CRC-32, and the wheel carries the same files
+under ``normalizer/_data/``, so the store is fresh where it is installed. A
+Python whose marshal format differs recompiles once, into the user's cache
+folder (``normalizer._formats.store.cache_path``) when site-packages is read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+
+class CompiledStoreHook(BuildHookInterface[Any]):
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name != "wheel":
+            return
+        sys.path.insert(0, self.root)
+        try:
+            from normalizer._formats.compile import compile_bundled
+            from normalizer._formats.store import fingerprint, write_store
+        finally:
+            sys.path.remove(self.root)
+        data = compile_bundled()
+        data["fingerprint"] = fingerprint()
+        out = Path(tempfile.mkdtemp(prefix="normalizer-store-")) / "_compiled.marshal"
+        if not write_store(data, out):
+            raise RuntimeError(f"could not write the compiled store to {out}")
+        self._out = out
+        build_data["force_include"][os.fspath(out)] = "normalizer/_compiled.marshal"
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        out = getattr(self, "_out", None)
+        if out is not None:
+            out.unlink(missing_ok=True)
+            out.parent.rmdir()
