@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._engine.ccxt import _is_ccxt_class
+from .._engine.ccxt import ccxt_class_names
 from .._formats.ccxt_table import load_class_table
 from .verdicts import code_verdicts
 
@@ -158,7 +158,7 @@ def compare_with_ccxt(exchange: str, ccxt_module: Any = None) -> list[Comparison
                 )
             )
             continue
-        names = [c.__name__ for c in cls.__mro__ if _is_ccxt_class(c)] or [cls.__name__]
+        names = ccxt_class_names(cls) or [cls.__name__]
         hit = table.lookup(names)
         if hit is None:  # ExchangeError and the like: ccxt says nothing specific
             out.append(

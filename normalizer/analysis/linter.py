@@ -28,14 +28,13 @@ but leave it clean.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .._core.errors import ConfigError, Problem, RuleFileError
+from .._core.errors import CatalogError, ConfigError, Problem, RuleFileError
 from .._core.resources import data_dir
 from .._core.text import bound, fold
 from .._formats.catalog import Catalog, load_catalog
@@ -549,13 +548,15 @@ def _lint_exchange(folder: Path, report: LintReport, common: list[Rule] | None) 
 
 
 def _catalog_line(path: Path, code: str) -> int | None:
-    pattern = re.compile(rf"code: '?{re.escape(code)}'?[,}}]")
+    """The line of ``code``'s first entry in the catalog, as the loader recorded it."""
     try:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if pattern.search(line):
-                return number
-    except OSError:
+        located = load_file(path, CatalogError)
+    except (CatalogError, OSError):
         return None
+    entries = located.data.get("entries") if isinstance(located.data, dict) else None
+    for i, entry in enumerate(entries if isinstance(entries, list) else ()):
+        if isinstance(entry, dict) and str(entry.get("code")) == code:
+            return located.line_of(("entries", i, "code"))
     return None
 
 
