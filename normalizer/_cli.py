@@ -468,7 +468,7 @@ def _generic(args: argparse.Namespace) -> int:
 
     if args.action == "build":
         text = g.build()
-        print(f"wrote {_model_file()} ({len(g.training_rows())} catalog rows, {len(text)} bytes)")
+        print(f"wrote {_model_file()} ({len(g.training_rows())} rows: catalog rows, rule examples and why lines; {len(text)} bytes)")
         return EXIT_OK
     if args.action == "check":
         fresh = g.build(write=False)
