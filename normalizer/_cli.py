@@ -468,7 +468,8 @@ def _generic(args: argparse.Namespace) -> int:
 
     if args.action == "build":
         text = g.build()
-        print(f"wrote {_model_file()} ({len(g.training_rows())} rows: catalog rows, rule examples and why lines; {len(text)} bytes)")
+        n = len(g.training_rows())
+        print(f"wrote {_model_file()} ({n} rows: catalog, rule examples, whys; {len(text)} bytes)")
         return EXIT_OK
     if args.action == "check":
         fresh = g.build(write=False)
