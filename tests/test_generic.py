@@ -426,3 +426,38 @@ def test_cli_rules_dir_on_explain_and_coverage(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     with pytest.raises(UnknownExchangeError):  # a command's folders do not outlive it
         normalizer.normalize("acme", code="77")
+
+
+def test_a_weak_model_guess_is_never_one_that_gets_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Invariant: when the model decides, a meaning a router retries (here an
+    unavailable service) needs a posterior of at least RETRY_POSTERIOR; a weaker
+    guess answers UNKNOWN (a person looks), a guess that halts is taken as is."""
+    from normalizer._engine import generic as g
+    from normalizer._engine.normalize import clear_caches
+    from normalizer._engine.textmodel import Evidence
+
+    class Fake:
+        def __init__(self, sub: str, posterior: float) -> None:
+            self.evidence = Evidence(sub, posterior, (("zzyzx", 1.0),))
+
+        def classify(self, text: str) -> Evidence:
+            return self.evidence
+
+    def answer(sub: str, posterior: float) -> normalizer.NormalizedError:
+        monkeypatch.setattr(g, "model_for", lambda root=None: Fake(sub, posterior))
+        clear_caches()
+        return normalizer.normalize("generic", message="zzyzx qwv", operation="place_order")
+
+    try:
+        weak = answer("UNAVAILABLE.SERVICE", g.RETRY_POSTERIOR - 0.1)
+        assert weak.category is Category.UNKNOWN
+        assert normalizer.recommend(weak).action is Action.ESCALATE
+        strong = answer("UNAVAILABLE.SERVICE", g.RETRY_POSTERIOR)
+        assert (strong.subcategory, strong.rule_id) == ("UNAVAILABLE.SERVICE", MODEL_ID)
+        halting = answer("INVALID_REQUEST.PARAMETER", g.RETRY_POSTERIOR - 0.2)
+        assert halting.subcategory == "INVALID_REQUEST.PARAMETER"
+    finally:
+        monkeypatch.undo()
+        clear_caches()

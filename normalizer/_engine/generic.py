@@ -141,6 +141,10 @@ def decide(
         return _from_rule(rule, operation)
     model = model_for(root) if transport is None and text else None
     evidence = model.classify(text) if model is not None and text else None
+    if evidence is not None and _retried(evidence.subcategory) and (
+        evidence.posterior < RETRY_POSTERIOR
+    ):
+        evidence = None  # a guess that would be retried must be a confident one
     if evidence is not None:
         sub = evidence.subcategory
         if sub.startswith("UNKNOWN_STATE.") and operation is Operation.QUERY:
@@ -158,6 +162,19 @@ def decide(
     if rule is not None:
         return _from_rule(rule, operation)
     return None
+
+
+#: The model's answer is taken for a meaning a router retries (a rate limit, a
+#: service or market that is unavailable for now, a temporary restriction, the
+#: clock) only from this posterior up: were the words wrong and the request an
+#: AUTH, KYC or unknown-outcome one, a retry would be unsafe, so weaker evidence
+#: answers UNKNOWN (a person looks) instead.
+RETRY_POSTERIOR = 0.6
+_RETRIED = ("RATE_LIMIT", "UNAVAILABLE.", "ACCOUNT_RESTRICTED.TEMPORARY", "AUTH.TIMESTAMP")
+
+
+def _retried(subcategory: str) -> bool:
+    return subcategory.startswith(_RETRIED)
 
 
 def _from_rule(rule: Rule, operation: Operation | None) -> Decision:
