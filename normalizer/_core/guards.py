@@ -42,9 +42,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
 
 from .vocabulary import Action, Category, Operation, Precondition, Scope, wider
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "RATE_LIMIT_MIN_DELAY_S",

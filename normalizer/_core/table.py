@@ -27,11 +27,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from .errors import Problem, RuleFileError
 from .text import Template, bound, fold
 from .vocabulary import Category, Operation, Outcome
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 WEIGHTS = {
     "code": 64,

@@ -670,7 +670,7 @@ def _factorize(pd: Any, np: Any, column: Series) -> tuple[Array, int]:
             return encoded
     codes, uniques = pd.factorize(column)
     count = len(uniques)
-    if dtype == object and count:
+    if dtype == np.dtype("O") and count:
         types = np.fromiter(map(type, column.to_numpy()), dtype=object, count=len(column))
         kinds, seen = pd.factorize(types)
         if len(seen) > 1:
@@ -682,8 +682,8 @@ def _factorize(pd: Any, np: Any, column: Series) -> tuple[Array, int]:
 def _arrow_codes(np: Any, column: Series) -> tuple[Array, int] | None:
     """Arrow's dictionary encoding of an Arrow-backed column (nulls one code), or None."""
     try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+        pa = importlib.import_module("pyarrow")  # comes with pandas' Arrow strings
+        pc = importlib.import_module("pyarrow.compute")
 
         data = column.array.__arrow_array__()
         if isinstance(data, pa.ChunkedArray):
