@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from .errors import Problem, RuleFileError
+from .frozen import frozen
 from .text import Template, bound, fold
 from .vocabulary import Category, Operation, Outcome
 
@@ -92,7 +92,7 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@frozen
 class Condition:
     """The one condition model: every condition given must hold.
 
@@ -153,7 +153,7 @@ class Condition:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Probe:
     """What the matcher looks at, extracted from one exchange input."""
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
+from .._core.frozen import frozen
 from .._core.vocabulary import Category
 from .._formats.registry import ONTOLOGY, bundled
 from .results import NormalizedError
@@ -113,7 +113,7 @@ def _embedded(text: str) -> tuple[Any, int] | None:
     return None
 
 
-@dataclass(frozen=True)
+@frozen
 class Recovered:
     """What could be recovered from a ccxt exception."""
 

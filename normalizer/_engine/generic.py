@@ -24,9 +24,9 @@ for the process); by default an unknown name raises.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
+from .._core.frozen import frozen
 from .._core.resources import data_dir
 from .._core.table import Probe, Rule, RuleSet
 from .._core.text import bound
@@ -120,7 +120,7 @@ def _weak(rule: Rule) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class Decision:
     category: Category
     subcategory: str | None
