@@ -79,9 +79,13 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
     import ccxt
 
     import normalizer
-    from normalizer._ccxt import _rest_url
+
+    # Internals on purpose: the cold-path sides empty the engine's caches
+    # between calls, which no public API does (nor should), and ccxt's side
+    # is given the same REST URL the ccxt comparison uses.
     from normalizer._core.text import _fold
     from normalizer._engine.normalize import _classify, _seen, _seen_errors
+    from normalizer.analysis.ccxt_compare import _rest_url
 
     def forget() -> None:
         _seen.clear()

@@ -41,6 +41,8 @@ def signatures() -> Any:
     """The distinct errors of the generated log, as a DataFrame."""
     import pandas as pd
 
+    # Internals on purpose: the log is generated from the compiled catalogs and
+    # message templates, which the public API does not expose.
     from normalizer._core.text import Template
     from normalizer._engine.normalize import registry
 

@@ -24,6 +24,7 @@ from normalizer.batch import as_http_status, output_columns
 ENTRIES = [(ex, e) for ex in ("okx", "mexc") for e in registry().get(ex).catalog.entries]  # type: ignore[union-attr]
 CODES = sorted({e.code for _, e in ENTRIES})
 MESSAGES = sorted({e.message for _, e in ENTRIES})
+EXCHANGES = list(normalizer.exchanges())
 OPERATIONS = [None, *(o.value for o in normalizer.Operation)]
 
 
@@ -168,7 +169,7 @@ frame_codes = st.one_of(
 @st.composite
 def frame_rows(draw: st.DrawFn) -> dict[str, Any]:
     return {
-        "exchange": draw(st.sampled_from(["okx", "mexc"])),
+        "exchange": draw(st.sampled_from(EXCHANGES)),
         "code": draw(frame_codes),
         "message": draw(messages),
         "http_status": draw(st.one_of(st.none(), st.sampled_from([200, 400, 429, 503, 504]))),

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from normalizer._cli import main
 from normalizer.batch import output_columns
+from normalizer.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import normalizer
-from normalizer._cli import main
 from normalizer._core.text import Template, fold
 from normalizer._formats.catalog import (
     CatalogError,
@@ -22,6 +21,7 @@ from normalizer._formats.catalog import (
     parse_doc,
 )
 from normalizer._formats.registry import registry
+from normalizer.cli import main
 
 ROOT = registry().root
 VENUES = list(normalizer.exchanges())  # the generic profile has no docs

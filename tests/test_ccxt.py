@@ -1,7 +1,7 @@
 """ccxt interoperability: normalize(exchange, error=ccxt_exception).
 
 The first tests need no ccxt: they build classes that look like ccxt's (same
-module, same names), which is all ``_ccxt`` looks at. The rest drive a real
+module, same names), which is all the ccxt adapter looks at. The rest drive a real
 ccxt client against a local HTTP server on 127.0.0.1 that answers recorded
 OKX and MEXC error bodies; nothing reaches the internet.
 """
@@ -21,8 +21,9 @@ import pytest
 
 import normalizer
 from normalizer import Action, Category
-from normalizer._ccxt import ccxt_classes, is_ccxt_error, load_class_table, recover
 from normalizer._core.errors import RuleFileError
+from normalizer._engine.ccxt import ccxt_classes, is_ccxt_error, recover
+from normalizer._formats.ccxt_table import load_class_table
 
 OKX_429 = "Rate limit reached. Please refer to API docs and throttle requests accordingly."
 REPO = Path(__file__).resolve().parents[1]
@@ -333,8 +334,8 @@ def test_connection_refused_through_ccxt_is_safe_to_resend(ccxt: Any) -> None:
 
 
 def test_comparison_with_ccxt_counts_and_names_disagreements(ccxt: Any) -> None:
-    from normalizer._ccxt import compare_with_ccxt
     from normalizer._engine.normalize import registry
+    from normalizer.analysis import compare_with_ccxt
 
     for exchange in ("okx", "mexc"):
         rows = compare_with_ccxt(exchange, ccxt)
@@ -798,7 +799,7 @@ def test_ccxt_classes_of_every_venue_are_in_the_class_table_or_say_nothing(ccxt:
     """Every class ccxt's tables raise for the nine venues' codes has an entry
     in rules/common/ccxt.yaml, or is plain ExchangeError (which says nothing
     specific, so the error stays UNKNOWN when no rule of ours knows it)."""
-    from normalizer._ccxt import _exception_tables
+    from normalizer.analysis.ccxt_compare import _exception_tables
 
     table = load_class_table()
     for exchange in (
@@ -848,7 +849,7 @@ def test_comparison_asks_ccxt_with_the_venue_own_body_shape(
     """ccxt's handle_errors reads each venue's own fields (Bybit retCode, Gate
     label, Kraken error strings): the comparison builds the body in that shape,
     so ccxt's class is the one it raises for the real answer."""
-    from normalizer._ccxt import compare_with_ccxt
+    from normalizer.analysis import compare_with_ccxt
 
     rows = {r.code: r for r in compare_with_ccxt(exchange, ccxt)}
     assert (rows[code].ccxt_class, rows[code].matched_by) == (ccxt_class, "code")

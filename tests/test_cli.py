@@ -1,6 +1,6 @@
 """The ``normalizer`` command line: output and exit status of every command.
 
-Most tests call ``normalizer._cli.main`` (what the console script runs) and
+Most tests call ``normalizer.cli.main`` (what the console script runs) and
 read what it printed; a few run ``python -m normalizer`` and the installed
 console script in a subprocess, to see the real exit status and that no
 traceback escapes.
@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 import normalizer
-from normalizer._cli import main, prog_name
 from normalizer._core.resources import data_dir
 from normalizer._formats.registry import registry
+from normalizer.cli import main, prog_name
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -427,6 +427,32 @@ def test_ingest_reports_drift_and_new_codes_without_rules(
     written = (rules_copy / "okx" / "catalog.yaml").read_text()
     assert "58998" in written
     assert "58002', message: Please activate" not in written
+
+
+def test_ingest_lint_and_coverage_share_one_definition_of_uncovered(
+    capsys, rules_copy: Path, seeds: Path, tmp_path: Path
+) -> None:
+    """Invariant: the codes ingest says have no rule are analysis.uncovered() of the
+    catalog it wrote, lint's [uncovered] findings and coverage's unmapped codes."""
+    from normalizer import analysis
+
+    page = (seeds / "okx-funding-error-codes.md").read_text()
+    page = page.replace(
+        "58003 | 200 |", "58998 | 200 | A brand new funding error.  \n58003 | 200 |", 1
+    )
+    doc = tmp_path / "okx-new.md"
+    doc.write_text(page)
+    code, out, _ = run(capsys, "ingest", "okx", str(doc), "--rules-dir", str(rules_copy))
+    assert code == 1
+    printed = re.search(r"^codes without a rule \(\d+\): (.*)$", out, re.M)
+    assert printed is not None
+    said = printed.group(1).split(", ")
+    assert said == [v.code for v in analysis.uncovered("okx", root=rules_copy)]
+    report = analysis.lint([rules_copy / "okx"])
+    linted = [f.message.split()[2] for f in report.findings if f.check == "uncovered"]
+    assert sorted(linted) == sorted(said)
+    (row,) = analysis.coverage(rules_copy, ["okx"])
+    assert [v.code for v in row.unmapped_codes] == said
 
 
 def test_ingest_dry_run_writes_nothing(

@@ -147,7 +147,7 @@ def test_weak_evidence_is_unknown_not_a_guess() -> None:
 
 
 def test_explain_shows_the_model_words(capsys) -> None:
-    from normalizer._cli import main
+    from normalizer.cli import main
 
     # a message no generic rule matches; the model (or nothing) decides
     msg = "Copy trading lead trader cannot follow this instrument"
@@ -197,7 +197,7 @@ def test_known_venues_are_untouched_by_the_opt_in() -> None:
 
 
 def test_batch_unknown_exchange_modes(tmp_path: Path, capsys) -> None:
-    from normalizer._cli import main
+    from normalizer.cli import main
 
     src = tmp_path / "log.jsonl"
     rows = [
@@ -400,7 +400,7 @@ def test_rules_without_exchange_yaml_for_a_new_venue_are_refused(tmp_path: Path)
 
 
 def test_cli_rules_dir_on_explain_and_coverage(tmp_path: Path, capsys) -> None:
-    from normalizer._cli import main
+    from normalizer.cli import main
 
     _venue(tmp_path, "acme", RATE.format(name="acme", code="77"))
     assert main(["explain", "acme", "77", "--rules-dir", str(tmp_path)]) == 0

@@ -122,7 +122,7 @@ def test_rate_limits_are_never_halted_by_a_rule() -> None:
 def test_lint_reports_a_rule_asking_retry_for_unknown_state_placements(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from normalizer._cli import main
+    from normalizer.cli import main
 
     path = tmp_path / "desk.yaml"
     path.write_text(

@@ -90,7 +90,7 @@ def test_an_alias_bomb_in_a_rule_file_and_through_lint(tmp_path: Path) -> None:
     rules.write_text(
         BOMB.replace("version: 1\nname: bomb\nrules: []\n", "exchange: x\nrules: []\n")
     )
-    from normalizer._lint import lint
+    from normalizer.analysis import lint
 
     report = lint([rules])
     assert not report.clean
@@ -280,7 +280,7 @@ def test_recommend_keeps_a_bounded_number_of_policies(tmp_path: Path) -> None:
 
 
 def test_batch_with_a_hostile_policy_exits_2_naming_file_and_line(tmp_path: Path) -> None:
-    from normalizer._cli import main
+    from normalizer.cli import main
 
     policy = tmp_path / "bomb.yaml"
     policy.write_text(BOMB)

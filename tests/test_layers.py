@@ -1,9 +1,10 @@
 """The package's layers (issue 10): imports flow one way, with no cycle; one error tree.
 
 Layers, lowest first: ``_core`` <- ``_formats`` <- ``_engine`` <- the edges
-(supervisor, batch, analysis: lint, coverage, ccxt comparison) <- the command
-line <- the public ``normalizer/__init__.py``. Every import counts, the ones
-inside functions included.
+(supervisor, batch, analysis: lint, coverage, ingest, ccxt comparison) <- the
+command line (``cli/``, one module per command) <- the public
+``normalizer/__init__.py``. Every import counts, the ones inside functions
+included.
 """
 
 from __future__ import annotations
@@ -25,15 +26,10 @@ LAYERS: list[tuple[str, int]] = [
     ("_core", 0),
     ("_formats", 1),
     ("_engine", 2),
-    ("_supervisor", 3),
     ("supervisor", 3),
-    ("_batch", 3),
     ("batch", 3),
-    ("_lint", 3),
-    ("_ccxt", 3),
     ("analysis", 3),
     ("_build", 3),  # the wheel build hook: compiles with the file formats
-    ("_cli", 4),
     ("cli", 4),
     ("__main__", 4),
     ("", 5),  # the package itself: the curated public API

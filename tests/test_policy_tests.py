@@ -77,7 +77,7 @@ def test_a_tests_file_with_a_mistake_is_one_failure_with_its_line(tmp_path: Path
 def test_the_cli_runs_them_and_fails_on_a_failing_case(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from normalizer._cli import main
+    from normalizer.cli import main
 
     assert main(["test", "--policies-only"]) == 0
     assert "0 failed" in capsys.readouterr().out
@@ -93,7 +93,7 @@ def test_the_test_command_runs_the_venues_rule_tests_too(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`test` runs rules/*/tests.yaml beside the policy tests, and fails on a failing case."""
-    from normalizer._cli import main
+    from normalizer.cli import main
 
     assert main(["test", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -105,7 +105,7 @@ def test_the_test_command_runs_the_venues_rule_tests_too(
 def test_a_failing_rule_test_fails_the_test_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from normalizer._cli import main
+    from normalizer.cli import main
 
     venue = tmp_path / "okx"
     venue.mkdir()

@@ -30,7 +30,7 @@ LABELS = [
     "UNKNOWN_STATE.TIMEOUT",
     "NOT_FOUND.ORDER",
 ]
-EXCHANGES = ["okx", "mexc", "binance"]
+EXCHANGES = list(normalizer.exchanges())
 ACCOUNTS = ["a", "b", "c"]
 OPERATIONS = [Operation.PLACE_ORDER, Operation.QUERY, Operation.CANCEL_ORDER]
 

@@ -77,7 +77,12 @@ def _is_ccxt_exception_class(exc_class: type[BaseException]) -> bool:
 
 def ccxt_classes(exc: BaseException) -> list[str]:
     """The names of the ccxt classes in the MRO of ``exc``, most specific first."""
-    return [c.__name__ for c in type(exc).__mro__ if _is_ccxt_class(c)]
+    return ccxt_class_names(type(exc))
+
+
+def ccxt_class_names(cls: type) -> list[str]:
+    """The names of the ccxt classes in the MRO of ``cls``, most specific first."""
+    return [c.__name__ for c in cls.__mro__ if _is_ccxt_class(c)]
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -64,20 +64,18 @@ a sequence on the request id, so no policy can reach its size limits.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from .._core.errors import PolicyError, Problem
-from .._core.vocabulary import Action, Operation, Scope
-from .fields import OneLine, VenueName
-from .store import ONTOLOGY
+from .._core.vocabulary import Action, Scope
+from .conditions import MAX_VALUES_PER_CONDITION, Labels, Situation, one_or_many
+from .fields import OneLine
 from .yaml import Located, PathKey, field_name
 
 #: At most this many escalation rules in one policy (its own plus inherited).
 MAX_ESCALATION_RULES = 64
-#: At most this many values in one condition of a pattern.
-MAX_VALUES_PER_CONDITION = 16
 #: Steps of a sequence.
 MAX_SEQUENCE_STEPS = 4
 MAX_HOLD_S = 7 * 86400.0
@@ -89,40 +87,23 @@ MIN_REPLACE_AGE_S = 1.0
 
 EscalationId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
 _Why = OneLine
-_Exchange = VenueName
 _Account = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-_Size = Field(min_length=1, max_length=MAX_VALUES_PER_CONDITION)
-_Labels = Annotated[list[str], _Size]
-_Exchanges = Annotated[list[_Exchange], _Size]
-_Operations = Annotated[list[Operation], _Size]
-_Accounts = Annotated[list[_Account], _Size]
+_Accounts = Annotated[list[_Account], Field(min_length=1, max_length=MAX_VALUES_PER_CONDITION)]
 
 
-class Match(BaseModel):
-    """A pattern one error either matches or not; every condition given must hold."""
+class Match(Situation):
+    """A pattern one error either matches or not; every condition given must hold.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    ``category``, ``exchange`` and ``operation`` are the conditions policy
+    rules use too (``normalizer/_formats/conditions.py``); an escalation
+    pattern adds ``not_category``, ``account`` and ``exhausted``.
+    """
 
-    category: _Labels | None = None
-    not_category: _Labels | None = None
-    exchange: _Exchanges | None = None
-    operation: _Operations | None = None
-    account: _Accounts | None = None
+    not_category: Labels | None = None
+    account: Annotated[_Accounts, BeforeValidator(one_or_many)] | None = None
     exhausted: bool | None = None
-
-    @field_validator("category", "not_category", "exchange", "operation", "account", mode="before")
-    @classmethod
-    def _lists(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("category", "not_category")
-    @classmethod
-    def _labels(cls, v: list[str] | None) -> list[str] | None:
-        for label in v or ():
-            ONTOLOGY.parse_label(label)
-        return v
 
 
 class EscalationThen(BaseModel):

@@ -42,7 +42,6 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -50,10 +49,11 @@ from .._core.errors import PolicyError, Problem
 from .._core.guards import Proposal
 from .._core.policy import Backoff, Defaults, Policy, PolicyRule, PolicyWhen, Then
 from .._core.resources import data_dir
-from .._core.vocabulary import Action, Operation, Precondition, Scope
+from .._core.vocabulary import Action, Precondition, Scope
+from .conditions import Situation
 from .escalation import EscalationSection, resolve_escalations
-from .fields import OneLine, VenueName
-from .store import GUARDS, ONTOLOGY
+from .fields import OneLine
+from .store import GUARDS
 from .yaml import Located, load_file, load_text, problems_from_validation
 
 PolicyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
@@ -107,25 +107,10 @@ class ThenSpec(BaseModel):
     exhausted: Exhausted | None = None
 
 
-class PolicyWhenSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class PolicyWhenSpec(Situation):
+    """A policy rule's situation: the shared conditions (``conditions.py``) and ``idempotent``."""
 
-    exchange: list[VenueName] | None = None
-    category: list[str] | None = None
-    operation: list[Operation] | None = None
     idempotent: bool | None = None
-
-    @field_validator("exchange", "category", "operation", mode="before")
-    @classmethod
-    def _lists(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("category")
-    @classmethod
-    def _labels(cls, v: list[str] | None) -> list[str] | None:
-        for label in v or ():
-            ONTOLOGY.parse_label(label)
-        return v
 
     def specificity(self) -> int:
         score = 0

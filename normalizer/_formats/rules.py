@@ -33,7 +33,8 @@ from .._core.table import (
     specificity,
 )
 from .._core.text import MAX_MESSAGE_CHARS, Template, bound, fold
-from .._core.vocabulary import Category, Operation, Outcome
+from .._core.vocabulary import Category, Outcome
+from .conditions import Operations
 from .fields import VENUE_NAME, Code, OneLine, Url
 from .store import ONTOLOGY
 from .yaml import Located, validate
@@ -95,7 +96,7 @@ class When(BaseModel):
     message_regex: (
         list[Annotated[str, StringConstraints(min_length=2, max_length=_MAX_REGEX)]] | None
     ) = None
-    operation: list[Operation] | None = None
+    operation: Operations | None = None
     transport: list[TransportKind] | None = None
 
     @field_validator("code", mode="before")
@@ -106,9 +107,7 @@ class When(BaseModel):
             return [str(c) if isinstance(c, int) and not isinstance(c, bool) else c for c in v]
         return v
 
-    @field_validator(
-        "http_status", "message", "message_regex", "operation", "transport", mode="before"
-    )
+    @field_validator("http_status", "message", "message_regex", "transport", mode="before")
     @classmethod
     def _lists(cls, v: Any) -> Any:
         return _as_list(v)

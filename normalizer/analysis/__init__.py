@@ -11,10 +11,15 @@ Checks and measures:
 - ``coverage(root, exchanges)`` -> one ``ExchangeCoverage`` per exchange: how
   many documented codes land on a specific category, a generic one, nothing;
 - ``code_verdicts(exchange)`` -> one ``CodeVerdict`` per documented code;
+  ``uncovered(exchange)`` -> those that map to nothing (the one definition
+  of an uncovered code, which ``lint``, ``coverage`` and ``ingest`` share);
 - ``catalog_codes(exchange)`` -> the documented codes of an exchange.
 
-Docs pages and catalogs (``ingest``):
+Docs pages and catalogs:
 
+- ``ingest(exchange, pages, rules_dir=..., dry_run=...)`` -> ``IngestReport``:
+  the catalog built from docs pages, its drift per section, the codes without
+  a rule (what ``exchange-normalizer ingest`` prints);
 - ``parse_doc(text, path=..., source_url=...)``, ``build_catalog(...)``,
   ``diff_catalogs(old, new)`` -> ``Drift``, ``load_catalog(path)``.
 
@@ -29,14 +34,17 @@ Tests as data:
   policy_tests.py), with the policy and escalation rules no test reaches;
 - ``run_tests(policy_paths, rule_paths)``: those and the venues' rule tests
   (``rules/*/tests.yaml``).
+
+The modules: ``linter`` (lint checks), ``verdicts`` (code verdicts, coverage,
+uncovered), ``catalogs`` (ingest), ``ccxt_compare``, ``policy_tests``, ``rule_tests`` and
+``tests``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .._ccxt import Comparison, compare_with_ccxt
 from .._formats.catalog import (
     Catalog,
     CatalogEntry,
@@ -47,8 +55,10 @@ from .._formats.catalog import (
     load_catalog,
     parse_doc,
 )
-from .._lint import CodeVerdict, ExchangeCoverage, Finding, LintReport, coverage, lint
-from .._lint import code_verdicts as _verdicts_of_rule_set
+from .._formats.rules import RuleSet
+from .catalogs import IngestReport, ingest
+from .ccxt_compare import Comparison, compare_with_ccxt
+from .linter import Finding, LintReport, lint
 from .policy_tests import (
     CaseResult,
     TestReport,
@@ -57,9 +67,12 @@ from .policy_tests import (
     run_policy_tests,
 )
 from .tests import run_rule_tests, run_tests
+from .verdicts import CodeVerdict, ExchangeCoverage, SectionCoverage, coverage
+from .verdicts import code_verdicts as _verdicts_of_rule_set
+from .verdicts import uncovered as _uncovered_of_rule_set
 
 
-def _rule_set(exchange: str, root: str | Path | None) -> object:
+def _rule_set(exchange: str, root: str | Path | None) -> RuleSet:
     from .._formats.registry import Registry, registry
 
     reg = Registry(Path(root)) if root is not None else registry()
@@ -74,10 +87,11 @@ def exchanges(root: str | Path | None = None) -> list[str]:
     return list(reg.names)
 
 
-def code_verdicts(
-    exchange: str | Sequence[str] | None = None, root: str | Path | None = None
+def _per_exchange(
+    of_rule_set: Callable[[RuleSet], list[CodeVerdict]],
+    exchange: str | Sequence[str] | None,
+    root: str | Path | None,
 ) -> list[CodeVerdict]:
-    """One verdict per documented code of ``exchange`` (a name, names, or all)."""
     if exchange is None:
         names = exchanges(root)
     elif isinstance(exchange, str):
@@ -86,14 +100,27 @@ def code_verdicts(
         names = list(exchange)
     out: list[CodeVerdict] = []
     for name in names:
-        out += _verdicts_of_rule_set(_rule_set(name, root))  # type: ignore[arg-type]
+        out += of_rule_set(_rule_set(name, root))
     return out
+
+
+def code_verdicts(
+    exchange: str | Sequence[str] | None = None, root: str | Path | None = None
+) -> list[CodeVerdict]:
+    """One verdict per documented code of ``exchange`` (a name, names, or all)."""
+    return _per_exchange(_verdicts_of_rule_set, exchange, root)
+
+
+def uncovered(
+    exchange: str | Sequence[str] | None = None, root: str | Path | None = None
+) -> list[CodeVerdict]:
+    """The documented codes of ``exchange`` (a name, names, or all) no rule maps to anything."""
+    return _per_exchange(_uncovered_of_rule_set, exchange, root)
 
 
 def catalog_codes(exchange: str, root: str | Path | None = None) -> list[str]:
     """The codes the exchange's catalog documents, in catalog order."""
-    rs = _rule_set(exchange, root)
-    catalog = getattr(rs, "catalog", None)
+    catalog = _rule_set(exchange, root).catalog
     return list(catalog.codes()) if catalog is not None else []
 
 
@@ -106,8 +133,10 @@ __all__ = [
     "Drift",
     "ExchangeCoverage",
     "Finding",
+    "IngestReport",
     "LintReport",
     "ParsedDoc",
+    "SectionCoverage",
     "TestReport",
     "Unreached",
     "build_catalog",
@@ -117,6 +146,7 @@ __all__ = [
     "coverage",
     "diff_catalogs",
     "exchanges",
+    "ingest",
     "lint",
     "load_catalog",
     "load_policy_tests",
@@ -124,4 +154,5 @@ __all__ = [
     "run_policy_tests",
     "run_rule_tests",
     "run_tests",
+    "uncovered",
 ]

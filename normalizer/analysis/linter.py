@@ -1,4 +1,4 @@
-"""Checks for the people who keep the rules: ``normalizer lint`` and ``coverage``.
+"""Checks for the people who keep the rules: ``exchange-normalizer lint``.
 
 ``lint(paths)`` validates rule, catalog, exchange, policy and ccxt-table files
 and then looks at each exchange's rules as a whole:
@@ -18,32 +18,27 @@ and then looks at each exchange's rules as a whole:
   every kind of condition the other has, and more or narrower ones, like
   "5xx on a query" under "5xx"), or a pair whose meeting point a third rule
   refining both decides, is deliberate and not reported;
-- ``uncovered``: a documented catalog code that no rule maps to anything;
+- ``uncovered``: a documented catalog code that no rule maps to anything
+  (``normalizer.analysis.verdicts.uncovered``, the one definition);
 - ``catalog-exchange``: a catalog whose ``exchange`` is not its folder.
 
 Errors make the check fail; warnings (``overlap``, ``shadowed``) are reported
 but leave it clean.
-
-``coverage(root)`` says, per exchange, how many documented codes land on a
-specific category (one with a subcategory), how many only on a generic one
-(a top-level category), and how many on nothing. Both are plain functions so
-that notebooks can use them.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._core.errors import ConfigError, Problem, RuleFileError
-from ._core.resources import data_dir
-from ._core.text import bound, fold
-from ._formats.catalog import Catalog, load_catalog
-from ._formats.rules import (
+from .._core.errors import CatalogError, ConfigError, Problem, RuleFileError
+from .._core.resources import data_dir
+from .._core.text import bound, fold
+from .._formats.catalog import Catalog, load_catalog
+from .._formats.rules import (
     ExchangeSpec,
     Probe,
     ResponseShape,
@@ -52,10 +47,10 @@ from ._formats.rules import (
     RulesFile,
     compile_rules,
 )
-from ._formats.yaml import UNUSABLE, Located, load_file, validate
+from .._formats.yaml import UNUSABLE, Located, load_file, validate
+from .verdicts import uncovered
 
 Severity = Literal["error", "warning"]
-Level = Literal["specific", "generic", "none"]
 
 COMMON = "common"
 CCXT_TABLE = "ccxt.yaml"
@@ -209,13 +204,13 @@ def _load_spec(path: Path, exchange: str, report: LintReport) -> ExchangeSpec | 
 
 
 def _lint_policy(path: Path, report: LintReport) -> None:
-    from ._formats.policy import load_policy
+    from .._formats.policy import load_policy
 
     _lint_loadable(path, report, load_policy)
 
 
 def _lint_ccxt_table(path: Path, report: LintReport) -> None:
-    from ._formats.ccxt_table import load_class_table
+    from .._formats.ccxt_table import load_class_table
 
     _lint_loadable(path, report, load_class_table)
 
@@ -514,166 +509,6 @@ def overlaps(rs: RuleSet, rules: Sequence[Rule]) -> list[Finding]:
     return out
 
 
-# ------------------------------------------------------------ coverage
-
-
-@dataclass(frozen=True)
-class CodeVerdict:
-    """What one documented code maps to."""
-
-    exchange: str
-    code: str
-    message: str
-    level: Level
-    label: str | None
-    category: str | None
-    rule_id: str | None
-    section: str = ""
-
-
-def _level(rule: Rule | None) -> Level:
-    if rule is None:
-        return "none"
-    return "specific" if rule.subcategory else "generic"
-
-
-_RANK: dict[str, int] = {"none": 0, "generic": 1, "specific": 2}
-
-
-def code_verdicts(rs: RuleSet, section: str | None = None) -> list[CodeVerdict]:
-    """Per distinct catalog code, the worst of what its entries map to.
-
-    Each documented entry (code, message, HTTP status) is classified as
-    ``normalize()`` would classify it with no operation given. With
-    ``section``, only that docs section's entries count.
-    """
-    if rs.catalog is None:
-        return []
-    best: dict[str, CodeVerdict] = {}
-    for entry in rs.catalog.entries:
-        if section is not None and (entry.section or "") != section:
-            continue
-        rule, _ = rs.select(Probe(entry.code, bound(entry.message), entry.http_status))
-        verdict = CodeVerdict(
-            exchange=rs.name,
-            code=entry.code,
-            message=entry.message,
-            level=_level(rule),
-            label=rule.label if rule else None,
-            category=rule.category.value if rule else None,
-            rule_id=rule.id if rule else None,
-            section=entry.section or "",
-        )
-        seen = best.get(entry.code)
-        if seen is None or _RANK[verdict.level] < _RANK[seen.level]:
-            best[entry.code] = verdict
-    return list(best.values())
-
-
-@dataclass(frozen=True)
-class SectionCoverage:
-    """Coverage of one docs section: one covered section is not a covered venue."""
-
-    section: str
-    source_url: str | None
-    codes: int
-    specific: int
-    generic: int
-    none: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "section": self.section,
-            "source_url": self.source_url,
-            "codes": self.codes,
-            "specific": self.specific,
-            "generic": self.generic,
-            "none": self.none,
-        }
-
-
-@dataclass(frozen=True)
-class ExchangeCoverage:
-    exchange: str
-    codes: int
-    specific: int
-    generic: int
-    none: int
-    by_category: dict[str, int]
-    generic_codes: list[CodeVerdict]
-    unmapped_codes: list[CodeVerdict]
-    sections: list[SectionCoverage] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "sections": [s.as_dict() for s in self.sections],
-            "codes": self.codes,
-            "specific": self.specific,
-            "generic": self.generic,
-            "none": self.none,
-            "by_category": self.by_category,
-            "generic_codes": [
-                {"code": v.code, "category": v.label, "rule": v.rule_id, "message": v.message}
-                for v in self.generic_codes
-            ],
-            "unmapped_codes": [{"code": v.code, "message": v.message} for v in self.unmapped_codes],
-        }
-
-
-def exchange_coverage(rs: RuleSet) -> ExchangeCoverage:
-    verdicts = code_verdicts(rs)
-    levels = Counter(v.level for v in verdicts)
-    return ExchangeCoverage(
-        exchange=rs.name,
-        codes=len(verdicts),
-        specific=levels["specific"],
-        generic=levels["generic"],
-        none=levels["none"],
-        by_category=dict(sorted(Counter(v.category or "NONE" for v in verdicts).items())),
-        generic_codes=[v for v in verdicts if v.level == "generic"],
-        unmapped_codes=[v for v in verdicts if v.level == "none"],
-        sections=section_coverage(rs),
-    )
-
-
-def section_coverage(rs: RuleSet) -> list[SectionCoverage]:
-    """Per docs section (in documentation order), its codes by level."""
-    if rs.catalog is None:
-        return []
-    out = []
-    for section in rs.catalog.sections():
-        verdicts = code_verdicts(rs, section)
-        levels = Counter(v.level for v in verdicts)
-        url = next((e.source_url for e in rs.catalog.entries if (e.section or "") == section), None)
-        out.append(
-            SectionCoverage(
-                section=section,
-                source_url=url,
-                codes=len(verdicts),
-                specific=levels["specific"],
-                generic=levels["generic"],
-                none=levels["none"],
-            )
-        )
-    return out
-
-
-def coverage(
-    root: str | Path | None = None, exchanges: Sequence[str] | None = None
-) -> list[ExchangeCoverage]:
-    """Coverage of every exchange under ``root`` (default: the bundled rules).
-
-    Raises ``ConfigError`` when a file cannot be loaded and
-    ``UnknownExchangeError`` for a name that is not there.
-    """
-    from ._engine.normalize import Registry, registry
-
-    reg = Registry(Path(root)) if root is not None else registry()
-    names = list(exchanges) if exchanges else [n for n in reg.names if n != "generic"]
-    return [exchange_coverage(reg.get(n)) for n in names]
-
-
 # ------------------------------------------------------------- lint itself
 
 
@@ -689,7 +524,7 @@ def _lint_exchange(folder: Path, report: LintReport, common: list[Rule] | None) 
     if (folder / "catalog.yaml").is_file() and catalog is None:
         return
     try:
-        from ._formats.compile import plain_catalog
+        from .._formats.compile import plain_catalog
 
         plain = plain_catalog(catalog) if catalog is not None else None
         rs = RuleSet(spec, plain, own, common)
@@ -698,29 +533,30 @@ def _lint_exchange(folder: Path, report: LintReport, common: list[Rule] | None) 
         return
     report.findings += reachability(rs, own)
     report.findings += overlaps(rs, own)
-    for v in code_verdicts(rs):
-        if v.level == "none":
-            line = _catalog_line(folder / "catalog.yaml", v.code)
-            report.findings.append(
-                Finding(
-                    str(folder / "catalog.yaml"),
-                    line,
-                    "uncovered",
-                    f"documented code {v.code} ({v.message[:60]!r}) maps to nothing: "
-                    f"add a rule for it to {folder / 'rules.yaml'}",
-                )
+    for v in uncovered(rs):
+        line = _catalog_line(folder / "catalog.yaml", v.code)
+        report.findings.append(
+            Finding(
+                str(folder / "catalog.yaml"),
+                line,
+                "uncovered",
+                f"documented code {v.code} ({v.message[:60]!r}) maps to nothing: "
+                f"add a rule for it to {folder / 'rules.yaml'}",
             )
+        )
     return
 
 
 def _catalog_line(path: Path, code: str) -> int | None:
-    pattern = re.compile(rf"code: '?{re.escape(code)}'?[,}}]")
+    """The line of ``code``'s first entry in the catalog, as the loader recorded it."""
     try:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if pattern.search(line):
-                return number
-    except OSError:
+        located = load_file(path, CatalogError)
+    except (CatalogError, OSError):
         return None
+    entries = located.data.get("entries") if isinstance(located.data, dict) else None
+    for i, entry in enumerate(entries if isinstance(entries, list) else ()):
+        if isinstance(entry, dict) and str(entry.get("code")) == code:
+            return located.line_of(("entries", i, "code"))
     return None
 
 
@@ -783,7 +619,7 @@ def _lint_path(path: Path, report: LintReport) -> None:
     name = path.name
     folder = path.parent
     if name.endswith(".tests.yaml"):  # policy tests as data (normalizer/analysis/policy_tests.py)
-        from .analysis.policy_tests import problems_of
+        from .policy_tests import problems_of
 
         report.files.append(str(path))
         report.findings += _from_problems(problems_of(path))

@@ -1,4 +1,4 @@
-"""ccxt interoperability, the analysis side: this project's categories beside ccxt's.
+"""The ccxt comparison: this project's categories beside the classes ccxt raises.
 
 ``compare_with_ccxt(exchange)`` (which does import ccxt) sets this project's
 category of every catalog code beside the class ccxt maps it to. Recognising
@@ -14,20 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._engine.ccxt import Recovered, _is_ccxt_class, ccxt_classes, is_ccxt_error, recover
-from ._formats.ccxt_table import ClassTable, load_class_table
+from .._engine.ccxt import ccxt_class_names
+from .._formats.ccxt_table import load_class_table
+from .verdicts import code_verdicts
 
-__all__ = [
-    "ClassTable",
-    "Comparison",
-    "Recovered",
-    "ccxt_class_for",
-    "ccxt_classes",
-    "compare_with_ccxt",
-    "is_ccxt_error",
-    "load_class_table",
-    "recover",
-]
+__all__ = ["Comparison", "ccxt_class_for", "compare_with_ccxt", "error_body"]
 
 
 # ------------------------------------------------------------ comparing
@@ -134,8 +125,7 @@ def compare_with_ccxt(exchange: str, ccxt_module: Any = None) -> list[Comparison
     ``ExchangeError`` for is ``generic`` when ccxt's tables name it and
     ``unmapped`` when they do not (ccxt's fallback for an unknown error).
     """
-    from ._formats.registry import registry
-    from ._lint import code_verdicts
+    from .._formats.registry import registry
 
     if ccxt_module is None:
         ccxt_module = importlib.import_module("ccxt")  # an optional dependency
@@ -168,7 +158,7 @@ def compare_with_ccxt(exchange: str, ccxt_module: Any = None) -> list[Comparison
                 )
             )
             continue
-        names = [c.__name__ for c in cls.__mro__ if _is_ccxt_class(c)] or [cls.__name__]
+        names = ccxt_class_names(cls) or [cls.__name__]
         hit = table.lookup(names)
         if hit is None:  # ExchangeError and the like: ccxt says nothing specific
             out.append(

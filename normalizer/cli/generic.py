@@ -1,0 +1,59 @@
+"""``generic build|check|evaluate``: the generic profile's word model (``analysis.generic``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ._common import EXIT_FINDINGS, EXIT_OK, SubParsers, shown, user_rules
+
+
+def model_file() -> str:
+    """The word model's file, as shown to the user."""
+    from ..analysis.generic import model_path
+
+    return shown(str(model_path()))
+
+
+def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    ge = sub.add_parser(
+        "generic",
+        help="the generic profile: rebuild its word model from the bundled catalogs and rules, "
+        "or measure it leaving one venue out",
+    )
+    ge.add_argument("action", choices=["build", "check", "evaluate"])
+    ge.add_argument("--json", action="store_true", help="print JSON (evaluate)")
+    user_rules(ge)
+    ge.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..analysis import generic as g
+
+    if args.action == "build":
+        text = g.build()
+        print(f"wrote {model_file()} ({len(g.training_rows())} catalog rows, {len(text)} bytes)")
+        return EXIT_OK
+    if args.action == "check":
+        fresh = g.build(write=False)
+        path = g.model_path()
+        stored = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if stored != fresh:
+            print(f"{model_file()} is stale: run `normalizer generic build`", file=sys.stderr)
+            return EXIT_FINDINGS
+        print(f"{model_file()} is up to date")
+        return EXIT_OK
+    scores = g.leave_one_venue_out()
+    if args.json:
+        print(json.dumps([s.__dict__ for s in scores], indent=2))
+        return EXIT_OK
+    print(
+        f"{'venue':<10}{'rows':>6}{'category':>10}{'write action':>14}{'UNKNOWN':>9}{'by rule':>9}"
+    )
+    for sc in scores:
+        print(
+            f"{sc.venue:<10}{sc.rows:>6}{sc.category:>10.0%}{sc.write_action:>14.0%}"
+            f"{sc.abstained:>9.0%}{sc.by_rule:>9.0%}"
+        )
+    return EXIT_OK
