@@ -42,11 +42,28 @@ def test_committed_model_equals_a_fresh_build() -> None:
 def test_training_is_deterministic_and_rows_come_from_the_venues_own_rules() -> None:
     rows = g.training_rows()
     assert rows
-    assert {r.venue for r in rows} <= set(normalizer.exchanges())
-    for row in rows[:: max(1, len(rows) // 50)]:
+    catalog = [r for r in rows if r.kind == "catalog"]
+    assert {r.venue for r in catalog} <= set(normalizer.exchanges())
+    for row in catalog[:: max(1, len(catalog) // 50)]:
         own = normalizer.normalize(row.venue, code=row.code, message=row.message)
         assert (own.subcategory or own.category.value) == row.label
     assert g.dumps(g.train(rows)) == g.dumps(g.train(list(reversed(rows))))
+
+
+def test_rules_examples_and_why_lines_are_training_rows_of_their_own_venue() -> None:
+    """Besides catalog rows the model learns from every rule's examples and
+    `why` line, labelled by that rule and counted as the rule's venue (the
+    common rules as `*`, the generic ones as `generic`), so leaving a venue
+    out leaves its rules' words out too."""
+    rows = g.training_rows()
+    extra = [r for r in rows if r.kind != "catalog"]
+    assert {r.kind for r in extra} == {"example", "why"}
+    venues = {*normalizer.exchanges(), "*", "generic"}
+    assert {r.venue for r in extra} <= venues
+    okx = [r for r in extra if r.venue == "okx"]
+    assert okx
+    assert all(r.label.split(".")[0] in normalizer.Category.__members__ for r in okx)
+    assert not [r for r in g.training_rows(with_rules=False) if r.kind != "catalog"]
 
 
 def test_tokens_split_symbolic_names_and_chinese() -> None:

@@ -166,8 +166,12 @@ class TextModel:
         self.alpha = float(data["alpha"])  # type: ignore[arg-type]
         self.min_words = int(data.get("min_words", 1))  # type: ignore[call-overload]
         vocab = len(counts)
-        # Priors flattened (square root) so that the largest classes do not drown the rest.
-        roots = [math.sqrt(float(d)) for d in docs]
+        # Priors flattened (square root, or uniform: class-balanced) so that the
+        # largest classes do not drown the rest.
+        prior = data.get("prior", "sqrt")
+        if prior not in ("sqrt", "uniform"):
+            raise ValueError(f"generic model: prior {prior!r} is not 'sqrt' or 'uniform'")
+        roots = [math.sqrt(float(d)) if prior == "sqrt" else 1.0 for d in docs]
         self._log_prior = [math.log(r / sum(roots)) for r in roots]
         denom = [math.log(float(t) + self.alpha * vocab) for t in totals]
         self._log_unseen = [math.log(self.alpha) - d for d in denom]

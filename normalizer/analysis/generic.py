@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .._core.table import Probe
 from .._core.text import bound
@@ -28,9 +29,14 @@ from .._engine.results import NormalizedError
 from .._engine.textmodel import MODEL_VERSION, TextModel, text_of, tokens
 
 #: The training settings; part of the model file, so a change shows as drift.
-ALPHA = 0.1
+#: Chosen by ``calibrate()`` (leave-one-venue-out, mean write-action agreement,
+#: then category agreement): alpha 0.5 beat 0.03-0.3 and 1.0; thresholds 0.25-0.35
+#: tie and higher ones abstain more without gaining, so the threshold stays at 0.35
+#: (UNKNOWN only when the evidence is weak); sqrt and uniform priors tie.
+ALPHA = 0.5
 THRESHOLD = 0.35
 MIN_WORDS = 1
+PRIOR = "sqrt"
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,15 @@ class Row:
     code: str
     message: str
     label: str  # CATEGORY.SUBCATEGORY (or CATEGORY) of the venue's own rule
+    kind: str = "catalog"  # "catalog" (a documented row), "example" or "why" (a rule's own text)
 
 
-def training_rows(root: Path | None = None, exclude: Iterable[str] = ()) -> list[Row]:
+def training_rows(
+    root: Path | None = None, exclude: Iterable[str] = (), *, with_rules: bool = True
+) -> list[Row]:
     """Every catalog row of every venue under ``root`` (default: the bundled
-    rules) that its venue's rules map onto a category, in a fixed order."""
+    rules) that its venue's rules map onto a category, in a fixed order; then
+    (``with_rules``) the rules' examples and ``why`` lines."""
     reg = registry() if root is None else Registry(root)
     skip = {generic.GENERIC, *exclude}
     out: list[Row] = []
@@ -60,6 +70,28 @@ def training_rows(root: Path | None = None, exclude: Iterable[str] = ()) -> list
             if rule is None or rule.category.value == "UNKNOWN":
                 continue
             out.append(Row(name, entry.code, entry.message, rule.label))
+    if with_rules:
+        out.extend(_rule_rows(reg, skip))
+    return out
+
+
+def _rule_rows(reg: Registry, skip: set[str]) -> list[Row]:
+    """The rules' own words as training rows: each rule's documented examples
+    and its one-line ``why``, labelled by the rule. A venue's rules count as
+    that venue (left out with it); the generic and common rules as themselves."""
+    out: list[Row] = []
+    seen: set[str] = set()
+    names = [n for n in reg.names if n not in skip or n == generic.GENERIC]
+    for name in names:
+        for rule in reg.get(name).rules:
+            if rule.id in seen or rule.category.value == "UNKNOWN" or rule.transports:
+                continue
+            seen.add(rule.id)
+            venue = rule.exchange or name
+            for example in rule.examples:
+                out.append(Row(venue, "", example, rule.label, "example"))
+            if rule.why:
+                out.append(Row(venue, "", rule.why, rule.label, "why"))
     return out
 
 
@@ -69,6 +101,7 @@ def train(
     alpha: float = ALPHA,
     threshold: float = THRESHOLD,
     min_words: int = MIN_WORDS,
+    prior: str = PRIOR,
 ) -> dict[str, object]:
     """Model data (JSON-ready) from labelled rows: per class, in how many rows
     each feature occurs. Duplicate (text, label) rows count once."""
@@ -98,6 +131,7 @@ def train(
         "alpha": alpha,
         "threshold": threshold,
         "min_words": min_words,
+        "prior": prior,
         "classes": classes,
         "class_docs": [docs[c] for c in classes],
         "class_tokens": [sum(per_class[c].values()) for c in classes],
@@ -153,15 +187,21 @@ def classify_with(
     return out
 
 
-def leave_one_venue_out(root: Path | None = None) -> list[VenueScore]:
+def _venues(rows: Sequence[Row]) -> list[str]:
+    return sorted({r.venue for r in rows if r.kind == "catalog"})
+
+
+def leave_one_venue_out(
+    root: Path | None = None, settings: dict[str, Any] | None = None
+) -> list[VenueScore]:
     """For each venue V: train without V, classify V's rows generically,
     compare with V's own rules."""
     rows = training_rows(root)
-    venues = sorted({r.venue for r in rows})
+    settings = settings or {}
     scores = []
-    for v in venues:
-        model = TextModel(train(r for r in rows if r.venue != v))
-        mine = [r for r in rows if r.venue == v]
+    for v in _venues(rows):
+        model = TextModel(train((r for r in rows if r.venue != v), **settings))
+        mine = [r for r in rows if r.venue == v and r.kind == "catalog"]
         triples = classify_with(model, mine)
         n = len(triples)
         cat = sum(own.category == gen.category for _, own, gen in triples)
@@ -174,12 +214,33 @@ def leave_one_venue_out(root: Path | None = None) -> list[VenueScore]:
     return scores
 
 
+GRID: tuple[dict[str, Any], ...] = tuple(
+    {"alpha": a, "threshold": t} for a in (0.1, 0.5, 1.0) for t in (0.25, 0.35, 0.5)
+)
+
+
+def calibrate(
+    root: Path | None = None, grid: Sequence[dict[str, Any]] = GRID
+) -> list[tuple[dict[str, Any], float, float]]:
+    """Each setting of ``grid`` with its leave-one-venue-out mean write-action
+    and category agreement, best first (ties: the earlier setting)."""
+    out = []
+    for i, settings in enumerate(grid):
+        scores = leave_one_venue_out(root, settings)
+        act = sum(s.write_action for s in scores) / len(scores)
+        cat = sum(s.category for s in scores) / len(scores)
+        out.append((i, settings, round(act, 4), round(cat, 4)))
+    out.sort(key=lambda x: (-x[2], -x[3], x[0]))
+    return [(s, a, c) for _, s, a, c in out]
+
+
 def confusion(root: Path | None = None) -> dict[tuple[str, str], int]:
     """Leave-one-venue-out pairs (venue's category, generic category) -> rows, all venues."""
     rows = training_rows(root)
     out: Counter[tuple[str, str]] = Counter()
-    for v in sorted({r.venue for r in rows}):
+    for v in _venues(rows):
         model = TextModel(train(r for r in rows if r.venue != v))
-        for _, own, gen in classify_with(model, [r for r in rows if r.venue == v]):
+        mine = [r for r in rows if r.venue == v and r.kind == "catalog"]
+        for _, own, gen in classify_with(model, mine):
             out[(own.category.value, gen.category.value)] += 1
     return dict(out)

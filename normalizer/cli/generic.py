@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action == "build":
         text = g.build()
-        print(f"wrote {model_file()} ({len(g.training_rows())} catalog rows, {len(text)} bytes)")
+        n = len(g.training_rows())
+        print(f"wrote {model_file()} ({n} rows: catalog, rule examples, whys; {len(text)} bytes)")
         return EXIT_OK
     if args.action == "check":
         fresh = g.build(write=False)
