@@ -17,8 +17,6 @@ the compiled rule table, result records; no pydantic, no YAML) <- ``_formats``
 analysis) <- the command line.
 """
 
-from typing import TYPE_CHECKING
-
 from ._core.errors import (
     ArgumentTypeError,
     ArgumentValueError,
@@ -44,6 +42,7 @@ from ._engine.recommend import recommend
 from ._engine.results import NormalizedError, RawInput, Recommendation
 from ._formats.registry import default_policy, load_rules, reset_rules
 
+TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
     from ._formats.policy import load_policy, parse_policy
     from ._formats.schema import json_schema

@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 import operator
 from numbers import Integral
-from typing import Any
 
 from .errors import ArgumentTypeError, ArgumentValueError
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Codes longer than this are not codes.
 MAX_CODE_CHARS = 120

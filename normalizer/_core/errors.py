@@ -25,15 +25,18 @@ catches every one of them; a test keeps this drawing equal to the classes:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from .frozen import frozen
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class NormalizerError(Exception):
     """Base of every error this package raises on purpose."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Problem:
     """One mistake in a file: where it is and what is wrong."""
 

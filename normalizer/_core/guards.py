@@ -40,11 +40,14 @@ ontology they are bound to (``GuardSet``); the bundled one is bound once, in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
 
+from .frozen import field, frozen, replace
 from .vocabulary import Action, Category, Operation, Precondition, Scope, wider
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "RATE_LIMIT_MIN_DELAY_S",
@@ -59,7 +62,7 @@ RATE_LIMIT_MIN_DELAY_S = 1.0
 _RETRYING = (Action.RETRY, Action.QUERY_THEN_RETRY)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Situation:
     """What failed, and what the request was doing."""
 
@@ -69,7 +72,7 @@ class Situation:
     idempotent: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Proposal:
     """What a policy asks for; ``None`` is "not said" (only in a rule at load)."""
 
@@ -78,7 +81,7 @@ class Proposal:
     precondition: Precondition | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Guard:
     """A safety guard; subclasses define ``applies`` and ``apply``.
 
@@ -111,7 +114,7 @@ class Guard:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class _NeverRetry(Guard):
     def applies(self, s: Situation, p: Proposal) -> bool:
         return (
@@ -127,7 +130,7 @@ class _NeverRetry(Guard):
         return f"{s.category.value} errors are never retried"
 
 
-@dataclass(frozen=True)
+@frozen
 class _UnknownOutcomeWrite(Guard):
     def applies(self, s: Situation, p: Proposal) -> bool:
         if not self.writes_unknown(s):
@@ -159,7 +162,7 @@ class _UnknownOutcomeWrite(Guard):
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class _RateLimitBackoff(Guard):
     def applies(self, s: Situation, p: Proposal) -> bool:
         return s.category is Category.RATE_LIMIT and p.action not in (None, Action.RETRY)
@@ -171,7 +174,7 @@ class _RateLimitBackoff(Guard):
         return "rate limits are retried with backoff until the attempts are used up"
 
 
-@dataclass(frozen=True)
+@frozen
 class _QueryNeedsPrecondition(Guard):
     def applies(self, s: Situation, p: Proposal) -> bool:
         return p.action is Action.QUERY_THEN_RETRY and p.precondition is None

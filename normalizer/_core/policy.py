@@ -17,10 +17,13 @@ import math
 import random
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from .errors import ArgumentTypeError, ArgumentValueError
 from .vocabulary import Action, Category, Operation, Precondition, Scope
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_EXPONENT = 64
 _LIMITS = {

@@ -25,11 +25,15 @@ import math
 from collections.abc import Mapping
 from enum import Enum
 from operator import itemgetter
-from typing import Any, ClassVar, TypeVar
 
 from .errors import ArgumentTypeError, InvalidResultError
 
-R = TypeVar("R", bound="Record")
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
+
+    R = TypeVar("R", bound="Record")
+
 
 _new = tuple.__new__
 

@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from .errors import Problem, RuleFileError
+from .frozen import frozen
 from .text import Template, bound, fold
 from .vocabulary import Category, Operation, Outcome
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 WEIGHTS = {
     "code": 64,
@@ -89,7 +92,7 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@frozen
 class Condition:
     """The one condition model: every condition given must hold.
 
@@ -150,7 +153,7 @@ class Condition:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Probe:
     """What the matcher looks at, extracted from one exchange input."""
 
@@ -181,6 +184,7 @@ class Entry:
     """
 
     __slots__ = (
+        "_plain_template",
         "code",
         "description",
         "doc_code",
@@ -220,11 +224,15 @@ class Entry:
         self.description = description
         #: the message compiled for matching (made when first needed if not given)
         self.template = template
+        #: its compiled form from the store, turned into ``template`` when first needed
+        self._plain_template: Sequence[Any] | None = None
 
     def compiled(self) -> Template:
         t = self.template
         if t is None:
-            t = self.template = Template(self.message)
+            plain = self._plain_template
+            t = Template.from_plain(plain) if plain is not None else Template(self.message)
+            self.template = t
         return t
 
     @property
@@ -253,19 +261,11 @@ class Entry:
 
 def _entry(e: Sequence[Any]) -> Entry:
     code, message, language, status, section, guidance, url, doc_code, name, description = e[:10]
-    return Entry(
-        code,
-        message,
-        language,
-        status,
-        section,
-        guidance,
-        url,
-        doc_code,
-        name,
-        description,
-        Template.from_plain(e[10]),
+    entry = Entry(
+        code, message, language, status, section, guidance, url, doc_code, name, description
     )
+    entry._plain_template = e[10]  # compiled when a message is first looked up
+    return entry
 
 
 class CompiledCatalog:
@@ -548,27 +548,12 @@ class RuleSet:
         self.by_id: Mapping[str, Rule] = {r.id: r for r in self.rules}
         entries = catalog.entries if catalog else ()
         self.documented_codes = frozenset(e.code for e in entries)
-        # message -> catalog entry: exact folded texts first, then templates by weight
-        self._exact: dict[str, Entry] = {}
-        templated: list[tuple[Template, Entry]] = []
-        for entry in entries:
-            t = entry.compiled()
-            if t.weight < 4:
-                continue  # too little text to recognise a message by
-            if len(t.parts) == 1:
-                self._exact.setdefault(t.parts[0], entry)
-            else:
-                templated.append((t, entry))
-        templated.sort(key=lambda te: -te[0].weight)
-        self._templated = tuple(templated)
-        # an index on the first three folded characters a template must start with
+        # message -> catalog entry: built when a message is first looked up
+        # (``_message_index``), since most first calls carry a known code
+        self._exact: dict[str, Entry] | None = None
+        self._templated: tuple[tuple[Template, Entry], ...] = ()
         self._head: dict[str, list[int]] = {}
         self._headless: list[int] = []
-        for i, (t, _) in enumerate(self._templated):
-            if len(t.parts[0]) >= _HEAD:
-                self._head.setdefault(t.parts[0][:_HEAD], []).append(i)
-            else:
-                self._headless.append(i)
         # candidate lists, each sorted strongest first
         self._by_code: dict[str, list[Rule]] = {}
         other: list[Rule] = []
@@ -690,12 +675,40 @@ class RuleSet:
 
     # ------------------------------------------------------------ matching
 
+    def _message_index(self) -> dict[str, Entry]:
+        """Exact folded texts, and templates by weight with an index on their heads."""
+        exact: dict[str, Entry] = {}
+        templated: list[tuple[Template, Entry]] = []
+        for entry in self.catalog.entries if self.catalog else ():
+            t = entry.compiled()
+            if t.weight < 4:
+                continue  # too little text to recognise a message by
+            if len(t.parts) == 1:
+                exact.setdefault(t.parts[0], entry)
+            else:
+                templated.append((t, entry))
+        templated.sort(key=lambda te: -te[0].weight)
+        head: dict[str, list[int]] = {}
+        headless: list[int] = []
+        for i, (t, _) in enumerate(templated):
+            if len(t.parts[0]) >= _HEAD:
+                head.setdefault(t.parts[0][:_HEAD], []).append(i)
+            else:
+                headless.append(i)
+        # published last: another thread sees either nothing or the whole index
+        self._templated, self._head, self._headless = tuple(templated), head, headless
+        self._exact = exact
+        return exact
+
     def documented(self, message: str | None) -> Entry | None:
         """The catalog entry whose template the message fits, if any."""
         if not message:
             return None
         folded = fold(message)
-        hit = self._exact.get(folded)
+        exact = self._exact
+        if exact is None:
+            exact = self._message_index()
+        hit = exact.get(folded)
         if hit is not None:
             return hit
         found = self._head.get(folded[:_HEAD])

@@ -22,7 +22,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Messages are cut to this many characters before any matching.
 MAX_MESSAGE_CHARS = 1024

@@ -100,9 +100,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import Enum
 from types import MappingProxyType
-from typing import Any
 
 from .errors import ArgumentTypeError, UnknownOperationError
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _StrEnum(str, Enum):

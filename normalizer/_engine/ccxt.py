@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
 
+from .._core.frozen import frozen
 from .._core.vocabulary import Category
 from .._formats.registry import ONTOLOGY, bundled
 from .results import NormalizedError
 from .transport import response_of, transport_kind
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The exception text is searched this far for an embedded body.
 MAX_TEXT = 256 * 1024
@@ -115,7 +118,7 @@ def _embedded(text: str) -> tuple[Any, int] | None:
     return None
 
 
-@dataclass(frozen=True)
+@frozen
 class Recovered:
     """What could be recovered from a ccxt exception."""
 

@@ -34,9 +34,17 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Literal
 
 from .._core.arguments import MAX_CODE_CHARS
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    ShapeSpec = Any
+    ItemsSpec = Any
+    HintSpec = Any
+    Unit = Literal["seconds", "milliseconds", "epoch_s", "epoch_ms", "retry_after"]
 
 #: The longest wait accepted from a venue (Binance IP bans last up to 3 days).
 MAX_RETRY_S = 7 * 86400.0
@@ -46,14 +54,9 @@ MAX_ITEMS = 1000
 MAX_ERROR_STRINGS = 100
 MAX_TEXT = 4096
 
-Unit = Literal["seconds", "milliseconds", "epoch_s", "epoch_ms", "retry_after"]
-
 
 #: The shapes are exchange.yaml's ``response:`` as compiled (``Frozen``): attribute
 #: access to the fields of ``ResponseShape``, ``ItemsShape`` and ``RetryHintSpec``.
-ShapeSpec = Any
-ItemsSpec = Any
-HintSpec = Any
 
 
 # ------------------------------------------------------------------- output

@@ -24,10 +24,9 @@ for the process); by default an unknown name raises.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
+from .._core.frozen import frozen
 from .._core.resources import data_dir
 from .._core.table import Probe, Rule, RuleSet
 from .._core.text import bound
@@ -35,12 +34,19 @@ from .._core.vocabulary import Category, Operation, Outcome
 from .._formats.registry import GENERIC, ONTOLOGY, changed
 from .textmodel import Evidence, TextModel, text_of
 
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Literal
+
 __all__ = ["GENERIC", "MODEL_ID", "Decision", "decide", "use_generic_for_unknown"]
 MODEL_ID = "generic.model"
 PREFIX = "generic."
 MODEL_FILE = "model.json"
 
-UnknownExchange = Literal["raise", "generic"]
+if TYPE_CHECKING:
+    UnknownExchange = Literal["raise", "generic"]
+else:
+    UnknownExchange = str
 _UNKNOWN_CHOICES = ("raise", "generic")
 
 _lock = threading.Lock()
@@ -114,7 +120,7 @@ def _weak(rule: Rule) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class Decision:
     category: Category
     subcategory: str | None

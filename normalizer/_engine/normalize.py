@@ -24,7 +24,6 @@ import time
 from collections.abc import Mapping
 from functools import lru_cache
 from json.scanner import make_scanner
-from typing import Any
 
 from .._core.arguments import code_of, status_of
 from .._core.errors import ArgumentTypeError, UnknownExchangeError
@@ -38,6 +37,10 @@ from .envelope import MAX_RETRY_S, extract, header_hint, header_value, longest, 
 from .envelope import body_hint as _body_hint
 from .results import NO_RAW, NormalizedError, RawInput
 from .transport import _REFINABLE, _kind_of_class, response_of, transport_kind
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "MAX_BODY_BYTES",

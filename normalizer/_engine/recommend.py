@@ -37,7 +37,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from .._core.arguments import attempt_of, flag
 from .._core.errors import ArgumentTypeError
@@ -48,6 +47,10 @@ from .._formats import registry as _reg
 from .._formats.registry import default_policy
 from .guards import delay_bounds, guard
 from .results import NormalizedError, Recommendation
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MAX_POLICIES", "RATE_LIMIT_MIN_DELAY_S", "recommend"]
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
 
 from .._core.errors import ArgumentTypeError, InvalidResultError
 from .._core.record import Record, decode_evidence, encode_evidence, finite
 from .._core.vocabulary import Action, Category, Operation, Outcome, Precondition, Scope
 from .._formats.registry import ONTOLOGY
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 _new = tuple.__new__
 

@@ -26,13 +26,16 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .._formats.registry import registry
 from .._formats.ruletests import INPUT_KEYS, Case, load_cases, rule_test_files
 from .normalize import normalize
 from .results import NormalizedError
 from .transport import _BY_NAME
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "INPUT_KEYS",

@@ -22,9 +22,10 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from .._core.frozen import frozen
 
 #: Text longer than this is cut before any expression sees it.
 MAX_TEXT = 512
@@ -123,7 +124,7 @@ def text_of(code: str | None, message: str | None) -> str:
     return " ".join(parts)
 
 
-@dataclass(frozen=True)
+@frozen
 class Evidence:
     """Why the model chose a subcategory: its category's posterior and the
     words that weighed most for it (log-likelihood ratio against the other

@@ -14,7 +14,10 @@ any of them. The most specific name found first wins.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 # qualified class name -> transport kind; looked up along the MRO
 _BY_NAME: dict[str, str] = {

@@ -2,6 +2,7 @@
 
 Validating the YAML files needs PyYAML and pydantic, which cost more to
 import than everything else ``normalize()`` does at start-up. So the bundled
+
 ontology, rules, catalogs, ccxt class table and default policy are compiled
 once into one ``marshal`` file of plain data (``normalizer/_compiled.marshal``)
 and later runs load that, without importing either.
@@ -23,13 +24,16 @@ import marshal
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from .._core.errors import Problem, RuleFileError, UnknownExchangeError
 from .._core.policy import Policy
 from .._core.resources import data_dir
 from .._core.table import CompiledCatalog, Frozen, Rule, RuleSet
 from .store import COMMON, ONTOLOGY, state, write_store
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "COMMON",

@@ -13,11 +13,14 @@ import os
 import threading
 import zlib
 from pathlib import Path
-from typing import Any
 
 from .._core.guards import GuardSet
 from .._core.resources import data_dir
 from .._core.vocabulary import Ontology
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Bump when the compiled form changes shape.
 COMPILER_VERSION = 6

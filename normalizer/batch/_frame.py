@@ -46,7 +46,7 @@ from .._engine.recommend import _policy as _policy_of_argument
 from .._engine.recommend import recommend
 from .._engine.results import NormalizedError
 from .._formats.policy import parse_policy
-from .._formats.registry import GENERIC, Registry, default_policy
+from .._formats.registry import GENERIC, Registry, default_policy, on_change
 
 # pandas and numpy are optional and imported when a frame function runs, so their
 # objects are typed Any here: a DataFrame, a Series, an ndarray.
@@ -491,6 +491,16 @@ def as_attempt(value: Any) -> int:
     return int(n)
 
 
+#: The cells that decide ``normalize()``'s answer for a row without a body.
+_DECIDING = ("exchange", "code", "message", "http_status", "error_type")
+#: Results of rows without a body, by their cells (with their types) and the
+#: rules, kept across calls: a notebook classifies the same log again and
+#: again. Cleared when the rules change; at most this many are kept.
+MAX_DECIDED = 1 << 17
+_decided: dict[tuple[Any, ...], NormalizedError] = {}
+on_change(_decided.clear)
+
+
 def _classify_one(
     row: dict[str, Any],
     spec: FrameSpec,
@@ -506,17 +516,35 @@ def _classify_one(
     error = None
     if error_type is not None and str(error_type).strip():
         error, message = logged_exception(str(error_type), message), None
-    err = _normalize_in(
-        rules,
-        row["exchange"],
-        code=row.get("code"),
-        message=message,
-        http_status=row.get("http_status"),
-        body=row.get("body"),
-        error=error,
-        operation=op,
-        unknown_exchange=spec.unknown_exchange,
-    )
+    body = row.get("body")
+    key: tuple[Any, ...] | None = None
+    err: NormalizedError | None = None
+    if body is None:  # without a body, nothing in the result depends on the time
+        key = (rules, spec.unknown_exchange, op)
+        for column in _DECIDING:
+            value = row.get(column)
+            key += (type(value), value)
+        try:
+            err = _decided.get(key)
+        except TypeError:  # an unhashable cell: decided afresh
+            key = None
+    if err is None:
+        err = _normalize_in(
+            rules,
+            row["exchange"],
+            code=row.get("code"),
+            message=message,
+            http_status=row.get("http_status"),
+            body=body,
+            error=error,
+            operation=op,
+            unknown_exchange=spec.unknown_exchange,
+        )
+        if key is not None:
+            with _loaded_lock:
+                if len(_decided) >= MAX_DECIDED:
+                    _decided.clear()
+                _decided[key] = err
     if rand is None and spec.seed is not None:
         key = (spec.seed, *(row.get(c) for c in INPUT_COLUMNS), op, idempotent, attempt)
         rand = random.Random(repr(key)).random  # noqa: S311 - jitter, not secrets
@@ -612,27 +640,60 @@ def _signatures(pd: Any, np: Any, columns: list[Series], n: int) -> tuple[Array,
         key += 1
         size *= count + 1
     signature, uniques = pd.factorize(key)
-    first_rows = np.zeros(len(uniques), dtype=np.int64)
-    first_rows[signature] = np.arange(n, dtype=np.int64)  # any row of each will do
+    # factorize numbers values in the order they first appear, so each
+    # signature's first row is where the running maximum grows
+    if not n:
+        return signature, np.zeros(0, dtype=np.int64)
+    grows = np.flatnonzero(np.diff(np.maximum.accumulate(signature)))
+    first_rows = np.concatenate(([0], grows + 1)).astype(np.int64)
+    assert len(first_rows) == len(uniques)
     return signature, first_rows
 
 
 def _factorize(pd: Any, np: Any, column: Series) -> tuple[Array, int]:
-    """Integer codes of a column's values (-1 for missing), and how many there are.
+    """Integer codes of a column's values (missing values get one code of their
+    own, or -1), and how many codes there are.
 
     pandas takes values that compare equal for one value (``True == 1 == 1.0``)
     but normalize() does not (``True`` is no code), so in a column of Python
-    objects of several types the type is part of the value.
+    objects of several types the type is part of the value. Arrow-backed text
+    columns (pandas' default strings) are encoded by Arrow directly, and
+    categorical columns give their own codes: both tell exactly the values
+    ``pd.factorize`` tells apart, without its copies.
     """
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), len(dtype.categories)
+    if getattr(dtype, "storage", None) == "pyarrow" or isinstance(dtype, pd.ArrowDtype):
+        encoded = _arrow_codes(np, column)
+        if encoded is not None:
+            return encoded
     codes, uniques = pd.factorize(column)
     count = len(uniques)
-    if column.dtype == object and count:
+    if dtype == np.dtype("O") and count:
         types = np.fromiter(map(type, column.to_numpy()), dtype=object, count=len(column))
         kinds, seen = pd.factorize(types)
         if len(seen) > 1:
             codes, uniques = pd.factorize((codes + 1) * len(seen) + kinds)
             count = len(uniques)
-    return codes.astype(np.int64, copy=False), count
+    return codes, count
+
+
+def _arrow_codes(np: Any, column: Series) -> tuple[Array, int] | None:
+    """Arrow's dictionary encoding of an Arrow-backed column (nulls one code), or None."""
+    try:
+        pa = importlib.import_module("pyarrow")  # comes with pandas' Arrow strings
+        pc = importlib.import_module("pyarrow.compute")
+
+        data = column.array.__arrow_array__()
+        if isinstance(data, pa.ChunkedArray):
+            data = data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
+        if not (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
+            return None
+        encoded = pc.dictionary_encode(data, null_encoding="encode")
+    except (ImportError, AttributeError, TypeError, ValueError, NotImplementedError):
+        return None
+    return encoded.indices.to_numpy(zero_copy_only=False), len(encoded.dictionary)
 
 
 def _cell(pd: Any, np: Any, value: Any, column: str) -> Any:
@@ -654,10 +715,16 @@ def _cell(pd: Any, np: Any, value: Any, column: str) -> Any:
 def _spread(pd: Any, np: Any, per_signature: list[str | None], signature: Array) -> Any:
     """A categorical column: each row gets its signature's value."""
     codes, categories = pd.factorize(pd.Series(per_signature, dtype=object))
-    if len(per_signature) < 2**15:
-        codes = codes.astype(np.int16)
+    # the dtype pandas keeps for this many categories (else it converts every row's code)
+    for small in (np.int8, np.int16, np.int32):
+        if len(categories) < np.iinfo(small).max:
+            codes = codes.astype(small)
+            break
     row_codes = codes[signature] if len(signature) else codes[:0]
-    return pd.Categorical.from_codes(row_codes, categories=pd.Index(categories, dtype=object))
+    # the codes are in range by construction: pandas need not check ten million of them
+    return pd.Categorical.from_codes(
+        row_codes, categories=pd.Index(categories, dtype=object), validate=False
+    )
 
 
 # ------------------------------------------------------------ one frame

@@ -1,0 +1,101 @@
+"""The frozen value classes of ``normalizer._core.frozen`` behave as frozen dataclasses,
+and the start-up path imports neither ``dataclasses`` nor ``typing``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from normalizer._core.errors import Problem
+from normalizer._core.frozen import FrozenInstanceError, field, frozen, replace
+from normalizer._core.table import Probe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@frozen
+class _Base:
+    a: int
+    b: str = "x"
+    hidden: object = field(default=None, repr=False, compare=False)
+
+
+@frozen
+class _Child(_Base):
+    c: int = 3
+
+
+def test_fields_positional_keyword_and_defaults() -> None:
+    v = _Child(1)
+    assert (v.a, v.b, v.hidden, v.c) == (1, "x", None, 3)
+    assert _Child(1, "y", c=4) == _Child(a=1, b="y", c=4)
+    with pytest.raises(TypeError):
+        _Child()  # type: ignore[call-arg]
+
+
+def test_frozen_values_refuse_assignment_and_deletion() -> None:
+    v = _Base(1)
+    with pytest.raises(FrozenInstanceError):
+        v.a = 2  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del v.a  # type: ignore[misc]
+
+
+def test_equality_and_hash_follow_the_compared_fields_of_the_same_class() -> None:
+    assert _Base(1, hidden=object()) == _Base(1, hidden=object())
+    assert hash(_Base(1, hidden=1)) == hash(_Base(1, hidden=2))
+    assert _Base(1) != _Base(2)
+    assert _Base(1) != _Child(1)  # another class is never equal
+    assert len({_Base(1), _Base(1), _Base(2)}) == 2
+
+
+def test_repr_shows_the_shown_fields() -> None:
+    assert repr(_Base(1, hidden="secret")) == "_Base(a=1, b='x')"
+
+
+def test_replace_builds_a_changed_copy_and_refuses_unknown_fields() -> None:
+    v = _Child(1)
+    w = replace(v, c=9)
+    assert (w.a, w.c, v.c) == (1, 9, 3)
+    with pytest.raises(TypeError):
+        replace(v, nope=1)
+
+
+def test_the_package_classes_keep_their_meaning() -> None:
+    p = Problem("f.yaml", 3, "code", "bad")
+    assert str(p) == "f.yaml:3: code: bad"
+    assert p == Problem("f.yaml", 3, "code", "bad")
+    assert Probe(code="1") == Probe("1")
+    assert hash(Probe("1", "m")) == hash(Probe("1", "m"))
+
+
+START = r"""
+import json, sys
+before = set(sys.modules)
+import normalizer
+err = normalizer.normalize("okx", body='{"code":"58102","msg":"Rate limit reached.","data":[]}',
+                           http_status=200)
+normalizer.recommend(err, operation="transfer")
+print(json.dumps({"before": sorted(before), "after": sorted(sys.modules)}))
+"""
+
+
+def test_start_up_imports_neither_dataclasses_nor_typing() -> None:
+    """Invariant: import + first normalize() + recommend() leave dataclasses,
+    inspect and typing unimported (unless the interpreter had them already)."""
+    out = subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "-c", START],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    before, after = set(got["before"]), set(got["after"])
+    for module in ("dataclasses", "inspect", "typing"):
+        assert module in before or module not in after, module
