@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshal
+import os
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,75 @@ def test_each_installed_copy_has_its_own_cache_file(
     first = store.cache_path()
     monkeypatch.setattr(store, "STORE", tmp_path / "b" / "_compiled.marshal")
     assert store.cache_path() != first
+
+
+def _sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Two YAML sources of our own in place of the bundled ones, and a store beside them."""
+    folder = tmp_path / "rules" / "okx"
+    folder.mkdir(parents=True)
+    files = [folder / "exchange.yaml", folder / "rules.yaml"]
+    files[0].write_text("exchange: okx\n")
+    files[1].write_text("rules: []\n")
+    monkeypatch.setattr(store, "sources", lambda: list(files))
+    monkeypatch.setattr(store, "STORE", tmp_path / "pkg" / "_compiled.marshal")
+    monkeypatch.setenv("NORMALIZER_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "pkg").mkdir()
+    data = {"exchanges": {"okx": {"rules": [1]}}, "policy": {"a": 1}}
+    stats = store.stat_fingerprint()
+    assert store.write_store(store.stamp(data, store.fingerprint(), stats)) is True
+    return files
+
+
+def test_untouched_sources_are_not_read_at_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invariant: when every source's size and modification time equal the ones the store
+    recorded, the store is fresh without reading (checksumming) any source."""
+    _sources(tmp_path, monkeypatch)
+    stats = store.stat_fingerprint()
+
+    def unread() -> tuple[object, ...]:
+        raise AssertionError("the sources were read although their stats did not change")
+
+    monkeypatch.setattr(store, "fingerprint", unread)
+    data = store._read_store(stats=stats)
+    assert data is not None
+    assert data["policy"] == {"a": 1}
+
+
+def test_a_changed_yaml_file_makes_the_store_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invariant: a source whose content changed is never served from the store, whether its
+    size changed or only its modification time (same size, other bytes)."""
+    files = _sources(tmp_path, monkeypatch)
+    files[1].write_text("rules: [1]\n")  # another size
+    assert store._read_store(stats=store.stat_fingerprint()) is None
+    files = _sources(tmp_path / "again", monkeypatch)
+    before = files[0].stat()
+    files[0].write_text("exchange: okz\n")  # same size, other content
+    os.utime(files[0], ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    assert store._read_store(stats=store.stat_fingerprint()) is None
+    # an added source is a change too
+    extra = files[0].with_name("catalog.yaml")
+    extra.write_text("codes: []\n")
+    monkeypatch.setattr(store, "sources", lambda: [*files, extra])
+    assert store._read_store(stats=store.stat_fingerprint()) is None
+
+
+def test_same_content_with_other_stats_is_fresh_and_the_new_stats_are_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invariant: sources touched (or copied, as a wheel's are when installed) but equal in
+    content keep the store fresh, and the store then records the new stats so that the
+    next start does not read the sources again."""
+    files = _sources(tmp_path, monkeypatch)
+    before = files[0].stat()
+    os.utime(files[0], ns=(before.st_atime_ns, before.st_mtime_ns + 5_000_000))
+    stats = store.stat_fingerprint()
+    data = store._read_store(stats=stats)
+    assert data is not None
+    assert data["policy"] == {"a": 1}
+    assert marshal.loads(data["exchanges"]["okx"]) == {"rules": [1]}  # noqa: S302 - our own
+    on_disk = marshal.loads(store.STORE.read_bytes())  # noqa: S302 - our own
+    assert on_disk["stats"] == stats

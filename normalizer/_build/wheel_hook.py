@@ -28,11 +28,12 @@ class CompiledStoreHook(BuildHookInterface[Any]):
         sys.path.insert(0, self.root)
         try:
             from normalizer._formats.compile import compile_bundled
-            from normalizer._formats.store import fingerprint, write_store
+            from normalizer._formats.store import fingerprint, stamp, stat_fingerprint, write_store
         finally:
             sys.path.remove(self.root)
-        data = compile_bundled()
-        data["fingerprint"] = fingerprint()
+        stats = stat_fingerprint()
+        fp = fingerprint()
+        data = stamp(compile_bundled(), fp, stats)
         out = Path(tempfile.mkdtemp(prefix="normalizer-store-")) / "_compiled.marshal"
         if not write_store(data, out):
             raise RuntimeError(f"could not write the compiled store to {out}")

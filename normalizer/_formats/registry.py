@@ -7,8 +7,10 @@ ontology, rules, catalogs, ccxt class table and default policy are compiled
 once into one ``marshal`` file of plain data (``normalizer/_compiled.marshal``)
 and later runs load that, without importing either.
 
-The file records a fingerprint of its sources (each file's name, size and
-CRC-32, and the compiler's version). When any source differs, the data is
+The file records two fingerprints of its sources: each file's name, size and
+modification time (checked at start-up, without reading the files), and each
+file's name, size and CRC-32 (checked only when the first differs), both with
+the compiler's version. When any source's content differs, the data is
 compiled afresh from the YAML (with every check), and the file is rewritten
 when the folder is writable. A wheel carries the file, built by the build hook
 (``normalizer/_build/wheel_hook.py``); a source checkout or an editable install builds it on
@@ -29,7 +31,7 @@ from .._core.errors import Problem, RuleFileError, UnknownExchangeError
 from .._core.policy import Policy
 from .._core.resources import data_dir
 from .._core.table import CompiledCatalog, Frozen, Rule, RuleSet
-from .store import COMMON, ONTOLOGY, state, write_store
+from .store import COMMON, ONTOLOGY, fingerprint, stamp, state, write_store
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -64,8 +66,8 @@ def _compiled() -> dict[str, Any]:
             if data is None:
                 from .compile import compile_bundled
 
-                data = compile_bundled()
-                data["fingerprint"] = state["fingerprint"]
+                fp = fingerprint()  # before compiling: see stamp()
+                data = stamp(compile_bundled(), fp, state["stats"])
                 write_store(data)
                 state["data"] = data
     return data  # type: ignore[no-any-return]

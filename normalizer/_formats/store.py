@@ -39,12 +39,38 @@ def sources() -> list[Path]:
 
 
 def fingerprint() -> tuple[Any, ...]:
-    """What the compiled data depends on: the compiler and every source file."""
+    """What the compiled data depends on: the compiler and every source file's content."""
     parts: list[Any] = [COMPILER_VERSION, marshal.version]
     for path in sources():
         data = path.read_bytes()
         parts.append((path.parent.name + "/" + path.name, len(data), zlib.crc32(data)))
     return tuple(parts)
+
+
+def stat_fingerprint() -> tuple[Any, ...]:
+    """The cheap check: the compiler and every source file's size and modification time.
+
+    As CPython does for bytecode: when these equal the ones recorded in the
+    store, the sources are taken as unchanged without reading them; when any
+    differs (a file edited, added, removed, or copied elsewhere, as an
+    installed wheel is), the content ``fingerprint()`` decides.
+    """
+    parts: list[Any] = [COMPILER_VERSION, marshal.version]
+    for path in sources():
+        st = os.stat(path)
+        parts.append((path.parent.name + "/" + path.name, st.st_size, st.st_mtime_ns))
+    return tuple(parts)
+
+
+def stamp(data: dict[str, Any], fp: tuple[Any, ...], stats: tuple[Any, ...]) -> dict[str, Any]:
+    """Record in compiled data what it was compiled from.
+
+    ``stats`` must have been taken before ``fp``, and ``fp`` before compiling:
+    a file changed in between then makes the store look stale, never fresh.
+    """
+    data["fingerprint"] = fp
+    data["stats"] = stats
+    return data
 
 
 def cache_path() -> Path:
@@ -62,22 +88,52 @@ def cache_path() -> Path:
     return Path(base) / f"compiled-{tag}.marshal"
 
 
-def _read_one(path: Path, fp: tuple[Any, ...]) -> dict[str, Any] | None:
+class _Sources:
+    """The fingerprints of the sources, the content one computed only when needed."""
+
+    def __init__(self, fp: tuple[Any, ...] | None = None, stats: tuple[Any, ...] | None = None):
+        self.stats = stats
+        self._fp = fp
+
+    def content(self) -> tuple[Any, ...]:
+        if self._fp is None:
+            self._fp = fingerprint()
+        return self._fp
+
+
+def _read_one(path: Path, sources: _Sources) -> dict[str, Any] | None:
     try:
         # our own file, written by write_store() below (or the wheel's build hook)
         data = marshal.loads(path.read_bytes())  # noqa: S302
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if not isinstance(data, dict) or data.get("fingerprint") != fp:
+    if not isinstance(data, dict):
         return None
+    if sources.stats is not None and data.get("stats") == sources.stats:
+        return data  # no source touched since it was compiled
+    if data.get("fingerprint") != sources.content():
+        return None
+    if sources.stats is not None and "exchanges" in data:
+        # same content, other stats (files copied, checked out again, installed):
+        # record the new ones so that the next start skips reading the sources
+        # (best effort: a read-only folder keeps checking the content)
+        data["stats"] = sources.stats
+        write_store(data, path)
     return data
 
 
-def _read_store(fp: tuple[Any, ...]) -> dict[str, Any] | None:
-    """The fresh store: the package's own, else the one in the cache folder."""
-    data = _read_one(STORE, fp)
+def _read_store(
+    fp: tuple[Any, ...] | None = None, stats: tuple[Any, ...] | None = None
+) -> dict[str, Any] | None:
+    """The fresh store: the package's own, else the one in the cache folder.
+
+    Fresh means: its recorded ``stats`` equal ``stats``, else its recorded
+    content fingerprint equals ``fp`` (computed only then, when not given).
+    """
+    sources = _Sources(fp, stats)
+    data = _read_one(STORE, sources)
     if data is None:
-        data = _read_one(cache_path(), fp)
+        data = _read_one(cache_path(), sources)
     return data
 
 
@@ -112,9 +168,10 @@ def write_store(data: dict[str, Any], path: Path | None = None) -> bool:
     return True
 
 
-_FP = fingerprint()
-#: the compiled data when the store on disk is fresh (the registry fills it otherwise)
-state: dict[str, Any] = {"data": _read_store(_FP), "fingerprint": _FP}
+_STATS = stat_fingerprint()
+#: the compiled data when the store on disk is fresh (the registry fills it otherwise);
+#: ``stats``: the sources' sizes and modification times when this module was imported
+state: dict[str, Any] = {"data": _read_store(stats=_STATS), "stats": _STATS}
 
 
 def _ontology_data() -> dict[str, Any]:
