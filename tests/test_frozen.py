@@ -86,7 +86,8 @@ print(json.dumps({"before": sorted(before), "after": sorted(sys.modules)}))
 
 def test_start_up_imports_neither_dataclasses_nor_typing() -> None:
     """Invariant: import + first normalize() + recommend() leave dataclasses,
-    inspect and typing unimported (unless the interpreter had them already)."""
+    inspect, typing, threading and base64 unimported (unless the interpreter had
+    them already)."""
     out = subprocess.run(  # noqa: S603 - this interpreter, our own code
         [sys.executable, "-c", START],
         cwd=ROOT,
@@ -97,5 +98,5 @@ def test_start_up_imports_neither_dataclasses_nor_typing() -> None:
     )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     before, after = set(got["before"]), set(got["after"])
-    for module in ("dataclasses", "inspect", "typing"):
+    for module in ("dataclasses", "inspect", "typing", "threading", "base64"):
         assert module in before or module not in after, module

@@ -13,9 +13,9 @@ policy must never make a later attempt wait less than an earlier one,
 
 from __future__ import annotations
 
+import _thread  # not threading: its import costs a millisecond at start-up
 import math
 import random
-import threading
 from collections.abc import Callable, Sequence
 
 from .errors import ArgumentTypeError, ArgumentValueError
@@ -292,7 +292,7 @@ class Resolved:
     why: str
 
 
-_LOCK = threading.Lock()
+_LOCK = _thread.allocate_lock()
 
 
 class Policy:

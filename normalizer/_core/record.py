@@ -19,7 +19,6 @@ hashing.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from collections.abc import Mapping
@@ -215,6 +214,8 @@ def encode_evidence(value: Any) -> Any:
         try:
             return {"$bytes": data.decode("utf-8")}
         except UnicodeDecodeError:
+            import base64  # rare: not imported at start-up
+
             return {"$base64": base64.b64encode(data).decode("ascii")}
     if isinstance(value, BaseException):
         return {"$exception": list(ExceptionInfo.of(value))}
@@ -242,6 +243,8 @@ def decode_evidence(data: Any) -> Any:
         if key == "$bytes" and isinstance(value, str):
             return value.encode("utf-8")
         if key == "$base64" and isinstance(value, str):
+            import base64  # rare: not imported at start-up
+
             return base64.b64decode(value)
         if key == "$json":
             return value

@@ -23,7 +23,7 @@ for the process); by default an unknown name raises.
 
 from __future__ import annotations
 
-import threading
+import _thread  # not threading: its import costs a millisecond at start-up
 from pathlib import Path
 
 from .._core.frozen import frozen
@@ -49,7 +49,7 @@ else:
     UnknownExchange = str
 _UNKNOWN_CHOICES = ("raise", "generic")
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _default_unknown: UnknownExchange = "raise"
 _models: dict[Path, TextModel | None] = {}
 _override: list[TextModel | None] = []

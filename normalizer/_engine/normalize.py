@@ -17,9 +17,9 @@ exception, each call gets a copy whose ``raw`` is the caller's own exception
 
 from __future__ import annotations
 
+import _thread  # not threading: its import costs a millisecond at start-up
 import codecs
 import json
-import threading
 import time
 from collections.abc import Mapping
 from functools import lru_cache
@@ -412,7 +412,7 @@ MAX_MEMO_TEXT = 4096
 MAX_MEMO = 8192
 _seen: dict[tuple[Any, ...], NormalizedError] = {}
 _seen_errors: dict[tuple[Any, ...], NormalizedError] = {}
-_memo_lock = threading.Lock()
+_memo_lock = _thread.allocate_lock()
 _NONE = type(None)
 _KEY_CODE = (_NONE, str, int)  # exact types: no bool, whose True == 1
 _KEY_TEXT = (_NONE, str, bytes)

@@ -32,8 +32,8 @@ delay never decreases from one attempt to the next and never exceeds
 
 from __future__ import annotations
 
+import _thread  # not threading: its import costs a millisecond at start-up
 import random
-import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -66,7 +66,7 @@ _EXACT_OPS = (str, Operation)
 #: ``MAX_POLICIES`` paths are kept.
 _policies: OrderedDict[str, tuple[tuple[int, int], Policy]] = OrderedDict()
 MAX_POLICIES = 16
-_POLICIES_LOCK = threading.Lock()
+_POLICIES_LOCK = _thread.allocate_lock()
 
 
 def _policy(policy: Policy | str | Path | None) -> Policy:

@@ -22,8 +22,8 @@ that folder directly and keeps nothing on disk.
 
 from __future__ import annotations
 
+import _thread  # not threading: its import costs a millisecond at start-up
 import marshal
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -54,7 +54,7 @@ __all__ = [
     "restore_registry",
 ]
 
-_lock = threading.RLock()
+_lock = _thread.RLock()
 
 
 def _compiled() -> dict[str, Any]:

@@ -7,10 +7,10 @@ This module also holds ``ONTOLOGY``, the loaded vocabulary, read from the store
 
 from __future__ import annotations
 
+import _thread  # not threading: its import costs a millisecond at start-up
 import contextlib
 import marshal
 import os
-import threading
 import zlib
 from pathlib import Path
 
@@ -151,7 +151,7 @@ def write_store(data: dict[str, Any], path: Path | None = None) -> bool:
         with contextlib.suppress(OSError):
             target.parent.mkdir(parents=True, exist_ok=True)
         return write_store(data, target)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{_thread.get_ident()}.tmp")
     # each exchange is a marshal blob of its own, read only when first asked for
     on_disk = dict(data)
     on_disk["exchanges"] = {
