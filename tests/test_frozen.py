@@ -86,7 +86,7 @@ print(json.dumps({"before": sorted(before), "after": sorted(sys.modules)}))
 
 def test_start_up_imports_neither_dataclasses_nor_typing() -> None:
     """Invariant: import + first normalize() + recommend() leave dataclasses,
-    inspect, typing, threading and base64 unimported (unless the interpreter had
+    inspect, typing, threading, base64 and pathlib unimported (unless the interpreter had
     them already)."""
     out = subprocess.run(  # noqa: S603 - this interpreter, our own code
         [sys.executable, "-c", START],
@@ -98,5 +98,5 @@ def test_start_up_imports_neither_dataclasses_nor_typing() -> None:
     )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     before, after = set(got["before"]), set(got["after"])
-    for module in ("dataclasses", "inspect", "typing", "threading", "base64"):
+    for module in ("dataclasses", "inspect", "typing", "threading", "base64", "pathlib"):
         assert module in before or module not in after, module

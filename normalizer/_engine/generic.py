@@ -24,7 +24,6 @@ for the process); by default an unknown name raises.
 from __future__ import annotations
 
 import _thread  # not threading: its import costs a millisecond at start-up
-from pathlib import Path
 
 from .._core.frozen import frozen
 from .._core.resources import data_dir
@@ -36,6 +35,7 @@ from .textmodel import Evidence, TextModel, text_of
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
+    from pathlib import Path  # not imported at start-up
     from typing import Literal
 
 __all__ = ["GENERIC", "MODEL_ID", "Decision", "decide", "use_generic_for_unknown"]

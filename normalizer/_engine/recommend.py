@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import _thread  # not threading: its import costs a millisecond at start-up
 import random
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 
 from .._core.arguments import attempt_of, flag
 from .._core.errors import ArgumentTypeError
@@ -50,6 +50,7 @@ from .results import NormalizedError, Recommendation
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
+    from pathlib import Path  # not imported at start-up (see _is_path)
     from typing import Any
 
 __all__ = ["MAX_POLICIES", "RATE_LIMIT_MIN_DELAY_S", "recommend"]
@@ -74,7 +75,9 @@ def _policy(policy: Policy | str | Path | None) -> Policy:
         return default_policy()
     if isinstance(policy, Policy):
         return policy
-    if isinstance(policy, (str, Path)):
+    if isinstance(policy, str) or _is_path(policy):
+        from pathlib import Path
+
         path = Path(policy)
         try:
             st = path.stat()
@@ -94,6 +97,12 @@ def _policy(policy: Policy | str | Path | None) -> Policy:
                 _policies.popitem(last=False)
         return loaded
     raise ArgumentTypeError("policy", "a Policy, a path or None", policy)
+
+
+def _is_path(value: object) -> bool:
+    """A ``pathlib`` path, told without importing pathlib (whoever made one has)."""
+    pathlib = sys.modules.get("pathlib")
+    return pathlib is not None and isinstance(value, pathlib.PurePath)
 
 
 def _load_policy(path: Path) -> Policy:

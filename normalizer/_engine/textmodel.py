@@ -20,10 +20,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
 
 from .._core.frozen import frozen
 
@@ -185,8 +185,8 @@ class TextModel:
         self.vocabulary = frozenset(self._log_prob)
 
     @classmethod
-    def load(cls, path: Path) -> TextModel:
-        with path.open(encoding="utf-8") as f:
+    def load(cls, path: str | os.PathLike[str]) -> TextModel:
+        with open(path, encoding="utf-8") as f:
             return cls(json.load(f))
 
     def classify(self, text: str) -> Evidence | None:

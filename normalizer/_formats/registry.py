@@ -24,17 +24,18 @@ from __future__ import annotations
 
 import _thread  # not threading: its import costs a millisecond at start-up
 import marshal
+import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from .._core.errors import Problem, RuleFileError, UnknownExchangeError
 from .._core.policy import Policy
-from .._core.resources import data_dir
+from .._core.resources import data_dir, data_path
 from .._core.table import CompiledCatalog, Frozen, Rule, RuleSet
 from .store import COMMON, ONTOLOGY, fingerprint, stamp, state, write_store
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
+    from pathlib import Path  # not imported at start-up: the bundled folder is a string
     from typing import Any
 
 __all__ = [
@@ -84,9 +85,9 @@ def rule_set_from_plain(data: dict[str, Any], common: list[Rule]) -> RuleSet:
 GENERIC = "generic"
 
 
-def _folders(root: Path, marker: str) -> list[str]:
+def _folders(root: str | os.PathLike[str], marker: str) -> list[str]:
     return [
-        p.name for p in root.iterdir() if p.is_dir() and p.name != COMMON and (p / marker).is_file()
+        n for n in os.listdir(root) if n != COMMON and os.path.isfile(os.path.join(root, n, marker))
     ]
 
 
@@ -106,11 +107,19 @@ class Registry:
 
     def __init__(self, root: Path | None = None, overlays: Sequence[Path] = ()) -> None:
         self.bundled = root is None
-        self.root = Path(root) if root is not None else data_dir("rules")
-        self.overlays: tuple[Path, ...] = tuple(Path(o) for o in overlays)
+        self._root: Path | None = None
+        if root is not None or overlays:
+            from pathlib import Path
+
+            self._root = Path(root) if root is not None else None
+            self.overlays: tuple[Path, ...] = tuple(Path(o) for o in overlays)
+        else:
+            self.overlays = ()
+        #: the root folder as a string (the bundled one's ``Path`` is made when asked for)
+        self._root_str = data_path("rules") if root is None else os.fspath(root)
         self._sets: dict[str, RuleSet] = {}
         self._common: list[Rule] | None = None
-        found = set(_folders(self.root, "exchange.yaml"))
+        found = set(_folders(self._root_str, "exchange.yaml"))
         for overlay in self.overlays:
             found |= set(_folders(overlay, "exchange.yaml"))
         #: Overlay folders with rules but no exchange.yaml, for a venue nobody knows.
@@ -121,6 +130,13 @@ class Registry:
             if n not in found
         )
         self.names: tuple[str, ...] = tuple(sorted(found))
+
+    @property
+    def root(self) -> Path:
+        """The rules folder (the bundled one unless given)."""
+        if self._root is None:
+            self._root = data_dir("rules")
+        return self._root
 
     def get(self, name: object) -> RuleSet:
         rs = self._sets.get(name) if isinstance(name, str) else None
@@ -163,7 +179,7 @@ class Registry:
 
     def _base(self, name: str) -> dict[str, Any] | None:
         """The plain data of ``name`` in the root folder, or None."""
-        if not (self.root / name / "exchange.yaml").is_file():
+        if not os.path.isfile(os.path.join(self._root_str, name, "exchange.yaml")):
             return None
         if self.bundled:
             plain = _compiled()["exchanges"][name]
@@ -252,6 +268,8 @@ def load_rules(path: str | Path) -> tuple[str, ...]:
     Every file is checked now: a bad one raises ``RuleFileError`` naming the
     file, line and field, and nothing changes. Returns the venue names now known.
     """
+    from pathlib import Path
+
     global _registry
     folder = Path(path)
     if not folder.is_dir():

@@ -12,38 +12,64 @@ import contextlib
 import marshal
 import os
 import zlib
-from pathlib import Path
 
 from .._core.guards import GuardSet
-from .._core.resources import data_dir
+from .._core.resources import data_path
 from .._core.vocabulary import Ontology
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
+
+    #: a file's path as this module takes it (pathlib is not imported at start-up)
+    AnyPath = str | os.PathLike[str]
 
 #: Bump when the compiled form changes shape.
 COMPILER_VERSION = 6
-STORE = Path(__file__).resolve().parents[1] / "_compiled.marshal"
+STORE: AnyPath = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "_compiled.marshal"
+)
 COMMON = "common"
 
 
-def sources() -> list[Path]:
+def _yaml_files(folder: str) -> list[str]:
+    try:
+        names = os.listdir(folder)
+    except OSError:  # not a folder
+        return []
+    return sorted(
+        os.path.join(folder, n)
+        for n in names
+        if n.endswith(".yaml") and os.path.isfile(os.path.join(folder, n))
+    )
+
+
+def sources() -> list[AnyPath]:
     """The files the compiled data is made from, in a fixed order."""
-    out: list[Path] = []
+    out: list[AnyPath] = []
     for name in ("ontology", "policies"):
-        out += sorted(data_dir(name).glob("*.yaml"))
-    rules = data_dir("rules")
-    out += sorted(p for p in rules.glob("*/*.yaml") if p.name != "tests.yaml")
+        out += _yaml_files(data_path(name))
+    rules = data_path("rules")
+    for venue in sorted(os.listdir(rules)):
+        found = _yaml_files(os.path.join(rules, venue))
+        out += [p for p in found if os.path.basename(p) != "tests.yaml"]
     return out
+
+
+def _name(path: AnyPath) -> str:
+    """A source's name in a fingerprint: its folder's and its own."""
+    folder, name = os.path.split(os.fspath(path))
+    return os.path.basename(folder) + "/" + name
 
 
 def fingerprint() -> tuple[Any, ...]:
     """What the compiled data depends on: the compiler and every source file's content."""
     parts: list[Any] = [COMPILER_VERSION, marshal.version]
     for path in sources():
-        data = path.read_bytes()
-        parts.append((path.parent.name + "/" + path.name, len(data), zlib.crc32(data)))
+        with open(path, "rb") as f:
+            data = f.read()
+        parts.append((_name(path), len(data), zlib.crc32(data)))
     return tuple(parts)
 
 
@@ -58,7 +84,7 @@ def stat_fingerprint() -> tuple[Any, ...]:
     parts: list[Any] = [COMPILER_VERSION, marshal.version]
     for path in sources():
         st = os.stat(path)
-        parts.append((path.parent.name + "/" + path.name, st.st_size, st.st_mtime_ns))
+        parts.append((_name(path), st.st_size, st.st_mtime_ns))
     return tuple(parts)
 
 
@@ -85,6 +111,8 @@ def cache_path() -> Path:
         xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         base = os.path.join(xdg, "exchange-error-normalizer")
     tag = f"{zlib.crc32(str(STORE).encode()):08x}-v{COMPILER_VERSION}-m{marshal.version}"
+    from pathlib import Path  # only when the package's own store is missing or stale
+
     return Path(base) / f"compiled-{tag}.marshal"
 
 
@@ -101,10 +129,11 @@ class _Sources:
         return self._fp
 
 
-def _read_one(path: Path, sources: _Sources) -> dict[str, Any] | None:
+def _read_one(path: AnyPath, sources: _Sources) -> dict[str, Any] | None:
     try:
-        # our own file, written by write_store() below (or the wheel's build hook)
-        data = marshal.loads(path.read_bytes())  # noqa: S302
+        with open(path, "rb") as f:
+            # our own file, written by write_store() below (or the wheel's build hook)
+            data = marshal.loads(f.read())  # noqa: S302
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if not isinstance(data, dict):
@@ -137,7 +166,7 @@ def _read_store(
     return data
 
 
-def write_store(data: dict[str, Any], path: Path | None = None) -> bool:
+def write_store(data: dict[str, Any], path: AnyPath | None = None) -> bool:
     """Write compiled data atomically; False when it could not be written.
 
     Without ``path``: next to the package (``STORE``), else, when that folder
@@ -151,7 +180,7 @@ def write_store(data: dict[str, Any], path: Path | None = None) -> bool:
         with contextlib.suppress(OSError):
             target.parent.mkdir(parents=True, exist_ok=True)
         return write_store(data, target)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{_thread.get_ident()}.tmp")
+    tmp = f"{os.fspath(path)}.{os.getpid()}.{_thread.get_ident()}.tmp"
     # each exchange is a marshal blob of its own, read only when first asked for
     on_disk = dict(data)
     on_disk["exchanges"] = {
@@ -159,11 +188,12 @@ def write_store(data: dict[str, Any], path: Path | None = None) -> bool:
         for name, v in data["exchanges"].items()
     }
     try:
-        tmp.write_bytes(marshal.dumps(on_disk))
+        with open(tmp, "wb") as f:
+            f.write(marshal.dumps(on_disk))
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)
         return False
     return True
 
