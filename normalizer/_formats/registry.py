@@ -138,6 +138,11 @@ class Registry:
             self._root = data_dir("rules")
         return self._root
 
+    @root.setter
+    def root(self, value: Path) -> None:
+        self._root = value
+        self._root_str = os.fspath(value)
+
     def get(self, name: object) -> RuleSet:
         rs = self._sets.get(name) if isinstance(name, str) else None
         if rs is not None:
