@@ -269,9 +269,13 @@ def _entry(e: Sequence[Any]) -> Entry:
 
 
 class CompiledCatalog:
-    """The documented codes of one exchange (compiled form)."""
+    """The documented codes of one exchange (compiled form).
 
-    __slots__ = ("entries", "exchange", "source_url", "updated_at")
+    Read from the store, its entries are made when first asked for: a first
+    call with a known code needs only the set of documented codes.
+    """
+
+    __slots__ = ("_entries", "_plain", "exchange", "source_url", "updated_at")
 
     def __init__(
         self, exchange: str, source_url: str, updated_at: str | None, entries: tuple[Entry, ...]
@@ -279,7 +283,22 @@ class CompiledCatalog:
         self.exchange = exchange
         self.source_url = source_url
         self.updated_at = updated_at
-        self.entries = entries
+        self._entries: tuple[Entry, ...] | None = entries
+        self._plain: Sequence[Sequence[Any]] = ()
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        entries = self._entries
+        if entries is None:
+            entries = tuple(_entry(e) for e in self._plain)
+            self._entries = entries
+        return entries
+
+    def documented_codes(self) -> frozenset[str]:
+        """The codes of the entries (without making the entries)."""
+        if self._entries is None:
+            return frozenset(e[0] for e in self._plain)
+        return frozenset(e.code for e in self._entries)
 
     def codes(self) -> list[str]:
         """Distinct codes, in documentation order."""
@@ -303,12 +322,10 @@ class CompiledCatalog:
     @classmethod
     def from_plain(cls, data: Sequence[Any]) -> CompiledCatalog:
         exchange, url, updated, entries = data
-        return cls(
-            exchange,
-            url,
-            updated,
-            tuple(_entry(e) for e in entries),
-        )
+        catalog = cls(exchange, url, updated, ())
+        catalog._entries = None
+        catalog._plain = entries
+        return catalog
 
 
 class Rule:
@@ -546,8 +563,7 @@ class RuleSet:
         self.catalog = catalog
         self.rules: tuple[Rule, ...] = tuple(own) + tuple(common)
         self.by_id: Mapping[str, Rule] = {r.id: r for r in self.rules}
-        entries = catalog.entries if catalog else ()
-        self.documented_codes = frozenset(e.code for e in entries)
+        self.documented_codes = catalog.documented_codes() if catalog else frozenset()
         # message -> catalog entry: built when a message is first looked up
         # (``_message_index``), since most first calls carry a known code
         self._exact: dict[str, Entry] | None = None
