@@ -33,7 +33,16 @@ MODEL_VERSION = 1
 
 # Linear: one alternation of simple character classes, no nested quantifiers.
 # Words in ASCII letters (camelCase split into its parts), runs of CJK ideographs.
-_WORD = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[\u3400-\u9fff]+")
+# Compiled when first used: the CJK range costs about a millisecond to compile,
+# which the start-up path (a venue with rules) never needs.
+_WORD_PATTERN = r"[A-Z]{2,}(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[\u3400-\u9fff]+"
+
+
+@lru_cache(maxsize=1)
+def _word() -> re.Pattern[str]:
+    return re.compile(_WORD_PATTERN)
+
+
 _STOP = frozenset(
     {
         "a",
@@ -87,7 +96,7 @@ def _stem(word: str) -> str:
 def tokens(text: str) -> list[str]:
     """The features of ``text``: words, adjacent word pairs and CJK character pairs."""
     words: list[str] = []
-    for m in _WORD.finditer(text[:MAX_TEXT]):
+    for m in _word().finditer(text[:MAX_TEXT]):
         w = m.group(0)
         if "\u3400" <= w[0] <= "\u9fff":
             words.extend(f"zh:{w[i : i + 2]}" for i in range(max(len(w) - 1, 1)))
