@@ -132,5 +132,35 @@ def test_same_content_with_other_stats_is_fresh_and_the_new_stats_are_recorded(
     assert data is not None
     assert data["policy"] == {"a": 1}
     assert marshal.loads(data["exchanges"]["okx"]) == {"rules": [1]}  # noqa: S302 - our own
-    on_disk = marshal.loads(store.STORE.read_bytes())  # noqa: S302 - our own
-    assert on_disk["stats"] == stats
+
+    def unread() -> tuple[object, ...]:
+        raise AssertionError("the sources were read again although the new stats were recorded")
+
+    monkeypatch.setattr(store, "fingerprint", unread)
+    again = store._read_store(stats=stats)
+    assert again is not None
+    assert again["stats"] == stats
+
+
+def test_a_store_replaced_meanwhile_serves_an_exchange_only_from_the_same_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invariant: exchanges are read from the store file when first asked for; if another
+    process replaced the file meanwhile, an exchange is taken from the new file only when
+    it was compiled from the same sources, and is otherwise missing (compiled from YAML)."""
+    _sources(tmp_path, monkeypatch)
+    stats = store.stat_fingerprint()
+    first = store._read_store(stats=stats)
+    assert first is not None
+    exchanges = first["exchanges"]
+    # rewritten from the same sources (another token): still served
+    assert store.write_store(dict(first)) is True
+    assert marshal.loads(exchanges["okx"]) == {"rules": [1]}  # noqa: S302 - our own
+    again = store._read_store(stats=stats)
+    assert again is not None
+    # rewritten from other sources: missing, never the other sources' data
+    other = {"fingerprint": ("other",), "stats": (), "exchanges": {"okx": {"rules": [2]}}}
+    assert store.write_store(other) is True
+    assert again["exchanges"].get("okx") is None
+    with pytest.raises(KeyError):
+        again["exchanges"]["okx"]

@@ -187,10 +187,12 @@ class Registry:
         if not os.path.isfile(os.path.join(self._root_str, name, "exchange.yaml")):
             return None
         if self.bundled:
-            plain = _compiled()["exchanges"][name]
+            plain = _compiled()["exchanges"].get(name)
             if isinstance(plain, bytes):  # the store keeps each exchange as its own blob
                 plain = marshal.loads(plain)  # noqa: S302 - our own store (see store.py)
-            return plain  # type: ignore[no-any-return]
+            if plain is not None:
+                return plain  # type: ignore[no-any-return]
+            # the store was replaced by one of other sources since it was read: from the YAML
         from .compile import compile_exchange
 
         return compile_exchange(self.root, name, self.common_rules())

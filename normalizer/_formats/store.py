@@ -129,20 +129,97 @@ class _Sources:
         return self._fp
 
 
+#: The file starts with this, then the header's length (8 bytes, little-endian),
+#: the header (a marshal dict: everything but the exchanges, which it lists as
+#: offsets), then each exchange's marshal blob, preceded by the file's token.
+_MAGIC = b"normalizer-store-2\n"
+_TOKEN = 16
+
+
+class _Blobs:
+    """The exchanges of a store on disk, each read from the file when first asked for.
+
+    Each blob is preceded by the token the header names: should the file be
+    replaced meanwhile (another process wrote it), a blob whose token differs is
+    taken from the new file only when its content fingerprint is the same, and
+    is otherwise missing (the registry then compiles that exchange from its YAML).
+    """
+
+    def __init__(
+        self, path: AnyPath, base: int, offsets: dict[str, Any], token: bytes, fp: object
+    ) -> None:
+        self.path = path
+        self.base = base
+        self.offsets = offsets
+        self.token = token
+        self.fp = fp
+        self._read: dict[str, bytes] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.offsets
+
+    def __iter__(self) -> Any:
+        return iter(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def _blob(self, name: str) -> bytes | None:
+        start, length = self.offsets[name]
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.base + start)
+                data = f.read(_TOKEN + length)
+        except OSError:
+            return None
+        if data[:_TOKEN] != self.token or len(data) != _TOKEN + length:
+            return None
+        return data[_TOKEN:]
+
+    def get(self, name: str, default: bytes | None = None) -> bytes | None:
+        blob = self._read.get(name)
+        if blob is None and name in self.offsets:
+            blob = self._blob(name)
+            if blob is None:  # the file was replaced: the new one, if its content is ours
+                other = _read_one(self.path, _Sources(self.fp))  # type: ignore[arg-type]
+                if other is not None:
+                    blob = other["exchanges"]._blob(name)
+            if blob is not None:
+                self._read[name] = blob
+        return blob if blob is not None else default
+
+    def __getitem__(self, name: str) -> bytes:
+        blob = self.get(name)
+        if blob is None:
+            raise KeyError(name)
+        return blob
+
+    def items(self) -> list[tuple[str, bytes]]:
+        return [(name, self[name]) for name in self.offsets]
+
+
 def _read_one(path: AnyPath, sources: _Sources) -> dict[str, Any] | None:
     try:
         with open(path, "rb") as f:
+            if f.read(len(_MAGIC)) != _MAGIC:
+                return None
+            size = int.from_bytes(f.read(8), "little")
             # our own file, written by write_store() below (or the wheel's build hook)
-            data = marshal.loads(f.read())  # noqa: S302
+            data = marshal.loads(f.read(size))  # noqa: S302
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("exchanges"), dict):
         return None
+    token = data.pop("token", None)
+    if not isinstance(token, bytes):
+        return None
+    base = len(_MAGIC) + 8 + size
+    data["exchanges"] = _Blobs(path, base, data["exchanges"], token, data.get("fingerprint"))
     if sources.stats is not None and data.get("stats") == sources.stats:
         return data  # no source touched since it was compiled
     if data.get("fingerprint") != sources.content():
         return None
-    if sources.stats is not None and "exchanges" in data:
+    if sources.stats is not None:
         # same content, other stats (files copied, checked out again, installed):
         # record the new ones so that the next start skips reading the sources
         # (best effort: a read-only folder keeps checking the content)
@@ -182,14 +259,24 @@ def write_store(data: dict[str, Any], path: AnyPath | None = None) -> bool:
         return write_store(data, target)
     tmp = f"{os.fspath(path)}.{os.getpid()}.{_thread.get_ident()}.tmp"
     # each exchange is a marshal blob of its own, read only when first asked for
-    on_disk = dict(data)
-    on_disk["exchanges"] = {
-        name: v if isinstance(v, bytes) else marshal.dumps(v)
+    blobs = [
+        (name, v if isinstance(v, bytes) else marshal.dumps(v))
         for name, v in data["exchanges"].items()
-    }
+    ]
+    token = os.urandom(_TOKEN)
+    header = dict(data)
+    header["token"] = token
+    header["exchanges"] = offsets = {}
+    at = 0
+    for name, blob in blobs:
+        offsets[name] = (at, len(blob))
+        at += _TOKEN + len(blob)
+    head = marshal.dumps(header)
     try:
         with open(tmp, "wb") as f:
-            f.write(marshal.dumps(on_disk))
+            f.write(_MAGIC + len(head).to_bytes(8, "little") + head)
+            for _, blob in blobs:
+                f.write(token + blob)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
