@@ -24,6 +24,7 @@ text it contains, instead of to every code-less rule in turn.
 
 from __future__ import annotations
 
+import marshal
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -275,7 +276,7 @@ class CompiledCatalog:
     call with a known code needs only the set of documented codes.
     """
 
-    __slots__ = ("_entries", "_plain", "exchange", "source_url", "updated_at")
+    __slots__ = ("_codes", "_entries", "_packed", "_plain", "exchange", "source_url", "updated_at")
 
     def __init__(
         self, exchange: str, source_url: str, updated_at: str | None, entries: tuple[Entry, ...]
@@ -285,20 +286,29 @@ class CompiledCatalog:
         self.updated_at = updated_at
         self._entries: tuple[Entry, ...] | None = entries
         self._plain: Sequence[Sequence[Any]] = ()
+        #: the store's form: the entries' plain rows as one marshal blob, and their codes
+        self._packed: bytes | None = None
+        self._codes: Sequence[str] = ()
 
     @property
     def entries(self) -> tuple[Entry, ...]:
         entries = self._entries
         if entries is None:
+            packed = self._packed
+            if packed is not None:
+                self._plain = marshal.loads(packed)  # noqa: S302 - our own store (_formats/store.py)
+                self._packed = None
             entries = tuple(_entry(e) for e in self._plain)
             self._entries = entries
         return entries
 
     def documented_codes(self) -> frozenset[str]:
         """The codes of the entries (without making the entries)."""
-        if self._entries is None:
-            return frozenset(e[0] for e in self._plain)
-        return frozenset(e.code for e in self._entries)
+        if self._entries is not None:
+            return frozenset(e.code for e in self._entries)
+        if self._packed is not None:
+            return frozenset(self._codes)
+        return frozenset(e[0] for e in self._plain)
 
     def codes(self) -> list[str]:
         """Distinct codes, in documentation order."""
@@ -321,10 +331,13 @@ class CompiledCatalog:
 
     @classmethod
     def from_plain(cls, data: Sequence[Any]) -> CompiledCatalog:
-        exchange, url, updated, entries = data
-        catalog = cls(exchange, url, updated, ())
+        catalog = cls(data[0], data[1], data[2], ())
         catalog._entries = None
-        catalog._plain = entries
+        if len(data) == 5 and isinstance(data[3], bytes):  # packed by the store
+            catalog._packed = data[3]
+            catalog._codes = data[4]
+        else:
+            catalog._plain = data[3]
         return catalog
 
 

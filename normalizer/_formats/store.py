@@ -243,6 +243,18 @@ def _read_store(
     return data
 
 
+def _packed(exchange: dict[str, Any]) -> dict[str, Any]:
+    """An exchange's plain data with its catalog's entries as a blob of their own
+    (decoded when a message is first looked up) and its codes beside them."""
+    catalog = exchange.get("catalog")
+    if not catalog or len(catalog) != 4:
+        return exchange
+    name, url, updated, entries = catalog
+    out = dict(exchange)
+    out["catalog"] = (name, url, updated, marshal.dumps(entries), tuple(e[0] for e in entries))
+    return out
+
+
 def write_store(data: dict[str, Any], path: AnyPath | None = None) -> bool:
     """Write compiled data atomically; False when it could not be written.
 
@@ -260,7 +272,7 @@ def write_store(data: dict[str, Any], path: AnyPath | None = None) -> bool:
     tmp = f"{os.fspath(path)}.{os.getpid()}.{_thread.get_ident()}.tmp"
     # each exchange is a marshal blob of its own, read only when first asked for
     blobs = [
-        (name, v if isinstance(v, bytes) else marshal.dumps(v))
+        (name, v if isinstance(v, bytes) else marshal.dumps(_packed(v)))
         for name, v in data["exchanges"].items()
     ]
     token = os.urandom(_TOKEN)
