@@ -33,6 +33,12 @@ from .frozen import frozen
 from .text import Template, bound, fold
 from .vocabulary import Category, Operation, Outcome
 
+# value -> member, for reading the store: a dict lookup instead of an Enum call
+# (the first call builds hundreds of rules)
+_CATEGORY = {m.value: m for m in Category}
+_OUTCOME = {m.value: m for m in Outcome}
+_OPERATION = {m.value: m for m in Operation}
+
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
     from typing import Any
@@ -149,7 +155,7 @@ class Condition:
             status_range,
             message,
             regex,
-            tuple(Operation(o) for o in ops) if ops is not None else None,
+            tuple(_OPERATION[o] for o in ops) if ops is not None else None,
             transport,
         )
 
@@ -449,9 +455,9 @@ class Rule:
         return cls(
             id=i,
             exchange=ex,
-            category=Category(cat),
+            category=_CATEGORY[cat],
             subcategory=sub,
-            outcome=Outcome(outcome),
+            outcome=_OUTCOME[outcome],
             why=why,
             source_url=url,
             priority=prio,
