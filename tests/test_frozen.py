@@ -37,6 +37,34 @@ def test_fields_positional_keyword_and_defaults() -> None:
         _Child()  # type: ignore[call-arg]
 
 
+def test_every_number_of_fields_gets_the_same_init() -> None:
+    """Invariant: whether ``__init__`` comes from a template (1 to 16 fields) or from
+    generated text (none, or more), it takes the fields by position and by name,
+    applies the defaults, and refuses missing, extra and unknown arguments."""
+    for count in (0, 1, 2, 7, 16, 17, 20):
+        names = [f"f{i}" for i in range(count)]
+        body: dict[str, object] = {"__annotations__": dict.fromkeys(names, "int")}
+        if count:
+            body[names[-1]] = -1  # the last field has a default
+        cls: type[object] = frozen(type(f"V{count}", (), body))
+        if count == 0:
+            assert cls() == cls()
+            with pytest.raises(TypeError):
+                cls(1)  # type: ignore[call-arg]
+            continue
+        given = list(range(count - 1))
+        v = cls(*given)
+        assert [getattr(v, n) for n in names] == [*given, -1]
+        assert cls(*given, 9) == cls(**dict(zip(names, [*given, 9], strict=True)))
+        with pytest.raises(TypeError):
+            cls(*given[:-1]) if count > 1 else cls(1, 2)
+        with pytest.raises(TypeError):
+            cls(*given, 9, 10)
+        with pytest.raises(TypeError):
+            cls(*given, g=1)
+        assert type(v).__init__.__qualname__ == f"V{count}.__init__"
+
+
 def test_frozen_values_refuse_assignment_and_deletion() -> None:
     v = _Base(1)
     with pytest.raises(FrozenInstanceError):
