@@ -283,3 +283,14 @@ def test_the_readme_recipes_run_as_written(engine: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "RATE_LIMIT.REQUESTS" in done.stdout
     assert "INSUFFICIENT_FUNDS" in done.stdout
+
+
+def test_engine_helpers_refuse_a_frame_without_exchange_and_take_unknown_exchange() -> None:
+    """Both engines' helpers check the frame and the arguments on the driver, with
+    the same spec as classify_frame, the generic opt-in included."""
+    from normalizer.batch._frame import engine_spec
+
+    with pytest.raises(ValueError, match="'exchange' column"):
+        engine_spec(["code", "message"])
+    spec = engine_spec(["exchange", "code"], unknown_exchange="generic", seed=3)
+    assert (spec.unknown_exchange, spec.seed, spec.categorical) == ("generic", 3, False)

@@ -177,6 +177,22 @@ class Then:
         self.exhausted = exhausted
 
 
+def when_specificity(when: Any) -> int:
+    """How specific a policy rule's situation is: a subcategory 16, a category 8,
+    an exchange 4, an operation 2, idempotency 1 (one definition, for the file
+    schema and the compiled policy)."""
+    score = 0
+    if when.category is not None:
+        score += 16 if any("." in c for c in when.category) else 8
+    if when.exchange is not None:
+        score += 4
+    if when.operation is not None:
+        score += 2
+    if when.idempotent is not None:
+        score += 1
+    return score
+
+
 class PolicyWhen:
     """A policy rule's condition: every field given must hold (None: any)."""
 
@@ -195,16 +211,7 @@ class PolicyWhen:
         self.idempotent = idempotent
 
     def specificity(self) -> int:
-        score = 0
-        if self.category is not None:
-            score += 16 if any("." in c for c in self.category) else 8
-        if self.exchange is not None:
-            score += 4
-        if self.operation is not None:
-            score += 2
-        if self.idempotent is not None:
-            score += 1
-        return score
+        return when_specificity(self)
 
     def applies(
         self,

@@ -99,6 +99,25 @@ def _frozen(value: Any) -> Any:
     return value
 
 
+def condition_kinds(when: Any) -> list[str]:
+    """Which kinds of condition a rule's ``when`` has, in the order specificity
+    weighs them; one definition for the compiled rules and the file schema."""
+    out = []
+    if when.code is not None:
+        out.append("code")
+    if when.message is not None or when.message_regex is not None:
+        out.append("message")
+    if when.code_range is not None:
+        out.append("code_range")
+    if when.operation is not None:
+        out.append("operation")
+    if when.http_status is not None or when.http_status_range is not None:
+        out.append("http_status")
+    if when.transport is not None:
+        out.append("transport")
+    return out
+
+
 @frozen
 class Condition:
     """The one condition model: every condition given must hold.
@@ -118,20 +137,7 @@ class Condition:
     transport: tuple[str, ...] | None = None
 
     def kinds(self) -> list[str]:
-        out = []
-        if self.code is not None:
-            out.append("code")
-        if self.message is not None or self.message_regex is not None:
-            out.append("message")
-        if self.code_range is not None:
-            out.append("code_range")
-        if self.operation is not None:
-            out.append("operation")
-        if self.http_status is not None or self.http_status_range is not None:
-            out.append("http_status")
-        if self.transport is not None:
-            out.append("transport")
-        return out
+        return condition_kinds(self)
 
     def to_plain(self) -> tuple[Any, ...]:
         return (

@@ -147,8 +147,10 @@ def decide(
         return _from_rule(rule, operation)
     model = model_for(root) if transport is None and text else None
     evidence = model.classify(text) if model is not None and text else None
-    if evidence is not None and _retried(evidence.subcategory) and (
-        evidence.posterior < RETRY_POSTERIOR
+    if (
+        evidence is not None
+        and _retried(evidence.subcategory)
+        and (evidence.posterior < RETRY_POSTERIOR)
     ):
         evidence = None  # a guess that would be retried must be a confident one
     if evidence is not None:

@@ -47,7 +47,15 @@ from pydantic import (
 
 from .._core.errors import PolicyError, Problem
 from .._core.guards import Proposal
-from .._core.policy import Backoff, Defaults, Policy, PolicyRule, PolicyWhen, Then
+from .._core.policy import (
+    Backoff,
+    Defaults,
+    Policy,
+    PolicyRule,
+    PolicyWhen,
+    Then,
+    when_specificity,
+)
 from .._core.resources import data_dir
 from .._core.vocabulary import Action, Precondition, Scope
 from .conditions import Situation
@@ -113,16 +121,7 @@ class PolicyWhenSpec(Situation):
     idempotent: bool | None = None
 
     def specificity(self) -> int:
-        score = 0
-        if self.category is not None:
-            score += 16 if any("." in c for c in self.category) else 8
-        if self.exchange is not None:
-            score += 4
-        if self.operation is not None:
-            score += 2
-        if self.idempotent is not None:
-            score += 1
-        return score
+        return when_specificity(self)
 
 
 class PolicyRuleSpec(BaseModel):

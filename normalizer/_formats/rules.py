@@ -30,6 +30,7 @@ from .._core.table import (
     Probe,
     Rule,
     RuleSet,
+    condition_kinds,
     specificity,
 )
 from .._core.text import MAX_MESSAGE_CHARS, Template, bound, fold
@@ -148,20 +149,7 @@ class When(BaseModel):
         return self
 
     def kinds(self) -> list[str]:
-        out = []
-        if self.code is not None:
-            out.append("code")
-        if self.message is not None or self.message_regex is not None:
-            out.append("message")
-        if self.code_range is not None:
-            out.append("code_range")
-        if self.operation is not None:
-            out.append("operation")
-        if self.http_status is not None or self.http_status_range is not None:
-            out.append("http_status")
-        if self.transport is not None:
-            out.append("transport")
-        return out
+        return condition_kinds(self)
 
 
 class RuleSpec(BaseModel):

@@ -304,6 +304,19 @@ def make_spec(
     )
 
 
+def engine_spec(columns: Iterable[str], **arguments: Any) -> FrameSpec:
+    """The spec an engine's helper (Dask, Spark) ships to its workers.
+
+    ``arguments`` are ``make_spec``'s, checked now, on the driver; the frame
+    must have an ``exchange`` column. Text columns come back as plain strings,
+    which the engines' schemas declare.
+    """
+    names = list(columns)
+    if "exchange" not in names:
+        raise ValueError(f"classify() needs an 'exchange' column; the frame has {names}")
+    return make_spec(categorical=False, **arguments)
+
+
 # Per process: what a spec's data loads into, loaded once.
 _loaded_lock = threading.Lock()
 _policies: dict[tuple[str, str], Policy] = {}

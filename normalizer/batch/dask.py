@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core.vocabulary import Operation
-from ._frame import classify_partition, make_spec, output_columns
+from ._frame import classify_partition, engine_spec, output_columns
 
 
 def output_meta(meta: Any) -> Any:
@@ -39,6 +39,7 @@ def classify(
     policy: str | Path | None = None,
     rules_dir: str | Path | None = None,
     seed: int | None = None,
+    unknown_exchange: str | None = None,
 ) -> Any:
     """A dask DataFrame: ``ddf`` with ``output_columns()`` added, lazily.
 
@@ -46,7 +47,9 @@ def classify(
     file and ``rules_dir`` a folder (both read now). Each partition is
     classified by ``classify_partition``, so the rows get what
     ``classify_frame`` gives them, each distinct error classified once per
-    partition. Give ``seed`` for delays that do not depend on the partitioning.
+    partition. Give ``seed`` for delays that do not depend on the partitioning;
+    ``unknown_exchange="generic"`` classifies rows of venues no rules know by
+    the generic profile.
     """
     try:
         importlib.import_module("dask.dataframe")
@@ -54,17 +57,14 @@ def classify(
         raise ImportError(
             "normalizer.batch.dask needs dask: pip install 'exchange-error-normalizer[dask]'"
         ) from None
-    if "exchange" not in ddf.columns:
-        raise ValueError(
-            f"classify() needs an 'exchange' column; the frame has {list(ddf.columns)}"
-        )
-    spec = make_spec(
+    spec = engine_spec(
+        ddf.columns,
         operation=operation,
         idempotent=idempotent,
         attempt=attempt,
         policy=policy,
         rules_dir=rules_dir,
         seed=seed,
-        categorical=False,
+        unknown_exchange=unknown_exchange,
     )
     return ddf.map_partitions(classify_partition, spec, meta=output_meta(ddf._meta))

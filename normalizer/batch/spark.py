@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core.vocabulary import Operation
-from ._frame import FrameSpec, classify_partition, make_spec, output_columns
+from ._frame import FrameSpec, classify_partition, engine_spec, output_columns
 
 
 def output_schema(schema: Any) -> Any:
@@ -52,6 +52,7 @@ def classify(
     policy: str | Path | None = None,
     rules_dir: str | Path | None = None,
     seed: int | None = None,
+    unknown_exchange: str | None = None,
 ) -> Any:
     """A Spark DataFrame: ``df`` with ``output_columns()`` added, lazily.
 
@@ -59,7 +60,8 @@ def classify(
     file and ``rules_dir`` a folder (both read now, on the driver). Each Arrow
     batch is classified by ``classify_partition``; the output schema is
     ``output_schema(df.schema)``. Give ``seed`` for delays that do not depend
-    on the partitioning.
+    on the partitioning; ``unknown_exchange="generic"`` classifies rows of venues no
+    rules know by the generic profile.
     """
     try:
         importlib.import_module("pyspark.sql")
@@ -67,16 +69,15 @@ def classify(
         raise ImportError(
             "normalizer.batch.spark needs pyspark: pip install 'exchange-error-normalizer[spark]'"
         ) from None
-    if "exchange" not in df.columns:
-        raise ValueError(f"classify() needs an 'exchange' column; the frame has {df.columns}")
-    spec = make_spec(
+    spec = engine_spec(
+        df.columns,
         operation=operation,
         idempotent=idempotent,
         attempt=attempt,
         policy=policy,
         rules_dir=rules_dir,
         seed=seed,
-        categorical=False,
+        unknown_exchange=unknown_exchange,
     )
     schema = output_schema(df.schema)
     return df.mapInPandas(_Partitions(spec, tuple(schema.names)), schema=schema)
