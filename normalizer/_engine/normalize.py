@@ -42,6 +42,11 @@ TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
     from typing import Any
 
+    from .._core.vocabulary import Outcome
+
+    #: category, subcategory, outcome, rule id, why, source URL
+    Decided = tuple[Category, str | None, Outcome, str | None, str | None, str | None]
+
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_KEPT_MESSAGE",
@@ -223,60 +228,61 @@ def _result(
         if message is None or len(message) <= MAX_KEPT_MESSAGE
         else message[:MAX_KEPT_MESSAGE]
     )
-    if rs.name == GENERIC:
-        return _generic_result(
-            rs,
-            code,
-            bounded,
-            kept,
-            status,
-            op,
-            transport,
-            retry_s,
-            raw,
-            no_match,
-            notes,
-            item_index,
-            items,
-        )
-    rule, entry = _classify(rs, code, bounded, status, op, transport)
-    if rule is None:
-        return _make(
-            (
-                rs.name,
-                Category.UNKNOWN,
-                no_match,
-                _UNKNOWN_OUTCOME,
-                code,
-                status,
-                kept,
-                None,
-                None,
-                None,
-                retry_s,
-                op,
-                entry.code if entry is not None and entry.code != code else None,
-                item_index,
-                items,
-                notes,
-                raw,
-            )
-        )
+    if rs.name == GENERIC:  # venue-free rules, then the word model (_engine/generic.py)
+        d = _classify_generic(rs, code, bounded, status, op, transport)
+        decided = _unmatched(no_match) if d is None else _decided_by(d)
+        documented = None
+    else:
+        rule, entry = _classify(rs, code, bounded, status, op, transport)
+        documented = entry.code if entry is not None and entry.code != code else None
+        decided = _unmatched(no_match) if rule is None else _decided_by(rule)
+    return _record(
+        rs, decided, code, status, kept, retry_s, op, documented, item_index, items, notes, raw
+    )
+
+
+def _decided_by(d: Rule | generic.Decision) -> Decided:
+    """What a rule (or the generic profile's decision) contributes to a result."""
+    if isinstance(d, Rule):
+        return (d.category, d.subcategory, d.outcome, d.id, d.why, d.source_url)
+    return (d.category, d.subcategory, d.outcome, d.rule_id, d.why, d.source_url)
+
+
+def _unmatched(sub: str) -> Decided:
+    return (Category.UNKNOWN, sub, _UNKNOWN_OUTCOME, None, None, None)
+
+
+def _record(
+    rs: RuleSet,
+    decided: Decided,
+    code: str | None,
+    status: int | None,
+    message: str | None,
+    retry_s: float | None,
+    op: Operation | None,
+    documented: str | None,
+    item_index: int | None,
+    items: tuple[NormalizedError, ...],
+    notes: tuple[str, ...],
+    raw: RawInput,
+) -> NormalizedError:
+    """One result, its fields in the record's order (the one place that knows it)."""
+    category, sub, outcome, rule_id, why, url = decided
     return _make(
         (
             rs.name,
-            rule.category,
-            rule.subcategory,
-            rule.outcome,
+            category,
+            sub,
+            outcome,
             code,
             status,
-            kept,
-            rule.id,
-            rule.why,
-            rule.source_url,
+            message,
+            rule_id,
+            why,
+            url,
             retry_s,
             op,
-            entry.code if entry is not None and entry.code != code else None,
+            documented,
             item_index,
             items,
             notes,
@@ -295,68 +301,6 @@ def _classify_generic(
     transport: str | None,
 ) -> generic.Decision | None:
     return generic.decide(rs, code, message, status, operation, transport)
-
-
-def _generic_result(
-    rs: RuleSet,
-    code: str | None,
-    bounded: str | None,
-    kept: str | None,
-    status: int | None,
-    op: Operation | None,
-    transport: str | None,
-    retry_s: float | None,
-    raw: RawInput,
-    no_match: str,
-    notes: tuple[str, ...],
-    item_index: int | None,
-    items: tuple[NormalizedError, ...],
-) -> NormalizedError:
-    """``_result`` for the generic profile (see ``_engine/generic.py``)."""
-    d = _classify_generic(rs, code, bounded, status, op, transport)
-    if d is None:
-        return _make(
-            (
-                rs.name,
-                Category.UNKNOWN,
-                no_match,
-                _UNKNOWN_OUTCOME,
-                code,
-                status,
-                kept,
-                None,
-                None,
-                None,
-                retry_s,
-                op,
-                None,
-                item_index,
-                items,
-                notes,
-                raw,
-            )
-        )
-    return _make(
-        (
-            rs.name,
-            d.category,
-            d.subcategory,
-            d.outcome,
-            code,
-            status,
-            kept,
-            d.rule_id,
-            d.why,
-            d.source_url,
-            retry_s,
-            op,
-            None,
-            item_index,
-            items,
-            notes,
-            raw,
-        )
-    )
 
 
 def clear_caches() -> None:
@@ -379,26 +323,8 @@ def _unknown(
     raw: RawInput,
     notes: tuple[str, ...] = (),
 ) -> NormalizedError:
-    return _make(
-        (
-            rs.name,
-            Category.UNKNOWN,
-            sub,
-            _UNKNOWN_OUTCOME,
-            code,
-            status,
-            message,
-            None,
-            None,
-            None,
-            retry_s,
-            op,
-            None,
-            None,
-            (),
-            notes,
-            raw,
-        )
+    return _record(
+        rs, _unmatched(sub), code, status, message, retry_s, op, None, None, (), notes, raw
     )
 
 
