@@ -470,16 +470,21 @@ def normalize(
     return _guarded(rs, code, message, http_status, body, headers, error, op, raw)[0]
 
 
-def ruleset_for(exchange: object, unknown_exchange: object = None) -> tuple[RuleSet, str | None]:
-    """The rule set answering for ``exchange``, and the caller's name when the
-    generic profile answers for a name no rule folder has."""
+def ruleset_for(
+    exchange: object, unknown_exchange: object = None, rules: Registry | None = None
+) -> tuple[RuleSet, str | None]:
+    """The rule set answering for ``exchange`` in ``rules`` (default: the
+    registry in use), and the caller's name when the generic profile answers
+    for a name no rule folder has. (``normalize()`` itself makes the same
+    choice inline, on its hot path.)"""
     choice = generic.unknown_choice(unknown_exchange)
+    reg = rules if rules is not None else registry()
     try:
-        return registry().get(exchange), None
+        return reg.get(exchange), None
     except UnknownExchangeError:
         if choice != "generic" or not isinstance(exchange, str) or not exchange.strip():
             raise
-        return registry().get(GENERIC), exchange
+        return reg.get(GENERIC), exchange
 
 
 def _renamed(result: NormalizedError, name: str) -> NormalizedError:

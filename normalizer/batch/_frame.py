@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from .._core.arguments import status_of
-from .._core.errors import UnknownExchangeError
 from .._core.policy import Policy
 from .._core.vocabulary import Operation, operation_of
 from .._engine.generic import UnknownExchange, unknown_choice
@@ -46,7 +45,7 @@ from .._engine.recommend import _policy as _policy_of_argument
 from .._engine.recommend import recommend
 from .._engine.results import NormalizedError
 from .._formats.policy import parse_policy
-from .._formats.registry import GENERIC, Registry, default_policy, on_change
+from .._formats.registry import Registry, default_policy, on_change
 
 # pandas and numpy are optional and imported when a frame function runs, so their
 # objects are typed Any here: a DataFrame, a Series, an ndarray.
@@ -450,13 +449,7 @@ def _normalize_in(
         )
     from .._engine import normalize as engine
 
-    renamed: str | None = None
-    try:
-        rs = rules.get(exchange)
-    except UnknownExchangeError:
-        if unknown_exchange != "generic" or not isinstance(exchange, str) or not exchange.strip():
-            raise
-        rs, renamed = rules.get(GENERIC), exchange
+    rs, renamed = engine.ruleset_for(exchange, unknown_exchange, rules)
     op = operation_of(operation) if operation is not None else None
     raw = engine._RAW((body, http_status, None, code, message, error))
     err = engine._guarded(rs, code, message, http_status, body, None, error, op, raw)[0]
