@@ -533,8 +533,10 @@ def _lint_exchange(folder: Path, report: LintReport, common: list[Rule] | None) 
         return
     report.findings += reachability(rs, own)
     report.findings += overlaps(rs, own)
-    for v in uncovered(rs):
-        line = _catalog_line(folder / "catalog.yaml", v.code)
+    missing = uncovered(rs)
+    lines = _catalog_lines(folder / "catalog.yaml") if missing else {}
+    for v in missing:
+        line = lines.get(v.code)
         report.findings.append(
             Finding(
                 str(folder / "catalog.yaml"),
@@ -547,17 +549,18 @@ def _lint_exchange(folder: Path, report: LintReport, common: list[Rule] | None) 
     return
 
 
-def _catalog_line(path: Path, code: str) -> int | None:
-    """The line of ``code``'s first entry in the catalog, as the loader recorded it."""
+def _catalog_lines(path: Path) -> dict[str, int | None]:
+    """Each code's first entry line in the catalog, as the loader recorded it."""
     try:
         located = load_file(path, CatalogError)
     except (CatalogError, OSError):
-        return None
+        return {}
     entries = located.data.get("entries") if isinstance(located.data, dict) else None
+    out: dict[str, int | None] = {}
     for i, entry in enumerate(entries if isinstance(entries, list) else ()):
-        if isinstance(entry, dict) and str(entry.get("code")) == code:
-            return located.line_of(("entries", i, "code"))
-    return None
+        if isinstance(entry, dict):
+            out.setdefault(str(entry.get("code")), located.line_of(("entries", i, "code")))
+    return out
 
 
 def _lint_common(root: Path, report: LintReport) -> list[Rule] | None:
