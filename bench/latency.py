@@ -83,8 +83,7 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
     # Internals on purpose: the cold-path sides empty the engine's caches
     # between calls, which no public API does (nor should), and ccxt's side
     # is given the same REST URL the ccxt comparison uses.
-    from normalizer._core.text import _fold
-    from normalizer._engine.normalize import _classify, _seen, _seen_errors
+    from normalizer._engine.normalize import _seen, _seen_errors, forget_everything
     from normalizer.analysis.ccxt_compare import _rest_url
 
     def forget() -> None:
@@ -92,9 +91,7 @@ def sides(case: Case) -> dict[str, Callable[[], object]]:
         _seen_errors.clear()
 
     def forget_all() -> None:
-        forget()
-        _classify.cache_clear()
-        _fold.cache_clear()
+        forget_everything()
 
     exchange = getattr(ccxt, case.exchange)()
     normalize, recommend = normalizer.normalize, normalizer.recommend

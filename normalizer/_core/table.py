@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .errors import Problem, RuleFileError
 from .frozen import frozen
+from .literals import Prefilter
 from .text import Template, bound, fold
 from .vocabulary import Category, Operation, Outcome
 
@@ -42,6 +43,9 @@ _OPERATION = {m.value: m for m in Operation}
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
     from typing import Any
+
+#: ``Rule.matches``' lowered message, when the caller did not compute it
+_UNSET: Any = object()
 
 WEIGHTS = {
     "code": 64,
@@ -358,6 +362,7 @@ class Rule:
     ``outcome`` whether a request it decides took effect."""
 
     __slots__ = (
+        "_prefilters",
         "_regexes",
         "category",
         "codes",
@@ -415,6 +420,7 @@ class Rule:
             templates if templates is not None else tuple(Template(t) for t in w.message or ())
         )
         self._regexes: tuple[re.Pattern[str], ...] | None = None  # compiled on first use
+        self._prefilters: tuple[Prefilter, ...] | None = None
         self.has_message = bool(w.message or w.message_regex)
         self.statuses = frozenset(w.http_status) if w.http_status is not None else None
         self.operations = frozenset(w.operation) if w.operation is not None else None
@@ -474,7 +480,22 @@ class Rule:
             templates=tuple(Template.from_plain(t) for t in templates),
         )
 
-    def matches(self, probe: Probe, folded: str | None) -> bool:
+    def regex_hit(self, message: str, lowered: str | None) -> bool:
+        """Whether one of the rule's regexes is found in ``message``; each regex
+        is searched only when its literal prefilter (``_core/literals.py``) lets it
+        (``lowered``: the message lowered when ASCII, else None)."""
+        regexes = self.regexes
+        if not regexes:
+            return False
+        filters = self._prefilters
+        if filters is None:
+            filters = self._prefilters = tuple(Prefilter(p) for p in self.when.message_regex or ())
+        for regex, prefilter in zip(regexes, filters, strict=True):
+            if prefilter.may_match(message, lowered) and regex.search(message):
+                return True
+        return False
+
+    def matches(self, probe: Probe, folded: str | None, lowered: Any = _UNSET) -> bool:
         w = self.when
         if self.codes is not None and probe.code not in self.codes:
             return False
@@ -499,10 +520,12 @@ class Rule:
         if self.has_message:
             if probe.message is None or folded is None:
                 return False
-            if not (
-                any(t.matches(folded) for t in self.templates)
-                or any(r.search(probe.message) for r in self.regexes)
-            ):
+            if any(t.matches(folded) for t in self.templates):
+                return True
+            message = probe.message
+            if lowered is _UNSET:
+                lowered = message.lower() if message.isascii() else None
+            if not self.regex_hit(message, lowered):
                 return False
         return True
 
@@ -556,14 +579,17 @@ class _MessageIndex:
                 keyed.setdefault(key, []).append(i)
         self.keys = tuple(keyed.items())
         self.plain = tuple(r for r in self.rules if not r.has_message)
+        self.always_rules = tuple(self.rules[i] for i in self.always)
 
     def candidates(self, folded: str | None) -> Iterable[Rule]:
         if folded is None:
             return self.plain
+        found = [idx for key, idx in self.keys if key in folded]
+        if not found:
+            return self.always_rules
         hits = set(self.always)
-        for key, idx in self.keys:
-            if key in folded:
-                hits.update(idx)
+        for idx in found:
+            hits.update(idx)
         return [self.rules[i] for i in sorted(hits)]
 
 
@@ -594,6 +620,7 @@ class RuleSet:
         self._exact: dict[str, Entry] | None = None
         self._templated: tuple[tuple[Template, Entry], ...] = ()
         self._head: dict[str, list[int]] = {}
+        self._tail: dict[str, list[int]] = {}
         self._headless: list[int] = []
         # candidate lists, each sorted strongest first
         self._by_code: dict[str, list[Rule]] = {}
@@ -729,15 +756,21 @@ class RuleSet:
             else:
                 templated.append((t, entry))
         templated.sort(key=lambda te: -te[0].weight)
+        # a template's message starts with its first piece and ends with its last:
+        # filed under the first piece's head, else the last piece's tail, else loose
         head: dict[str, list[int]] = {}
+        tail: dict[str, list[int]] = {}
         headless: list[int] = []
         for i, (t, _) in enumerate(templated):
             if len(t.parts[0]) >= _HEAD:
                 head.setdefault(t.parts[0][:_HEAD], []).append(i)
+            elif len(t.parts[-1]) >= _HEAD:
+                tail.setdefault(t.parts[-1][-_HEAD:], []).append(i)
             else:
                 headless.append(i)
         # published last: another thread sees either nothing or the whole index
-        self._templated, self._head, self._headless = tuple(templated), head, headless
+        self._templated, self._head, self._tail = tuple(templated), head, tail
+        self._headless = headless
         self._exact = exact
         return exact
 
@@ -753,6 +786,9 @@ class RuleSet:
         if hit is not None:
             return hit
         found = self._head.get(folded[:_HEAD])
+        tail = self._tail.get(folded[-_HEAD:])
+        if tail:
+            found = found + tail if found else tail
         order = sorted(found + self._headless) if found else self._headless
         templated = self._templated
         for i in order:  # strongest (most literal text) first
@@ -780,12 +816,24 @@ class RuleSet:
                 probe = Probe(
                     entry.code, probe.message, probe.http_status, probe.operation, probe.transport
                 )
-        folded = fold(probe.message) if probe.message is not None else None
+        message = probe.message
+        folded = lowered = None
+        if message is not None:
+            folded = fold(message)
+            lowered = message.lower() if message.isascii() else None
         best: Rule | None = None
-        for rule in self.candidates(probe.code, folded):
+        # each group is sorted strongest first: past a rule no stronger than the
+        # best so far, none of the group can win
+        if probe.code is not None:
+            for rule in self._by_code.get(probe.code, ()):
+                if best is not None and rule.specificity <= best.specificity:
+                    break
+                if rule.matches(probe, folded, lowered):
+                    best = rule
+        for rule in self._index.candidates(folded):
             if best is not None and rule.specificity <= best.specificity:
-                continue
-            if rule.matches(probe, folded):
+                break
+            if rule.matches(probe, folded, lowered):
                 best = rule
         return best, entry
 

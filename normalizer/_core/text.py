@@ -65,6 +65,18 @@ def fold(text: str) -> str:
 
 @lru_cache(maxsize=8192)
 def _fold(text: str) -> str:
+    if text.isascii():
+        # the same steps, those that can change ASCII text: NFKC, the quotes
+        # and CJK spacing leave it as it is, and casefold() is lower() on it
+        text = " ".join(text.lower().split())
+        if " " in text:
+            text = _SPACE_BEFORE_PUNCT.sub("", text)
+        return text.rstrip(_TRAILING)
+    return _fold_general(text)
+
+
+def _fold_general(text: str) -> str:
+    """``_fold`` without its ASCII shortcut (the tests hold the two equal)."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
     text = _SPACES.sub(" ", text).strip()
     if text and max(text) >= _CJK_FIRST:

@@ -32,10 +32,11 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 from .._core.arguments import MAX_CODE_CHARS
+from .._core.literals import Prefilter
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -190,6 +191,16 @@ def get_path(obj: Any, path: str) -> Any:
     return obj
 
 
+def _step(obj: Any, part: str) -> Any:
+    """One step of ``get_path``'s walk."""
+    if isinstance(obj, Mapping):
+        return obj.get(part)
+    if isinstance(obj, list) and part.isdigit() and len(part) < 6:
+        i = int(part)
+        return obj[i] if i < len(obj) else None
+    return None
+
+
 def _first(obj: Any, paths: Sequence[str]) -> Any:
     for p in paths:
         v = get_path(obj, p)
@@ -215,6 +226,7 @@ def _squashed(known: frozenset[str]) -> dict[str, str]:
     return table
 
 
+@lru_cache(maxsize=4096)
 def resolve_code(raw: str, known: frozenset[str] | None, separator: str = ":") -> str:
     """The documented code an error string stands for.
 
@@ -356,9 +368,193 @@ def extract(
     )
 
 
+#: A body whose error strings are more than this many is left to ``extract``.
+_FAST_STRINGS = 8
+
+
+def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]], Any]:
+    """``extract`` specialised to one exchange's shape, for a JSON object body.
+
+    The reader answers ``(code, message, items)`` exactly when ``extract``
+    would answer an ``Envelope`` with that code, message and items that is
+    neither a success nor malformed (and has no warnings); for anything else
+    (a success, a malformed body, warnings in a list of error strings, a list
+    of more than eight error strings) it answers None and the caller asks
+    ``extract``. A property test holds the two equal on the venues' recorded
+    bodies and on generated hostile ones. What it saves is the interpretation
+    of the shape on every call: the fields are looked up once, here.
+    """
+    success_field = shape.success_field or None
+    strings = shape.error_strings
+    code_fields = tuple(shape.code_fields)
+    message_fields = tuple(shape.message_fields)
+    item_shapes = tuple(s for s in shape.item_shapes if s.field != "")
+    success_codes = frozenset(shape.success_codes)
+    vague = tuple(shape.vague_codes)
+    strings_field = strings.field if strings is not None else ""
+    warning_prefixes = tuple(strings.warning_prefixes) if strings is not None else ()
+    separator = strings.separator if strings is not None else ":"
+    # the common shape: one top-level code field, top-level message fields
+    one_code = code_fields[0] if len(code_fields) == 1 and "." not in code_fields[0] else None
+    flat_messages = all("." not in m and m for m in message_fields)
+    item_readers = tuple((s.field, _items_reader(s, vague)) for s in item_shapes)
+    code_parts = tuple(tuple(p.split(".")) for p in code_fields if p)
+    message_parts = tuple(tuple(p.split(".")) for p in message_fields if p)
+    if len(code_parts) != len(code_fields) or len(message_parts) != len(message_fields):
+        return lambda d, known: None  # a field at "" (the body itself): extract reads it
+
+    def read(d: dict[str, Any], known: frozenset[str]) -> Any:
+        failed = False
+        if success_field is not None:
+            flag = get_path(d, success_field)
+            if flag is True:
+                return None
+            failed = flag is False
+        if strings is not None:
+            value = get_path(d, strings_field)
+            if type(value) is list:
+                if not value or len(value) > _FAST_STRINGS:
+                    return None
+                errors = []
+                for entry in value:
+                    if type(entry) is not str:
+                        return None
+                    text = entry.strip()[:MAX_TEXT]
+                    if not text:
+                        continue
+                    if warning_prefixes and text.startswith(warning_prefixes):
+                        return None
+                    errors.append(text)
+                if not errors:
+                    return None
+                found = tuple(
+                    FailedItem(i, resolve_code(e, known, separator), e)
+                    for i, e in enumerate(errors)
+                )
+                return found[0].code, found[0].message, found
+            if value is not None:
+                return None  # a lone string, or something odd: extract decides
+        if one_code is not None:
+            v = d.get(one_code)
+            if v is None:
+                code = None
+            elif type(v) is str:
+                code = v.strip()
+                if not 0 < len(code) <= MAX_CODE_CHARS:
+                    if v != "" and not failed:
+                        return None  # unusable: malformed, extract says so
+                    code = None
+            else:
+                code = as_code(v)
+                if code is None and not failed:
+                    return None
+        else:
+            raw_codes: list[str] = []
+            unusable = False
+            for parts in code_parts:
+                v = d
+                for part in parts:  # get_path, inline, for JSON objects
+                    v = v.get(part) if type(v) is dict else _step(v, part)
+                    if v is None:
+                        break
+                if v is None:
+                    continue
+                c = as_code(v)
+                if c is None:
+                    unusable = unusable or v != ""
+                else:
+                    raw_codes.append(c)
+            code = _pick_code(raw_codes, known, vague)
+            if unusable and code is None and not failed:
+                return None
+        message = None
+        mv: Any
+        if flat_messages:
+            for m in message_fields:
+                mv = d.get(m)
+                if mv is not None:
+                    message = as_message(mv)
+                    break
+        else:
+            for parts in message_parts:
+                mv = d
+                for part in parts:
+                    mv = mv.get(part) if type(mv) is dict else _step(mv, part)
+                    if mv is None:
+                        break
+                if mv is not None:
+                    message = as_message(mv)
+                    break
+        if item_readers:
+            items: list[FailedItem] = []
+            for field, read_items in item_readers:
+                data = d.get(field) if "." not in field else get_path(d, field)
+                if type(data) is list and data:
+                    items += read_items(data, known)
+            if items:
+                first = items[0]
+                return first.code, first.message, tuple(items)
+        if code is not None and code in success_codes:
+            if not failed:
+                return None  # a success
+            code = None
+        return code, message, ()
+
+    return read
+
+
 def _from_items(items: list[FailedItem]) -> Envelope:
     first = items[0]
     return Envelope(code=first.code, message=first.message, items=tuple(items))
+
+
+def _items_reader(
+    s: ItemsSpec, vague: Sequence[str]
+) -> Callable[[list[Any], Any], list[FailedItem]]:
+    """``_failed_items`` for one item shape, its fields looked up once."""
+    codes = tuple(s.code_fields)
+    messages = tuple(s.message_fields)
+    flag_field = s.success_field or None
+    if not all(f and "." not in f for f in (*codes, *messages, flag_field or "x")):
+        return lambda data, known: _failed_items(data, s, known, vague)
+    all_failed = bool(s.all_failed)
+    ok_codes = frozenset(s.success_codes)
+    one = codes[0] if len(codes) == 1 else None
+
+    def read_items(data: list[Any], known: Any) -> list[FailedItem]:
+        out = []
+        for index, item in enumerate(data[:MAX_ITEMS]):
+            if type(item) is not dict:  # a JSON value: no other mapping
+                continue
+            if flag_field is not None:
+                flag = item.get(flag_field)
+                if flag is True:
+                    continue
+            else:
+                flag = None
+            code: str | None
+            if one is not None:  # one code field: _pick_code of one candidate is it
+                v = item.get(one)
+                if type(v) is str:
+                    v = v.strip()
+                    code = v if 0 < len(v) <= MAX_CODE_CHARS else None
+                else:
+                    code = None if v is None else as_code(v)
+            else:
+                found = [c for c in (as_code(item.get(f)) for f in codes) if c is not None]
+                code = _pick_code(found, known, vague)
+            if not (all_failed or flag is False or (code is not None and code not in ok_codes)):
+                continue
+            message = None
+            for f in messages:
+                mv = item.get(f)
+                if mv is not None:
+                    message = as_message(mv)
+                    break
+            out.append(FailedItem(index, code, message))
+        return out
+
+    return read_items
 
 
 def _failed_items(
@@ -513,6 +709,40 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
+@lru_cache(maxsize=256)
+def _prefilter(pattern: str) -> Prefilter:
+    return Prefilter(pattern)
+
+
+def hint_checks(shape: ShapeSpec) -> tuple[tuple[str | None, Prefilter | None], ...]:
+    """What ``may_hint`` looks at: each body or message hint's field, or its
+    message regex's prefilter (header hints are left out: no headers here)."""
+    return tuple(
+        (h.body_field or None, _prefilter(h.message_regex) if h.message_regex else None)
+        for h in shape.retry_hints
+        if not h.header and (h.body_field or h.message_regex)
+    )
+
+
+def may_hint(
+    checks: tuple[tuple[str | None, Prefilter | None], ...], parsed: Any, message: str | None
+) -> bool:
+    """False when ``body_hint`` surely finds nothing: no hinted field in the
+    body, and no message its regexes could match."""
+    lowered: Any = False
+    for field, prefilter in checks:
+        if field is not None:
+            if get_path(parsed, field) is not None:
+                return True
+        elif prefilter is not None and message:
+            if lowered is False:
+                text = message[:1024]
+                lowered = text.lower() if text.isascii() else None
+            if prefilter.may_match(message, lowered):
+                return True
+    return False
+
+
 def body_hint(
     shape: ShapeSpec,
     parsed: Any,
@@ -533,7 +763,12 @@ def body_hint(
         if hint.body_field:
             value = get_path(parsed, hint.body_field) if parsed is not None else None
         elif hint.message_regex and message:
-            m = _regex(hint.message_regex).search(message[:1024])
+            text = message[:1024]
+            if not _prefilter(hint.message_regex).may_match(
+                text, text.lower() if text.isascii() else None
+            ):
+                continue
+            m = _regex(hint.message_regex).search(text)
             value = m.group(1) if m and m.groups() else None
         if value is None:
             continue

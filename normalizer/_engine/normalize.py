@@ -27,13 +27,25 @@ from json.scanner import make_scanner
 
 from .._core.arguments import code_of, status_of
 from .._core.errors import ArgumentTypeError, UnknownExchangeError
-from .._core.table import Entry, Probe, Rule, RuleSet
-from .._core.text import bound, html_title, strip_tags
+from .._core.table import Probe, RuleSet
+from .._core.text import MAX_MESSAGE_CHARS, _fold, html_title, strip_tags
 from .._core.vocabulary import Category, Operation, operation_of
 from .._formats.registry import GENERIC, ONTOLOGY, Registry, exchanges, on_change, registry
 from . import generic
 from .ccxt import class_fallback, is_ccxt_error, is_ccxt_error_class, recover
-from .envelope import MAX_RETRY_S, extract, header_hint, header_value, longest, wait_of
+from .envelope import (
+    MAX_RETRY_S,
+    FailedItem,
+    compile_reader,
+    extract,
+    header_hint,
+    header_value,
+    hint_checks,
+    longest,
+    may_hint,
+    resolve_code,
+    wait_of,
+)
 from .envelope import body_hint as _body_hint
 from .results import NO_RAW, NormalizedError, RawInput
 from .transport import _REFINABLE, _kind_of_class, response_of, transport_kind
@@ -42,10 +54,6 @@ TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
     from typing import Any
 
-    from .._core.vocabulary import Outcome
-
-    #: category, subcategory, outcome, rule id, why, source URL
-    Decided = tuple[Category, str | None, Outcome, str | None, str | None, str | None]
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -67,7 +75,9 @@ MAX_RETRY_AFTER_S = MAX_RETRY_S
 MAX_NUMBER_DIGITS = 100
 
 _make = NormalizedError._make
+_new = tuple.__new__
 _UNKNOWN_OUTCOME = ONTOLOGY.outcome_of(Category.UNKNOWN, None)
+_UNMAPPED = "UNKNOWN.UNMAPPED"
 
 # ------------------------------------------------------------- the inputs
 
@@ -196,16 +206,40 @@ def _shown(value: object) -> str:
 # ------------------------------------------------------------- classifying
 
 
+#: What a rule decided, without the input: category, subcategory, outcome,
+#: rule id, why, source URL, and the documented code the message lent (or None).
+#: The category is None when no rule matched.
+_NO_RULE = (None, None, None, None, None, None, None)
+
+
 @lru_cache(maxsize=16384)
-def _classify(
+def _verdict(
     rs: RuleSet,
     code: str | None,
     message: str | None,
     status: int | None,
     operation: Operation | None,
     transport: str | None,
-) -> tuple[Rule | None, Entry | None]:
-    return rs.select(Probe(code, message, status, operation, transport))
+) -> tuple[Any, ...]:
+    """The rules' decision for one bounded input (kept: the same few errors recur)."""
+    if rs.name == GENERIC:  # venue-free rules, then the word model (_engine/generic.py)
+        d = generic.decide(rs, code, message, status, operation, transport)
+        if d is None:
+            return _NO_RULE
+        return (d.category, d.subcategory, d.outcome, d.rule_id, d.why, d.source_url, None)
+    rule, entry = rs.select(Probe(code, message, status, operation, transport))
+    documented = entry.code if entry is not None and entry.code != code else None
+    if rule is None:
+        return (*_NO_RULE[:6], documented)
+    return (
+        rule.category,
+        rule.subcategory,
+        rule.outcome,
+        rule.id,
+        rule.why,
+        rule.source_url,
+        documented,
+    )
 
 
 def _result(
@@ -222,53 +256,20 @@ def _result(
     item_index: int | None = None,
     items: tuple[NormalizedError, ...] = (),
 ) -> NormalizedError:
-    bounded = bound(message) if message is not None else None
-    kept = (
-        message
-        if message is None or len(message) <= MAX_KEPT_MESSAGE
-        else message[:MAX_KEPT_MESSAGE]
-    )
-    if rs.name == GENERIC:  # venue-free rules, then the word model (_engine/generic.py)
-        d = _classify_generic(rs, code, bounded, status, op, transport)
-        decided = _unmatched(no_match) if d is None else _decided_by(d)
-        documented = None
-    else:
-        rule, entry = _classify(rs, code, bounded, status, op, transport)
-        documented = entry.code if entry is not None and entry.code != code else None
-        decided = _unmatched(no_match) if rule is None else _decided_by(rule)
-    return _record(
-        rs, decided, code, status, kept, retry_s, op, documented, item_index, items, notes, raw
-    )
-
-
-def _decided_by(d: Rule | generic.Decision) -> Decided:
-    """What a rule (or the generic profile's decision) contributes to a result."""
-    if isinstance(d, Rule):
-        return (d.category, d.subcategory, d.outcome, d.id, d.why, d.source_url)
-    return (d.category, d.subcategory, d.outcome, d.rule_id, d.why, d.source_url)
-
-
-def _unmatched(sub: str) -> Decided:
-    return (Category.UNKNOWN, sub, _UNKNOWN_OUTCOME, None, None, None)
-
-
-def _record(
-    rs: RuleSet,
-    decided: Decided,
-    code: str | None,
-    status: int | None,
-    message: str | None,
-    retry_s: float | None,
-    op: Operation | None,
-    documented: str | None,
-    item_index: int | None,
-    items: tuple[NormalizedError, ...],
-    notes: tuple[str, ...],
-    raw: RawInput,
-) -> NormalizedError:
     """One result, its fields in the record's order (the one place that knows it)."""
-    category, sub, outcome, rule_id, why, url = decided
-    return _make(
+    if message is None:
+        bounded = kept = None
+    else:
+        n = len(message)
+        bounded = message if n <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS]
+        kept = message if n <= MAX_KEPT_MESSAGE else message[:MAX_KEPT_MESSAGE]
+    category, sub, outcome, rule_id, why, url, documented = _verdict(
+        rs, code, bounded, status, op, transport
+    )
+    if category is None:
+        category, sub, outcome = Category.UNKNOWN, no_match, _UNKNOWN_OUTCOME
+    return _new(
+        NormalizedError,
         (
             rs.name,
             category,
@@ -276,7 +277,7 @@ def _record(
             outcome,
             code,
             status,
-            message,
+            kept,
             rule_id,
             why,
             url,
@@ -287,29 +288,26 @@ def _record(
             items,
             notes,
             raw,
-        )
+        ),
     )
-
-
-@lru_cache(maxsize=16384)
-def _classify_generic(
-    rs: RuleSet,
-    code: str | None,
-    message: str | None,
-    status: int | None,
-    operation: Operation | None,
-    transport: str | None,
-) -> generic.Decision | None:
-    return generic.decide(rs, code, message, status, operation, transport)
 
 
 def clear_caches() -> None:
     """Forget every remembered decision (the rules or the generic model changed)."""
-    _classify.cache_clear()
-    _classify_generic.cache_clear()
+    _verdict.cache_clear()
     with _memo_lock:
         _seen.clear()
         _seen_errors.clear()
+
+
+def forget_everything() -> None:
+    """``clear_caches`` and the caches below it (folded text, error strings'
+    codes): every message is then seen for the first time, as in a fresh
+    process with the exchange's rules loaded (the bench's "first sight",
+    ``bench/latency.py``, and tests of the cold path)."""
+    clear_caches()
+    _fold.cache_clear()
+    resolve_code.cache_clear()
 
 
 def _unknown(
@@ -323,8 +321,27 @@ def _unknown(
     raw: RawInput,
     notes: tuple[str, ...] = (),
 ) -> NormalizedError:
-    return _record(
-        rs, _unmatched(sub), code, status, message, retry_s, op, None, None, (), notes, raw
+    return _new(
+        NormalizedError,
+        (
+            rs.name,
+            Category.UNKNOWN,
+            sub,
+            _UNKNOWN_OUTCOME,
+            code,
+            status,
+            message,
+            None,
+            None,
+            None,
+            retry_s,
+            op,
+            None,
+            None,
+            (),
+            notes,
+            raw,
+        ),
     )
 
 
@@ -337,7 +354,8 @@ def _unknown(
 MAX_MEMO_TEXT = 4096
 MAX_MEMO = 8192
 _seen: dict[tuple[Any, ...], NormalizedError] = {}
-_seen_errors: dict[tuple[Any, ...], NormalizedError] = {}
+#: an exception's key -> the fields of its result but raw (each call adds its own)
+_seen_errors: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _memo_lock = _thread.allocate_lock()
 _NONE = type(None)
 _KEY_CODE = (_NONE, str, int)  # exact types: no bool, whose True == 1
@@ -345,10 +363,9 @@ _KEY_TEXT = (_NONE, str, bytes)
 _RAW = RawInput._make
 _RAW_INDEX = NormalizedError._fields.index("raw")
 assert len(NormalizedError._fields) - 1 == _RAW_INDEX
-_new = tuple.__new__
 
 
-def _remember(table: dict[tuple[Any, ...], NormalizedError], key: Any, value: Any) -> None:
+def _remember(table: dict[tuple[Any, ...], Any], key: Any, value: Any) -> None:
     with _memo_lock:
         if len(table) >= MAX_MEMO:
             table.clear()
@@ -421,12 +438,33 @@ def normalize(
             hit = _seen.get(key)
             if hit is not None:
                 return hit
-            raw = _RAW((body, http_status, headers, code, message, None))
-            result, volatile = _guarded(
-                rs, code, message, http_status, body, headers, None, op, raw
-            )
+            raw = _new(RawInput, (body, http_status, headers, code, message, None))
+            fast = None
+            if (
+                code is None
+                and message is None
+                and type(body) is str
+                and (
+                    http_status is None or (type(http_status) is int and 100 <= http_status <= 599)
+                )
+            ):
+                try:
+                    fast = _object_body(rs, body, http_status, op, raw)
+                except Exception:  # a bug of ours: logged, and the general path decides
+                    import logging
+
+                    logging.getLogger("normalizer").exception(
+                        "the compiled reader of %s failed; the general path decides", rs.name
+                    )
+                    fast = None
+            if fast is None:
+                fast = _guarded(rs, code, message, http_status, body, headers, None, op, raw)
+            result, volatile = fast
             if not volatile:
-                _remember(_seen, key, result)
+                if len(_seen) >= MAX_MEMO:
+                    with _memo_lock:
+                        _seen.clear()
+                _seen[key] = result
             return result
     elif not isinstance(error, BaseException):
         raise ArgumentTypeError("error", "an exception or None", error)
@@ -456,15 +494,15 @@ def normalize(
             chain = _error_key(error)
         if chain is not None:
             ekey = (rs, chain, op)
-            seen = _seen_errors.get(ekey)
-            if seen is None:
+            kept = _seen_errors.get(ekey)
+            if kept is None:
                 seen, volatile = _guarded(rs, None, None, None, None, None, error, op, NO_RAW)
+                kept = seen[:_RAW_INDEX]
                 if not volatile:
-                    _remember(_seen_errors, ekey, seen)
-            # the shared result with the caller's own exception as raw (the last field)
+                    _remember(_seen_errors, ekey, kept)
+            # the shared result's fields with the caller's own exception as raw (the last)
             return _new(
-                NormalizedError,
-                (*seen[:_RAW_INDEX], _new(RawInput, (None, None, None, None, None, error))),
+                NormalizedError, (*kept, _new(RawInput, (None, None, None, None, None, error)))
             )
     raw = _RAW((body, http_status, headers, code, message, error))
     return _guarded(rs, code, message, http_status, body, headers, error, op, raw)[0]
@@ -630,6 +668,106 @@ _ITEMS_INDEX = _F.index("items")
 _NOTES_INDEX = _F.index("notes")
 
 
+def _batch(
+    rs: RuleSet,
+    found: tuple[FailedItem, ...],
+    same: bool,
+    code: str | None,
+    message: str | None,
+    status: int | None,
+    op: Operation | None,
+    retry_s: float | None,
+    raw: RawInput,
+    notes: list[str] | tuple[str, ...],
+) -> NormalizedError:
+    """A batch answer's result: every failed item decided, the whole decided by
+    the first failed item's (``same``) or by the code and message given."""
+    items = tuple(
+        [
+            _result(rs, i.code, i.message, status, op, None, retry_s, raw, _UNMAPPED, (), i.index)
+            for i in found
+        ]
+    )
+    if same:  # the first failed item's decision (code and message are its own)
+        code, message = found[0].code, found[0].message
+    return _result(
+        rs,
+        code,
+        message,
+        status,
+        op,
+        None,
+        retry_s,
+        raw,
+        "UNKNOWN.UNMAPPED",
+        tuple(notes),
+        None,
+        items,
+    )
+
+
+# ------------------------------------------------------ a JSON object body
+#
+# The call a router makes most: the body text of a failed request, perhaps its
+# status, nothing else. Read by the exchange's compiled reader
+# (``envelope.compile_reader``); whatever the reader leaves (a success, a
+# malformed body, warnings, headers, ...) takes the general path (``_decide``),
+# and a test holds both paths equal.
+
+_readers: dict[RuleSet, tuple[Any, Any, Any]] = {}
+
+
+def _reading_of(rs: RuleSet) -> tuple[Any, Any, Any]:
+    """The exchange's compiled reader (None for the generic profile, whose
+    fields are guesses), its shape, and what tells whether the body or message
+    may hold a wait hint (``envelope.may_hint``)."""
+    shape = rs.spec.response
+    reader = None if rs.name == GENERIC else compile_reader(shape)
+    reading = (reader, shape, hint_checks(shape))
+    if len(_readers) >= 64:
+        _readers.clear()
+    _readers[rs] = reading
+    return reading
+
+
+def _object_body(
+    rs: RuleSet, body: str, status: int | None, op: Operation | None, raw: RawInput
+) -> tuple[NormalizedError, bool] | None:
+    """The result of a body that is a JSON object as text (and whether it depends
+    on the time), or None when the general path must decide."""
+    reader, shape, hints = _readers.get(rs) or _reading_of(rs)
+    if reader is None or not 0 < len(body) <= MAX_BODY_BYTES or body[0] != "{":
+        return None
+    try:
+        parsed, end = _scan(body, 0)
+    except (StopIteration, ValueError, RecursionError):
+        return None
+    if end != len(body) or type(parsed) is not dict:
+        return None
+    got = reader(parsed, rs.known_codes)
+    if got is None:
+        return None
+    code, message, found = got
+    retry_s = at = now = None
+    if hints and may_hint(hints, parsed, message):
+        now = time.time()
+        retry_s, at = _body_hint(shape, parsed, message, code=code, status=status, now=now)
+    if found:
+        result = _batch(rs, found, True, code, message, status, op, retry_s, raw, ())
+    else:
+        nothing = code is None and message is None and status is None
+        no_match = "UNKNOWN.MALFORMED" if nothing else "UNKNOWN.UNMAPPED"
+        result = _result(rs, code, message, status, op, None, retry_s, raw, no_match, ())
+    if at is not None and now is not None:
+        wait = longest(result.retry_after_s, max(at - now, 0.0))
+        if wait != result.retry_after_s:
+            values = list(result)
+            values[_RETRY_INDEX] = wait
+            result = _make(tuple(values))
+        return result, True
+    return result, False
+
+
 def _decide(
     rs: RuleSet,
     code: Any,
@@ -669,44 +807,10 @@ def _decide(
                 shape, parsed, the_message, code=the_code, status=status, now=now
             )
         if env.items:
-            items = tuple(
-                _result(
-                    rs,
-                    item.code,
-                    item.message,
-                    status,
-                    op,
-                    None,
-                    retry_s,
-                    raw,
-                    "UNKNOWN.UNMAPPED",
-                    (),
-                    item.index,
-                )
-                for item in env.items
-            )
-            first = (
-                items[0]
-                if the_code == env.code and the_message == env.message
-                else _result(
-                    rs,
-                    the_code,
-                    the_message,
-                    status,
-                    op,
-                    None,
-                    retry_s,
-                    raw,
-                    "UNKNOWN.UNMAPPED",
-                    (),
-                )
-            )
-            values = list(first)
-            values[_ITEM_INDEX] = None
-            values[_ITEMS_INDEX] = items
-            values[_NOTES_INDEX] = tuple(notes)
-            values[_RAW_INDEX] = raw
-            return _make(tuple(values)), at
+            same = the_code == env.code and the_message == env.message
+            return _batch(
+                rs, env.items, same, the_code, the_message, status, op, retry_s, raw, notes
+            ), at
         said_ok = env.success or (the_code is not None and the_code in shape.success_codes)
         if said_ok and (status is None or status < 400):
             return _unknown(

@@ -141,7 +141,11 @@ def recommend(
         # the common call: the bundled policy and plain arguments. The key holds
         # only values of exact types, stored once they were proven valid.
         fkey = (
-            (err[0], err[1], err[2], err[11] if operation is None else operation, idempotent),
+            err[0],
+            err[1],
+            err[2],
+            err[11] if operation is None else operation,
+            idempotent,
             attempt,
         )
         fast = _fast.get(fkey)
@@ -237,8 +241,9 @@ class _Plan:
 _plans: dict[tuple[Any, ...], tuple[Policy, _Plan]] = {}
 MAX_PLANS = 8192
 #: the same for the bundled policy, keyed by the caller's arguments as given
-#: (their exact types checked first): ((exchange, category, subcategory,
-#: operation, idempotent), attempt) -> (policy, plan)
+#: (their exact types checked first): (exchange, category, subcategory,
+#: operation, idempotent, attempt) -> (policy, plan); idempotent is a bool and
+#: attempt an int, never True (type checked), so the two cannot be confused
 _fast: dict[tuple[Any, ...], tuple[Policy, _Plan]] = {}
 
 

@@ -1,0 +1,149 @@
+"""Literal prefilters: the text a regular expression cannot match without.
+
+A rule's message regex is searched in every message no cheaper condition
+ruled out, and a regex searched case-insensitively over a message costs
+microseconds (``re`` cannot use its literal-prefix scan under IGNORECASE).
+Most of them name words: ``insufficient (balance|funds)`` cannot match a
+message in which neither ``insufficient`` appears, and ``in`` over a short
+string costs tens of nanoseconds. ``required(pattern)`` derives such words
+from the pattern's parse tree, soundly:
+
+- the answer is a tuple of lowercase ASCII strings of which at least one is a
+  substring of ``text.lower()`` whenever the pattern, compiled with
+  ``re.IGNORECASE``, matches anywhere in an ASCII ``text``;
+- ``()`` means it can never match an ASCII text (every way through needs a
+  character no ASCII character equals, even ignoring case: CJK text);
+- ``None`` means nothing could be derived: the regex must always be searched.
+
+Only ASCII texts are prefiltered (``Prefilter.may_match``): under
+IGNORECASE a non-ASCII character can equal an ASCII one (the Kelvin sign
+``K`` and ``k``; the long ``ſ`` and ``s``), which lowering does not show. The
+parse tree comes from the interpreter's own parser (``re._parser``); a
+pattern it cannot read, or a node this module does not know, yields ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+TYPE_CHECKING = False  # typing is not imported at start-up
+if TYPE_CHECKING:
+    from typing import Any
+
+#: Alternatives kept per pattern; more and the prefilter costs what it saves.
+MAX_ALTERNATIVES = 16
+#: Beyond this depth of groups the tree is not read (a pattern is the rules' author's).
+_MAX_DEPTH = 40
+
+
+@lru_cache(maxsize=512)
+def _ascii_equal(char: str) -> bool:
+    """Whether some ASCII character equals ``char`` ignoring case (in ``re``'s sense)."""
+    pattern = re.compile(re.escape(char), re.IGNORECASE)
+    return any(pattern.fullmatch(chr(a)) for a in range(128))
+
+
+def _best(needs: list[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """Of several requirements that all hold, the one that rules out most."""
+    if not needs:
+        return None
+    if any(not n for n in needs):
+        return ()
+    return max(needs, key=lambda n: (min(len(s) for s in n), -len(n)))
+
+
+def _sequence(items: Any, depth: int) -> tuple[str, ...] | None:
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    needs: list[tuple[str, ...]] = []
+    run: list[str] = []
+
+    def close() -> None:
+        if run:
+            needs.append(("".join(run),))
+            run.clear()
+
+    for op, av in items:
+        if op is c.LITERAL:
+            ch = chr(av)
+            if ch.isascii():
+                run.append(ch.lower())
+                continue
+            close()
+            if not _ascii_equal(ch):
+                return ()  # a character no ASCII text holds
+            continue
+        close()
+        if op is c.SUBPATTERN:
+            need = _tree(av[-1], depth + 1)
+        elif op is c.BRANCH:
+            need = _branch(av[1], depth + 1)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)):
+            low, _high, sub = av
+            need = _tree(sub, depth + 1) if low >= 1 else None
+        elif op is getattr(c, "ATOMIC_GROUP", None):
+            need = _tree(av, depth + 1)
+        elif op in (c.AT, c.IN, c.ANY, c.NOT_LITERAL, c.CATEGORY, c.ASSERT, c.ASSERT_NOT):
+            need = None  # zero-width, or one character of a set: no literal
+        else:
+            raise ValueError(f"unknown node {op}")  # read as "nothing derived"
+        if need is not None:
+            needs.append(need)
+    close()
+    return _best(needs)
+
+
+def _branch(alternatives: Any, depth: int) -> tuple[str, ...] | None:
+    out: list[str] = []
+    for alt in alternatives:
+        need = _tree(alt, depth)
+        if need is None:
+            return None
+        out += need  # () adds nothing: that way can never match
+    unique = tuple(dict.fromkeys(out))
+    return unique if len(unique) <= MAX_ALTERNATIVES else None
+
+
+def _tree(items: Any, depth: int) -> tuple[str, ...] | None:
+    if depth > _MAX_DEPTH:
+        return None
+    return _sequence(items, depth)
+
+
+def required(pattern: str) -> tuple[str, ...] | None:
+    """The literals a match of ``pattern`` (IGNORECASE) in ASCII text needs
+    one of; ``()`` when it can never match ASCII text; None when unknown."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        tree = _parser.parse(pattern, re.IGNORECASE)
+        need = _tree(list(tree), 0)
+    except Exception:  # an unknown node or an unreadable pattern: no prefilter
+        return None
+    if need is not None and any(not s.strip() for s in need):
+        return None  # only white space: not worth a check
+    return need
+
+
+class Prefilter:
+    """One regex's literal requirement, checked on the lowered ASCII text."""
+
+    __slots__ = ("need",)
+
+    def __init__(self, pattern: str) -> None:
+        self.need = required(pattern)
+
+    def may_match(self, text: str, lowered: str | None) -> bool:
+        """False only when the regex surely does not match ``text``.
+
+        ``lowered`` is ``text.lower()`` when ``text`` is ASCII, else None
+        (a non-ASCII text is never prefiltered).
+        """
+        need = self.need
+        if need is None or lowered is None:
+            return True
+        for literal in need:  # noqa: SIM110 - a generator in any() costs more than this loop
+            if literal in lowered:
+                return True
+        return False

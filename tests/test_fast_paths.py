@@ -1,0 +1,366 @@
+"""The speed work's shortcuts agree with the general code they stand in for.
+
+Each shortcut of issue 9 has a general twin that stays the reference:
+
+- ``envelope.compile_reader`` (a reader per exchange's shape) and ``extract``;
+- ``normalize()``'s JSON object path (``_object_body``) and the general path
+  (``_guarded``);
+- the ASCII shortcut of ``fold`` and the full Unicode fold;
+- a regex's literal prefilter (``_core/literals.py``) and the regex itself;
+- the head/tail index of documented templates and a scan of all of them;
+- ``select`` stopping early in each group sorted strongest first.
+
+The tests run the recorded bodies of every venue's rule tests and generated
+hostile ones (strings where numbers are expected, floats for ints, huge
+numbers, nested junk) through both twins.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+import normalizer
+from normalizer._core.literals import Prefilter, required
+from normalizer._core.table import Probe, RuleSet
+from normalizer._core.text import _fold, _fold_general
+from normalizer._engine import normalize as engine
+from normalizer._engine.envelope import compile_reader, extract
+from normalizer._engine.results import RawInput
+from normalizer._formats.registry import GENERIC, registry
+
+ROOT = Path(__file__).resolve().parent.parent
+VENUES = [v for v in normalizer.exchanges()]
+
+
+def _recorded_bodies() -> list[tuple[str, str, Any]]:
+    out = []
+    for venue in VENUES:
+        path = ROOT / "rules" / venue / "tests.yaml"
+        if not path.exists():
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for case in data.get("cases", []):
+            body = case.get("input", {}).get("body")
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body, ensure_ascii=False)
+            if isinstance(body, str):
+                out.append((venue, body, case.get("input", {}).get("http_status")))
+    return out
+
+
+#: MEXC keeps no rule tests as data (tests/test_normalize.py holds its cases): its shapes
+_MEXC = [
+    ("mexc", '{"code":10101,"msg":"Insufficient balance"}', 400),
+    ("mexc", '{"success":false,"code":123456,"message":"Oversold"}', 400),
+    ("mexc", '{"code":"700003","msg":"Timestamp for this request is outside the window."}', 400),
+    ("mexc", '{"code":0,"msg":"success"}', 200),
+    ("mexc", '{"msg":"No permission to access the endpoint.","code":700007}', 403),
+]
+RECORDED = _recorded_bodies() + _MEXC
+
+
+def test_the_recorded_bodies_cover_every_venue() -> None:
+    """The comparisons below run on the recorded bodies of every venue that has them."""
+    assert {v for v, _, _ in RECORDED} == set(VENUES)
+    assert len(RECORDED) > 250
+
+
+def _same_as_extract(venue: str, parsed: Any) -> None:
+    rs = registry().get(venue)
+    shape = rs.spec.response
+    got = compile_reader(shape)(parsed, rs.known_codes)
+    env = extract(shape, parsed, known_codes=rs.known_codes)
+    if got is None:
+        return  # the reader left it to extract
+    code, message, items = got
+    assert not env.success, (parsed, env)
+    assert not env.malformed, (parsed, env)
+    assert not env.warnings, (parsed, env)
+    assert (code, message, items) == (env.code, env.message, env.items), (parsed, env)
+
+
+@pytest.mark.parametrize(("venue", "body", "status"), RECORDED)
+def test_compiled_reader_agrees_with_extract_on_recorded_bodies(
+    venue: str, body: str, status: Any
+) -> None:
+    """Invariant: on a recorded body, the compiled reader answers what extract
+    answers, or leaves the body to it."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return
+    if isinstance(parsed, dict):
+        _same_as_extract(venue, parsed)
+
+
+def test_compiled_reader_answers_most_recorded_error_bodies() -> None:
+    """The shortcut is taken: most recorded object bodies are read by it."""
+    answered = total = 0
+    for venue, body, _ in RECORDED:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            continue
+        if not isinstance(parsed, dict):
+            continue
+        rs = registry().get(venue)
+        total += 1
+        answered += compile_reader(rs.spec.response)(parsed, rs.known_codes) is not None
+    assert answered / total > 0.8, (answered, total)
+
+
+def _field_names(venue: str) -> list[str]:
+    shape = registry().get(venue).spec.response
+    names = {p.split(".")[0] for p in (*shape.code_fields, *shape.message_fields)}
+    for s in shape.item_shapes:
+        names.add(s.field.split(".")[0])
+        names.update(s.code_fields)
+        names.update(s.message_fields)
+        if s.success_field:
+            names.add(s.success_field)
+    if shape.success_field:
+        names.add(shape.success_field)
+    if shape.error_strings is not None:
+        names.add(shape.error_strings.field)
+    names.update(["data", "error", "list", "retExtInfo", "failureList", "error_response"])
+    return sorted(n for n in names if n)
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(["0", "1", "58102", "  ", "", "EOrder:Insufficient funds", "WGeneral:x"]),
+    st.sampled_from(["00000", "200000", "UNKNOWN_FAILURE_REASON", "INSUFFICIENT_FUND"]),
+)
+
+
+def _bodies(venue: str) -> st.SearchStrategy[dict[str, Any]]:
+    names = _field_names(venue)
+    keys = st.sampled_from(names) | st.text(max_size=8)
+
+    def nested(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=5)
+
+    values = st.recursive(_scalars, nested, max_leaves=12)
+    return st.dictionaries(keys, values, max_size=7)
+
+
+@given(data=st.data(), venue=st.sampled_from(VENUES))
+def test_compiled_reader_never_disagrees_with_extract_on_hostile_bodies(
+    data: st.DataObject, venue: str
+) -> None:
+    """Invariant: whatever a JSON object holds in the exchange's fields (wrong
+    types, huge numbers, nested junk), the reader answers what extract answers
+    or leaves it to extract."""
+    _same_as_extract(venue, data.draw(_bodies(venue)))
+
+
+def _general(venue: str, body: str, status: Any) -> Any:
+    rs = registry().get(venue)
+    raw = RawInput._make((body, status, None, None, None, None))
+    return engine._guarded(rs, None, None, status, body, None, None, None, raw)[0]
+
+
+def _fast(venue: str, body: str, status: Any) -> Any:
+    rs = registry().get(venue)
+    raw = RawInput._make((body, status, None, None, None, None))
+    got = engine._object_body(rs, body, status, None, raw)
+    return None if got is None else got[0]
+
+
+@pytest.mark.parametrize(("venue", "body", "status"), RECORDED)
+def test_the_json_object_path_equals_the_general_path(venue: str, body: str, status: Any) -> None:
+    """Invariant: the result normalize() builds on its JSON object path is the
+    one the general path builds (deadlines aside: those depend on the clock)."""
+    if not (status is None or (type(status) is int and 100 <= status <= 599)):
+        return
+    fast = _fast(venue, body, status)
+    if fast is None:
+        return
+    slow = _general(venue, body, status)
+    if fast.retry_after_s is not None or slow.retry_after_s is not None:
+        assert fast._replace(retry_after_s=None) == slow._replace(retry_after_s=None)
+        assert fast.retry_after_s == pytest.approx(slow.retry_after_s, abs=1.0)
+    else:
+        assert fast == slow
+
+
+@given(data=st.data(), venue=st.sampled_from(VENUES), status=st.sampled_from([None, 200, 400, 429]))
+def test_the_json_object_path_equals_the_general_path_on_hostile_bodies(
+    data: st.DataObject, venue: str, status: int | None
+) -> None:
+    """Invariant: for any JSON object body, both paths build the same result."""
+    body = json.dumps(data.draw(_bodies(venue)), allow_nan=True)
+    fast = _fast(venue, body, status)
+    if fast is not None:
+        slow = _general(venue, body, status)
+        assert fast._replace(retry_after_s=None) == slow._replace(retry_after_s=None)
+
+
+def test_the_generic_profile_takes_the_general_path() -> None:
+    """The generic profile's fields are guesses: no compiled reader for it."""
+    rs = registry().get(GENERIC)
+    raw = RawInput._make(('{"code":"1","msg":"x"}', None, None, None, None, None))
+    assert engine._object_body(rs, '{"code":"1","msg":"x"}', None, None, raw) is None
+
+
+# ------------------------------------------------------------------ folding
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_fold_ascii_shortcut_equals_the_unicode_fold(text: str) -> None:
+    """Invariant: on ASCII text, the shortcut folds as the full fold does."""
+    assert _fold.__wrapped__(text) == _fold_general(text)
+
+
+@given(st.text(max_size=40))
+def test_fold_of_any_text_is_the_unicode_fold(text: str) -> None:
+    """Invariant: fold() of any text is the full Unicode fold."""
+    assert _fold.__wrapped__(text) == _fold_general(text)
+
+
+# ------------------------------------------------------- literal prefilters
+
+
+def _all_regexes() -> list[str]:
+    out: set[str] = set()
+    for venue in [*VENUES, GENERIC]:
+        rs = registry().get(venue)
+        for rule in rs.rules:
+            out.update(rule.when.message_regex or ())
+        for hint in rs.spec.response.retry_hints:
+            if hint.message_regex:
+                out.add(hint.message_regex)
+    return sorted(out)
+
+
+REGEXES = _all_regexes()
+
+
+def test_most_rule_regexes_get_a_prefilter() -> None:
+    """The prefilter applies: most of the rules' regexes need a literal."""
+    derived = [p for p in REGEXES if required(p) is not None]
+    assert len(derived) / len(REGEXES) > 0.8, [p for p in REGEXES if required(p) is None]
+
+
+def _examples_of_regex_rules() -> list[str]:
+    out = []
+    for venue in VENUES:
+        for rule in registry().get(venue).rules:
+            if rule.when.message_regex:
+                out.extend(rule.examples)
+    return out
+
+
+@pytest.mark.parametrize("pattern", REGEXES)
+def test_a_prefilter_never_rules_out_a_match_on_the_examples(pattern: str) -> None:
+    """Invariant: when the regex matches an ASCII example, its prefilter lets it."""
+    compiled = re.compile(pattern, re.IGNORECASE)
+    pre = Prefilter(pattern)
+    for text in _examples_of_regex_rules():
+        if text.isascii() and compiled.search(text):
+            assert pre.may_match(text, text.lower()), (pattern, text)
+
+
+@given(pattern=st.sampled_from(REGEXES), data=st.data())
+def test_a_prefilter_never_rules_out_a_match(pattern: str, data: st.DataObject) -> None:
+    """Invariant: for any ASCII text the regex matches (generated from the
+    regex itself, and with case and padding changed), the prefilter lets it."""
+    try:
+        text = data.draw(st.from_regex(pattern, fullmatch=False).filter(str.isascii))
+    except Exception:
+        return
+    text = data.draw(st.sampled_from([text, text.upper(), text.swapcase(), f" {text} "]))
+    if re.search(pattern, text, re.IGNORECASE):
+        assert Prefilter(pattern).may_match(text, text.lower())
+
+
+@pytest.mark.parametrize(
+    ("pattern", "need"),
+    [
+        (r"insufficient (balance|funds)", ("insufficient ",)),
+        (r"\bip\b.{0,30}not allowed", ("not allowed",)),
+        (r"(余额不足|资金不足)", ()),
+        (r"a|b.*", ("a", "b")),
+        (r"a?|b", None),
+        (r"(x)\1", None),
+        (r"(?:rate|req) ?limit", ("limit",)),
+    ],
+)
+def test_required_literals_of_known_patterns(pattern: str, need: Any) -> None:
+    """What is derived: the longest literal a match needs; none for CJK on
+    ASCII text; unknown where a way through needs no literal."""
+    assert required(pattern) == need
+
+
+def test_non_ascii_text_is_never_prefiltered() -> None:
+    """The Kelvin sign equals 'k' ignoring case: a non-ASCII text is always searched."""
+    pre = Prefilter("kelvin")
+    assert re.search("kelvin", "\u212aelvin", re.IGNORECASE)
+    assert pre.may_match("\u212aelvin", None)
+
+
+# ------------------------------------------------------ templates and rules
+
+
+def _documented_by_scan(rs: RuleSet, message: str) -> Any:
+    folded = _fold_general(message[:1024])
+    rs.documented("x")  # builds the index
+    exact = rs._exact or {}
+    if folded in exact:
+        return exact[folded]
+    for template, entry in rs._templated:  # strongest first
+        if template.matches(folded):
+            return entry
+    return None
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_the_template_index_finds_what_a_scan_finds(venue: str) -> None:
+    """Invariant: the head/tail index of documented templates answers what a
+    scan of every template (strongest first) answers."""
+    rs = registry().get(venue)
+    messages = [e.message for e in (rs.catalog.entries if rs.catalog else ())][:400]
+    messages += [m + " extra" for m in messages[:50]] + ["x " + m for m in messages[:50]]
+    for message in messages:
+        assert rs.documented(message) is _documented_by_scan(rs, message), message
+
+
+def _select_by_scan(rs: RuleSet, probe: Probe) -> Any:
+    folded = _fold_general(probe.message) if probe.message is not None else None
+    best = None
+    for rule in rs.rules:
+        if rule.matches(probe, folded) and (best is None or rule.specificity > best.specificity):
+            best = rule
+    return best
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_select_stopping_early_picks_what_a_full_scan_picks(venue: str) -> None:
+    """Invariant: the strongest matching rule is found whichever way is used.
+
+    (Ties between rules are refused when a rule set is built, so the strongest
+    is unique.)"""
+    rs = registry().get(venue)
+    for rule in rs.rules:
+        for probe in rs.witness_probes(rule):
+            if rs.documented(probe.message) is not None and (
+                probe.code is None or probe.code not in rs.known_codes
+            ):
+                continue  # a documented message lends its code first
+            got = rs.select(probe)[0]
+            want = _select_by_scan(rs, probe)
+            assert got is want or (
+                got is not None and want is not None and got.specificity == want.specificity
+            ), (probe, got, want)
