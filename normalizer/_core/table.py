@@ -16,17 +16,18 @@ and disagree on the category are refused when the rules compile. Whether two
 message conditions can match the same input is decided on witnesses: each
 rule's examples, its templates and the catalog messages of its codes.
 
-Code-less rules with a message condition are found through one combined
-prefilter (``_MessageIndex``): a dictionary from each rule's longest literal
-piece to the rules that need it, so a message is shown only to the rules whose
-text it contains, instead of to every code-less rule in turn.
+Rules with a code are found by the code. The code-less rules are grouped by
+what the input's status, operation and transport admit (each group kept once
+made), and a rule with a message condition is shown a message only when its
+gate lets it (``Rule.gate``): the message holds one of the literals its
+templates or regexes cannot match without (``_core/literals.py``).
 """
 
 from __future__ import annotations
 
 import marshal
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from .errors import Problem, RuleFileError
 from .frozen import frozen
@@ -362,6 +363,7 @@ class Rule:
     ``outcome`` whether a request it decides took effect."""
 
     __slots__ = (
+        "_gate",
         "_prefilters",
         "_regexes",
         "category",
@@ -421,6 +423,7 @@ class Rule:
         )
         self._regexes: tuple[re.Pattern[str], ...] | None = None  # compiled on first use
         self._prefilters: tuple[Prefilter, ...] | None = None
+        self._gate: Any = _UNSET
         self.has_message = bool(w.message or w.message_regex)
         self.statuses = frozenset(w.http_status) if w.http_status is not None else None
         self.operations = frozenset(w.operation) if w.operation is not None else None
@@ -495,6 +498,43 @@ class Rule:
                 return True
         return False
 
+    @property
+    def gate(self) -> tuple[tuple[str, ...], tuple[str, ...] | None] | None:
+        """What a message needs for the rule's message condition to be worth
+        trying: ``(keys, literals)``, one of the templates' keys (each template's
+        longest literal piece) in the folded message, or (when ``literals`` is
+        not None) one of the regexes' literals in the lowered ASCII message; a
+        non-ASCII message always passes the regexes' part. None when the rule
+        has no message condition, or one of its templates or regexes needs no
+        literal: every message is tried."""
+        gate = self._gate
+        if gate is _UNSET:
+            gate = None
+            if self.has_message:
+                keys = tuple(max(t.parts, key=len) for t in self.templates)
+                needs = [Prefilter(p).need for p in self.when.message_regex or ()]
+                if all(keys) and all(n is not None for n in needs):
+                    literals = tuple(dict.fromkeys(lit for n in needs for lit in n or ()))
+                    gate = (keys, literals if needs else None)
+            self._gate = gate
+        return gate  # type: ignore[no-any-return]
+
+    def admits(self, status: int | None, operation: Any, transport: str | None) -> bool:
+        """Whether the rule's status, operation and transport conditions hold."""
+        w = self.when
+        if self.statuses is not None or w.http_status_range is not None:
+            if status is None:
+                return False
+            in_set = self.statuses is not None and status in self.statuses
+            in_range = w.http_status_range is not None and (
+                w.http_status_range[0] <= status <= w.http_status_range[1]
+            )
+            if not (in_set or in_range):
+                return False
+        if self.operations is not None and operation not in self.operations:
+            return False
+        return self.transports is None or transport in self.transports
+
     def matches(self, probe: Probe, folded: str | None, lowered: Any = _UNSET) -> bool:
         w = self.when
         if self.codes is not None and probe.code not in self.codes:
@@ -503,24 +543,12 @@ class Rule:
             n = probe.code_int
             if n is None or not (w.code_range[0] <= n <= w.code_range[1]):
                 return False
-        if self.statuses is not None or w.http_status_range is not None:
-            s = probe.http_status
-            if s is None:
-                return False
-            in_set = self.statuses is not None and s in self.statuses
-            in_range = w.http_status_range is not None and (
-                w.http_status_range[0] <= s <= w.http_status_range[1]
-            )
-            if not (in_set or in_range):
-                return False
-        if self.operations is not None and probe.operation not in self.operations:
-            return False
-        if self.transports is not None and probe.transport not in self.transports:
+        if not self.admits(probe.http_status, probe.operation, probe.transport):
             return False
         if self.has_message:
             if probe.message is None or folded is None:
                 return False
-            if any(t.matches(folded) for t in self.templates):
+            if self.templates and any(t.matches(folded) for t in self.templates):
                 return True
             message = probe.message
             if lowered is _UNSET:
@@ -552,45 +580,6 @@ def specificity(w: Condition, priority: int, own: bool) -> tuple[int, ...]:
 
 
 _HEAD = 3
-
-
-class _MessageIndex:
-    """Code-less rules, found by the literal text their message needs.
-
-    Each rule with templates only is filed under the longest literal piece
-    of each template; a rule is a candidate for a message only when the folded
-    message contains one of its keys. Rules with a regular expression or no
-    message condition are always candidates. Order (strongest first) is kept.
-    """
-
-    def __init__(self, rules: Sequence[Rule]) -> None:
-        self.rules = tuple(rules)
-        self.always: list[int] = []
-        keyed: dict[str, list[int]] = {}
-        for i, rule in enumerate(self.rules):
-            if rule.when.message_regex or not rule.templates:
-                self.always.append(i)
-                continue
-            for t in rule.templates:
-                key = max(t.parts, key=len)
-                if not key:
-                    self.always.append(i)
-                    break
-                keyed.setdefault(key, []).append(i)
-        self.keys = tuple(keyed.items())
-        self.plain = tuple(r for r in self.rules if not r.has_message)
-        self.always_rules = tuple(self.rules[i] for i in self.always)
-
-    def candidates(self, folded: str | None) -> Iterable[Rule]:
-        if folded is None:
-            return self.plain
-        found = [idx for key, idx in self.keys if key in folded]
-        if not found:
-            return self.always_rules
-        hits = set(self.always)
-        for idx in found:
-            hits.update(idx)
-        return [self.rules[i] for i in sorted(hits)]
 
 
 class RuleSet:
@@ -632,7 +621,8 @@ class RuleSet:
             else:
                 other.append(rule)
         self._other = tuple(other)
-        self._index = _MessageIndex(other)
+        # (status, operation, transport) -> the code-less rules it admits, strongest first
+        self._groups: dict[tuple[Any, ...], tuple[Rule, ...]] = {}
         self.known_codes = self.documented_codes | frozenset(self._by_code)
         if check:
             self.check()
@@ -797,11 +787,17 @@ class RuleSet:
                 return entry
         return None
 
-    def candidates(self, code: str | None, folded: str | None = None) -> Iterable[Rule]:
-        """The rules that may match, strongest first within each group."""
-        if code is not None:
-            yield from self._by_code.get(code, ())
-        yield from self._index.candidates(folded)
+    def _group(self, status: int | None, operation: Any, transport: str | None) -> tuple[Rule, ...]:
+        key = (status, operation, transport)
+        group = self._groups.get(key)
+        if group is None:
+            group = tuple(r for r in self._other if r.admits(status, operation, transport))
+            for rule in group:
+                rule.gate  # noqa: B018 - worked out once, here, not per message
+            if len(self._groups) >= 1024:
+                self._groups.clear()
+            self._groups[key] = group
+        return group
 
     def select(self, probe: Probe) -> tuple[Rule | None, Entry | None]:
         """The winning rule for a probe, and the catalog entry its message fit.
@@ -830,9 +826,26 @@ class RuleSet:
                     break
                 if rule.matches(probe, folded, lowered):
                     best = rule
-        for rule in self._index.candidates(folded):
+        for rule in self._group(probe.http_status, probe.operation, probe.transport):
             if best is not None and rule.specificity <= best.specificity:
                 break
+            gate = rule._gate
+            if gate is not None:  # a message condition: is its text there at all?
+                if folded is None:
+                    continue
+                keys, literals = gate
+                for key in keys:
+                    if key in folded:
+                        break
+                else:
+                    if literals is None:
+                        continue
+                    if lowered is not None:
+                        for literal in literals:
+                            if literal in lowered:
+                                break
+                        else:
+                            continue
             if rule.matches(probe, folded, lowered):
                 best = rule
         return best, entry

@@ -34,6 +34,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from operator import itemgetter
 
 from .._core.arguments import MAX_CODE_CHARS
 from .._core.literals import Prefilter
@@ -82,15 +83,26 @@ class _Plain:
         return f"{type(self).__name__}({shown})"
 
 
-class FailedItem(_Plain):
-    """One failed item of a batch answer (or one of several error strings)."""
+class FailedItem(tuple):  # type: ignore[type-arg]
+    """One failed item of a batch answer (or one of several error strings):
+    ``(index, code, message)``, readable by name. A tuple, so that a reader
+    makes one with ``_item(...)`` at the cost of a tuple."""
 
-    __slots__ = ("code", "index", "message")
+    __slots__ = ()
 
-    def __init__(self, index: int, code: str | None, message: str | None) -> None:
-        self.index = index
-        self.code = code
-        self.message = message
+    def __new__(cls, index: int, code: str | None, message: str | None) -> FailedItem:
+        return tuple.__new__(cls, (index, code, message))
+
+    index: int = property(itemgetter(0))  # type: ignore[assignment]
+    code: str | None = property(itemgetter(1))  # type: ignore[assignment]
+    message: str | None = property(itemgetter(2))  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FailedItem(index={self[0]!r}, code={self[1]!r}, message={self[2]!r})"
+
+
+def _item(index: int, code: str | None, message: str | None) -> FailedItem:
+    return tuple.__new__(FailedItem, (index, code, message))
 
 
 class Envelope(_Plain):
@@ -213,8 +225,12 @@ def _first(obj: Any, paths: Sequence[str]) -> Any:
 
 
 def _squash(code: str) -> str:
-    """A code's comparison form: no space around ``:``, case kept."""
-    return re.sub(r"\s*:\s*", ":", code.strip())
+    """A code's comparison form: no space around ``:``, case kept (split and
+    strip: linear, where a regex over runs of white space is not)."""
+    code = code.strip()
+    if ":" not in code:
+        return code
+    return ":".join([part.strip() for part in code.split(":")])
 
 
 @lru_cache(maxsize=64)
@@ -392,6 +408,8 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
     success_codes = frozenset(shape.success_codes)
     vague = tuple(shape.vague_codes)
     strings_field = strings.field if strings is not None else ""
+    flat_strings = bool(strings_field) and "." not in strings_field
+    flat_flag = success_field is not None and "." not in success_field
     warning_prefixes = tuple(strings.warning_prefixes) if strings is not None else ()
     separator = strings.separator if strings is not None else ":"
     # the common shape: one top-level code field, top-level message fields
@@ -405,13 +423,15 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
 
     def read(d: dict[str, Any], known: frozenset[str]) -> Any:
         failed = False
+        code: str | None
+        text: str
         if success_field is not None:
-            flag = get_path(d, success_field)
+            flag = d.get(success_field) if flat_flag else get_path(d, success_field)
             if flag is True:
                 return None
             failed = flag is False
         if strings is not None:
-            value = get_path(d, strings_field)
+            value = d.get(strings_field) if flat_strings else get_path(d, strings_field)
             if type(value) is list:
                 if not value or len(value) > _FAST_STRINGS:
                     return None
@@ -427,11 +447,15 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
                     errors.append(text)
                 if not errors:
                     return None
-                found = tuple(
-                    FailedItem(i, resolve_code(e, known, separator), e)
-                    for i, e in enumerate(errors)
-                )
-                return found[0].code, found[0].message, found
+                text = errors[0]
+                code = resolve_code(text, known, separator)
+                found: tuple[FailedItem, ...] = (_item(0, code, text),)
+                if len(errors) > 1:
+                    found += tuple(
+                        _item(i, resolve_code(e, known, separator), e)
+                        for i, e in enumerate(errors[1:], 1)
+                    )
+                return code, text, found
             if value is not None:
                 return None  # a lone string, or something odd: extract decides
         if one_code is not None:
@@ -551,7 +575,7 @@ def _items_reader(
                 if mv is not None:
                     message = as_message(mv)
                     break
-            out.append(FailedItem(index, code, message))
+            out.append(_item(index, code, message))
         return out
 
     return read_items

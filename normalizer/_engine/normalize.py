@@ -30,6 +30,7 @@ from .._core.errors import ArgumentTypeError, UnknownExchangeError
 from .._core.table import Probe, RuleSet
 from .._core.text import MAX_MESSAGE_CHARS, _fold, html_title, strip_tags
 from .._core.vocabulary import Category, Operation, operation_of
+from .._formats import registry as _registry_module
 from .._formats.registry import GENERIC, ONTOLOGY, Registry, exchanges, on_change, registry
 from . import generic
 from .ccxt import class_fallback, is_ccxt_error, is_ccxt_error_class, recover
@@ -401,31 +402,60 @@ def normalize(
     the generic profile instead: the result keeps the name given, and its
     ``rule_id`` starts with ``generic.``.
     """
-    try:
-        rs = registry().get(exchange)
-    except UnknownExchangeError:
-        if generic.unknown_choice(unknown_exchange) != "generic" or not isinstance(exchange, str):
-            raise
-        if not exchange.strip():
-            raise
-        return _renamed(
-            normalize(
-                GENERIC,
-                code=code,
-                message=message,
-                http_status=http_status,
-                body=body,
-                headers=headers,
-                error=error,
-                operation=operation,
-            ),
-            exchange,
-        )
+    reg = _registry_module._registry  # the loaded rule sets, without a call
+    rs = reg._sets.get(exchange) if reg is not None and type(exchange) is str else None
+    if rs is None:
+        try:
+            rs = registry().get(exchange)
+        except UnknownExchangeError:
+            if generic.unknown_choice(unknown_exchange) != "generic" or not isinstance(
+                exchange, str
+            ):
+                raise
+            if not exchange.strip():
+                raise
+            return _renamed(
+                normalize(
+                    GENERIC,
+                    code=code,
+                    message=message,
+                    http_status=http_status,
+                    body=body,
+                    headers=headers,
+                    error=error,
+                    operation=operation,
+                ),
+                exchange,
+            )
     if unknown_exchange is not None:
         generic.unknown_choice(unknown_exchange)  # a wrong value is refused even when unused
     op = None if operation is None else operation_of(operation)
     if error is None:
+        fast = None
         if (
+            code is None
+            and message is None
+            and headers is None
+            and type(body) is str
+            and len(body) <= MAX_MEMO_TEXT
+            and (http_status is None or type(http_status) is int)
+        ):
+            # the call a router makes most: the body text, perhaps its status
+            key: Any = (rs, None, None, http_status, body, op)
+            hit = _seen.get(key)
+            if hit is not None:
+                return hit
+            raw = _new(RawInput, (body, http_status, None, None, None, None))
+            if http_status is None or 100 <= http_status <= 599:
+                try:
+                    fast = _object_body(rs, body, http_status, op, raw)
+                except Exception:  # a bug of ours: logged, and the general path decides
+                    import logging
+
+                    logging.getLogger("normalizer").exception(
+                        "the compiled reader of %s failed; the general path decides", rs.name
+                    )
+        elif (
             headers is None
             and type(code) in _KEY_CODE
             and type(message) in _KEY_TEXT
@@ -439,24 +469,9 @@ def normalize(
             if hit is not None:
                 return hit
             raw = _new(RawInput, (body, http_status, headers, code, message, None))
-            fast = None
-            if (
-                code is None
-                and message is None
-                and type(body) is str
-                and (
-                    http_status is None or (type(http_status) is int and 100 <= http_status <= 599)
-                )
-            ):
-                try:
-                    fast = _object_body(rs, body, http_status, op, raw)
-                except Exception:  # a bug of ours: logged, and the general path decides
-                    import logging
-
-                    logging.getLogger("normalizer").exception(
-                        "the compiled reader of %s failed; the general path decides", rs.name
-                    )
-                    fast = None
+        else:
+            key = None
+        if key is not None:
             if fast is None:
                 fast = _guarded(rs, code, message, http_status, body, headers, None, op, raw)
             result, volatile = fast
@@ -664,6 +679,7 @@ def _normalize(
 _F = NormalizedError._fields
 _RETRY_INDEX = _F.index("retry_after_s")
 _ITEM_INDEX = _F.index("item_index")
+assert _F[_ITEM_INDEX:] == ("item_index", "items", "notes", "raw")  # _batch relies on it
 _ITEMS_INDEX = _F.index("items")
 _NOTES_INDEX = _F.index("notes")
 
@@ -682,27 +698,22 @@ def _batch(
 ) -> NormalizedError:
     """A batch answer's result: every failed item decided, the whole decided by
     the first failed item's (``same``) or by the code and message given."""
-    items = tuple(
-        [
-            _result(rs, i.code, i.message, status, op, None, retry_s, raw, _UNMAPPED, (), i.index)
-            for i in found
-        ]
-    )
-    if same:  # the first failed item's decision (code and message are its own)
-        code, message = found[0].code, found[0].message
+    items: tuple[NormalizedError, ...]
+    if len(found) == 1:
+        i, c, m = found[0]
+        items = (_result(rs, c, m, status, op, None, retry_s, raw, _UNMAPPED, (), i),)
+    else:
+        items = tuple(
+            [
+                _result(rs, c, m, status, op, None, retry_s, raw, _UNMAPPED, (), i)
+                for i, c, m in found
+            ]
+        )
+    if same:  # the first failed item's decision: its result, as the whole's
+        head = items[0][:_ITEM_INDEX]
+        return _new(NormalizedError, head + (None, items, tuple(notes), raw))  # noqa: RUF005
     return _result(
-        rs,
-        code,
-        message,
-        status,
-        op,
-        None,
-        retry_s,
-        raw,
-        "UNKNOWN.UNMAPPED",
-        tuple(notes),
-        None,
-        items,
+        rs, code, message, status, op, None, retry_s, raw, _UNMAPPED, tuple(notes), None, items
     )
 
 
