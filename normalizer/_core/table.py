@@ -28,6 +28,7 @@ from __future__ import annotations
 import marshal
 import re
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 
 from .errors import Problem, RuleFileError
 from .frozen import frozen
@@ -47,6 +48,12 @@ if TYPE_CHECKING:
 
 #: ``Rule.matches``' lowered message, when the caller did not compute it
 _UNSET: Any = object()
+
+
+def _lowered(message: str) -> str | None:
+    """The message lowered for the literal gates, or None when not ASCII."""
+    return message.lower() if message.isascii() else None
+
 
 WEIGHTS = {
     "code": 64,
@@ -171,25 +178,61 @@ class Condition:
         )
 
 
-@frozen
-class Probe:
-    """What the matcher looks at, extracted from one exchange input."""
+class Probe(tuple):  # type: ignore[type-arg]
+    """What the matcher looks at, extracted from one exchange input:
+    ``(code, message, http_status, operation, transport)``, the message bounded.
 
-    code: str | None = None
-    message: str | None = None  # bounded
-    http_status: int | None = None
-    operation: Operation | None = None
-    transport: str | None = None
+    A tuple, so that the engine makes one for every input it has not seen at
+    the cost of a tuple (``make_probe``); read by name like any record.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        code: str | None = None,
+        message: str | None = None,
+        http_status: int | None = None,
+        operation: Operation | None = None,
+        transport: str | None = None,
+    ) -> Probe:
+        return tuple.__new__(cls, (code, message, http_status, operation, transport))
+
+    code: str | None = property(itemgetter(0))  # type: ignore[assignment]
+    message: str | None = property(itemgetter(1))  # type: ignore[assignment]
+    http_status: int | None = property(itemgetter(2))  # type: ignore[assignment]
+    operation: Operation | None = property(itemgetter(3))  # type: ignore[assignment]
+    transport: str | None = property(itemgetter(4))  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        names = ("code", "message", "http_status", "operation", "transport")
+        shown = ", ".join(f"{n}={v!r}" for n, v in zip(names, self, strict=True))
+        return f"Probe({shown})"
 
     @property
     def code_int(self) -> int | None:
-        c = self.code
-        if c is None or len(c) > 32:
-            return None
-        try:
-            return int(c)
-        except ValueError:
-            return None
+        return _code_int(self[0])
+
+
+def _code_int(code: str | None) -> int | None:
+    """A code as a number (for code ranges), or None."""
+    if code is None or len(code) > 32:
+        return None
+    try:
+        return int(code)
+    except ValueError:
+        return None
+
+
+def make_probe(
+    code: str | None,
+    message: str | None,
+    http_status: int | None,
+    operation: Operation | None,
+    transport: str | None,
+) -> Probe:
+    """``Probe(...)`` without the call of its ``__new__`` (the engine's hot path)."""
+    return tuple.__new__(Probe, (code, message, http_status, operation, transport))
 
 
 class Entry:
@@ -536,21 +579,24 @@ class Rule:
         return self.transports is None or transport in self.transports
 
     def matches(self, probe: Probe, folded: str | None, lowered: Any = _UNSET) -> bool:
-        w = self.when
-        if self.codes is not None and probe.code not in self.codes:
+        code, message, status, operation, transport = probe
+        if self.codes is not None and code not in self.codes:
             return False
+        w = self.when
         if w.code_range is not None:
-            n = probe.code_int
+            n = _code_int(code)
             if n is None or not (w.code_range[0] <= n <= w.code_range[1]):
                 return False
-        if not self.admits(probe.http_status, probe.operation, probe.transport):
+        if not self.admits(status, operation, transport):
             return False
         if self.has_message:
-            if probe.message is None or folded is None:
+            if message is None or folded is None:
                 return False
-            if self.templates and any(t.matches(folded) for t in self.templates):
-                return True
-            message = probe.message
+            for template in self.templates:
+                if template.matches(folded):
+                    return True
+            if not self.when.message_regex:
+                return False
             if lowered is _UNSET:
                 lowered = message.lower() if message.isascii() else None
             if not self.regex_hit(message, lowered):
@@ -805,30 +851,36 @@ class RuleSet:
         When the probe has no code, or a code no rule or catalog knows, a
         message that fits a documented template lends the code of that entry.
         """
+        code, message, status, operation, transport = probe
         entry = None
-        if probe.message is not None and (probe.code is None or probe.code not in self.known_codes):
-            entry = self.documented(probe.message)
+        if message is not None and (code is None or code not in self.known_codes):
+            entry = self.documented(message)
             if entry is not None:
-                probe = Probe(
-                    entry.code, probe.message, probe.http_status, probe.operation, probe.transport
-                )
-        message = probe.message
+                code = entry.code
+                probe = make_probe(code, message, status, operation, transport)
         folded = lowered = None
-        if message is not None:
-            folded = fold(message)
-            lowered = message.lower() if message.isascii() else None
+        ready = message is None  # the message is folded when a rule first needs it
         best: Rule | None = None
         # each group is sorted strongest first: past a rule no stronger than the
         # best so far, none of the group can win
-        if probe.code is not None:
-            for rule in self._by_code.get(probe.code, ()):
+        if code is not None:
+            for rule in self._by_code.get(code, ()):
                 if best is not None and rule.specificity <= best.specificity:
                     break
+                if rule.has_message and not ready:
+                    assert message is not None
+                    folded, lowered, ready = fold(message), _lowered(message), True
                 if rule.matches(probe, folded, lowered):
                     best = rule
-        for rule in self._group(probe.http_status, probe.operation, probe.transport):
+        group = self._groups.get((status, operation, transport))
+        if group is None:
+            group = self._group(status, operation, transport)
+        for rule in group:
             if best is not None and rule.specificity <= best.specificity:
                 break
+            if rule.has_message and not ready:
+                assert message is not None
+                folded, lowered, ready = fold(message), _lowered(message), True
             gate = rule._gate
             if gate is not None:  # a message condition: is its text there at all?
                 if folded is None:

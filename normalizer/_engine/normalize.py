@@ -27,7 +27,7 @@ from json.scanner import make_scanner
 
 from .._core.arguments import code_of, status_of
 from .._core.errors import ArgumentTypeError, UnknownExchangeError
-from .._core.table import Probe, RuleSet
+from .._core.table import RuleSet, make_probe
 from .._core.text import MAX_MESSAGE_CHARS, _fold, html_title, strip_tags
 from .._core.vocabulary import Category, Operation, operation_of
 from .._formats import registry as _registry_module
@@ -228,7 +228,7 @@ def _verdict(
         if d is None:
             return _NO_RULE
         return (d.category, d.subcategory, d.outcome, d.rule_id, d.why, d.source_url, None)
-    rule, entry = rs.select(Probe(code, message, status, operation, transport))
+    rule, entry = rs.select(make_probe(code, message, status, operation, transport))
     documented = entry.code if entry is not None and entry.code != code else None
     if rule is None:
         return (*_NO_RULE[:6], documented)
