@@ -78,8 +78,13 @@ def measure(runs: int = 9) -> dict[str, float]:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         _run(STARTUP, env)  # compile and cache the bytecode
         _run(FLOOR, env)
-        startup = [_run(STARTUP, env) for _ in range(runs)]
-        floor = [_run(FLOOR, env)["total_ms"] for _ in range(runs)]
+        # interleaved, as the latency sides are: a shared machine's slow spell
+        # falls on both sides, not on one
+        startup: list[dict[str, Any]] = []
+        floor: list[float] = []
+        for _ in range(runs):
+            startup.append(_run(STARTUP, env))
+            floor.append(_run(FLOOR, env)["total_ms"])
         memory = _run(MEMORY, env)
     total = statistics.median(s["total_ms"] for s in startup)
     floor_ms = statistics.median(floor)

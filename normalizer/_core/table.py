@@ -505,12 +505,13 @@ class Rule:
             self.path,
             self.line,
             tuple(t.to_plain() for t in self.templates),
+            self.gate,  # worked out once, when the store is built (it parses the regexes)
         )
 
     @classmethod
     def from_plain(cls, data: Sequence[Any]) -> Rule:
-        i, ex, cat, sub, outcome, why, url, prio, when, examples, path, line, templates = data
-        return cls(
+        i, ex, cat, sub, outcome, why, url, prio, when, examples, path, line, templates = data[:13]
+        rule = cls(
             id=i,
             exchange=ex,
             category=_CATEGORY[cat],
@@ -525,6 +526,9 @@ class Rule:
             line=line,
             templates=tuple(Template.from_plain(t) for t in templates),
         )
+        if len(data) > 13:
+            rule._gate = data[13]
+        return rule
 
     def regex_hit(self, message: str, lowered: str | None) -> bool:
         """Whether one of the rule's regexes is found in ``message``; each regex

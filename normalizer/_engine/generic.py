@@ -31,12 +31,14 @@ from .._core.table import Probe, Rule, RuleSet
 from .._core.text import bound
 from .._core.vocabulary import Category, Operation, Outcome
 from .._formats.registry import GENERIC, ONTOLOGY, changed
-from .textmodel import Evidence, TextModel, text_of
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
     from pathlib import Path  # not imported at start-up
     from typing import Literal
+
+    # the word model is read only when the generic profile answers (not at start-up)
+    from .textmodel import Evidence, TextModel
 
 __all__ = ["GENERIC", "MODEL_ID", "Decision", "decide", "use_generic_for_unknown"]
 MODEL_ID = "generic.model"
@@ -82,6 +84,8 @@ def model_for(root: Path | None = None) -> TextModel | None:
     if path not in _models:
         with _lock:
             if path not in _models:
+                from .textmodel import TextModel
+
                 _models[path] = TextModel.load(path) if path.is_file() else None
     return _models[path]
 
@@ -141,6 +145,8 @@ def decide(
     root: Path | None = None,
 ) -> Decision | None:
     """The generic profile's answer, or None (UNKNOWN)."""
+    from .textmodel import text_of
+
     text = bound(text_of(code, message)) or None
     rule, _entry = rs.select(Probe(code, text, status, operation, transport))
     if rule is not None and not _weak(rule):
