@@ -807,3 +807,33 @@ def test_the_router_loop_in_the_docs_runs(engine: None, capsys: pytest.CaptureFi
         out = capsys.readouterr().out
         assert "ord-4: HALT okx until 34.0 (venue-rate-limit-storm)" in out
         assert "ord-5: not sent, okx halted until 34" in out
+
+
+def test_the_supervisors_own_decisions_equal_checked_ones() -> None:
+    """The supervisor builds its decisions without re-checking what it holds
+    valid; the record is the one ``Decision(...)`` builds, and a time from a
+    broken clock is still refused."""
+    from normalizer._core.errors import InvalidResultError
+    from normalizer.supervisor._types import Decision, trusted_decision
+
+    err = normalizer.normalize("okx", body='{"code":"58102","msg":"Rate limit reached."}')
+    rec = normalizer.recommend(err, operation="transfer")
+    fields = {
+        "action": rec.action,
+        "scope": rec.scope,
+        "scope_key": "okx",
+        "reason": rec.reason,
+        "recommendation": rec,
+        "at": 100.0,
+        "hold_s": 5.0,
+        "until": 105.0,
+        "delay_s": rec.delay_s,
+        "precondition": rec.precondition,
+        "event_id": "e1",
+    }
+    fast = trusted_decision(**fields)
+    assert fast == Decision(**fields)
+    assert type(fast) is Decision
+    assert Decision.from_json(fast.to_json()) == fast
+    with pytest.raises(InvalidResultError):
+        trusted_decision(**{**fields, "at": float("nan")})

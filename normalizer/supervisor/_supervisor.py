@@ -30,7 +30,16 @@ from ._matchers import Features, compile_match
 from ._sequences import SequenceTracker
 from ._stores._plan import ALWAYS, EXHAUSTED, FRESH, RESET, STREAK, WINDOW, CountOp, HoldOp, Plan
 from ._stores.memory import MemoryStore
-from ._types import RANK, WIDTH, Decision, Halt, Keys, finite_time, fold_exchange
+from ._types import (
+    RANK,
+    WIDTH,
+    Decision,
+    Halt,
+    Keys,
+    finite_time,
+    fold_exchange,
+    trusted_decision,
+)
 
 __all__ = ["Supervisor"]
 
@@ -370,7 +379,7 @@ class Supervisor:
                 )
             for rule in completed:
                 if rule.then.action is Action.RETRY:
-                    base = Decision(
+                    base = trusted_decision(
                         action=Action.RETRY,
                         scope=Scope.REQUEST,
                         scope_key=keys.request,
@@ -470,7 +479,7 @@ class Supervisor:
         rec = recommend(
             err, operation=op, idempotent=idempotent, attempt=plan.attempt or 1, policy=self.policy
         )
-        return Decision(
+        return trusted_decision(
             action=Action.HALT,
             scope=Scope.EXCHANGE,
             scope_key=keys.exchange,
@@ -637,7 +646,7 @@ class Supervisor:
     def _from_recommendation(
         self, rec: Recommendation, keys: Keys, now: float, event_id: str | None, duplicate: bool
     ) -> Decision:
-        return Decision(
+        return trusted_decision(
             action=rec.action,
             scope=rec.scope,
             scope_key=keys.of(rec.scope),
@@ -677,7 +686,7 @@ class Supervisor:
                 lifted_by_success=then.lifted_by_success,
             )
         group = keys.of(rule.group_scope) if rule.sequence is None else keys.request
-        d = Decision(
+        d = trusted_decision(
             action=then.action,
             scope=then.scope,
             scope_key=key,
@@ -694,7 +703,7 @@ class Supervisor:
     def _halted(
         self, halt: Halt, rec: Recommendation, now: float, event_id: str | None
     ) -> Decision:
-        return Decision(
+        return trusted_decision(
             action=Action.HALT,
             scope=halt.scope,
             scope_key=halt.scope_key,

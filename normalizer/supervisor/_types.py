@@ -228,6 +228,48 @@ class Decision(Record):
         )
 
 
+def trusted_decision(
+    *,
+    action: Action,
+    scope: Scope,
+    scope_key: str,
+    reason: str,
+    recommendation: Recommendation,
+    at: float,
+    hold_s: float | None = None,
+    until: float | None = None,
+    delay_s: float = 0.0,
+    precondition: Precondition | None = None,
+    escalation_rule_id: str | None = None,
+    replace: bool = False,
+    event_id: str | None = None,
+    duplicate: bool = False,
+) -> Decision:
+    """A ``Decision`` the supervisor builds from what it already holds valid
+    (the policy's and the recommendation's enums, the keys it made): only the
+    times, computed from its clock, are checked. ``Decision(...)`` checks every
+    field, for a caller's own (a test shows both build equal records)."""
+    return tuple.__new__(
+        Decision,
+        (
+            action,
+            scope,
+            scope_key,
+            finite("hold_s", hold_s),
+            finite("until", until),
+            delay_s,
+            precondition,
+            reason,
+            escalation_rule_id,
+            recommendation,
+            finite("at", at, optional=False),
+            replace,
+            event_id,
+            duplicate,
+        ),
+    )
+
+
 def fold_exchange(exchange: object) -> str:
     """An exchange name as ``normalize()`` keys it (``"OKX"`` -> ``"okx"``)."""
     if not isinstance(exchange, str) or not exchange.strip():
