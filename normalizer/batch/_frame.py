@@ -554,7 +554,10 @@ def _classify_one(
     if rand is None and spec.seed is not None:
         key = (spec.seed, *(row.get(c) for c in INPUT_COLUMNS), op, idempotent, attempt)
         rand = random.Random(repr(key)).random  # noqa: S311 - jitter, not secrets
-    rec = recommend(err, op, idempotent, attempt, policy, rand=rand)
+    # the bundled policy by its name (None): recommend() keeps its plans by situation then
+    rec = recommend(
+        err, op, idempotent, attempt, None if policy is default_policy() else policy, rand=rand
+    )
     labels: list[Any] = [_text(err.category), err.subcategory]
     if _has_outcome():
         labels.append(_text(getattr(err, "outcome", None)))
@@ -650,7 +653,8 @@ def _signatures(pd: Any, np: Any, columns: list[Series], n: int) -> tuple[Array,
     # signature's first row is where the running maximum grows
     if not n:
         return signature, np.zeros(0, dtype=np.int64)
-    grows = np.flatnonzero(np.diff(np.maximum.accumulate(signature)))
+    running = np.maximum.accumulate(signature)
+    grows = np.flatnonzero(running[1:] != running[:-1])  # a compare: no 10 M-row difference
     first_rows = np.concatenate(([0], grows + 1)).astype(np.int64)
     assert len(first_rows) == len(uniques)
     return signature, first_rows
