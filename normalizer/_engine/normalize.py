@@ -366,6 +366,14 @@ _RAW_INDEX = NormalizedError._fields.index("raw")
 assert len(NormalizedError._fields) - 1 == _RAW_INDEX
 
 
+def _keep(key: Any, result: NormalizedError) -> None:
+    """Share ``result`` with the next identical input."""
+    if len(_seen) >= MAX_MEMO:
+        with _memo_lock:
+            _seen.clear()
+    _seen[key] = result
+
+
 def _remember(table: dict[tuple[Any, ...], Any], key: Any, value: Any) -> None:
     with _memo_lock:
         if len(table) >= MAX_MEMO:
@@ -448,13 +456,15 @@ def normalize(
             raw = _new(RawInput, (body, http_status, None, None, None, None))
             if http_status is None or 100 <= http_status <= 599:
                 try:
-                    fast = _object_body(rs, body, http_status, op, raw)
+                    fast = _object_body(rs, body, http_status, op, raw, key)
                 except Exception:  # a bug of ours: logged, and the general path decides
                     import logging
 
                     logging.getLogger("normalizer").exception(
                         "the compiled reader of %s failed; the general path decides", rs.name
                     )
+                if fast is not None:
+                    return fast
         elif (
             headers is None
             and type(code) in _KEY_CODE
@@ -472,14 +482,11 @@ def normalize(
         else:
             key = None
         if key is not None:
-            if fast is None:
-                fast = _guarded(rs, code, message, http_status, body, headers, None, op, raw)
-            result, volatile = fast
+            result, volatile = _guarded(
+                rs, code, message, http_status, body, headers, None, op, raw
+            )
             if not volatile:
-                if len(_seen) >= MAX_MEMO:
-                    with _memo_lock:
-                        _seen.clear()
-                _seen[key] = result
+                _keep(key, result)
             return result
     elif not isinstance(error, BaseException):
         raise ArgumentTypeError("error", "an exception or None", error)
@@ -742,10 +749,16 @@ def _reading_of(rs: RuleSet) -> tuple[Any, Any, Any]:
 
 
 def _object_body(
-    rs: RuleSet, body: str, status: int | None, op: Operation | None, raw: RawInput
-) -> tuple[NormalizedError, bool] | None:
-    """The result of a body that is a JSON object as text (and whether it depends
-    on the time), or None when the general path must decide."""
+    rs: RuleSet,
+    body: str,
+    status: int | None,
+    op: Operation | None,
+    raw: RawInput,
+    key: Any = None,
+) -> NormalizedError | None:
+    """The result of a body that is a JSON object as text, or None when the
+    general path must decide; kept under ``key`` for the next identical input
+    unless it depends on the time (a deadline in the body)."""
     reader, shape, hints = _readers.get(rs) or _reading_of(rs)
     if reader is None or not 0 < len(body) <= MAX_BODY_BYTES or body[0] != "{":
         return None
@@ -775,8 +788,13 @@ def _object_body(
             values = list(result)
             values[_RETRY_INDEX] = wait
             result = _make(tuple(values))
-        return result, True
-    return result, False
+        return result  # depends on the time: not kept
+    if key is not None:
+        if len(_seen) >= MAX_MEMO:
+            with _memo_lock:
+                _seen.clear()
+        _seen[key] = result
+    return result
 
 
 def _decide(
