@@ -68,8 +68,10 @@ def _fold(text: str) -> str:
     if text.isascii():
         # the same steps, those that can change ASCII text: NFKC, the quotes
         # and CJK spacing leave it as it is, and casefold() is lower() on it
-        text = " ".join(text.lower().split())
-        if " " in text:
+        text = text.lower()
+        if "  " in text or not text.isprintable() or text[:1] == " " or text[-1:] == " ":
+            text = " ".join(text.split())  # runs of white space (tabs, newlines ...) made one
+        if " " in text and _SPACE_BEFORE_PUNCT.search(text) is not None:
             text = _SPACE_BEFORE_PUNCT.sub("", text)
         return text.rstrip(_TRAILING)
     return _fold_general(text)
