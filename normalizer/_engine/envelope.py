@@ -415,7 +415,9 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
     # the common shape: one top-level code field, top-level message fields
     one_code = code_fields[0] if len(code_fields) == 1 and "." not in code_fields[0] else None
     flat_messages = all("." not in m and m for m in message_fields)
-    item_readers = tuple((s.field, _items_reader(s, vague)) for s in item_shapes)
+    item_readers = tuple(
+        (s.field, "." not in s.field, _items_reader(s, vague)) for s in item_shapes
+    )
     code_parts = tuple(tuple(p.split(".")) for p in code_fields if p)
     message_parts = tuple(tuple(p.split(".")) for p in message_fields if p)
     if len(code_parts) != len(code_fields) or len(message_parts) != len(message_fields):
@@ -511,8 +513,8 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
                     break
         if item_readers:
             items: list[FailedItem] = []
-            for field, read_items in item_readers:
-                data = d.get(field) if "." not in field else get_path(d, field)
+            for field, flat, read_items in item_readers:
+                data = d.get(field) if flat else get_path(d, field)
                 if type(data) is list and data:
                     items += read_items(data, known)
             if items:

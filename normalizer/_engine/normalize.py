@@ -70,6 +70,7 @@ __all__ = [
 MAX_BODY_BYTES = 256 * 1024
 #: ``NormalizedError.message`` keeps at most this many characters; raw keeps all.
 MAX_KEPT_MESSAGE = 4096
+assert MAX_MESSAGE_CHARS <= MAX_KEPT_MESSAGE  # _result keeps what it matched
 #: The longest wait accepted from a venue (``normalizer._engine.envelope``).
 MAX_RETRY_AFTER_S = MAX_RETRY_S
 #: Numbers in a body longer than this many digits are kept as text.
@@ -258,12 +259,11 @@ def _result(
     items: tuple[NormalizedError, ...] = (),
 ) -> NormalizedError:
     """One result, its fields in the record's order (the one place that knows it)."""
-    if message is None:
-        bounded = kept = None
+    if message is None or len(message) <= MAX_MESSAGE_CHARS:
+        bounded = kept = message
     else:
-        n = len(message)
-        bounded = message if n <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS]
-        kept = message if n <= MAX_KEPT_MESSAGE else message[:MAX_KEPT_MESSAGE]
+        bounded = message[:MAX_MESSAGE_CHARS]
+        kept = message if len(message) <= MAX_KEPT_MESSAGE else message[:MAX_KEPT_MESSAGE]
     category, sub, outcome, rule_id, why, url, documented = _verdict(
         rs, code, bounded, status, op, transport
     )
