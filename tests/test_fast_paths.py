@@ -3,7 +3,7 @@
 Each shortcut of issue 9 has a general twin that stays the reference:
 
 - ``envelope.compile_reader`` (a reader per exchange's shape) and ``extract``;
-- ``normalize()``'s JSON object path (``_object_body``) and the general path
+- ``normalize()``'s JSON object path (``_body_text``) and the general path
   (``_guarded``);
 - the ASCII shortcut of ``fold`` and the full Unicode fold;
 - a regex's literal prefilter (``_core/literals.py``) and the regex itself;
@@ -173,9 +173,8 @@ def _general(venue: str, body: str, status: Any) -> Any:
 
 
 def _fast(venue: str, body: str, status: Any) -> Any:
-    rs = registry().get(venue)
-    raw = RawInput._make((body, status, None, None, None, None))
-    return engine._object_body(rs, body, status, None, raw)
+    engine.clear_caches()  # the body read afresh, not the result kept for it
+    return engine._body_text(registry().get(venue), body, status, None)
 
 
 @pytest.mark.parametrize(("venue", "body", "status"), RECORDED)
@@ -210,8 +209,7 @@ def test_the_json_object_path_equals_the_general_path_on_hostile_bodies(
 def test_the_generic_profile_takes_the_general_path() -> None:
     """The generic profile's fields are guesses: no compiled reader for it."""
     rs = registry().get(GENERIC)
-    raw = RawInput._make(('{"code":"1","msg":"x"}', None, None, None, None, None))
-    assert engine._object_body(rs, '{"code":"1","msg":"x"}', None, None, raw) is None
+    assert engine._body_text(rs, '{"code":"1","msg":"x"}', None, None) is None
 
 
 # ------------------------------------------------------------------ folding

@@ -80,6 +80,7 @@ _make = NormalizedError._make
 _new = tuple.__new__
 _UNKNOWN_OUTCOME = ONTOLOGY.outcome_of(Category.UNKNOWN, None)
 _UNMAPPED = "UNKNOWN.UNMAPPED"
+_MALFORMED = "UNKNOWN.MALFORMED"
 
 # ------------------------------------------------------------- the inputs
 
@@ -439,33 +440,25 @@ def normalize(
         generic.unknown_choice(unknown_exchange)  # a wrong value is refused even when unused
     op = None if operation is None else operation_of(operation)
     if error is None:
-        fast = None
         if (
             code is None
             and message is None
             and headers is None
             and type(body) is str
-            and len(body) <= MAX_MEMO_TEXT
             and (http_status is None or type(http_status) is int)
         ):
-            # the call a router makes most: the body text, perhaps its status
-            key: Any = (rs, None, None, http_status, body, op)
-            hit = _seen.get(key)
+            try:
+                hit = _body_text(rs, body, http_status, op)
+            except Exception:  # a bug of ours: logged, and the general path decides
+                import logging
+
+                logging.getLogger("normalizer").exception(
+                    "the compiled reader of %s failed; the general path decides", rs.name
+                )
+                hit = None
             if hit is not None:
                 return hit
-            raw = _new(RawInput, (body, http_status, None, None, None, None))
-            if http_status is None or 100 <= http_status <= 599:
-                try:
-                    fast = _object_body(rs, body, http_status, op, raw, key)
-                except Exception:  # a bug of ours: logged, and the general path decides
-                    import logging
-
-                    logging.getLogger("normalizer").exception(
-                        "the compiled reader of %s failed; the general path decides", rs.name
-                    )
-                if fast is not None:
-                    return fast
-        elif (
+        if (
             headers is None
             and type(code) in _KEY_CODE
             and type(message) in _KEY_TEXT
@@ -748,19 +741,32 @@ def _reading_of(rs: RuleSet) -> tuple[Any, Any, Any]:
     return reading
 
 
-def _object_body(
-    rs: RuleSet,
-    body: str,
-    status: int | None,
-    op: Operation | None,
-    raw: RawInput,
-    key: Any = None,
+def _body_text(
+    rs: RuleSet, body: str, status: int | None, op: Operation | None
 ) -> NormalizedError | None:
-    """The result of a body that is a JSON object as text, or None when the
-    general path must decide; kept under ``key`` for the next identical input
-    unless it depends on the time (a deadline in the body)."""
+    """``normalize(exchange, body=text, http_status=status)``, the call a router
+    makes most, for a body that is a JSON object: the result shared with an
+    identical input, else the body read by the exchange's compiled reader;
+    None when the general path must decide (a long body, not a JSON object,
+    anything the reader leaves).
+
+    Written flat on purpose: every call on this path costs a router time on its
+    error path (bench/). A plain answer (no failed items, no wait in the body,
+    a message within the matched bound) is built here in the record's field
+    order, as ``_result`` builds it; ``tests/test_fast_paths.py`` holds this
+    path equal to the general one on every venue's recorded bodies and on
+    generated hostile ones.
+    """
+    if len(body) > MAX_MEMO_TEXT:
+        return None
+    key = (rs, None, None, status, body, op)
+    hit = _seen.get(key)
+    if hit is not None:
+        return hit
+    if body[:1] != "{" or (status is not None and not 100 <= status <= 599):
+        return None
     reader, shape, hints = _readers.get(rs) or _reading_of(rs)
-    if reader is None or not 0 < len(body) <= MAX_BODY_BYTES or body[0] != "{":
+    if reader is None:
         return None
     try:
         parsed, end = _scan(body, 0)
@@ -772,6 +778,65 @@ def _object_body(
     if got is None:
         return None
     code, message, found = got
+    raw = _new(RawInput, (body, status, None, None, None, None))
+    if found or hints or (message is not None and len(message) > MAX_MESSAGE_CHARS):
+        result = _object_result(rs, parsed, code, message, found, status, op, raw, shape, hints)
+        if result[_RETRY_INDEX] is not None and hints:
+            return result  # a wait read from the body may be a deadline: not kept
+    else:
+        category, sub, outcome, rule_id, why, url, documented = _verdict(
+            rs, code, message, status, op, None
+        )
+        if category is None:  # no rule: unmapped, or malformed when the body said nothing
+            nothing = code is None and message is None and status is None
+            category, sub, outcome = (
+                Category.UNKNOWN,
+                _MALFORMED if nothing else _UNMAPPED,
+                (_UNKNOWN_OUTCOME),
+            )
+        result = _new(
+            NormalizedError,
+            (
+                rs.name,
+                category,
+                sub,
+                outcome,
+                code,
+                status,
+                message,
+                rule_id,
+                why,
+                url,
+                None,
+                op,
+                documented,
+                None,
+                (),
+                (),
+                raw,
+            ),
+        )
+    if len(_seen) >= MAX_MEMO:
+        with _memo_lock:
+            _seen.clear()
+    _seen[key] = result
+    return result
+
+
+def _object_result(
+    rs: RuleSet,
+    parsed: dict[str, Any],
+    code: str | None,
+    message: str | None,
+    found: tuple[FailedItem, ...],
+    status: int | None,
+    op: Operation | None,
+    raw: RawInput,
+    shape: Any,
+    hints: Any,
+) -> NormalizedError:
+    """``_body_text``'s answer when the body holds failed items, a wait, or a
+    long message."""
     retry_s = at = now = None
     if hints and may_hint(hints, parsed, message):
         now = time.time()
@@ -780,7 +845,7 @@ def _object_body(
         result = _batch(rs, found, True, code, message, status, op, retry_s, raw, ())
     else:
         nothing = code is None and message is None and status is None
-        no_match = "UNKNOWN.MALFORMED" if nothing else "UNKNOWN.UNMAPPED"
+        no_match = _MALFORMED if nothing else _UNMAPPED
         result = _result(rs, code, message, status, op, None, retry_s, raw, no_match, ())
     if at is not None and now is not None:
         wait = longest(result.retry_after_s, max(at - now, 0.0))
@@ -788,12 +853,6 @@ def _object_body(
             values = list(result)
             values[_RETRY_INDEX] = wait
             result = _make(tuple(values))
-        return result  # depends on the time: not kept
-    if key is not None:
-        if len(_seen) >= MAX_MEMO:
-            with _memo_lock:
-                _seen.clear()
-        _seen[key] = result
     return result
 
 
