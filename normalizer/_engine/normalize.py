@@ -779,10 +779,15 @@ def _body_text(
         return None
     code, message, found = got
     raw = _new(RawInput, (body, status, None, None, None, None))
-    if found or hints or (message is not None and len(message) > MAX_MESSAGE_CHARS):
-        result = _object_result(rs, parsed, code, message, found, status, op, raw, shape, hints)
-        if result[_RETRY_INDEX] is not None and hints:
+    if hints and may_hint(hints, parsed, message):
+        result = _object_result(rs, parsed, code, message, found, status, op, raw, shape)
+        if result[_RETRY_INDEX] is not None:
             return result  # a wait read from the body may be a deadline: not kept
+    elif found:
+        result = _batch(rs, found, True, code, message, status, op, None, raw, ())
+    elif message is not None and len(message) > MAX_MESSAGE_CHARS:
+        no_match = _UNMAPPED  # (a message: not malformed)
+        result = _result(rs, code, message, status, op, None, None, raw, no_match, ())
     else:
         category, sub, outcome, rule_id, why, url, documented = _verdict(
             rs, code, message, status, op, None
@@ -833,21 +838,17 @@ def _object_result(
     op: Operation | None,
     raw: RawInput,
     shape: Any,
-    hints: Any,
 ) -> NormalizedError:
-    """``_body_text``'s answer when the body holds failed items, a wait, or a
-    long message."""
-    retry_s = at = now = None
-    if hints and may_hint(hints, parsed, message):
-        now = time.time()
-        retry_s, at = _body_hint(shape, parsed, message, code=code, status=status, now=now)
+    """``_body_text``'s answer when the body may hold a wait (``may_hint``)."""
+    now = time.time()
+    retry_s, at = _body_hint(shape, parsed, message, code=code, status=status, now=now)
     if found:
         result = _batch(rs, found, True, code, message, status, op, retry_s, raw, ())
     else:
         nothing = code is None and message is None and status is None
         no_match = _MALFORMED if nothing else _UNMAPPED
         result = _result(rs, code, message, status, op, None, retry_s, raw, no_match, ())
-    if at is not None and now is not None:
+    if at is not None:
         wait = longest(result.retry_after_s, max(at - now, 0.0))
         if wait != result.retry_after_s:
             values = list(result)
