@@ -13,6 +13,14 @@ error bodies over and over (a rate-limit storm is thousands of identical
 answers). For a body, the shared result's ``raw`` holds an equal input; for an
 exception, each call gets a copy whose ``raw`` is the caller's own exception
 (another caller's traceback is never kept alive by the cache).
+
+Two paths decide: the body text of a failed request and nothing else (the
+call a router makes most) is read by the exchange's compiled reader in one
+flat function (``_body_text``); every other input, and whatever that reader
+leaves, takes the general path (``_guarded`` -> ``_decide``), which reads the
+envelope as ``envelope.extract`` describes it. A rule's decision for an input
+is kept once worked out (``_verdict``). ``tests/test_fast_paths.py`` holds the
+two paths to the same results.
 """
 
 from __future__ import annotations
@@ -77,6 +85,26 @@ MAX_RETRY_AFTER_S = MAX_RETRY_S
 MAX_NUMBER_DIGITS = 100
 
 _make = NormalizedError._make
+#: ``_result`` and ``_body_text`` build records in this order
+assert NormalizedError._fields == (
+    "exchange",
+    "category",
+    "subcategory",
+    "outcome",
+    "code",
+    "http_status",
+    "message",
+    "rule_id",
+    "rationale",
+    "source_url",
+    "retry_after_s",
+    "operation",
+    "documented_code",
+    "item_index",
+    "items",
+    "notes",
+    "raw",
+)
 _new = tuple.__new__
 _UNKNOWN_OUTCOME = ONTOLOGY.outcome_of(Category.UNKNOWN, None)
 _UNMAPPED = "UNKNOWN.UNMAPPED"
@@ -681,7 +709,6 @@ _RETRY_INDEX = _F.index("retry_after_s")
 _ITEM_INDEX = _F.index("item_index")
 assert _F[_ITEM_INDEX:] == ("item_index", "items", "notes", "raw")  # _batch relies on it
 _ITEMS_INDEX = _F.index("items")
-_NOTES_INDEX = _F.index("notes")
 
 
 def _batch(
