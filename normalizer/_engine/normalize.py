@@ -85,26 +85,12 @@ MAX_RETRY_AFTER_S = MAX_RETRY_S
 MAX_NUMBER_DIGITS = 100
 
 _make = NormalizedError._make
-#: ``_result`` and ``_body_text`` build records in this order
-assert NormalizedError._fields == (
-    "exchange",
-    "category",
-    "subcategory",
-    "outcome",
-    "code",
-    "http_status",
-    "message",
-    "rule_id",
-    "rationale",
-    "source_url",
-    "retry_after_s",
-    "operation",
-    "documented_code",
-    "item_index",
-    "items",
-    "notes",
-    "raw",
+#: ``_result`` and ``_body_text`` build records by position, in this order
+_ORDER = (
+    "exchange category subcategory outcome code http_status message rule_id rationale"
+    " source_url retry_after_s operation documented_code item_index items notes raw"
 )
+assert NormalizedError._fields == tuple(_ORDER.split())
 _new = tuple.__new__
 _UNKNOWN_OUTCOME = ONTOLOGY.outcome_of(Category.UNKNOWN, None)
 _UNMAPPED = "UNKNOWN.UNMAPPED"
