@@ -18,7 +18,8 @@ from the pattern's parse tree, soundly:
 Only ASCII texts are prefiltered (``Prefilter.may_match``): under
 IGNORECASE a non-ASCII character can equal an ASCII one (the Kelvin sign
 ``K`` and ``k``; the long ``ſ`` and ``s``), which lowering does not show. The
-parse tree comes from the interpreter's own parser (``re._parser``); a
+parse tree comes from the interpreter's own parser (``re._parser``, on 3.10
+``sre_parse``); a
 pattern it cannot read, or a node this module does not know, yields ``None``.
 """
 
@@ -53,8 +54,18 @@ def _best(needs: list[tuple[str, ...]]) -> tuple[str, ...] | None:
     return max(needs, key=lambda n: (min(len(s) for s in n), -len(n)))
 
 
+def _re_internals() -> tuple[Any, Any]:
+    """The interpreter's regex parser and its opcodes (named so from 3.11)."""
+    try:
+        from re import _constants, _parser  # type: ignore[attr-defined]
+    except ImportError:  # Python 3.10
+        import sre_constants as _constants
+        import sre_parse as _parser
+    return _parser, _constants
+
+
 def _sequence(items: Any, depth: int) -> tuple[str, ...] | None:
-    from re import _constants as c  # type: ignore[attr-defined]
+    c = _re_internals()[1]
 
     needs: list[tuple[str, ...]] = []
     run: list[str] = []
@@ -115,9 +126,7 @@ def required(pattern: str) -> tuple[str, ...] | None:
     """The literals a match of ``pattern`` (IGNORECASE) in ASCII text needs
     one of; ``()`` when it can never match ASCII text; None when unknown."""
     try:
-        from re import _parser  # type: ignore[attr-defined]
-
-        tree = _parser.parse(pattern, re.IGNORECASE)
+        tree = _re_internals()[0].parse(pattern, re.IGNORECASE)
         need = _tree(list(tree), 0)
     except Exception:  # an unknown node or an unreadable pattern: no prefilter
         return None
