@@ -862,48 +862,42 @@ class RuleSet:
             if entry is not None:
                 code = entry.code
                 probe = make_probe(code, message, status, operation, transport)
-        folded = lowered = None
-        ready = message is None  # the message is folded when a rule first needs it
+        folded = lowered = None  # the message is folded when a rule first needs it
         best: Rule | None = None
-        # each group is sorted strongest first: past a rule no stronger than the
-        # best so far, none of the group can win
-        if code is not None:
-            for rule in self._by_code.get(code, ()):
-                if best is not None and rule.specificity <= best.specificity:
-                    break
-                if rule.has_message and not ready:
-                    assert message is not None
-                    folded, lowered, ready = fold(message), _lowered(message), True
-                if rule.matches(probe, folded, lowered):
-                    best = rule
         group = self._groups.get((status, operation, transport))
         if group is None:
             group = self._group(status, operation, transport)
-        for rule in group:
-            if best is not None and rule.specificity <= best.specificity:
-                break
-            if rule.has_message and not ready:
-                assert message is not None
-                folded, lowered, ready = fold(message), _lowered(message), True
-            gate = rule._gate
-            if gate is not None:  # a message condition: is its text there at all?
-                if folded is None:
-                    continue
-                keys, literals = gate
-                for key in keys:
-                    if key in folded:
-                        break
-                else:
-                    if literals is None:
-                        continue
-                    if lowered is not None:
-                        for literal in literals:
-                            if literal in lowered:
+        # the code's rules, then the code-less ones its input admits; each sorted
+        # strongest first: past a rule no stronger than the best so far, none of
+        # the rest of that list can win
+        for rules in (self._by_code.get(code, ()) if code is not None else (), group):
+            for rule in rules:
+                if best is not None and rule.specificity <= best.specificity:
+                    break
+                if rule.has_message:
+                    if folded is None:
+                        if message is None:
+                            continue  # a message condition, and no message
+                        folded, lowered = fold(message), _lowered(message)
+                    gate = rule._gate
+                    if gate is _UNSET:
+                        gate = rule.gate
+                    if gate is not None:  # is the text its message condition needs there?
+                        keys, literals = gate
+                        for key in keys:
+                            if key in folded:
                                 break
                         else:
-                            continue
-            if rule.matches(probe, folded, lowered):
-                best = rule
+                            if literals is None:
+                                continue
+                            if lowered is not None:
+                                for literal in literals:
+                                    if literal in lowered:
+                                        break
+                                else:
+                                    continue
+                if rule.matches(probe, folded, lowered):
+                    best = rule
         return best, entry
 
     def witness_probes(self, rule: Rule) -> list[Probe]:
