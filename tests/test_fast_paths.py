@@ -409,3 +409,39 @@ def test_select_with_its_gates_and_groups_picks_what_a_full_scan_picks(
     if got is not None and want is not None:
         assert got.specificity == want.specificity, (probe, got, want)
         assert got.category == want.category, (probe, got, want)
+
+
+def _resolve_by_squash(raw: str, known: frozenset[str]) -> str:
+    """``resolve_code`` without its shortcut for a documented code as given."""
+    from normalizer._engine.envelope import MAX_CODE_CHARS, _squash, _squashed
+
+    raw = raw.strip()
+    table = _squashed(known)
+    squashed = _squash(raw)
+    if squashed in table:
+        return table[squashed]
+    parts = squashed.split(":")
+    for n in range(len(parts) - 1, 0, -1):
+        prefix = ":".join(parts[:n])
+        if prefix in table:
+            return table[prefix]
+    if len(parts) > 2:
+        return ":".join(parts[:2])[:MAX_CODE_CHARS]
+    return squashed[:MAX_CODE_CHARS]
+
+
+@given(data=st.data())
+def test_an_error_string_resolves_as_by_squashing_it(data: st.DataObject) -> None:
+    """Invariant: Kraken's error strings (documented ones, spaced around their
+    colons, with details after them, or junk) resolve to the code squashing
+    them finds; the shortcut for a documented code as given changes nothing."""
+    from normalizer._engine.envelope import resolve_code
+
+    known = registry().get("kraken").known_codes
+    code = data.draw(st.sampled_from(sorted(known)))
+    spaced = code.replace(":", data.draw(st.sampled_from([":", " : ", ":  ", "\t:"])))
+    raw = data.draw(
+        st.sampled_from([code, spaced, f"{code}:detail", f" {spaced} :x:y", "EFoo:bar"])
+        | st.text(max_size=20)
+    )
+    assert resolve_code.__wrapped__(raw, known, ":") == _resolve_by_squash(raw, known)

@@ -253,6 +253,9 @@ def resolve_code(raw: str, known: frozenset[str] | None, separator: str = ":") -
     """
     raw = raw.strip()
     table = _squashed(known) if known else {}
+    hit = table.get(raw)  # a key has no space around ":", so raw is squashed already
+    if hit is not None:
+        return hit
     squashed = _squash(raw) if separator == ":" else raw
     if squashed in table:
         return table[squashed]
