@@ -671,6 +671,8 @@ class RuleSet:
             else:
                 other.append(rule)
         self._other = tuple(other)
+        #: the strongest code-less rule's precedence (``()`` sorts below any)
+        self._strongest_other = other[0].specificity if other else ()
         # (status, operation, transport) -> the code-less rules it admits, strongest first
         self._groups: dict[tuple[Any, ...], tuple[Rule, ...]] = {}
         self.known_codes = self.documented_codes | frozenset(self._by_code)
@@ -864,13 +866,18 @@ class RuleSet:
                 probe = make_probe(code, message, status, operation, transport)
         folded = lowered = None  # the message is folded when a rule first needs it
         best: Rule | None = None
-        group = self._groups.get((status, operation, transport))
-        if group is None:
-            group = self._group(status, operation, transport)
         # the code's rules, then the code-less ones its input admits; each sorted
         # strongest first: past a rule no stronger than the best so far, none of
         # the rest of that list can win
-        for rules in (self._by_code.get(code, ()) if code is not None else (), group):
+        by_code: Sequence[Rule] = self._by_code.get(code, ()) if code is not None else ()
+        for listed in (by_code, None):
+            rules: Sequence[Rule] | None = listed
+            if rules is None:  # the code-less rules, unless none can beat the best
+                if best is not None and best.specificity >= self._strongest_other:
+                    break
+                rules = self._groups.get((status, operation, transport))
+                if rules is None:
+                    rules = self._group(status, operation, transport)
             for rule in rules:
                 if best is not None and rule.specificity <= best.specificity:
                     break
