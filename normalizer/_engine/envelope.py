@@ -101,6 +101,9 @@ class FailedItem(tuple):  # type: ignore[type-arg]
         return f"FailedItem(index={self[0]!r}, code={self[1]!r}, message={self[2]!r})"
 
 
+_new_tuple = tuple.__new__
+
+
 def _item(index: int, code: str | None, message: str | None) -> FailedItem:
     return tuple.__new__(FailedItem, (index, code, message))
 
@@ -454,7 +457,7 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
                     return None
                 text = errors[0]
                 code = resolve_code(text, known, separator)
-                found: tuple[FailedItem, ...] = (_item(0, code, text),)
+                found: tuple[FailedItem, ...] = (_new_tuple(FailedItem, (0, code, text)),)
                 if len(errors) > 1:
                     found += tuple(
                         _item(i, resolve_code(e, known, separator), e)
@@ -502,7 +505,7 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
             for m in message_fields:
                 mv = d.get(m)
                 if mv is not None:
-                    message = as_message(mv)
+                    message = mv if type(mv) is str else as_message(mv)
                     break
         else:
             for parts in message_parts:
@@ -578,9 +581,9 @@ def _items_reader(
             for f in messages:
                 mv = item.get(f)
                 if mv is not None:
-                    message = as_message(mv)
+                    message = mv if type(mv) is str else as_message(mv)
                     break
-            out.append(_item(index, code, message))
+            out.append(_new_tuple(FailedItem, (index, code, message)))
         return out
 
     return read_items
