@@ -156,3 +156,14 @@ class Prefilter:
             if literal in lowered:
                 return True
         return False
+
+
+@lru_cache(maxsize=1024)
+def prefilter(pattern: str) -> Prefilter:
+    """The prefilter of ``pattern``, worked out once per pattern (it parses the regex)."""
+    return Prefilter(pattern)
+
+
+def ascii_lowered(text: str) -> str | None:
+    """``text`` as ``Prefilter.may_match`` takes it: lowered when ASCII, else None."""
+    return text.lower() if text.isascii() else None

@@ -32,7 +32,7 @@ from operator import itemgetter
 
 from .errors import Problem, RuleFileError
 from .frozen import frozen
-from .literals import Prefilter
+from .literals import Prefilter, ascii_lowered, prefilter
 from .text import Template, bound, fold
 from .vocabulary import Category, Operation, Outcome
 
@@ -48,11 +48,6 @@ if TYPE_CHECKING:
 
 #: ``Rule.matches``' lowered message, when the caller did not compute it
 _UNSET: Any = object()
-
-
-def _lowered(message: str) -> str | None:
-    """The message lowered for the literal gates, or None when not ASCII."""
-    return message.lower() if message.isascii() else None
 
 
 WEIGHTS = {
@@ -539,9 +534,9 @@ class Rule:
             return False
         filters = self._prefilters
         if filters is None:
-            filters = self._prefilters = tuple(Prefilter(p) for p in self.when.message_regex or ())
-        for regex, prefilter in zip(regexes, filters, strict=True):
-            if prefilter.may_match(message, lowered) and regex.search(message):
+            filters = self._prefilters = tuple(prefilter(p) for p in self.when.message_regex or ())
+        for regex, literal_filter in zip(regexes, filters, strict=True):
+            if literal_filter.may_match(message, lowered) and regex.search(message):
                 return True
         return False
 
@@ -559,7 +554,7 @@ class Rule:
             gate = None
             if self.has_message:
                 keys = tuple(max(t.parts, key=len) for t in self.templates)
-                needs = [Prefilter(p).need for p in self.when.message_regex or ()]
+                needs = [prefilter(p).need for p in self.when.message_regex or ()]
                 if all(keys) and all(n is not None for n in needs):
                     literals = tuple(dict.fromkeys(lit for n in needs for lit in n or ()))
                     gate = (keys, literals if needs else None)
@@ -602,7 +597,7 @@ class Rule:
             if not self.when.message_regex:
                 return False
             if lowered is _UNSET:
-                lowered = message.lower() if message.isascii() else None
+                lowered = ascii_lowered(message)
             if not self.regex_hit(message, lowered):
                 return False
         return True
@@ -844,8 +839,6 @@ class RuleSet:
         group = self._groups.get(key)
         if group is None:
             group = tuple(r for r in self._other if r.admits(status, operation, transport))
-            for rule in group:
-                rule.gate  # noqa: B018 - worked out once, here, not per message
             if len(self._groups) >= 1024:
                 self._groups.clear()
             self._groups[key] = group
@@ -885,7 +878,7 @@ class RuleSet:
                     if folded is None:
                         if message is None:
                             continue  # a message condition, and no message
-                        folded, lowered = fold(message), _lowered(message)
+                        folded, lowered = fold(message), ascii_lowered(message)
                     gate = rule._gate
                     if gate is _UNSET:
                         gate = rule.gate

@@ -37,7 +37,7 @@ from functools import lru_cache
 from operator import itemgetter
 
 from .._core.arguments import MAX_CODE_CHARS
-from .._core.literals import Prefilter
+from .._core.literals import Prefilter, ascii_lowered, prefilter
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class _Plain:
 class FailedItem(tuple):  # type: ignore[type-arg]
     """One failed item of a batch answer (or one of several error strings):
     ``(index, code, message)``, readable by name. A tuple, so that a reader
-    makes one with ``_item(...)`` at the cost of a tuple."""
+    makes one with ``_new_tuple(FailedItem, ...)`` at the cost of a tuple."""
 
     __slots__ = ()
 
@@ -102,10 +102,6 @@ class FailedItem(tuple):  # type: ignore[type-arg]
 
 
 _new_tuple = tuple.__new__
-
-
-def _item(index: int, code: str | None, message: str | None) -> FailedItem:
-    return tuple.__new__(FailedItem, (index, code, message))
 
 
 class Envelope(_Plain):
@@ -193,6 +189,11 @@ def get_path(obj: Any, path: str) -> Any:
         parts = path.split(".")
         if len(_PARTS) < 4096:
             _PARTS[path] = parts
+    return _walk(obj, parts)
+
+
+def _walk(obj: Any, parts: Sequence[str]) -> Any:
+    """``get_path`` of a path already split at its dots."""
     for part in parts:
         if type(obj) is dict or isinstance(obj, Mapping):
             obj = obj.get(part)
@@ -204,16 +205,6 @@ def get_path(obj: Any, path: str) -> Any:
         if obj is None:
             return None
     return obj
-
-
-def _step(obj: Any, part: str) -> Any:
-    """One step of ``get_path``'s walk."""
-    if isinstance(obj, Mapping):
-        return obj.get(part)
-    if isinstance(obj, list) and part.isdigit() and len(part) < 6:
-        i = int(part)
-        return obj[i] if i < len(obj) else None
-    return None
 
 
 def _first(obj: Any, paths: Sequence[str]) -> Any:
@@ -418,16 +409,16 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
     flat_flag = success_field is not None and "." not in success_field
     warning_prefixes = tuple(strings.warning_prefixes) if strings is not None else ()
     separator = strings.separator if strings is not None else ":"
-    # the common shape: one top-level code field, top-level message fields
+    if not all(code_fields) or not all(message_fields):
+        return lambda d, known: None  # a field at "" (the body itself): extract reads it
+    # the common shape: one top-level code field
     one_code = code_fields[0] if len(code_fields) == 1 and "." not in code_fields[0] else None
-    flat_messages = all("." not in m and m for m in message_fields)
+    # each path as (key, None) for a top-level key, else (None, its parts)
+    code_paths = tuple(_split(p) for p in code_fields)
+    message_paths = tuple(_split(p) for p in message_fields)
     item_readers = tuple(
         (s.field, "." not in s.field, _items_reader(s, vague)) for s in item_shapes
     )
-    code_parts = tuple(tuple(p.split(".")) for p in code_fields if p)
-    message_parts = tuple(tuple(p.split(".")) for p in message_fields if p)
-    if len(code_parts) != len(code_fields) or len(message_parts) != len(message_fields):
-        return lambda d, known: None  # a field at "" (the body itself): extract reads it
 
     def read(d: dict[str, Any], known: frozenset[str]) -> Any:
         failed = False
@@ -460,7 +451,7 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
                 found: tuple[FailedItem, ...] = (_new_tuple(FailedItem, (0, code, text)),)
                 if len(errors) > 1:
                     found += tuple(
-                        _item(i, resolve_code(e, known, separator), e)
+                        _new_tuple(FailedItem, (i, resolve_code(e, known, separator), e))
                         for i, e in enumerate(errors[1:], 1)
                     )
                 return code, text, found
@@ -483,12 +474,8 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
         else:
             raw_codes: list[str] = []
             unusable = False
-            for parts in code_parts:
-                v = d
-                for part in parts:  # get_path, inline, for JSON objects
-                    v = v.get(part) if type(v) is dict else _step(v, part)
-                    if v is None:
-                        break
+            for key, parts in code_paths:
+                v = d.get(key) if key is not None else _walk(d, parts)
                 if v is None:
                     continue
                 c = as_code(v)
@@ -500,23 +487,11 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
             if unusable and code is None and not failed:
                 return None
         message = None
-        mv: Any
-        if flat_messages:
-            for m in message_fields:
-                mv = d.get(m)
-                if mv is not None:
-                    message = mv if type(mv) is str else as_message(mv)
-                    break
-        else:
-            for parts in message_parts:
-                mv = d
-                for part in parts:
-                    mv = mv.get(part) if type(mv) is dict else _step(mv, part)
-                    if mv is None:
-                        break
-                if mv is not None:
-                    message = as_message(mv)
-                    break
+        for key, parts in message_paths:
+            mv = d.get(key) if key is not None else _walk(d, parts)
+            if mv is not None:
+                message = mv if type(mv) is str else as_message(mv)
+                break
         if item_readers:
             items: list[FailedItem] = []
             for field, flat, read_items in item_readers:
@@ -538,6 +513,12 @@ def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]
 def _from_items(items: list[FailedItem]) -> Envelope:
     first = items[0]
     return Envelope(code=first.code, message=first.message, items=tuple(items))
+
+
+def _split(path: str) -> tuple[str | None, tuple[str, ...]]:
+    """A compiled reader's form of a path: ``(key, ())`` for a top-level key,
+    ``(None, parts)`` for a dotted one."""
+    return (path, ()) if "." not in path else (None, tuple(path.split(".")))
 
 
 def _items_reader(
@@ -741,16 +722,11 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-@lru_cache(maxsize=256)
-def _prefilter(pattern: str) -> Prefilter:
-    return Prefilter(pattern)
-
-
 def hint_checks(shape: ShapeSpec) -> tuple[tuple[str | None, Prefilter | None], ...]:
     """What ``may_hint`` looks at: each body or message hint's field, or its
     message regex's prefilter (header hints are left out: no headers here)."""
     return tuple(
-        (h.body_field or None, _prefilter(h.message_regex) if h.message_regex else None)
+        (h.body_field or None, prefilter(h.message_regex) if h.message_regex else None)
         for h in shape.retry_hints
         if not h.header and (h.body_field or h.message_regex)
     )
@@ -762,15 +738,14 @@ def may_hint(
     """False when ``body_hint`` surely finds nothing: no hinted field in the
     body, and no message its regexes could match."""
     lowered: Any = False
-    for field, prefilter in checks:
+    for field, literal_filter in checks:
         if field is not None:
             if get_path(parsed, field) is not None:
                 return True
-        elif prefilter is not None and message:
+        elif literal_filter is not None and message:
             if lowered is False:
-                text = message[:1024]
-                lowered = text.lower() if text.isascii() else None
-            if prefilter.may_match(message, lowered):
+                lowered = ascii_lowered(message[:1024])
+            if literal_filter.may_match(message, lowered):
                 return True
     return False
 
@@ -796,9 +771,7 @@ def body_hint(
             value = get_path(parsed, hint.body_field) if parsed is not None else None
         elif hint.message_regex and message:
             text = message[:1024]
-            if not _prefilter(hint.message_regex).may_match(
-                text, text.lower() if text.isascii() else None
-            ):
+            if not prefilter(hint.message_regex).may_match(text, ascii_lowered(text)):
                 continue
             m = _regex(hint.message_regex).search(text)
             value = m.group(1) if m and m.groups() else None
