@@ -96,6 +96,13 @@ _UNKNOWN_OUTCOME = ONTOLOGY.outcome_of(Category.UNKNOWN, None)
 _UNMAPPED = "UNKNOWN.UNMAPPED"
 _MALFORMED = "UNKNOWN.MALFORMED"
 
+
+def _no_rule(code: Any, message: Any, status: Any, transport: Any = None) -> str:
+    """What an input no rule decides is: malformed when it said nothing at all."""
+    nothing = code is None and message is None and status is None and transport is None
+    return _MALFORMED if nothing else _UNMAPPED
+
+
 # ------------------------------------------------------------- the inputs
 
 _scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the C scanner, without json.loads' wrappers
@@ -381,19 +388,14 @@ _RAW_INDEX = NormalizedError._fields.index("raw")
 assert len(NormalizedError._fields) - 1 == _RAW_INDEX
 
 
-def _keep(key: Any, result: NormalizedError) -> None:
-    """Share ``result`` with the next identical input."""
-    if len(_seen) >= MAX_MEMO:
-        with _memo_lock:
-            _seen.clear()
-    _seen[key] = result
-
-
 def _remember(table: dict[tuple[Any, ...], Any], key: Any, value: Any) -> None:
-    with _memo_lock:
-        if len(table) >= MAX_MEMO:
+    """Keep ``value`` for the next identical input (a full table starts over;
+    a dict's own operations are atomic, the lock keeps two threads from both
+    clearing it)."""
+    if len(table) >= MAX_MEMO:
+        with _memo_lock:
             table.clear()
-        table[key] = value
+    table[key] = value
 
 
 def normalize(
@@ -493,7 +495,7 @@ def normalize(
                 rs, code, message, http_status, body, headers, None, op, raw
             )
             if not volatile:
-                _keep(key, result)
+                _remember(_seen, key, result)
             return result
     elif not isinstance(error, BaseException):
         raise ArgumentTypeError("error", "an exception or None", error)
@@ -628,7 +630,7 @@ def _guarded(
         logging.getLogger("normalizer").exception(
             "normalize() failed on %s input; returning UNKNOWN", rs.name
         )
-        return _unknown(rs, "UNKNOWN.MALFORMED", None, None, None, op, None, raw), False
+        return _unknown(rs, _MALFORMED, None, None, None, op, None, raw), False
 
 
 def _normalize(
@@ -683,11 +685,17 @@ def _normalize(
             result.retry_after_s,
             None if at is None else max(at - now, 0.0),
         )
-        if wait != result.retry_after_s:
-            values = list(result)
-            values[_RETRY_INDEX] = wait
-            result = _make(tuple(values))
+        result = _with_wait(result, wait)
     return (class_fallback(result, classes) if classes else result), at is not None
+
+
+def _with_wait(result: NormalizedError, wait: float | None) -> NormalizedError:
+    """``result`` with ``retry_after_s`` set to ``wait``."""
+    if wait == result.retry_after_s:
+        return result
+    values = list(result)
+    values[_RETRY_INDEX] = wait
+    return _make(tuple(values))
 
 
 _F = NormalizedError._fields
@@ -805,11 +813,10 @@ def _body_text(
         category, sub, outcome, rule_id, why, url, documented = _verdict(
             rs, code, message, status, op, None
         )
-        if category is None:  # no rule: unmapped, or malformed when the body said nothing
-            nothing = code is None and message is None and status is None
+        if category is None:
             category, sub, outcome = (
                 Category.UNKNOWN,
-                _MALFORMED if nothing else _UNMAPPED,
+                _no_rule(code, message, status),
                 (_UNKNOWN_OUTCOME),
             )
         result = _new(
@@ -834,7 +841,7 @@ def _body_text(
                 raw,
             ),
         )
-    if len(_seen) >= MAX_MEMO:
+    if len(_seen) >= MAX_MEMO:  # _remember(_seen, key, result), inline: the hot path
         with _memo_lock:
             _seen.clear()
     _seen[key] = result
@@ -858,15 +865,10 @@ def _object_result(
     if found:
         result = _batch(rs, found, True, code, message, status, op, retry_s, raw, ())
     else:
-        nothing = code is None and message is None and status is None
-        no_match = _MALFORMED if nothing else _UNMAPPED
+        no_match = _no_rule(code, message, status)
         result = _result(rs, code, message, status, op, None, retry_s, raw, no_match, ())
     if at is not None:
-        wait = longest(result.retry_after_s, max(at - now, 0.0))
-        if wait != result.retry_after_s:
-            values = list(result)
-            values[_RETRY_INDEX] = wait
-            result = _make(tuple(values))
+        result = _with_wait(result, longest(result.retry_after_s, max(at - now, 0.0)))
     return result
 
 
@@ -928,7 +930,6 @@ def _decide(
             ), at
     if the_message is None and text_message is not None:
         the_message = text_message
-    nothing = the_code is None and the_message is None and status is None and transport is None
     return _result(
         rs,
         the_code,
@@ -938,7 +939,7 @@ def _decide(
         transport,
         retry_s,
         raw,
-        "UNKNOWN.MALFORMED" if malformed or nothing else "UNKNOWN.UNMAPPED",
+        _MALFORMED if malformed else _no_rule(the_code, the_message, status, transport),
         tuple(notes),
     ), at
 
