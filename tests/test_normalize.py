@@ -312,3 +312,19 @@ def test_result_serialises_to_json() -> None:
 def test_hand_built_results_are_validated() -> None:
     with pytest.raises(normalizer.InvalidResultError, match="category"):
         NormalizedError(exchange="okx", category="NOPE")  # type: ignore[arg-type]
+
+
+def test_every_result_keeps_at_most_the_documented_message_length() -> None:
+    """``message`` keeps at most MAX_KEPT_MESSAGE characters whatever decided
+    the result (a rule, no rule, a body that says success); ``raw`` keeps all."""
+    from normalizer._engine.normalize import MAX_KEPT_MESSAGE
+
+    text = "x" * (MAX_KEPT_MESSAGE * 3)
+    for code in ("0", "59999", "58102"):  # success, unknown, a rule's code
+        body = json.dumps({"code": code, "msg": text, "data": []})
+        err = normalizer.normalize("okx", body=body, http_status=200)
+        assert err.message == text[:MAX_KEPT_MESSAGE], code
+        assert err.raw.body == body
+    assert normalizer.normalize("okx", body=json.dumps({"code": "0", "msg": text})).label == (
+        "UNKNOWN.NO_ERROR"
+    )

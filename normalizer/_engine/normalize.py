@@ -279,15 +279,18 @@ def _result(
     notes: tuple[str, ...],
     item_index: int | None = None,
     items: tuple[NormalizedError, ...] = (),
+    decided: tuple[Any, ...] | None = None,
 ) -> NormalizedError:
-    """One result, its fields in the record's order (the one place that knows it)."""
+    """One result, its fields in the record's order (``_body_text`` builds its
+    plain answers the same way, inline). ``decided`` is the rules' decision
+    when the caller has it (``_NO_RULE``: the input is not asked about)."""
     if message is None or len(message) <= MAX_MESSAGE_CHARS:
         bounded = kept = message
     else:
         bounded = message[:MAX_MESSAGE_CHARS]
         kept = message if len(message) <= MAX_KEPT_MESSAGE else message[:MAX_KEPT_MESSAGE]
-    category, sub, outcome, rule_id, why, url, documented = _verdict(
-        rs, code, bounded, status, op, transport
+    category, sub, outcome, rule_id, why, url, documented = (
+        _verdict(rs, code, bounded, status, op, transport) if decided is None else decided
     )
     if category is None:
         category, sub, outcome = Category.UNKNOWN, no_match, _UNKNOWN_OUTCOME
@@ -344,28 +347,8 @@ def _unknown(
     raw: RawInput,
     notes: tuple[str, ...] = (),
 ) -> NormalizedError:
-    return _new(
-        NormalizedError,
-        (
-            rs.name,
-            Category.UNKNOWN,
-            sub,
-            _UNKNOWN_OUTCOME,
-            code,
-            status,
-            message,
-            None,
-            None,
-            None,
-            retry_s,
-            op,
-            None,
-            None,
-            (),
-            notes,
-            raw,
-        ),
-    )
+    """An UNKNOWN result (``sub`` says which) that no rule is asked about."""
+    return _result(rs, code, message, status, op, None, retry_s, raw, sub, notes, decided=_NO_RULE)
 
 
 # ------------------------------------------------------------ inputs seen before
