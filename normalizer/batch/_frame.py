@@ -45,7 +45,7 @@ from .._engine.recommend import _policy as _policy_of_argument
 from .._engine.recommend import recommend
 from .._engine.results import NormalizedError
 from .._formats.policy import parse_policy
-from .._formats.registry import Registry, default_policy, on_change
+from .._formats.registry import Registry, on_change
 
 # pandas and numpy are optional and imported when a frame function runs, so their
 # objects are typed Any here: a DataFrame, a Series, an ndarray.
@@ -322,9 +322,10 @@ _policies: dict[tuple[str, str], Policy] = {}
 _registries: dict[str, Registry] = {}
 
 
-def _policy_of(spec: FrameSpec) -> Policy:
+def _policy_of(spec: FrameSpec) -> Policy | None:
+    """The spec's policy, as ``recommend()`` takes it (None: the bundled one)."""
     if spec.policy is None:
-        return default_policy()
+        return None
     if isinstance(spec.policy, Policy):
         return spec.policy
     key = (spec.policy.name, spec.policy.text)
@@ -510,7 +511,7 @@ on_change(_decided.clear)
 def _classify_one(
     row: dict[str, Any],
     spec: FrameSpec,
-    policy: Policy,
+    policy: Policy | None,
     rules: Registry | None,
     rand: Callable[[], float] | None,
 ) -> tuple[Any, ...]:
@@ -554,10 +555,7 @@ def _classify_one(
     if rand is None and spec.seed is not None:
         key = (spec.seed, *(row.get(c) for c in INPUT_COLUMNS), op, idempotent, attempt)
         rand = random.Random(repr(key)).random  # noqa: S311 - jitter, not secrets
-    # the bundled policy by its name (None): recommend() keeps its plans by situation then
-    rec = recommend(
-        err, op, idempotent, attempt, None if policy is default_policy() else policy, rand=rand
-    )
+    rec = recommend(err, op, idempotent, attempt, policy, rand=rand)
     labels: list[Any] = [_text(err.category), err.subcategory]
     if _has_outcome():
         labels.append(_text(getattr(err, "outcome", None)))

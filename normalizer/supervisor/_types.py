@@ -198,23 +198,25 @@ class Decision(Record):
             recommendation = Recommendation.from_dict(recommendation)
         elif not isinstance(recommendation, Recommendation):
             raise ArgumentTypeError("recommendation", "a Recommendation", recommendation)
-        values = (
-            _enum("action", Action, action),
-            _enum("scope", Scope, scope),
-            _text("scope_key", scope_key, optional=False),
-            finite("hold_s", hold_s),
-            finite("until", until),
-            finite("delay_s", delay_s, optional=False),
-            _enum("precondition", Precondition, precondition, optional=True),
-            _text("reason", reason, optional=False),
-            _text("escalation_rule_id", escalation_rule_id),
-            recommendation,
-            finite("at", at, optional=False),
-            flag("replace", replace),
-            _text("event_id", event_id),
-            flag("duplicate", duplicate),
+        delay = finite("delay_s", delay_s, optional=False)
+        assert delay is not None
+        # every field checked, then built as the supervisor builds its own
+        return trusted_decision(
+            action=_enum("action", Action, action),
+            scope=_enum("scope", Scope, scope),
+            scope_key=_text("scope_key", scope_key, optional=False),  # type: ignore[arg-type]
+            hold_s=hold_s,
+            until=until,
+            delay_s=delay,
+            precondition=_enum("precondition", Precondition, precondition, optional=True),
+            reason=_text("reason", reason, optional=False),  # type: ignore[arg-type]
+            escalation_rule_id=_text("escalation_rule_id", escalation_rule_id),
+            recommendation=recommendation,
+            at=at,
+            replace=flag("replace", replace),
+            event_id=_text("event_id", event_id),
+            duplicate=flag("duplicate", duplicate),
         )
-        return tuple.__new__(cls, values)
 
     @property
     def overridden(self) -> bool:
@@ -248,7 +250,8 @@ def trusted_decision(
     """A ``Decision`` the supervisor builds from what it already holds valid
     (the policy's and the recommendation's enums, the keys it made): only the
     times, computed from its clock, are checked. ``Decision(...)`` checks every
-    field, for a caller's own (a test shows both build equal records)."""
+    field of a caller's own, then builds it here (the one place that knows the
+    record's field order)."""
     return tuple.__new__(
         Decision,
         (
