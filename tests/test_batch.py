@@ -336,3 +336,78 @@ def test_http_status_is_read_the_same_whatever_the_log_stored() -> None:
     out = classify_frame(df, rand=half)
     want = normalize("okx", http_status=429)
     assert set(out["subcategory"].astype(object)) == {want.subcategory}
+
+
+def _mixed_log(pd: Any) -> Any:
+    """A log whose columns come in every storage classify_frame reads differently."""
+    rows = [
+        {"exchange": ex, "code": code, "message": msg, "http_status": status}
+        for ex in ("okx", "mexc", "kraken")
+        for code in (None, "58102", "10101", "-1")
+        for msg in (None, "Insufficient balance.", "EGeneral:Too many requests")
+        for status in (None, 200, 429, 503)
+    ]
+    df = pd.DataFrame(rows)
+    df["message"] = df["message"].astype("string[pyarrow]")  # Arrow-backed text
+    df["code"] = df["code"].astype(object)  # Python objects
+    df["exchange"] = df["exchange"].astype("category")
+    return df  # http_status: float64 with NaN
+
+
+@pytest.mark.parametrize(("int32_limit", "int64_limit"), [(2**31 - 1, 2**62), (5, 2**62), (5, 40)])
+def test_classify_frame_signatures_survive_a_key_too_wide_for_its_integers(
+    monkeypatch: pytest.MonkeyPatch, int32_limit: int, int64_limit: int
+) -> None:
+    """Rows are told apart as exactly when the combined key widens to 64 bits or is renumbered."""
+    pd = pytest.importorskip("pandas")
+    from normalizer.batch import _frame
+
+    monkeypatch.setattr(_frame, "_INT32_SAFE", int32_limit)
+    monkeypatch.setattr(_frame, "_INT64_SAFE", int64_limit)
+    df = _mixed_log(pd)
+    df = pd.concat([df, df.iloc[::-1]], ignore_index=True)  # every signature twice
+    out = classify_frame(df, rand=half)
+    kw = {"operation": None, "idempotent": False, "attempt": 1, "policy": None, "rand": half}
+    read = [{c: as_read(v, c) for c, v in row.items()} for row in df.to_dict("records")]
+    assert got_rows(out) == [expected(row, kw) for row in read]
+
+
+def test_classify_frame_without_arrow_hashing_says_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Arrow encodes text and numbers when it can; pandas' factorize must agree when it cannot."""
+    pd = pytest.importorskip("pandas")
+    from normalizer.batch import _frame
+
+    df = _mixed_log(pd)
+    with_arrow = got_rows(classify_frame(df, rand=half))
+    monkeypatch.setattr(_frame, "_dictionary", lambda np, data: None)
+    assert got_rows(classify_frame(df, rand=half)) == with_arrow
+
+
+def test_classify_frame_columns_behave_as_ordinary_categoricals() -> None:
+    """The added columns share one gathered array; pandas must not notice."""
+    pd = pytest.importorskip("pandas")
+    df = _mixed_log(pd)
+    out = classify_frame(df, rand=half)
+    plain = pd.DataFrame({c: list(out[c].astype(object)) for c in output_columns()})
+    for c in ("category", "subcategory", "rule_id", "action"):
+        assert isinstance(out[c].dtype, pd.CategoricalDtype)
+        assert out[c].value_counts().to_dict() == plain[c].value_counts().to_dict()
+        assert (
+            out[c].isin(["RATE_LIMIT", "RETRY"]).tolist()
+            == plain[c].isin(["RATE_LIMIT", "RETRY"]).tolist()
+        )
+    by = out.groupby(["category", "action"], observed=True).size().to_dict()
+    assert by == plain.groupby(["category", "action"]).size().to_dict()
+    for c in output_columns():
+        if c != "delay_s":
+            kept = out[c].cat.categories
+            want = pd.Categorical(plain[c], categories=kept).codes
+            assert out[c].cat.codes.tolist() == want.tolist()
+    copied = out.copy()
+    other = next(c for c in out["category"].cat.categories if c != out["category"].iloc[0])
+    copied.loc[copied.index[0], "category"] = other  # writing one column touches no other
+    assert copied["category"].iloc[0] == other
+    assert out["category"].iloc[0] == plain["category"].iloc[0]
+    assert copied["action"].tolist() == out["action"].tolist()

@@ -26,7 +26,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import itertools
 import math
+import operator
 import os
 import random
 import threading
@@ -77,6 +79,7 @@ ACTION_COLUMNS = ("delay_s", "scope", "precondition", "policy_rule_id")
 #: A user rules folder shipped to workers holds at most this many bytes of YAML.
 MAX_RULES_BYTES = 64 * 1024 * 1024
 _INT64_SAFE = 2**62
+_INT32_SAFE = 2**31 - 1
 
 
 # ------------------------------------------------------------ http_status
@@ -498,9 +501,8 @@ def as_attempt(value: Any) -> int:
     return int(n)
 
 
-#: The cells that decide ``normalize()``'s answer for a row without a body.
-_DECIDING = ("exchange", "code", "message", "http_status", "error_type")
-#: Results of rows without a body, by their cells (with their types) and the
+#: Results of rows without a body, by the cells that decide them (exchange,
+#: code, message, HTTP status, error type; each with its type) and the
 #: rules, kept across calls: a notebook classifies the same log again and
 #: again. Cleared when the rules change; at most this many are kept.
 MAX_DECIDED = 1 << 17
@@ -509,28 +511,26 @@ on_change(_decided.clear)
 
 
 def _classify_one(
-    row: dict[str, Any],
+    cells: tuple[Any, ...],
     spec: FrameSpec,
     policy: Policy | None,
     rules: Registry | None,
     rand: Callable[[], float] | None,
 ) -> tuple[Any, ...]:
-    op = spec.operation if spec.operation is not None else row.get("operation")
-    idempotent = spec.idempotent if spec.idempotent is not None else _flag(row.get("idempotent"))
-    attempt = spec.attempt if spec.attempt is not None else as_attempt(row.get("attempt"))
-    error_type = row.get("error_type")
-    message = row.get("message")
-    error = None
+    """The added columns for one signature: its cells in ``INPUT_COLUMNS`` order
+    (None for a column the frame lacks or an argument overrides)."""
+    exchange, code, logged, status, body, error_type, operation, flag, number = cells
+    op = spec.operation if spec.operation is not None else operation
+    idempotent = spec.idempotent if spec.idempotent is not None else _flag(flag)
+    attempt = spec.attempt if spec.attempt is not None else as_attempt(number)
+    message, error = logged, None
     if error_type is not None and str(error_type).strip():
         error, message = logged_exception(str(error_type), message), None
-    body = row.get("body")
     key: tuple[Any, ...] | None = None
     err: NormalizedError | None = None
     if body is None:  # without a body, nothing in the result depends on the time
-        key = (rules, spec.unknown_exchange, op)
-        for column in _DECIDING:
-            value = row.get(column)
-            key += (type(value), value)
+        key = (rules, spec.unknown_exchange, op, type(exchange), exchange, type(code), code)
+        key += (type(logged), logged, type(status), status, type(error_type), error_type)
         try:
             err = _decided.get(key)
         except TypeError:  # an unhashable cell: decided afresh
@@ -538,10 +538,10 @@ def _classify_one(
     if err is None:
         err = _normalize_in(
             rules,
-            row["exchange"],
-            code=row.get("code"),
+            exchange,
+            code=code,
             message=message,
-            http_status=row.get("http_status"),
+            http_status=status,
             body=body,
             error=error,
             operation=op,
@@ -553,18 +553,22 @@ def _classify_one(
                     _decided.clear()
                 _decided[key] = err
     if rand is None and spec.seed is not None:
-        key = (spec.seed, *(row.get(c) for c in INPUT_COLUMNS), op, idempotent, attempt)
+        key = (spec.seed, *cells, op, idempotent, attempt)
         rand = random.Random(repr(key)).random  # noqa: S311 - jitter, not secrets
     rec = recommend(err, op, idempotent, attempt, policy, rand=rand)
-    labels: list[Any] = [_text(err.category), err.subcategory]
+    # an enum member's ``_value_`` is its text, read without enum's descriptor
+    labels: tuple[Any, ...] = (err.category._value_, err.subcategory)
     if _has_outcome():
-        labels.append(_text(getattr(err, "outcome", None)))
-    labels += [err.rule_id, _text(rec.action)]
+        outcome = getattr(err, "outcome", None)
+        labels += (None if outcome is None else outcome._value_,)
+    precondition = rec.precondition
     return (
         *labels,
+        err.rule_id,
+        rec.action._value_,
         round(float(rec.delay_s), 3),
-        _text(rec.scope),
-        _text(rec.precondition),
+        rec.scope._value_,
+        None if precondition is None else precondition._value_,
         rec.policy_rule_id,
     )
 
@@ -607,60 +611,102 @@ def classify_partition(
             names.remove(column)  # the argument applies to every row
     policy = _policy_of(spec)
     rules = _registry_of(spec)
-    n = len(df)
-    signature, first_rows = _signatures(pd, np, [df[c] for c in names], n)
-    # the Python values of each distinct signature, read from one of its rows
-    values = {c: [_cell(pd, np, v, c) for v in df[c].iloc[first_rows].tolist()] for c in names}
+    signature, codes, distinct = _signatures(pd, np, [df[c] for c in names])
+    values: list[list[Any]] = []  # per column, its cell in each signature
+    for name, in_signature, seen in zip(names, codes, distinct, strict=True):
+        read = [*(_cell(pd, np, v, name) for v in seen), None]  # code -1 picks the None
+        values.append([read[i] for i in in_signature.tolist()])
     columns = output_columns()
+    # each signature's cells in INPUT_COLUMNS order; a column not read is None
+    pick = operator.itemgetter(*(names.index(c) if c in names else -1 for c in INPUT_COLUMNS))
     results = [
-        _classify_one({c: values[c][i] for c in names}, spec, policy, rules, rand)
-        for i in range(len(first_rows))
+        _classify_one(pick(cells), spec, policy, rules, rand)
+        for cells in zip(*values, itertools.repeat(None))
     ]
     per_column = list(zip(*results, strict=True)) if results else [() for _ in columns]
+    by_name = dict(zip(columns, per_column, strict=True))
+    delays = np.asarray(by_name.pop("delay_s"), dtype=np.float64)
     added: dict[str, Any] = {}
-    for name, per_signature in zip(columns, per_column, strict=True):
-        if name == "delay_s":
-            array = np.asarray(per_signature, dtype=np.float64)
-            added[name] = pd.Series(array[signature] if n else array[:0], index=df.index)
-        elif spec.categorical:
-            added[name] = _spread(pd, np, list(per_signature), signature)
-        else:  # plain objects, None where missing (pandas 3 would infer str, None -> NaN)
-            array = np.asarray(list(per_signature) or [None], dtype=object)
-            added[name] = pd.Series(
-                array[signature] if n else array[:0], index=df.index, dtype=object
-            )
+    if spec.categorical:  # Series, so the frame takes them as they are (an array it copies)
+        for name, column in _spread(pd, np, by_name, signature).items():
+            added[name] = pd.Series(column, index=df.index, copy=False)
+    else:  # plain objects, None where missing (pandas 3 would infer str, None -> NaN)
+        for name, per_signature in by_name.items():
+            array = np.asarray(list(per_signature), dtype=object)
+            added[name] = pd.Series(np.take(array, signature), index=df.index, dtype=object)
+    added["delay_s"] = pd.Series(np.take(delays, signature), index=df.index, copy=False)
+    added = {name: added[name] for name in columns}  # in the documented order
     return df.assign(**added)
 
 
-def _signatures(pd: Any, np: Any, columns: list[Series], n: int) -> tuple[Array, Array]:
-    """Per row, the number of its distinct signature; per signature, one of its rows."""
-    key = np.zeros(n, dtype=np.int64)
+def _signatures(
+    pd: Any, np: Any, columns: list[Series]
+) -> tuple[Array, list[Array], list[list[Any]]]:
+    """Per row, the number of its distinct signature; per column, its code in each
+    signature (-1: missing) and its distinct values, in code order.
+
+    Each column is factorized (``_factorize``) and the codes are combined, one
+    column after another, into one integer key per row: a number written in
+    mixed radix, one digit per column, so equal keys mean equal cells. The
+    distinct keys are decoded back into each column's codes, so a signature's
+    values come from the columns' own distinct values, not from a row.
+    """
+    stage: list[tuple[int, int]] = []  # (column, radix) of the digits in ``key``
+    offset = 0  # ``key + offset`` has digits code + 1: codes start at -1 (missing)
+    prefix: list[Array] | None = None  # per combination number: each earlier column's code
+    factorized = [_factorize(pd, np, column) for column in columns]
+    key: Array = None  # set by the first column
     size = 1
-    for column in columns:
-        codes, count = _factorize(pd, np, column)
-        if size * (count + 1) >= _INT64_SAFE:  # renumber before the key could overflow
-            key, uniques = pd.factorize(key)
-            size = len(uniques)
-        # key = key * (count + 1) + codes + 1, in place (+1: a missing value, -1, counts)
-        key *= count + 1
-        key += codes
-        key += 1
-        size *= count + 1
-    signature, uniques = pd.factorize(key)
-    # factorize numbers values in the order they first appear, so each
-    # signature's first row is where the running maximum grows
-    if not n:
-        return signature, np.zeros(0, dtype=np.int64)
-    running = np.maximum.accumulate(signature)
-    grows = np.flatnonzero(running[1:] != running[:-1])  # a compare: no 10 M-row difference
-    first_rows = np.concatenate(([0], grows + 1)).astype(np.int64)
-    assert len(first_rows) == len(uniques)
-    return signature, first_rows
+    for i, (codes, values) in enumerate(factorized):
+        radix = len(values) + 1
+        if size * radix >= _INT64_SAFE:  # renumber before the key could overflow
+            key, combos = _integers(pd, np, key)
+            key = key.astype(np.int64)  # writable, and wide enough for the next digits
+            prefix = _decode(np, combos, offset, stage, prefix, len(factorized))
+            stage, offset, size = [], 0, len(combos)
+        if i == 0:  # the first digit: no pass over zeros
+            key = codes.astype(np.int32 if radix < _INT32_SAFE else np.int64)
+        else:
+            if key.dtype == np.int32 and size * radix >= _INT32_SAFE:
+                key = key.astype(np.int64)  # 32 bits while they do: half the memory to pass
+            key *= radix
+            key += codes
+        offset = offset * radix + 1
+        stage.append((i, radix))
+        size *= radix
+    signature, keys = _integers(pd, np, key)
+    return (
+        signature,
+        _decode(np, keys, offset, stage, prefix, len(factorized)),
+        [values for _, values in factorized],
+    )
 
 
-def _factorize(pd: Any, np: Any, column: Series) -> tuple[Array, int]:
-    """Integer codes of a column's values (missing values get one code of their
-    own, or -1), and how many codes there are.
+def _decode(
+    np: Any,
+    keys: Array,
+    offset: int,
+    stage: list[tuple[int, int]],
+    prefix: list[Array] | None,
+    width: int,
+) -> list[Array]:
+    """Each column's code in each of ``keys`` (see ``_signatures``)."""
+    number = np.asarray(keys, dtype=np.int64) + offset
+    digits = []
+    for column, radix in reversed(stage):
+        number, digit = np.divmod(number, radix)
+        digits.append((column, digit - 1))
+    # what is left is the number of an earlier combination (none: 0)
+    codes = [earlier[number] for earlier in prefix] if prefix is not None else []
+    codes += [np.full(len(number), -1, dtype=np.int64)] * (width - len(codes))
+    for column, code in digits:
+        codes[column] = code
+    return codes
+
+
+def _factorize(pd: Any, np: Any, column: Series) -> tuple[Array, list[Any]]:
+    """Integer codes of a column's values (-1 where missing, or a code of its
+    own), and the distinct values in code order.
 
     pandas takes values that compare equal for one value (``True == 1 == 1.0``)
     but normalize() does not (``True`` is no code), so in a column of Python
@@ -671,37 +717,66 @@ def _factorize(pd: Any, np: Any, column: Series) -> tuple[Array, int]:
     """
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(), len(dtype.categories)
+        return column.cat.codes.to_numpy(), dtype.categories.tolist()
     if getattr(dtype, "storage", None) == "pyarrow" or isinstance(dtype, pd.ArrowDtype):
-        encoded = _arrow_codes(np, column)
+        text = _arrow_codes(np, column)
+        if text is not None:
+            return text
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":  # numbers: Arrow hashes faster
+        encoded = _dictionary(np, column.to_numpy())
         if encoded is not None:
-            return encoded
+            return encoded[0], encoded[1].to_pylist()
     codes, uniques = pd.factorize(column)
-    count = len(uniques)
-    if dtype == np.dtype("O") and count:
+    if dtype == np.dtype("O") and len(uniques):
         types = np.fromiter(map(type, column.to_numpy()), dtype=object, count=len(column))
         kinds, seen = pd.factorize(types)
-        if len(seen) > 1:
-            codes, uniques = pd.factorize((codes + 1) * len(seen) + kinds)
-            count = len(uniques)
-    return codes, count
+        if len(seen) > 1:  # codes in order of first appearance: each one's first row
+            codes, _ = pd.factorize((codes + 1) * len(seen) + kinds)
+            running = np.maximum.accumulate(codes)
+            grows = np.flatnonzero(running[1:] != running[:-1])  # a compare: no 10 M-row difference
+            first_rows = np.concatenate(([0], grows + 1))
+            return codes, column.to_numpy()[first_rows].tolist()
+    return codes, uniques.tolist()
 
 
-def _arrow_codes(np: Any, column: Series) -> tuple[Array, int] | None:
-    """Arrow's dictionary encoding of an Arrow-backed column (nulls one code), or None."""
+def _arrow_codes(np: Any, column: Series) -> tuple[Array, list[Any]] | None:
+    """Arrow's dictionary encoding of an Arrow-backed text column, or None."""
     try:
         pa = importlib.import_module("pyarrow")  # comes with pandas' Arrow strings
-        pc = importlib.import_module("pyarrow.compute")
-
         data = column.array.__arrow_array__()
-        if isinstance(data, pa.ChunkedArray):
-            data = data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
         if not (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
             return None
+    except (ImportError, AttributeError, TypeError, ValueError, NotImplementedError):
+        return None
+    encoded = _dictionary(np, data)
+    return None if encoded is None else (encoded[0], encoded[1].to_pylist())
+
+
+def _dictionary(np: Any, data: Any) -> tuple[Array, Any] | None:
+    """Arrow's dictionary encoding of an Arrow array or a numeric ndarray (NaN and
+    nulls: one code of their own), as codes and the Arrow array of the values; or
+    None without pyarrow. Arrow hashes faster than pandas and reuses its memory
+    (a 10 M-row pandas factorize maps fresh pages on every call)."""
+    try:
+        pa = importlib.import_module("pyarrow")
+        pc = importlib.import_module("pyarrow.compute")
+
+        if isinstance(data, np.ndarray):
+            data = pa.array(data, from_pandas=True)  # NaN is null, as pandas has it
+        if isinstance(data, pa.ChunkedArray):
+            data = data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
         encoded = pc.dictionary_encode(data, null_encoding="encode")
     except (ImportError, AttributeError, TypeError, ValueError, NotImplementedError):
         return None
-    return encoded.indices.to_numpy(zero_copy_only=False), len(encoded.dictionary)
+    return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary
+
+
+def _integers(pd: Any, np: Any, key: Array) -> tuple[Array, Array]:
+    """Codes of an integer array's values (read-only), and the values in code order."""
+    encoded = _dictionary(np, key)
+    if encoded is None:
+        return pd.factorize(key)  # type: ignore[no-any-return]
+    return encoded[0], encoded[1].to_numpy()
 
 
 def _cell(pd: Any, np: Any, value: Any, column: str) -> Any:
@@ -720,19 +795,35 @@ def _cell(pd: Any, np: Any, value: Any, column: str) -> Any:
     return value
 
 
-def _spread(pd: Any, np: Any, per_signature: list[str | None], signature: Array) -> Any:
-    """A categorical column: each row gets its signature's value."""
-    codes, categories = pd.factorize(pd.Series(per_signature, dtype=object))
-    # the dtype pandas keeps for this many categories (else it converts every row's code)
-    for small in (np.int8, np.int16, np.int32):
-        if len(categories) < np.iinfo(small).max:
-            codes = codes.astype(small)
-            break
-    row_codes = codes[signature] if len(signature) else codes[:0]
+def _spread(
+    pd: Any, np: Any, per_signature: dict[str, tuple[str | None, ...]], signature: Array
+) -> dict[str, Any]:
+    """Categorical columns: each row gets its signature's values.
+
+    The columns' codes are gathered for every row at once, as one array of
+    records (a field per column), and each column's codes are a view of their
+    field. One gather of ten million rows costs a third of one per column; the
+    price is that the columns share that array's memory (a few bytes per row).
+    """
+    fields: list[tuple[str, Any]] = []
+    categories: list[Any] = []
+    table: list[Array] = []
+    for name, values in per_signature.items():
+        codes, distinct = pd.factorize(pd.Series(values, dtype=object))
+        # the dtype pandas keeps for this many categories (else it converts every row's code)
+        small = next(t for t in (np.int8, np.int16, np.int32) if len(distinct) < np.iinfo(t).max)
+        fields.append((name, small))
+        categories.append(pd.Index(distinct, dtype=object))
+        table.append(codes)
+    records = np.empty(len(table[0]) if table else 0, dtype=np.dtype(fields))
+    for (name, _), codes in zip(fields, table, strict=True):
+        records[name] = codes
+    rows = np.take(records, signature)
     # the codes are in range by construction: pandas need not check ten million of them
-    return pd.Categorical.from_codes(
-        row_codes, categories=pd.Index(categories, dtype=object), validate=False
-    )
+    return {
+        name: pd.Categorical.from_codes(rows[name], categories=kept, validate=False)
+        for (name, _), kept in zip(fields, categories, strict=True)
+    }
 
 
 # ------------------------------------------------------------ one frame
