@@ -412,6 +412,7 @@ def test_classify_frame_columns_behave_as_ordinary_categoricals() -> None:
     assert out["category"].iloc[0] == plain["category"].iloc[0]  # the copy is its own
     out.loc[out.index[0], "category"] = other  # writing one column in place touches no other
     assert out["category"].iloc[0] == other
+
     def cells(column: Any) -> list[Any]:
         return [None if v is None or v != v else v for v in column.astype(object).tolist()]
 
