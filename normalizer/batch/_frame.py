@@ -460,13 +460,6 @@ def _normalize_in(
     return engine._renamed(err, renamed) if renamed is not None else err
 
 
-def _text(value: Any) -> str | None:
-    """An enum's value, or the text itself; None stays None."""
-    if value is None:
-        return None
-    return str(getattr(value, "value", value))
-
-
 @cache
 def _has_outcome() -> bool:
     return hasattr(normalize("okx", code="58102"), "outcome")
@@ -802,8 +795,9 @@ def _spread(
 
     The columns' codes are gathered for every row at once, as one array of
     records (a field per column), and each column's codes are a view of their
-    field. One gather of ten million rows costs a third of one per column; the
-    price is that the columns share that array's memory (a few bytes per row).
+    field. Gathering them together costs about a third of gathering each
+    column's codes on its own; the price is that the columns share that array's
+    memory (a few bytes per row) for as long as any of them lives.
     """
     fields: list[tuple[str, Any]] = []
     categories: list[Any] = []
