@@ -419,3 +419,25 @@ def test_classify_frame_columns_behave_as_ordinary_categoricals() -> None:
     for c in output_columns():
         if c != "category":
             assert cells(out[c]) == cells(plain[c]), c
+
+
+def test_classify_frame_reads_every_nan_as_missing() -> None:
+    """NaNs with other bit patterns (negative, with a payload) are missing values too."""
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    payload = np.frombuffer(np.uint64(0x7FF8000000000123).tobytes(), dtype=np.float64)[0]
+    nans = [float("nan"), -float("nan"), payload]
+    assert all(math.isnan(v) for v in nans)
+    df = pd.DataFrame(
+        {
+            "exchange": ["okx"] * 6,
+            "code": [58102.0, *nans, 58102.0, 50011.0],
+            "http_status": np.array([*nans, 429.0, 200.0, 200.0]),
+        }
+    )
+    out = classify_frame(df, rand=half)
+    kw = {"operation": None, "idempotent": False, "attempt": 1, "policy": None, "rand": half}
+    read = [{c: as_read(v, c) for c, v in row.items()} for row in df.to_dict("records")]
+    assert [r["http_status"] for r in read[:3]] == [None, None, None]
+    assert got_rows(out) == [expected(row, kw) for row in read]
+    assert got_rows(out)[1] == got_rows(out)[2]  # no code, no status, however the NaN is spelled

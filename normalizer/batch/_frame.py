@@ -746,16 +746,17 @@ def _arrow_codes(np: Any, column: Series) -> tuple[Array, list[Any]] | None:
 
 
 def _dictionary(np: Any, data: Any) -> tuple[Array, Any] | None:
-    """Arrow's dictionary encoding of an Arrow array or a numeric ndarray (NaN and
-    nulls: one code of their own), as codes and the Arrow array of the values; or
-    None without pyarrow. Arrow hashes faster than pandas and reuses its memory
-    (a 10 M-row pandas factorize maps fresh pages on every call)."""
+    """Arrow's dictionary encoding of an Arrow array or a numeric ndarray (nulls
+    get a code of their own; NaN is a value, which ``_cell`` reads as missing),
+    as codes and the Arrow array of the values; or None without pyarrow. Arrow
+    hashes faster than pandas and reuses its memory (a 10 M-row pandas
+    factorize maps fresh pages on every call)."""
     try:
         pa = importlib.import_module("pyarrow")
         pc = importlib.import_module("pyarrow.compute")
 
         if isinstance(data, np.ndarray):
-            data = pa.array(data, from_pandas=True)  # NaN is null, as pandas has it
+            data = pa.array(data)  # no copy (NaN as null would cost a pass)
         if isinstance(data, pa.ChunkedArray):
             data = data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
         encoded = pc.dictionary_encode(data, null_encoding="encode")
