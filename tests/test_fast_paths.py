@@ -8,7 +8,8 @@ Each shortcut of issue 9 has a general twin that stays the reference:
 - the ASCII shortcut of ``fold`` and the full Unicode fold;
 - a regex's literal prefilter (``_core/literals.py``) and the regex itself;
 - the head/tail index of documented templates and a scan of all of them;
-- ``select`` stopping early in each group sorted strongest first.
+- ``select`` stopping early in each group sorted strongest first, and skipping
+  a group of code-less rules when the message holds none of their texts.
 
 The tests run the recorded bodies of every venue's rule tests and generated
 hostile ones (strings where numbers are expected, floats for ints, huge
@@ -367,6 +368,67 @@ def test_select_stopping_early_picks_what_a_full_scan_picks(venue: str) -> None:
             assert got is want or (
                 got is not None and want is not None and got.specificity == want.specificity
             ), (probe, got, want)
+
+
+def test_a_sieve_keeps_only_texts_that_contain_no_other() -> None:
+    """One text found is enough to pass the sieve; a text containing another
+    is found only where that other is, so it is left out."""
+    from normalizer._core.table import _fewest
+
+    assert _fewest(["limit", "rate limit", "limit", "too many ", "many"]) == ("many", "limit")
+    assert _fewest([]) == ()
+
+
+def test_a_group_of_code_less_rules_has_a_sieve_only_when_every_rule_has_a_gate() -> None:
+    from normalizer import Operation
+    from normalizer._core.table import _sieve
+
+    rs = registry().get("okx")
+    group, sieve = rs._group(200, Operation.QUERY, None)
+    assert sieve is not None
+    assert "limit" in sieve[1]
+    assert all(r.gate is not None for r in group)
+    ungated = [r for r in rs.rules if r.gate is None]
+    assert ungated  # rules without a message condition have no gate
+    assert _sieve([*group, ungated[0]]) is None
+    assert _sieve(()) == ((), ())
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_sieve_lets_through_every_text_of_its_rules(venue: str) -> None:
+    """Invariant: a message holding any key or literal of any rule of a group
+    passes the group's sieve, so the sieve never skips a rule whose gate the
+    message passes."""
+    from normalizer import Operation
+
+    rs = registry().get(venue)
+    for status in (None, 200, 400, 429, 503):
+        for op in (None, *Operation):
+            group, sieve = rs._group(status, op, None)
+            if sieve is None:
+                continue
+            keys, literals = sieve
+            for rule in group:
+                gate = rule.gate
+                assert gate is not None
+                for key in gate[0]:
+                    assert any(k in key for k in keys), (rule.id, key)
+                for literal in gate[1] or ():
+                    assert any(lit in literal for lit in literals), (rule.id, literal)
+
+
+def test_a_template_key_is_its_longest_piece_after_the_store() -> None:
+    """``documented`` looks for a template's key before matching it: the key
+    must be the longest piece, also for templates read back from the store."""
+    from normalizer._core.text import Template
+
+    for venue in VENUES:
+        rs = registry().get(venue)
+        for entry in rs.catalog.entries if rs.catalog else ():
+            t = entry.compiled()
+            assert t.key == max(t.parts, key=len)
+            back = Template.from_plain(t.to_plain())
+            assert back.key == t.key
 
 
 def _words(venue: str) -> list[str]:

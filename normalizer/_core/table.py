@@ -553,7 +553,7 @@ class Rule:
         if gate is _UNSET:
             gate = None
             if self.has_message:
-                keys = tuple(max(t.parts, key=len) for t in self.templates)
+                keys = tuple(t.key for t in self.templates)
                 needs = [prefilter(p).need for p in self.when.message_regex or ()]
                 if all(keys) and all(n is not None for n in needs):
                     literals = tuple(dict.fromkeys(lit for n in needs for lit in n or ()))
@@ -627,6 +627,38 @@ def specificity(w: Condition, priority: int, own: bool) -> tuple[int, ...]:
 _HEAD = 3
 
 
+#: What every rule of a code-less group needs of a message: the keys (one in
+#: the folded message) and the literals (one in the lowered ASCII message) of
+#: all their gates (``Rule.gate``).
+_Sieve = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def _sieve(group: Sequence[Rule]) -> _Sieve | None:
+    """The group's sieve: when every rule of the group has a gate, a message in
+    which none of its keys and literals occur passes no rule's gate, so none of
+    them is tried. A text containing another in the list is left out (the
+    other is found in every message it is found in). None when some rule has
+    no gate (no message condition, or one that needs no literal)."""
+    keys: list[str] = []
+    literals: list[str] = []
+    for rule in group:
+        gate = rule.gate
+        if gate is None:
+            return None
+        keys += gate[0]
+        literals += gate[1] or ()
+    return _fewest(keys), _fewest(literals)
+
+
+def _fewest(texts: list[str]) -> tuple[str, ...]:
+    """``texts`` without those containing another one (shortest first, then in order)."""
+    kept: list[str] = []
+    for text in sorted(set(texts), key=lambda t: (len(t), t)):
+        if not any(other in text for other in kept):
+            kept.append(text)
+    return tuple(kept)
+
+
 class RuleSet:
     """Everything needed to classify one exchange's errors.
 
@@ -669,7 +701,7 @@ class RuleSet:
         #: the strongest code-less rule's precedence (``()`` sorts below any)
         self._strongest_other = other[0].specificity if other else ()
         # (status, operation, transport) -> the code-less rules it admits, strongest first
-        self._groups: dict[tuple[Any, ...], tuple[Rule, ...]] = {}
+        self._groups: dict[tuple[Any, ...], tuple[tuple[Rule, ...], _Sieve | None]] = {}
         self.known_codes = self.documented_codes | frozenset(self._by_code)
         if check:
             self.check()
@@ -830,19 +862,24 @@ class RuleSet:
         templated = self._templated
         for i in order:  # strongest (most literal text) first
             template, entry = templated[i]
-            if template.matches(folded):
+            if template.key in folded and template.matches(folded):
                 return entry
         return None
 
-    def _group(self, status: int | None, operation: Any, transport: str | None) -> tuple[Rule, ...]:
+    def _group(
+        self, status: int | None, operation: Any, transport: str | None
+    ) -> tuple[tuple[Rule, ...], _Sieve | None]:
+        """The code-less rules an input with this status, operation and
+        transport admits (strongest first), and their sieve (``_sieve``)."""
         key = (status, operation, transport)
-        group = self._groups.get(key)
-        if group is None:
+        grouped = self._groups.get(key)
+        if grouped is None:
             group = tuple(r for r in self._other if r.admits(status, operation, transport))
+            grouped = (group, _sieve(group))
             if len(self._groups) >= 1024:
                 self._groups.clear()
-            self._groups[key] = group
-        return group
+            self._groups[key] = grouped
+        return grouped
 
     def select(self, probe: Probe) -> tuple[Rule | None, Entry | None]:
         """The winning rule for a probe, and the catalog entry its message fit.
@@ -868,9 +905,25 @@ class RuleSet:
             if rules is None:  # the code-less rules, unless none can beat the best
                 if best is not None and best.specificity >= self._strongest_other:
                     break
-                rules = self._groups.get((status, operation, transport))
-                if rules is None:
-                    rules = self._group(status, operation, transport)
+                grouped = self._groups.get((status, operation, transport))
+                if grouped is None:
+                    grouped = self._group(status, operation, transport)
+                rules, sieve = grouped
+                if sieve is not None and message is not None:
+                    # every one of them needs text: is any of it there at all?
+                    if folded is None:
+                        folded, lowered = fold(message), ascii_lowered(message)
+                    if lowered is not None:
+                        keys, literals = sieve
+                        for key in keys:
+                            if key in folded:
+                                break
+                        else:
+                            for literal in literals:
+                                if literal in lowered:
+                                    break
+                            else:
+                                break  # none is: no code-less rule can match
             for rule in rules:
                 if best is not None and rule.specificity <= best.specificity:
                     break

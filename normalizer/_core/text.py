@@ -91,10 +91,11 @@ class Template:
     """A documented message, compiled for matching.
 
     ``parts`` are the folded literal pieces between placeholders; ``weight``
-    (the number of literal characters) ranks templates when several match.
+    (the number of literal characters) ranks templates when several match;
+    ``key`` is the longest piece, found in every message the template fits.
     """
 
-    __slots__ = ("parts", "source", "weight")
+    __slots__ = ("key", "parts", "source", "weight")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -109,6 +110,7 @@ class Template:
         pieces = folded.split(PLACEHOLDER_MARK)
         self.parts: tuple[str, ...] = tuple(p if len(pieces) == 1 else p.strip() for p in pieces)
         self.weight = sum(len(p.replace(" ", "")) for p in self.parts)
+        self.key = max(self.parts, key=len)
 
     def to_plain(self) -> tuple[Any, ...]:
         """The compiled form, for the compiled store (``from_plain`` rebuilds it unfolded)."""
@@ -119,6 +121,7 @@ class Template:
         t = object.__new__(cls)
         t.source, parts, t.weight = data
         t.parts = tuple(parts)
+        t.key = max(t.parts, key=len)
         return t
 
     @property
