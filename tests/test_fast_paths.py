@@ -7,6 +7,8 @@ Each shortcut of issue 9 has a general twin that stays the reference:
   (``_guarded``);
 - the ASCII shortcut of ``fold`` and the full Unicode fold;
 - a regex's literal prefilter (``_core/literals.py``) and the regex itself;
+- a regex's lowered twin (case-sensitive, on the lowered text) and the regex
+  ignoring case;
 - the head/tail index of documented templates and a scan of all of them;
 - ``select`` stopping early in each group sorted strongest first, and skipping
   a group of code-less rules when the message holds none of their texts.
@@ -29,7 +31,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import normalizer
-from normalizer._core.literals import Prefilter, required
+from normalizer._core.literals import Prefilter, lowered_twin, required
 from normalizer._core.table import Probe, RuleSet
 from normalizer._core.text import _fold, _fold_general
 from normalizer._engine import normalize as engine
@@ -300,6 +302,108 @@ def test_required_literals_of_known_patterns(pattern: str, need: Any) -> None:
     """What is derived: the longest literal a match needs; none for CJK on
     ASCII text; unknown where a way through needs no literal."""
     assert required(pattern) == need
+
+
+TWINNED = [p for p in REGEXES if lowered_twin(p) is not None]
+
+
+def test_the_rules_regexes_that_can_match_ascii_text_mostly_get_a_twin() -> None:
+    """The twin applies: most regexes an ASCII text can match have one (the
+    rest are written with capitals, searched as they are)."""
+    ascii_able = [p for p in REGEXES if required(p) != ()]
+    assert len(TWINNED) / len(ascii_able) > 0.9, [p for p in ascii_able if p not in TWINNED]
+
+
+ASCII_TEXT = st.text(alphabet=st.characters(max_codepoint=127), max_size=60)
+
+
+@given(pattern=st.sampled_from(TWINNED), data=st.data())
+def test_a_lowered_twin_finds_what_the_regex_finds_ignoring_case(
+    pattern: str, data: st.DataObject
+) -> None:
+    """Invariant: for any ASCII text (one the regex matches, or any text; its
+    case changed), the twin searched case-sensitively in the lowered text
+    finds a match exactly when the regex ignoring case finds one in the text."""
+    try:
+        matching = st.from_regex(pattern, fullmatch=False).filter(str.isascii)
+        text = data.draw(st.one_of(matching, ASCII_TEXT))
+    except Exception:
+        text = data.draw(ASCII_TEXT)
+    text = data.draw(st.sampled_from([text, text.upper(), text.swapcase(), text.title()]))
+    twin = lowered_twin(pattern)
+    assert twin is not None
+    want = re.search(pattern, text, re.IGNORECASE) is not None
+    assert (twin.search(text.lower()) is not None) == want, (pattern, text)
+
+
+#: Constructs whose case rules differ: sets, negated sets, ranges of
+#: punctuation next to the capitals, word boundaries, back references, looks.
+CONSTRUCTS = [
+    r"[a-z]+x",
+    r"[^a-c]d",
+    r"\bfoo\b",
+    r"(?:ab|cd)e",
+    r"a{2,3}b",
+    r"\w+\s\d",
+    r"[!-/]k",
+    r"[\[-`]q",
+    r"(a)\1",
+    r"\Bing",
+    r"x(?=y)",
+    r"(?<!z)w",
+    r"[^\W\d]x",
+    r"[^!-@]",
+]
+
+
+@given(
+    pattern=st.sampled_from(CONSTRUCTS),
+    text=st.text(alphabet="aAbBcCdDeEfFgGiInNqQwWxXyYzZkK019 !/[`_@^\\", max_size=12),
+)
+def test_a_lowered_twin_of_each_construct_agrees_with_ignoring_case(
+    pattern: str, text: str
+) -> None:
+    """Invariant: on ASCII text the twin agrees with the regex ignoring case,
+    construct by construct, capitals and the punctuation around them in the text."""
+    twin = lowered_twin(pattern)
+    assert twin is not None, pattern
+    want = re.search(pattern, text, re.IGNORECASE) is not None
+    assert (twin.search(text.lower()) is not None) == want, (pattern, text)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(?-i:abc)",  # a group that turns case back on
+        "a(?i:b)",  # a group with flags of its own
+        "(?x) a b",  # a flag for the whole pattern
+        r"[@-\[]",  # a range of punctuation reaching the capitals
+        "[A-Z]",
+        "[^A-Z]",
+        r"\x41",  # a capital written as an escape
+        r"\bIP\b",
+        "ABC",
+        "\u212a",  # the Kelvin sign: equal to 'k' ignoring case
+        "caf\u00e9",
+        "(余额不足)",
+        "(unclosed",
+    ],
+)
+def test_a_pattern_it_cannot_vouch_for_has_no_twin(pattern: str) -> None:
+    assert lowered_twin(pattern) is None
+
+
+def test_a_rule_searches_its_twin_in_ascii_and_its_regex_in_other_text() -> None:
+    """regex_hit: the twin on the lowered ASCII message; the regex itself on a
+    non-ASCII one (the Kelvin sign is 'k' ignoring case)."""
+    from normalizer._core.literals import ascii_lowered
+
+    rs = registry().get("okx")
+    rule = next(r for r in rs.rules if r.id == "common.message.rate-limit")
+    for message in ("Too Many Requests", "RATE LIMITED", "too many requests \u212a"):
+        want = any(r.search(message) for r in rule.regexes)
+        assert rule.regex_hit(message, ascii_lowered(message)) == want
+    assert not rule.regex_hit("nothing to see", ascii_lowered("nothing to see"))
 
 
 def test_non_ascii_text_is_never_prefiltered() -> None:

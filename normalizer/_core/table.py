@@ -32,7 +32,7 @@ from operator import itemgetter
 
 from .errors import Problem, RuleFileError
 from .frozen import frozen
-from .literals import Prefilter, ascii_lowered, prefilter
+from .literals import Prefilter, ascii_lowered, lowered_twin, prefilter
 from .text import Template, bound, fold
 from .vocabulary import Category, Operation, Outcome
 
@@ -402,8 +402,8 @@ class Rule:
 
     __slots__ = (
         "_gate",
-        "_prefilters",
         "_regexes",
+        "_searches",
         "category",
         "codes",
         "examples",
@@ -460,7 +460,7 @@ class Rule:
             templates if templates is not None else tuple(Template(t) for t in w.message or ())
         )
         self._regexes: tuple[re.Pattern[str], ...] | None = None  # compiled on first use
-        self._prefilters: tuple[Prefilter, ...] | None = None
+        self._searches: tuple[tuple[re.Pattern[str], Prefilter, Any], ...] | None = None
         self._gate: Any = _UNSET
         self.has_message = bool(w.message or w.message_regex)
         self.statuses = frozenset(w.http_status) if w.http_status is not None else None
@@ -528,16 +528,21 @@ class Rule:
     def regex_hit(self, message: str, lowered: str | None) -> bool:
         """Whether one of the rule's regexes is found in ``message``; each regex
         is searched only when its literal prefilter (``_core/literals.py``) lets it
-        (``lowered``: the message lowered when ASCII, else None)."""
-        regexes = self.regexes
-        if not regexes:
-            return False
-        filters = self._prefilters
-        if filters is None:
-            filters = self._prefilters = tuple(prefilter(p) for p in self.when.message_regex or ())
-        for regex, literal_filter in zip(regexes, filters, strict=True):
-            if literal_filter.may_match(message, lowered) and regex.search(message):
-                return True
+        (``lowered``: the message lowered when ASCII, else None), and in an ASCII
+        message as its lowered twin, case-sensitively, when it has one."""
+        searches = self._searches
+        if searches is None:
+            searches = self._searches = tuple(
+                (regex, prefilter(p), lowered_twin(p))
+                for regex, p in zip(self.regexes, self.when.message_regex or (), strict=True)
+            )
+        for regex, literal_filter, twin in searches:
+            if literal_filter.may_match(message, lowered):
+                if twin is not None and lowered is not None:
+                    if twin.search(lowered):
+                        return True
+                elif regex.search(message):
+                    return True
         return False
 
     @property
