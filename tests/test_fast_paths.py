@@ -31,7 +31,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import normalizer
-from normalizer._core.literals import Prefilter, lowered_twin, required
+from normalizer._core.literals import ASCII_EQUALS, Prefilter, lowered_twin, projected, required
 from normalizer._core.table import Probe, RuleSet
 from normalizer._core.text import _fold, _fold_general
 from normalizer._engine import normalize as engine
@@ -404,6 +404,83 @@ def test_a_rule_searches_its_twin_in_ascii_and_its_regex_in_other_text() -> None
         want = any(r.search(message) for r in rule.regexes)
         assert rule.regex_hit(message, ascii_lowered(message)) == want
     assert not rule.regex_hit("nothing to see", ascii_lowered("nothing to see"))
+
+
+def test_the_projection_knows_every_character_ignorecase_takes_for_ascii() -> None:
+    """``projected`` is sound only if ``ASCII_EQUALS`` holds every non-ASCII
+    character ``re`` equals to an ASCII one ignoring case, and lowering keeps
+    one character for one (but U+0130, which the projection replaces first)."""
+    any_ascii = re.compile("[\x00-\x7f]", re.IGNORECASE)
+    found = {}
+    for point in range(128, 0x110000):
+        char = chr(point)
+        if any_ascii.fullmatch(char):
+            equal = [chr(a) for a in range(128) if re.fullmatch(re.escape(chr(a)), char, re.I)]
+            found[point] = "".join(sorted(equal)).lower()[-1]
+        lowered = char.lower()
+        if len(lowered) != 1 or lowered.isascii():
+            assert point in ASCII_EQUALS, hex(point)
+    assert found == ASCII_EQUALS
+    assert projected("\u0130\u0131\u017f\u212a Ab\u00c9") == "iisk ab\u00e9"
+
+
+def _spelled_otherwise(text: str, data: st.DataObject) -> str:
+    """``text`` with some letters written as the characters IGNORECASE takes
+    for them, in another case, with non-ASCII text around it."""
+    others = {"i": ["\u0130", "\u0131"], "s": ["\u017f"], "k": ["\u212a"]}
+    out = []
+    for char in text:
+        choices = [char, char.swapcase(), *others.get(char.lower(), [])]
+        out.append(data.draw(st.sampled_from(choices)))
+    noise = data.draw(st.sampled_from(["", "\u8ba2\u5355 ", "\u00e9t\u00e9 ", "\u212b "]))
+    return noise + "".join(out) + noise[::-1]
+
+
+@given(pattern=st.sampled_from([p for p in REGEXES if Prefilter(p).any_text]), data=st.data())
+def test_a_prefilter_never_rules_out_a_match_in_a_non_ascii_text(
+    pattern: str, data: st.DataObject
+) -> None:
+    """Invariant: for any text the regex matches ignoring case (generated from
+    the regex, some letters spelled as the characters ``re`` takes for them,
+    non-ASCII text around), its prefilter lets the text's projection through."""
+    try:
+        text = data.draw(st.from_regex(pattern, fullmatch=False))
+    except Exception:
+        return
+    text = _spelled_otherwise(text, data)
+    if re.search(pattern, text, re.IGNORECASE):
+        assert Prefilter(pattern).may_match_projected(projected(text)), (pattern, text)
+
+
+def test_which_patterns_are_prefiltered_beyond_ascii() -> None:
+    """A pattern naming a non-ASCII character (a way through it may need one)
+    is searched in every non-ASCII text."""
+    assert Prefilter("insufficient (balance|funds)").any_text
+    assert not Prefilter("(insufficient|\u4f59\u989d\u4e0d\u8db3)").any_text
+    assert not Prefilter("x\\u4e00").any_text
+    assert not Prefilter("a?").any_text  # nothing derived
+    assert Prefilter("insufficient").may_match_projected(
+        projected("\u0130NSUFF\u0131C\u0130ENT \u8ba2")
+    )
+    assert not Prefilter("insufficient").may_match_projected(projected("\u4f59\u989d\u4e0d\u8db3"))
+
+
+@given(data=st.data(), venue=st.sampled_from(VENUES))
+def test_a_rule_finds_its_regexes_in_a_non_ascii_message_as_searching_them_does(
+    data: st.DataObject, venue: str
+) -> None:
+    """Invariant: regex_hit on a non-ASCII message answers what searching
+    every regex of the rule answers."""
+    rules = [r for r in registry().get(venue).rules if r.when.message_regex]
+    if not rules:
+        return
+    rule = data.draw(st.sampled_from(rules))
+    base = data.draw(st.sampled_from([*rule.examples, *_words(venue)]) | st.text(max_size=20))
+    message = _spelled_otherwise(base, data)
+    if message.isascii():
+        message += " \u00e9"
+    want = any(r.search(message) for r in rule.regexes)
+    assert rule.regex_hit(message, None) == want, (rule.id, message)
 
 
 def test_non_ascii_text_is_never_prefiltered() -> None:

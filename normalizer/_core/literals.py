@@ -20,12 +20,16 @@ The same parse tree says when a regex has a *lowered twin*
 ASCII text, which finds what the regex finds ignoring case, two to three
 times faster.
 
-Only ASCII texts are prefiltered (``Prefilter.may_match``) or searched by
-twins: under IGNORECASE a non-ASCII character can equal an ASCII one (the
-Kelvin sign ``K`` and ``k``; the long ``ſ`` and ``s``), which lowering does
-not show. The parse tree comes from the interpreter's own parser
-(``re._parser``, on 3.10 ``sre_parse``); a pattern it cannot read, or a node
-this module does not know, yields ``None``.
+Twins search only ASCII texts: under IGNORECASE a non-ASCII character can
+equal an ASCII one (the Kelvin sign ``K`` and ``k``; the long ``ſ`` and
+``s``), which lowering does not show. A non-ASCII text is prefiltered on its
+*projection* (``projected``: lowered, those four characters made the letters
+they equal), and only for a pattern naming ASCII characters alone
+(``Prefilter.any_text``): a way through a pattern that names a CJK character
+was left out of its literals, which hold for ASCII text only. The parse tree
+comes from the interpreter's own parser (``re._parser``, on 3.10
+``sre_parse``); a pattern it cannot read, or a node this module does not
+know, yields ``None``.
 """
 
 from __future__ import annotations
@@ -141,18 +145,22 @@ def required(pattern: str) -> tuple[str, ...] | None:
 
 
 class Prefilter:
-    """One regex's literal requirement, checked on the lowered ASCII text."""
+    """One regex's literal requirement, checked on the lowered ASCII text, and
+    (``any_text``) on the projection of any other text (``projected``)."""
 
-    __slots__ = ("need",)
+    __slots__ = ("any_text", "need")
 
     def __init__(self, pattern: str) -> None:
         self.need = required(pattern)
+        # sound beyond ASCII text when every character the pattern names is
+        # ASCII: no way through it was left out for needing a non-ASCII one
+        self.any_text = self.need is not None and _names_ascii_only(pattern)
 
     def may_match(self, text: str, lowered: str | None) -> bool:
         """False only when the regex surely does not match ``text``.
 
         ``lowered`` is ``text.lower()`` when ``text`` is ASCII, else None
-        (a non-ASCII text is never prefiltered).
+        (a non-ASCII text is not prefiltered here: see ``may_match_projected``).
         """
         need = self.need
         if need is None or lowered is None:
@@ -161,6 +169,73 @@ class Prefilter:
             if literal in lowered:
                 return True
         return False
+
+    def may_match_projected(self, projection: str) -> bool:
+        """``may_match`` for a non-ASCII text, given its ``projected`` form."""
+        if not self.any_text:
+            return True
+        for literal in self.need or ():  # noqa: SIM110 - as in may_match
+            if literal in projection:
+                return True
+        return False
+
+
+#: The non-ASCII characters IGNORECASE takes for an ASCII letter, and that
+#: letter (tests/test_fast_paths.py finds them all by asking ``re``).
+ASCII_EQUALS = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+_EQUALS_CHARS = tuple(chr(c) for c in ASCII_EQUALS)
+
+
+def projected(text: str) -> str:
+    """``text`` lowered, with each character IGNORECASE takes for an ASCII
+    letter made that letter: one character for one, so wherever a regex
+    whose characters are all ASCII matches ``text`` ignoring case, the
+    lowered ASCII literals of its match are found in the projection."""
+    for char in _EQUALS_CHARS:
+        if char in text:
+            text = text.translate(ASCII_EQUALS)
+            break
+    return text.lower()  # one for one once U+0130 (lowered to two) is gone
+
+
+def _names_ascii_only(pattern: str) -> bool:
+    """Whether every character the pattern's tree names (literals, sets) is ASCII."""
+    try:
+        return _chars_only(list(_re_internals()[0].parse(pattern, re.IGNORECASE)), 0)
+    except Exception:
+        return False
+
+
+def _chars_only(items: Any, depth: int) -> bool:
+    c = _re_internals()[1]
+    if depth > _MAX_DEPTH:
+        return False
+    for op, av in items:
+        if op is c.LITERAL or op is c.NOT_LITERAL:
+            if av > 127:
+                return False
+        elif op is c.IN:
+            for kind, value in av:
+                if (kind is c.LITERAL and value > 127) or (kind is c.RANGE and value[1] > 127):
+                    return False
+        elif op is c.SUBPATTERN:
+            if not _chars_only(av[-1], depth + 1):
+                return False
+        elif op is c.BRANCH:
+            if not all(_chars_only(alt, depth + 1) for alt in av[1]):
+                return False
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)):
+            if not _chars_only(av[2], depth + 1):
+                return False
+        elif op is getattr(c, "ATOMIC_GROUP", None):
+            if not _chars_only(av, depth + 1):
+                return False
+        elif op in (c.ASSERT, c.ASSERT_NOT):
+            if not _chars_only(av[1], depth + 1):
+                return False
+        elif op not in (c.AT, c.ANY, c.CATEGORY, c.GROUPREF):
+            return False
+    return True
 
 
 @lru_cache(maxsize=1024)

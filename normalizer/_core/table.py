@@ -32,7 +32,7 @@ from operator import itemgetter
 
 from .errors import Problem, RuleFileError
 from .frozen import frozen
-from .literals import Prefilter, ascii_lowered, lowered_twin, prefilter
+from .literals import Prefilter, ascii_lowered, lowered_twin, prefilter, projected
 from .text import Template, bound, fold
 from .vocabulary import Category, Operation, Outcome
 
@@ -528,21 +528,33 @@ class Rule:
     def regex_hit(self, message: str, lowered: str | None) -> bool:
         """Whether one of the rule's regexes is found in ``message``; each regex
         is searched only when its literal prefilter (``_core/literals.py``) lets it
-        (``lowered``: the message lowered when ASCII, else None), and in an ASCII
-        message as its lowered twin, case-sensitively, when it has one."""
+        (``lowered``: the message lowered when ASCII, else None: then the
+        prefilter looks at the message's projection), and in an ASCII message
+        as its lowered twin, case-sensitively, when it has one."""
         searches = self._searches
         if searches is None:
             searches = self._searches = tuple(
                 (regex, prefilter(p), lowered_twin(p))
                 for regex, p in zip(self.regexes, self.when.message_regex or (), strict=True)
             )
-        for regex, literal_filter, twin in searches:
-            if literal_filter.may_match(message, lowered):
-                if twin is not None and lowered is not None:
-                    if twin.search(lowered):
+        if lowered is not None:
+            for regex, literal_filter, twin in searches:
+                if literal_filter.may_match(message, lowered):
+                    if twin is not None:
+                        if twin.search(lowered):
+                            return True
+                    elif regex.search(message):
                         return True
-                elif regex.search(message):
-                    return True
+            return False
+        projection = None  # a non-ASCII message: prefiltered on its projection
+        for regex, literal_filter, _twin in searches:
+            if literal_filter.any_text:
+                if projection is None:
+                    projection = projected(message)
+                if not literal_filter.may_match_projected(projection):
+                    continue
+            if regex.search(message):
+                return True
         return False
 
     @property
