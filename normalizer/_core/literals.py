@@ -39,6 +39,7 @@ from functools import lru_cache
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 #: Alternatives kept per pattern; more and the prefilter costs what it saves.
@@ -201,41 +202,10 @@ def projected(text: str) -> str:
 def _names_ascii_only(pattern: str) -> bool:
     """Whether every character the pattern's tree names (literals, sets) is ASCII."""
     try:
-        return _chars_only(list(_re_internals()[0].parse(pattern, re.IGNORECASE)), 0)
+        tree = _re_internals()[0].parse(pattern, re.IGNORECASE)
+        return _every_char(list(tree), 0, _ascii_char, _ascii_range, True)
     except Exception:
         return False
-
-
-def _chars_only(items: Any, depth: int) -> bool:
-    c = _re_internals()[1]
-    if depth > _MAX_DEPTH:
-        return False
-    for op, av in items:
-        if op is c.LITERAL or op is c.NOT_LITERAL:
-            if av > 127:
-                return False
-        elif op is c.IN:
-            for kind, value in av:
-                if (kind is c.LITERAL and value > 127) or (kind is c.RANGE and value[1] > 127):
-                    return False
-        elif op is c.SUBPATTERN:
-            if not _chars_only(av[-1], depth + 1):
-                return False
-        elif op is c.BRANCH:
-            if not all(_chars_only(alt, depth + 1) for alt in av[1]):
-                return False
-        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)):
-            if not _chars_only(av[2], depth + 1):
-                return False
-        elif op is getattr(c, "ATOMIC_GROUP", None):
-            if not _chars_only(av, depth + 1):
-                return False
-        elif op in (c.ASSERT, c.ASSERT_NOT):
-            if not _chars_only(av[1], depth + 1):
-                return False
-        elif op not in (c.AT, c.ANY, c.CATEGORY, c.GROUPREF):
-            return False
-    return True
 
 
 @lru_cache(maxsize=1024)
@@ -257,46 +227,73 @@ def prefilter(pattern: str) -> Prefilter:
 _A, _Z = ord("A"), ord("Z")
 
 
-def _lowercase_only(items: Any, depth: int) -> bool:
-    """Whether every character the tree names is ASCII and no uppercase letter,
-    no character set reaches one, and no group turns IGNORECASE off."""
+def _every_char(
+    items: Any,
+    depth: int,
+    char_ok: Callable[[int], bool],
+    range_ok: Callable[[int, int], bool],
+    group_flags: bool,
+) -> bool:
+    """Whether every character the tree names passes ``char_ok``, every range of
+    a set ``range_ok``, and (unless ``group_flags``) no group has flags of its
+    own; False at a node not known here."""
     c = _re_internals()[1]
     if depth > _MAX_DEPTH:
         return False
+
+    def below(sub: Any) -> bool:
+        return _every_char(sub, depth + 1, char_ok, range_ok, group_flags)
+
     for op, av in items:
         if op is c.LITERAL or op is c.NOT_LITERAL:
-            if av > 127 or _A <= av <= _Z:
+            if not char_ok(av):
                 return False
         elif op is c.IN:
             for kind, value in av:
                 if kind is c.LITERAL:
-                    if value > 127 or _A <= value <= _Z:
+                    if not char_ok(value):
                         return False
                 elif kind is c.RANGE:
-                    low, high = value
-                    if high > 127 or (low <= _Z and high >= _A):
+                    if not range_ok(*value):
                         return False
                 elif kind not in (c.NEGATE, c.CATEGORY):
                     return False
         elif op is c.SUBPATTERN:
-            _group, add_flags, del_flags, sub = av
-            if add_flags or del_flags or not _lowercase_only(sub, depth + 1):
+            if (av[1] or av[2]) and not group_flags:
+                return False
+            if not below(av[-1]):
                 return False
         elif op is c.BRANCH:
-            if not all(_lowercase_only(alt, depth + 1) for alt in av[1]):
+            if not all(below(alt) for alt in av[1]):
                 return False
         elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)):
-            if not _lowercase_only(av[2], depth + 1):
+            if not below(av[2]):
                 return False
         elif op is getattr(c, "ATOMIC_GROUP", None):
-            if not _lowercase_only(av, depth + 1):
+            if not below(av):
                 return False
         elif op in (c.ASSERT, c.ASSERT_NOT):
-            if not _lowercase_only(av[1], depth + 1):
+            if not below(av[1]):
                 return False
         elif op not in (c.AT, c.ANY, c.CATEGORY, c.GROUPREF):
-            return False  # a node not known here: no twin
+            return False
     return True
+
+
+def _lowercase_char(point: int) -> bool:
+    return point <= 127 and not _A <= point <= _Z
+
+
+def _lowercase_range(low: int, high: int) -> bool:
+    return high <= 127 and not (low <= _Z and high >= _A)
+
+
+def _ascii_char(point: int) -> bool:
+    return point <= 127
+
+
+def _ascii_range(_low: int, high: int) -> bool:
+    return high <= 127
 
 
 @lru_cache(maxsize=1024)
@@ -310,7 +307,7 @@ def lowered_twin(pattern: str) -> re.Pattern[str] | None:
         tree = _re_internals()[0].parse(pattern, re.IGNORECASE)
         if tree.state.flags & ~(re.IGNORECASE | re.UNICODE):
             return None  # (?x), (?s), (?m) ... kept by the source; checked anyway
-        if not _lowercase_only(list(tree), 0):
+        if not _every_char(list(tree), 0, _lowercase_char, _lowercase_range, False):
             return None
         return re.compile(pattern)
     except Exception:  # an unreadable pattern: the rule keeps its own regex
