@@ -407,9 +407,10 @@ def test_a_rule_searches_its_twin_in_ascii_and_its_regex_in_other_text() -> None
 
 
 def test_the_projection_knows_every_character_ignorecase_takes_for_ascii() -> None:
-    """``projected`` is sound only if ``ASCII_EQUALS`` holds every non-ASCII
-    character ``re`` equals to an ASCII one ignoring case, and lowering keeps
-    one character for one (but U+0130, which the projection replaces first)."""
+    """``projected`` and ``required`` (whose ``()`` says no ASCII text can
+    match) are sound only if ``ASCII_EQUALS`` holds every non-ASCII character
+    ``re`` equals to an ASCII one ignoring case; and lowering must keep one
+    character for one (but U+0130, which the projection replaces first)."""
     any_ascii = re.compile("[\x00-\x7f]", re.IGNORECASE)
     found = {}
     for point in range(128, 0x110000):

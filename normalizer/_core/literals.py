@@ -48,11 +48,20 @@ MAX_ALTERNATIVES = 16
 _MAX_DEPTH = 40
 
 
-@lru_cache(maxsize=512)
-def _ascii_equal(char: str) -> bool:
-    """Whether some ASCII character equals ``char`` ignoring case (in ``re``'s sense)."""
-    pattern = re.compile(re.escape(char), re.IGNORECASE)
-    return any(pattern.fullmatch(chr(a)) for a in range(128))
+#: The non-ASCII characters IGNORECASE takes for an ASCII one, and the
+#: (lowercase) letter each equals: all of them (tests/test_fast_paths.py finds
+#: them by asking ``re`` about every code point).
+ASCII_EQUALS = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+_EQUALS_CHARS = tuple(chr(c) for c in ASCII_EQUALS)
+
+
+@lru_cache(maxsize=1024)
+def _parsed(pattern: str) -> tuple[tuple[Any, ...], int]:
+    """The parse tree of ``pattern`` under IGNORECASE (its nodes, and its flags),
+    read once for the prefilter, the projection's check and the twin; raises
+    what the parser raises."""
+    tree = _re_internals()[0].parse(pattern, re.IGNORECASE)
+    return tuple(tree), tree.state.flags
 
 
 def _best(needs: list[tuple[str, ...]]) -> tuple[str, ...] | None:
@@ -92,8 +101,8 @@ def _sequence(items: Any, depth: int) -> tuple[str, ...] | None:
                 run.append(ch.lower())
                 continue
             close()
-            if not _ascii_equal(ch):
-                return ()  # a character no ASCII text holds
+            if av not in ASCII_EQUALS:
+                return ()  # a character no ASCII text holds, even ignoring case
             continue
         close()
         if op is c.SUBPATTERN:
@@ -136,8 +145,7 @@ def required(pattern: str) -> tuple[str, ...] | None:
     """The literals a match of ``pattern`` (IGNORECASE) in ASCII text needs
     one of; ``()`` when it can never match ASCII text; None when unknown."""
     try:
-        tree = _re_internals()[0].parse(pattern, re.IGNORECASE)
-        need = _tree(list(tree), 0)
+        need = _tree(_parsed(pattern)[0], 0)
     except Exception:  # an unknown node or an unreadable pattern: no prefilter
         return None
     if need is not None and any(not s.strip() for s in need):
@@ -181,12 +189,6 @@ class Prefilter:
         return False
 
 
-#: The non-ASCII characters IGNORECASE takes for an ASCII letter, and that
-#: letter (tests/test_fast_paths.py finds them all by asking ``re``).
-ASCII_EQUALS = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
-_EQUALS_CHARS = tuple(chr(c) for c in ASCII_EQUALS)
-
-
 def projected(text: str) -> str:
     """``text`` lowered, with each character IGNORECASE takes for an ASCII
     letter made that letter: one character for one, so wherever a regex
@@ -202,8 +204,7 @@ def projected(text: str) -> str:
 def _names_ascii_only(pattern: str) -> bool:
     """Whether every character the pattern's tree names (literals, sets) is ASCII."""
     try:
-        tree = _re_internals()[0].parse(pattern, re.IGNORECASE)
-        return _every_char(list(tree), 0, _ascii_char, _ascii_range, True)
+        return _every_char(_parsed(pattern)[0], 0, _ascii_char, _ascii_range, True)
     except Exception:
         return False
 
@@ -304,10 +305,10 @@ def lowered_twin(pattern: str) -> re.Pattern[str] | None:
     (an uppercase or non-ASCII character in it, a set reaching one, a group
     with flags of its own, a node not known here, an unreadable pattern)."""
     try:
-        tree = _re_internals()[0].parse(pattern, re.IGNORECASE)
-        if tree.state.flags & ~(re.IGNORECASE | re.UNICODE):
+        items, flags = _parsed(pattern)
+        if flags & ~(re.IGNORECASE | re.UNICODE):
             return None  # (?x), (?s), (?m) ... kept by the source; checked anyway
-        if not _every_char(list(tree), 0, _lowercase_char, _lowercase_range, False):
+        if not _every_char(items, 0, _lowercase_char, _lowercase_range, False):
             return None
         return re.compile(pattern)
     except Exception:  # an unreadable pattern: the rule keeps its own regex
