@@ -204,10 +204,6 @@ class Probe(tuple):  # type: ignore[type-arg]
         shown = ", ".join(f"{n}={v!r}" for n, v in zip(names, self, strict=True))
         return f"Probe({shown})"
 
-    @property
-    def code_int(self) -> int | None:
-        return _code_int(self[0])
-
 
 def _code_int(code: str | None) -> int | None:
     """A code as a number (for code ranges), or None."""
