@@ -180,3 +180,26 @@ def test_a_rule_loads_only_if_no_forbidding_guard_would_override_it(
         assert not any(g.forbids and g.applies(s, p) for g in GUARDS)
     if any(g.forbids and g.applies(s, p) for g in GUARDS):
         assert why is not None
+
+
+@pytest.mark.parametrize(
+    ("operation", "action", "said"),
+    [
+        ("place_order", Action.QUERY_THEN_RETRY, "status is queried first (query_order_status)"),
+        ("transfer", Action.QUERY_THEN_RETRY, "status is queried first (query_transfer_status)"),
+        ("account", Action.ESCALATE, "cannot be queried, so a person must check"),
+    ],
+)
+def test_the_reason_of_a_filled_in_precondition_says_what_was_done(
+    operation: str, action: Action, said: str
+) -> None:
+    """The default policy's QUERY_THEN_RETRY for UNKNOWN_STATE names no precondition: the
+    guard fills in the operation's status query, and the reason says that (not that a
+    person must check) unless the operation has none and the action became ESCALATE."""
+    err = normalizer.normalize("okx", error=TimeoutError("read timed out"), operation=operation)
+    rec = normalizer.recommend(err, rand=lambda: 0.5)
+    assert rec.action is action
+    assert rec.guard == "guard.query-needs-precondition"
+    assert said in rec.reason
+    other = "cannot be queried" if action is Action.QUERY_THEN_RETRY else "queried first"
+    assert other not in rec.reason

@@ -186,7 +186,10 @@ class _QueryNeedsPrecondition(Guard):
         return replace(p, precondition=query)
 
     def note(self, s: Situation) -> str:
-        return f"a {s.operation.value} cannot be queried, so a person must check its outcome"
+        query = self.onto.status_query.get(s.operation)
+        if query is None:
+            return f"a {s.operation.value} cannot be queried, so a person must check its outcome"
+        return f"the {s.operation.value}'s status is queried first ({query.value})"
 
 
 class GuardSet:
