@@ -2,7 +2,7 @@
 
 Each shortcut of issue 9 has a general twin that stays the reference:
 
-- ``envelope.compile_reader`` (a reader per exchange's shape) and ``extract``;
+- ``reader.compile_reader`` (a reader per exchange's shape) and ``extract``;
 - ``normalize()``'s JSON object path (``_body_text``) and the general path
   (``_guarded``);
 - the ASCII shortcut of ``fold`` and the full Unicode fold;
@@ -20,6 +20,7 @@ numbers, nested junk) through both twins.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -35,7 +36,8 @@ from normalizer._core.literals import ASCII_EQUALS, Prefilter, lowered_twin, pro
 from normalizer._core.table import Probe, RuleSet
 from normalizer._core.text import _fold, _fold_general
 from normalizer._engine import normalize as engine
-from normalizer._engine.envelope import compile_reader, extract
+from normalizer._engine.envelope import extract
+from normalizer._engine.reader import compile_reader
 from normalizer._engine.results import RawInput
 from normalizer._formats.registry import GENERIC, registry
 
@@ -167,6 +169,254 @@ def test_compiled_reader_never_disagrees_with_extract_on_hostile_bodies(
     types, huge numbers, nested junk), the reader answers what extract answers
     or leaves it to extract."""
     _same_as_extract(venue, data.draw(_bodies(venue)))
+
+
+# Shapes beyond the bundled venues': a user's rules folder may use any field
+# names and nesting, and the reader's text is made from them.
+_PARTS = ["code", "msg", "data", "error", "list", "ok", "0", "1", "", "it's", 'a"b', "\\n"]
+_paths = st.lists(st.sampled_from(_PARTS), min_size=1, max_size=3).map(".".join)
+_codes = st.lists(
+    st.sampled_from(["0", "1", "58102", "EOrder:Insufficient funds", "VAGUE", "x"]), max_size=3
+)
+
+
+@st.composite
+def _shapes(draw: st.DrawFn) -> Any:
+    from normalizer._formats.rules import ErrorStringsShape, ItemsShape, ResponseShape
+
+    def items() -> Any:
+        return ItemsShape(
+            field=draw(_paths),
+            code_fields=draw(st.lists(_paths, max_size=2)),
+            message_fields=draw(st.lists(_paths, max_size=2)),
+            success_codes=draw(_codes),
+            success_field=draw(st.none() | _paths),
+            all_failed=draw(st.booleans()),
+        )
+
+    strings = None
+    if draw(st.booleans()):
+        strings = ErrorStringsShape(
+            field=draw(_paths),
+            warning_prefixes=draw(st.lists(st.sampled_from(["W", "E", ""]), max_size=2)),
+            separator=draw(st.sampled_from([":", "/"])),
+        )
+    listed = draw(st.lists(st.builds(items), max_size=2))
+    shape = dict(
+        code_fields=draw(st.lists(_paths, max_size=3)),
+        message_fields=draw(st.lists(_paths, max_size=3)),
+        success_codes=draw(_codes),
+        success_field=draw(st.none() | _paths),
+        vague_codes=draw(_codes),
+        items=listed[0] if len(listed) == 1 and draw(st.booleans()) else listed or None,
+        error_strings=strings,
+    )
+    if not (shape["code_fields"] or shape["message_fields"] or listed or strings):
+        shape["code_fields"] = ["code"]
+    return ResponseShape(**shape)
+
+
+def _json_values(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        _scalars,
+        lambda children: (
+            st.lists(children, max_size=3) | st.dictionaries(keys, children, max_size=4)
+        ),
+        max_leaves=14,
+    )
+
+
+def _place(body: dict[str, Any], path: str, value: Any) -> None:
+    """``value`` at ``path`` in ``body``: objects made on the way, and a list
+    where the next part is an index (a path blocked by a scalar is left)."""
+    parts = path.split(".")
+    here: Any = body
+    for part, after in itertools.pairwise(parts):
+        if isinstance(here, list):
+            here = here[int(part)] if part.isdigit() and int(part) < len(here) else None
+        else:
+            nxt = here.get(part)
+            if not isinstance(nxt, (dict, list)):
+                nxt = [{} for _ in range(int(after) + 1)] if after.isdigit() else {}
+                here[part] = nxt
+            here = nxt
+        if not isinstance(here, (dict, list)):
+            return
+    if isinstance(here, dict):
+        here[parts[-1]] = value
+    elif parts[-1].isdigit() and int(parts[-1]) < len(here):
+        here[int(parts[-1])] = value
+
+
+def _body_in(shape: Any, data: st.DataObject) -> dict[str, Any]:
+    """A JSON object with values at some of the shape's own paths (most of
+    them codes, messages and flags of the right types, some hostile)."""
+    keys = st.sampled_from(_PARTS) | st.text(max_size=4)
+    junk = _json_values(keys)
+    codes = st.sampled_from(["0", "1", "58102", "VAGUE", "x", " 7 ", ""]) | st.integers() | junk
+    flags = st.booleans() | junk
+    body: dict[str, Any] = data.draw(st.dictionaries(keys, junk, max_size=3))
+    places: list[tuple[str, st.SearchStrategy[Any]]] = [
+        *((p, codes) for p in shape.code_fields),
+        *((p, st.text(max_size=12) | junk) for p in shape.message_fields),
+    ]
+    if shape.success_field:
+        places.append((shape.success_field, flags))
+    if shape.error_strings is not None:
+        texts = st.sampled_from(["EOrder:Insufficient funds", "WGeneral:x", " ", "E/x/y"])
+        places.append((shape.error_strings.field, st.lists(texts | junk, max_size=4) | texts))
+    for s in shape.item_shapes:
+        fields = [*((f, codes) for f in s.code_fields), *((f, junk) for f in s.message_fields)]
+        if s.success_field:
+            fields.append((s.success_field, flags))
+
+        def item(fields: list[tuple[str, Any]] = fields) -> st.SearchStrategy[Any]:
+            chosen = (
+                st.lists(st.sampled_from(fields), max_size=len(fields)) if fields else st.just([])
+            )
+            return chosen.flatmap(
+                lambda picked: st.tuples(*(v for _, v in picked)).map(
+                    lambda values, picked=picked: _item_of(picked, values)
+                )
+            )
+
+        places.append((s.field, st.lists(item() | junk, max_size=3)))
+    for path, values in data.draw(st.lists(st.sampled_from(places), max_size=6)) if places else ():
+        _place(body, path, data.draw(values))
+    return body
+
+
+def _item_of(picked: list[tuple[str, Any]], values: tuple[Any, ...]) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    for (path, _), value in zip(picked, values, strict=True):
+        _place(item, path, value)
+    return item
+
+
+@given(shape=_shapes(), data=st.data())
+def test_a_reader_of_any_shape_never_disagrees_with_extract(
+    shape: Any, data: st.DataObject
+) -> None:
+    """Invariant: for any valid shape (dotted paths, list indexes, empty parts,
+    quotes and backslashes in names, several item lists, error strings) and any
+    JSON object, mostly one with values at the shape's own paths, the compiled
+    reader answers what extract answers or leaves it to extract."""
+    body = _body_in(shape, data)
+    known = frozenset(data.draw(_codes))
+    got = compile_reader(shape)(body, known)
+    if got is None:
+        return
+    env = extract(shape, body, known_codes=known)
+    assert not env.success, (body, env)
+    assert not env.malformed, (body, env)
+    assert not env.warnings, (body, env)
+    assert got == (env.code, env.message, env.items), (body, env)
+
+
+#: regexes of message hints, each with messages it matches ({} is the number)
+_HINT_REGEXES = {
+    r"Throttled:\s*(\d{9,11})": ["EService: Throttled: {}", "ESERVICE:THROTTLED:{}"],
+    r"banned until (\d{10,16})": [
+        "IP banned until {}.",
+        "Way too much request weight used; IP BANNED UNTIL {}",
+    ],
+    r"(\d+)": ["wait {}", "{}"],
+    r"(?:wait|retry in) (\d+) ?s": ["retry in {}s", "WAIT {} S", "Wait {} s"],
+    r"ÉTÉ (\d+)": ["été {}", "ÉTÉ {}"],
+    r"\bIP\b.{0,20}?(\d+)": ["ip x {}", "\u0130P {}", "IP é {}"],
+}
+_NOW = 1_700_000_000.0
+
+
+@st.composite
+def _hinted_shapes(draw: st.DrawFn) -> Any:
+    from normalizer._formats.rules import ResponseShape, RetryHintSpec
+
+    def hint() -> Any:
+        kind = draw(st.sampled_from(["header", "body_field", "message_regex"]))
+        value = {
+            "header": lambda: "Retry-After",
+            "body_field": lambda: draw(_paths.filter(bool)),
+            "message_regex": lambda: draw(st.sampled_from(sorted(_HINT_REGEXES))),
+        }[kind]()
+        unit = draw(st.sampled_from(["seconds", "milliseconds", "epoch_s", "epoch_ms"]))
+        return RetryHintSpec(**{kind: value, "unit": unit})
+
+    hints = [hint() for _ in range(draw(st.integers(0, 3)))]
+    return ResponseShape(code_fields=["code"], retry_hints=hints)
+
+
+_other_messages = st.none() | st.text(max_size=40) | st.sampled_from(["nothing", "", "é"])
+
+
+def _hint_message(shape: Any, data: st.DataObject) -> Any:
+    """A message one of the shape's hint regexes matches (its number in the
+    hint's unit, the text in another case or with a non-ASCII letter), or any."""
+    regexes = [h.message_regex for h in shape.retry_hints if h.message_regex]
+    if not regexes or data.draw(st.booleans()):
+        return data.draw(_other_messages)
+    template = data.draw(st.sampled_from(_HINT_REGEXES[data.draw(st.sampled_from(regexes))]))
+    number = data.draw(st.sampled_from([5, 5000, int(_NOW) + 60, (int(_NOW) + 60) * 1000]))
+    return template.format(number)
+
+
+@given(shape=_hinted_shapes(), data=st.data())
+def test_a_hint_check_says_false_only_when_body_hint_finds_nothing(
+    shape: Any, data: st.DataObject
+) -> None:
+    """Invariant: when the compiled hint check says the body and message
+    cannot hint, ``body_hint`` finds no wait in them (for any code and
+    status); a shape with no body or message hint has no check."""
+    from normalizer._engine.envelope import body_hint
+    from normalizer._engine.reader import compile_hint_check
+
+    check = compile_hint_check(shape)
+    if check is None:
+        assert all(h.header for h in shape.retry_hints)
+        return
+    keys = st.sampled_from(_PARTS) | st.text(max_size=4)
+    body: dict[str, Any] = data.draw(st.dictionaries(keys, _json_values(keys), max_size=4))
+    for h in shape.retry_hints:
+        if h.body_field and data.draw(st.booleans()):
+            _place(body, h.body_field, data.draw(st.integers(0, 10**13) | _scalars))
+    message = _hint_message(shape, data)
+    if not check(body, message):
+        assert body_hint(shape, body, message, now=_NOW) == (None, None), (body, message)
+
+
+def test_a_reader_of_a_shape_with_every_feature_answers_its_body() -> None:
+    """The reader is taken, not left to extract, on a body in its own shape:
+    nested code and message paths, a list index, items with flags."""
+    from normalizer._formats.rules import ItemsShape, ResponseShape
+
+    shape = ResponseShape(
+        code_fields=["error.detail.code", "error.reason", "code"],
+        message_fields=["error.detail.msg", "msg"],
+        success_codes=["0"],
+        success_field="ok",
+        vague_codes=["UNKNOWN"],
+        items=[
+            ItemsShape(field="data.0.list", code_fields=["c"], message_fields=["m"]),
+            ItemsShape(field="rows", code_fields=["c"], success_field="done"),
+        ],
+    )
+    read = compile_reader(shape, "a test")
+    body = {"ok": False, "error": {"detail": {"code": "UNKNOWN", "msg": "m1"}, "reason": 7}}
+    assert read(body, frozenset()) == ("7", "m1", ())
+    body = {"code": 0, "ok": False, "data": [{"list": [{"c": "0"}, {"c": "E1", "m": "bad"}]}]}
+    assert read(body, frozenset()) == ("E1", "bad", ((1, "E1", "bad"),))
+    body = {"code": "0", "rows": [{"c": "1", "done": True}, {"c": "E2", "done": False}]}
+    assert read(body, frozenset()) == ("E2", None, ((1, "E2", None),))
+    assert read({"code": "0"}, frozenset()) is None  # a success: extract says so
+    assert read({"ok": True, "code": "E9"}, frozenset()) is None
+    for body in (
+        {"code": "0", "ok": False, "msg": "x"},
+        {"error": {"detail": [1, 2]}, "code": 5},
+        {"data": [{"list": {"c": "E"}}], "code": "E3"},
+    ):
+        got = read(body, frozenset())
+        env = extract(shape, body, known_codes=frozenset())
+        assert got == (env.code, env.message, env.items), body
 
 
 def _general(venue: str, body: str, status: Any) -> Any:

@@ -32,12 +32,12 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from operator import itemgetter
 
 from .._core.arguments import MAX_CODE_CHARS
-from .._core.literals import Prefilter, ascii_lowered, prefilter
+from .._core.literals import ascii_lowered, prefilter
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class _Plain:
 class FailedItem(tuple):  # type: ignore[type-arg]
     """One failed item of a batch answer (or one of several error strings):
     ``(index, code, message)``, readable by name. A tuple, so that a reader
-    makes one with ``_new_tuple(FailedItem, ...)`` at the cost of a tuple."""
+    makes one with ``tuple.__new__(FailedItem, ...)`` at the cost of a tuple."""
 
     __slots__ = ()
 
@@ -99,9 +99,6 @@ class FailedItem(tuple):  # type: ignore[type-arg]
 
     def __repr__(self) -> str:
         return f"FailedItem(index={self[0]!r}, code={self[1]!r}, message={self[2]!r})"
-
-
-_new_tuple = tuple.__new__
 
 
 class Envelope(_Plain):
@@ -381,193 +378,9 @@ def extract(
     )
 
 
-#: A body whose error strings are more than this many is left to ``extract``.
-_FAST_STRINGS = 8
-
-
-def compile_reader(shape: ShapeSpec) -> Callable[[dict[str, Any], frozenset[str]], Any]:
-    """``extract`` specialised to one exchange's shape, for a JSON object body.
-
-    The reader answers ``(code, message, items)`` exactly when ``extract``
-    would answer an ``Envelope`` with that code, message and items that is
-    neither a success nor malformed (and has no warnings); for anything else
-    (a success, a malformed body, warnings in a list of error strings, a list
-    of more than eight error strings) it answers None and the caller asks
-    ``extract``. A property test holds the two equal on the venues' recorded
-    bodies and on generated hostile ones. What it saves is the interpretation
-    of the shape on every call: the fields are looked up once, here.
-    """
-    success_field = shape.success_field or None
-    strings = shape.error_strings
-    code_fields = tuple(shape.code_fields)
-    message_fields = tuple(shape.message_fields)
-    item_shapes = tuple(s for s in shape.item_shapes if s.field != "")
-    success_codes = frozenset(shape.success_codes)
-    vague = tuple(shape.vague_codes)
-    strings_field = strings.field if strings is not None else ""
-    flat_strings = bool(strings_field) and "." not in strings_field
-    flat_flag = success_field is not None and "." not in success_field
-    warning_prefixes = tuple(strings.warning_prefixes) if strings is not None else ()
-    separator = strings.separator if strings is not None else ":"
-    if not all(code_fields) or not all(message_fields):
-        return lambda d, known: None  # a field at "" (the body itself): extract reads it
-    # the common shape: one top-level code field
-    one_code = code_fields[0] if len(code_fields) == 1 and "." not in code_fields[0] else None
-    # each path as (key, None) for a top-level key, else (None, its parts)
-    code_paths = tuple(_split(p) for p in code_fields)
-    message_paths = tuple(_split(p) for p in message_fields)
-    item_readers = tuple(
-        (s.field, "." not in s.field, _items_reader(s, vague)) for s in item_shapes
-    )
-
-    def read(d: dict[str, Any], known: frozenset[str]) -> Any:
-        failed = False
-        code: str | None
-        text: str
-        if success_field is not None:
-            flag = d.get(success_field) if flat_flag else get_path(d, success_field)
-            if flag is True:
-                return None
-            failed = flag is False
-        if strings is not None:
-            value = d.get(strings_field) if flat_strings else get_path(d, strings_field)
-            if type(value) is list:
-                if not value or len(value) > _FAST_STRINGS:
-                    return None
-                errors = []
-                for entry in value:
-                    if type(entry) is not str:
-                        return None
-                    text = entry.strip()[:MAX_TEXT]
-                    if not text:
-                        continue
-                    if warning_prefixes and text.startswith(warning_prefixes):
-                        return None
-                    errors.append(text)
-                if not errors:
-                    return None
-                text = errors[0]
-                code = resolve_code(text, known, separator)
-                found: tuple[FailedItem, ...] = (_new_tuple(FailedItem, (0, code, text)),)
-                if len(errors) > 1:
-                    found += tuple(
-                        _new_tuple(FailedItem, (i, resolve_code(e, known, separator), e))
-                        for i, e in enumerate(errors[1:], 1)
-                    )
-                return code, text, found
-            if value is not None:
-                return None  # a lone string, or something odd: extract decides
-        if one_code is not None:
-            v = d.get(one_code)
-            if v is None:
-                code = None
-            elif type(v) is str:
-                code = v.strip()
-                if not 0 < len(code) <= MAX_CODE_CHARS:
-                    if v != "" and not failed:
-                        return None  # unusable: malformed, extract says so
-                    code = None
-            else:
-                code = as_code(v)
-                if code is None and not failed:
-                    return None
-        else:
-            raw_codes: list[str] = []
-            unusable = False
-            for key, parts in code_paths:
-                v = d.get(key) if key is not None else _walk(d, parts)
-                if v is None:
-                    continue
-                c = as_code(v)
-                if c is None:
-                    unusable = unusable or v != ""
-                else:
-                    raw_codes.append(c)
-            code = _pick_code(raw_codes, known, vague)
-            if unusable and code is None and not failed:
-                return None
-        message = None
-        for key, parts in message_paths:
-            mv = d.get(key) if key is not None else _walk(d, parts)
-            if mv is not None:
-                message = mv if type(mv) is str else as_message(mv)
-                break
-        if item_readers:
-            items: list[FailedItem] = []
-            for field, flat, read_items in item_readers:
-                data = d.get(field) if flat else get_path(d, field)
-                if type(data) is list and data:
-                    items += read_items(data, known)
-            if items:
-                first = items[0]
-                return first.code, first.message, tuple(items)
-        if code is not None and code in success_codes:
-            if not failed:
-                return None  # a success
-            code = None
-        return code, message, ()
-
-    return read
-
-
 def _from_items(items: list[FailedItem]) -> Envelope:
     first = items[0]
     return Envelope(code=first.code, message=first.message, items=tuple(items))
-
-
-def _split(path: str) -> tuple[str | None, tuple[str, ...]]:
-    """A compiled reader's form of a path: ``(key, ())`` for a top-level key,
-    ``(None, parts)`` for a dotted one."""
-    return (path, ()) if "." not in path else (None, tuple(path.split(".")))
-
-
-def _items_reader(
-    s: ItemsSpec, vague: Sequence[str]
-) -> Callable[[list[Any], Any], list[FailedItem]]:
-    """``_failed_items`` for one item shape, its fields looked up once."""
-    codes = tuple(s.code_fields)
-    messages = tuple(s.message_fields)
-    flag_field = s.success_field or None
-    if not all(f and "." not in f for f in (*codes, *messages, flag_field or "x")):
-        return lambda data, known: _failed_items(data, s, known, vague)
-    all_failed = bool(s.all_failed)
-    ok_codes = frozenset(s.success_codes)
-    one = codes[0] if len(codes) == 1 else None
-
-    def read_items(data: list[Any], known: Any) -> list[FailedItem]:
-        out = []
-        for index, item in enumerate(data[:MAX_ITEMS]):
-            if type(item) is not dict:  # a JSON value: no other mapping
-                continue
-            if flag_field is not None:
-                flag = item.get(flag_field)
-                if flag is True:
-                    continue
-            else:
-                flag = None
-            code: str | None
-            if one is not None:  # one code field: _pick_code of one candidate is it
-                v = item.get(one)
-                if type(v) is str:
-                    v = v.strip()
-                    code = v if 0 < len(v) <= MAX_CODE_CHARS else None
-                else:
-                    code = None if v is None else as_code(v)
-            else:
-                found = [c for c in (as_code(item.get(f)) for f in codes) if c is not None]
-                code = _pick_code(found, known, vague)
-            if not (all_failed or flag is False or (code is not None and code not in ok_codes)):
-                continue
-            message = None
-            for f in messages:
-                mv = item.get(f)
-                if mv is not None:
-                    message = mv if type(mv) is str else as_message(mv)
-                    break
-            out.append(_new_tuple(FailedItem, (index, code, message)))
-        return out
-
-    return read_items
 
 
 def _failed_items(
@@ -720,34 +533,6 @@ def header_hint(
 @lru_cache(maxsize=256)
 def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
-
-
-def hint_checks(shape: ShapeSpec) -> tuple[tuple[str | None, Prefilter | None], ...]:
-    """What ``may_hint`` looks at: each body or message hint's field, or its
-    message regex's prefilter (header hints are left out: no headers here)."""
-    return tuple(
-        (h.body_field or None, prefilter(h.message_regex) if h.message_regex else None)
-        for h in shape.retry_hints
-        if not h.header and (h.body_field or h.message_regex)
-    )
-
-
-def may_hint(
-    checks: tuple[tuple[str | None, Prefilter | None], ...], parsed: Any, message: str | None
-) -> bool:
-    """False when ``body_hint`` surely finds nothing: no hinted field in the
-    body, and no message its regexes could match."""
-    lowered: Any = False
-    for field, literal_filter in checks:
-        if field is not None:
-            if get_path(parsed, field) is not None:
-                return True
-        elif literal_filter is not None and message:
-            if lowered is False:
-                lowered = ascii_lowered(message[:1024])
-            if literal_filter.may_match(message, lowered):
-                return True
-    return False
 
 
 def body_hint(

@@ -45,17 +45,15 @@ from .ccxt import class_fallback, is_ccxt_error, is_ccxt_error_class, recover
 from .envelope import (
     MAX_RETRY_S,
     FailedItem,
-    compile_reader,
     extract,
     header_hint,
     header_value,
-    hint_checks,
     longest,
-    may_hint,
     resolve_code,
     wait_of,
 )
 from .envelope import body_hint as _body_hint
+from .reader import compile_hint_check, compile_reader
 from .results import NO_RAW, NormalizedError, RawInput
 from .transport import _REFINABLE, _kind_of_class, response_of, transport_kind
 
@@ -725,7 +723,7 @@ def _batch(
 #
 # The call a router makes most: the body text of a failed request, perhaps its
 # status, nothing else. Read by the exchange's compiled reader
-# (``envelope.compile_reader``); whatever the reader leaves (a success, a
+# (``reader.compile_reader``); whatever the reader leaves (a success, a
 # malformed body, warnings, headers, ...) takes the general path (``_decide``),
 # and a test holds both paths equal.
 
@@ -735,10 +733,10 @@ _readers: dict[RuleSet, tuple[Any, Any, Any]] = {}
 def _reading_of(rs: RuleSet) -> tuple[Any, Any, Any]:
     """The exchange's compiled reader (None for the generic profile, whose
     fields are guesses), its shape, and what tells whether the body or message
-    may hold a wait hint (``envelope.may_hint``)."""
+    may hold a wait hint (``reader.compile_hint_check``)."""
     shape = rs.spec.response
-    reader = None if rs.name == GENERIC else compile_reader(shape)
-    reading = (reader, shape, hint_checks(shape))
+    reader = None if rs.name == GENERIC else compile_reader(shape, rs.name)
+    reading = (reader, shape, compile_hint_check(shape, rs.name))
     if len(_readers) >= 64:
         _readers.clear()
     _readers[rs] = reading
@@ -783,7 +781,7 @@ def _body_text(
         return None
     code, message, found = got
     raw = _new(RawInput, (body, status, None, None, None, None))
-    if hints and may_hint(hints, parsed, message):
+    if hints is not None and hints(parsed, message):
         result = _object_result(rs, parsed, code, message, found, status, op, raw, shape)
         if result[_RETRY_INDEX] is not None:
             return result  # a wait read from the body may be a deadline: not kept
@@ -842,7 +840,7 @@ def _object_result(
     raw: RawInput,
     shape: Any,
 ) -> NormalizedError:
-    """``_body_text``'s answer when the body may hold a wait (``may_hint``)."""
+    """``_body_text``'s answer when the body may hold a wait (its hint check)."""
     now = time.time()
     retry_s, at = _body_hint(shape, parsed, message, code=code, status=status, now=now)
     if found:
