@@ -905,6 +905,90 @@ def test_select_with_its_gates_and_groups_picks_what_a_full_scan_picks(
         assert got.category == want.category, (probe, got, want)
 
 
+@given(data=st.data(), venue=st.sampled_from(VENUES))
+def test_a_code_that_decides_alone_decides_as_the_rules_do(data: st.DataObject, venue: str) -> None:
+    """Invariant: for a code in ``decided_by_code``, whatever message, status,
+    operation and transport come with it (the rules' own words included), a
+    scan of every rule picks a rule of that verdict, and ``select`` picks it
+    and lends no documented code."""
+    from normalizer import Operation
+
+    rs = registry().get(venue)
+    if not rs.decided_by_code:
+        return
+    code = data.draw(st.sampled_from(sorted(rs.decided_by_code)))
+    message = data.draw(st.none() | st.sampled_from(_words(venue)) | st.text(max_size=30))
+    probe = Probe(
+        code,
+        message,
+        data.draw(st.none() | st.sampled_from([200, 400, 401, 403, 404, 418, 429, 500, 503])),
+        data.draw(st.none() | st.sampled_from(list(Operation))),
+        data.draw(st.none() | st.sampled_from(["timeout", "read_timeout", "connect", "other"])),
+    )
+    rule, entry = rs.select(probe)
+    assert rule is not None, probe
+    assert entry is None, probe
+    assert rule.verdict == rs.decided_by_code[code], probe
+    want = _select_by_scan(rs, probe)
+    assert want is not None, probe
+    assert want.verdict[:3] == rule.verdict[:3], (probe, want)
+
+
+def test_most_codes_of_the_rules_decide_alone() -> None:
+    """The table is used: most codes the venues' rules name decide alone, and
+    none of the generic profile's answers is taken from it (``_reading_of``)."""
+    total = alone = 0
+    for venue in VENUES:
+        rs = registry().get(venue)
+        total += len(rs._by_code)
+        alone += len(rs.decided_by_code)
+    assert alone / total > 0.8, (alone, total)
+    generic = registry().get(GENERIC)
+    assert engine._reading_of(generic)[0] is None  # the generic profile takes the general path
+    assert engine._reading_of(generic)[3] == {}
+
+
+def test_a_code_decides_alone_only_when_nothing_else_can_win() -> None:
+    """A code is left out of ``decided_by_code`` when its strongest rule asks
+    more than the code, or a code-less rule (here one with a priority) is
+    stronger: ``select`` then answers from the rules."""
+    from normalizer import Category, Outcome
+    from normalizer._core.table import Condition, Frozen, Rule
+
+    def rule(rid: str, category: Category, priority: int = 0, **when: Any) -> Rule:
+        return Rule(
+            id=rid,
+            exchange="acme",
+            category=category,
+            subcategory=None,
+            outcome=Outcome.REJECTED,
+            why="a test",
+            source_url="https://acme.example/docs",
+            priority=priority,
+            when=Condition(**when),
+            examples=(),
+            path="rules.yaml",
+            line=1,
+        )
+
+    rs = RuleSet(
+        Frozen({"name": "acme"}),
+        None,
+        [
+            rule("acme.one", Category.RATE_LIMIT, code=("1",)),
+            rule("acme.busy", Category.UNAVAILABLE, 5, message=("busy",)),
+            rule("acme.two", Category.AUTH, 9, code=("2",)),
+            rule("acme.three", Category.NOT_FOUND, 9, code=("3",), http_status=(404,)),
+        ],
+        [],
+    )
+    assert set(rs.decided_by_code) == {"2"}
+    assert rs.decided_by_code["2"] == rs.by_id["acme.two"].verdict
+    assert rs.select(Probe("1", "busy", 200, None, None))[0] is rs.by_id["acme.busy"]
+    assert rs.select(Probe("1", "fine", 200, None, None))[0] is rs.by_id["acme.one"]
+    assert rs.select(Probe("3", "busy", 200, None, None))[0] is rs.by_id["acme.busy"]
+
+
 def _resolve_by_squash(raw: str, known: frozenset[str]) -> str:
     """``resolve_code`` without its shortcut for a documented code as given."""
     from normalizer._engine.envelope import MAX_CODE_CHARS, _squash, _squashed

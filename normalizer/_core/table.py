@@ -417,6 +417,7 @@ class Rule:
         "subcategory",
         "templates",
         "transports",
+        "verdict",
         "when",
         "why",
     )
@@ -463,6 +464,9 @@ class Rule:
         self.operations = frozenset(w.operation) if w.operation is not None else None
         self.transports = frozenset(w.transport) if w.transport is not None else None
         self.specificity = specificity(w, priority, own=exchange != "*")
+        #: what the rule decides, as the engine keeps it: category, subcategory,
+        #: outcome, id, why, source URL, and no documented code lent
+        self.verdict: tuple[Any, ...] = (category, subcategory, outcome, id, why, source_url, None)
 
     def __repr__(self) -> str:
         return f"Rule({self.id!r}, {self.label})"
@@ -716,6 +720,16 @@ class RuleSet:
         # (status, operation, transport) -> the code-less rules it admits, strongest first
         self._groups: dict[tuple[Any, ...], tuple[tuple[Rule, ...], _Sieve | None]] = {}
         self.known_codes = self.documented_codes | frozenset(self._by_code)
+        #: code -> what its code alone decides (``select``'s answer for any input
+        #: with that code): the code's strongest rule asks nothing else of an
+        #: input, and no code-less rule is as strong (ties go to the first)
+        code_only = WEIGHTS["code"]  # a rule's condition bits when it names codes alone
+        self.decided_by_code: dict[str, tuple[Any, ...]] = {
+            c: rules[0].verdict
+            for c, rules in self._by_code.items()
+            if rules[0].specificity[1] & ~WEIGHTS["own"] == code_only
+            and rules[0].specificity >= self._strongest_other
+        }
         if check:
             self.check()
 

@@ -679,6 +679,8 @@ def _with_wait(result: NormalizedError, wait: float | None) -> NormalizedError:
     return _make(tuple(values))
 
 
+#: no code decides alone (the general path asks the rules, through ``_verdict``)
+_NOTHING_ALONE: Mapping[Any, tuple[Any, ...]] = {}
 _F = NormalizedError._fields
 _RETRY_INDEX = _F.index("retry_after_s")
 _ITEM_INDEX = _F.index("item_index")
@@ -697,17 +699,23 @@ def _batch(
     retry_s: float | None,
     raw: RawInput,
     notes: list[str] | tuple[str, ...],
+    alone: Mapping[Any, tuple[Any, ...]] = _NOTHING_ALONE,
 ) -> NormalizedError:
-    """A batch answer's result: every failed item decided, the whole decided by
-    the first failed item's (``same``) or by the code and message given."""
+    """A batch answer's result: every failed item decided (by its code alone
+    where ``alone``, ``RuleSet.decided_by_code``, says so), the whole decided
+    by the first failed item's (``same``) or by the code and message given."""
     items: tuple[NormalizedError, ...]
     if len(found) == 1:
         i, c, m = found[0]
-        items = (_result(rs, c, m, status, op, None, retry_s, raw, _UNMAPPED, (), i),)
+        items = (
+            _result(rs, c, m, status, op, None, retry_s, raw, _UNMAPPED, (), i, (), alone.get(c)),
+        )
     else:
         items = tuple(
             [
-                _result(rs, c, m, status, op, None, retry_s, raw, _UNMAPPED, (), i)
+                _result(
+                    rs, c, m, status, op, None, retry_s, raw, _UNMAPPED, (), i, (), alone.get(c)
+                )
                 for i, c, m in found
             ]
         )
@@ -727,16 +735,18 @@ def _batch(
 # malformed body, warnings, headers, ...) takes the general path (``_decide``),
 # and a test holds both paths equal.
 
-_readers: dict[RuleSet, tuple[Any, Any, Any]] = {}
+_readers: dict[RuleSet, tuple[Any, Any, Any, Mapping[Any, tuple[Any, ...]]]] = {}
 
 
-def _reading_of(rs: RuleSet) -> tuple[Any, Any, Any]:
+def _reading_of(rs: RuleSet) -> tuple[Any, Any, Any, Mapping[Any, tuple[Any, ...]]]:
     """The exchange's compiled reader (None for the generic profile, whose
-    fields are guesses), its shape, and what tells whether the body or message
-    may hold a wait hint (``reader.compile_hint_check``)."""
+    fields are guesses), its shape, what tells whether the body or message
+    may hold a wait hint (``reader.compile_hint_check``), and the codes whose
+    code alone decides (``RuleSet.decided_by_code``)."""
     shape = rs.spec.response
     reader = None if rs.name == GENERIC else compile_reader(shape, rs.name)
-    reading = (reader, shape, compile_hint_check(shape, rs.name))
+    alone = _NOTHING_ALONE if rs.name == GENERIC else rs.decided_by_code  # (generic.decide)
+    reading = (reader, shape, compile_hint_check(shape, rs.name), alone)
     if len(_readers) >= 64:
         _readers.clear()
     _readers[rs] = reading
@@ -767,7 +777,7 @@ def _body_text(
         return hit
     if body[:1] != "{" or (status is not None and not 100 <= status <= 599):
         return None
-    reader, shape, hints = _readers.get(rs) or _reading_of(rs)
+    reader, shape, hints, alone = _readers.get(rs) or _reading_of(rs)
     if reader is None:
         return None
     try:
@@ -786,13 +796,14 @@ def _body_text(
         if result[_RETRY_INDEX] is not None:
             return result  # a wait read from the body may be a deadline: not kept
     elif found:
-        result = _batch(rs, found, True, code, message, status, op, None, raw, ())
+        result = _batch(rs, found, True, code, message, status, op, None, raw, (), alone)
     elif message is not None and len(message) > MAX_MESSAGE_CHARS:
         no_match = _UNMAPPED  # (a message: not malformed)
         result = _result(rs, code, message, status, op, None, None, raw, no_match, ())
     else:
-        category, sub, outcome, rule_id, why, url, documented = _verdict(
-            rs, code, message, status, op, None
+        decided = alone.get(code)  # (code None: no hit) its code alone decides, else the rules
+        category, sub, outcome, rule_id, why, url, documented = (
+            _verdict(rs, code, message, status, op, None) if decided is None else decided
         )
         if category is None:
             category, sub, outcome = (
