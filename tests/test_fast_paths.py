@@ -944,8 +944,27 @@ def test_most_codes_of_the_rules_decide_alone() -> None:
         alone += len(rs.decided_by_code)
     assert alone / total > 0.8, (alone, total)
     generic = registry().get(GENERIC)
-    assert engine._reading_of(generic)[0] is None  # the generic profile takes the general path
-    assert engine._reading_of(generic)[3] == {}
+    for _ in range(2):  # (the first is the placeholder of a first body)
+        reading = engine._reading_of(generic)
+    assert reading[0] is None  # the generic profile takes the general path
+    assert reading[3] == {}
+
+
+def test_an_exchanges_reader_is_compiled_at_its_second_body() -> None:
+    """The first body of an exchange is read by the general path (compiling a
+    reader costs more than that); the second compiles the reader, which reads
+    it and every later one, to the same results."""
+    rs = registry().get("okx")
+    engine._readers.pop(rs, None)
+    engine.clear_caches()
+    first = '{"code":"58102","msg":"Rate limit reached.","data":[]}'
+    second = '{"code":"58350","msg":"Insufficient balance.","data":[]}'
+    assert engine._body_text(rs, first, 200, None) is None
+    assert engine._readers[rs] is engine._FIRST_BODY
+    assert normalizer.normalize("okx", body=first, http_status=200) == _general("okx", first, 200)
+    got = engine._body_text(rs, second, 200, None)
+    assert engine._readers[rs][0] is not None
+    assert got == _general("okx", second, 200)
 
 
 def test_a_code_decides_alone_only_when_nothing_else_can_win() -> None:
