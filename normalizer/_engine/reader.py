@@ -171,32 +171,19 @@ def _strings(src: _Source, strings: Any) -> None:
 def _one_code(src: _Source, field: str, failed: bool) -> None:
     """One top-level code field: a code that cannot be used is malformed,
     which ``extract`` says (None), unless the body said it failed."""
+    unless = " and not failed" if failed else ""
     src.add(f"v = d.get({field!r})")
     src.add("if v is None:")
     src.add("    code = None")
     src.add("elif type(v) is str:")
     src.add("    code = v.strip()")
     src.add(f"    if not 0 < len(code) <= {MAX_CODE_CHARS}:")
-    if failed:
-        src.add('        if v != "" and not failed:')
-        src.add("            return None  # unusable: malformed, extract says so")
-    else:
-        src.add('        if v != "":')
-        src.add("            return None  # unusable: malformed, extract says so")
+    src.add(f'        if v != ""{unless}:')
+    src.add("            return None  # unusable: malformed, extract says so")
     src.add("        code = None")
-    src.add("elif type(v) is int:")
-    src.add("    code = str(v) if -LIMIT < v < LIMIT else None")
-    if failed:
-        src.add("    if code is None and not failed:")
-    else:
-        src.add("    if code is None:")
-    src.add("        return None")
     src.add("else:")
-    src.add("    code = as_code(v)")
-    if failed:
-        src.add("    if code is None and not failed:")
-    else:
-        src.add("    if code is None:")
+    src.add("    code = (str(v) if -LIMIT < v < LIMIT else None) if type(v) is int else as_code(v)")
+    src.add(f"    if code is None{unless}:")
     src.add("        return None")
 
 
@@ -225,7 +212,8 @@ def _codes(src: _Source, fields: Sequence[str], failed: bool, vague: str) -> Non
     src.add("    code = codes[0]")
     src.add("else:")
     src.add(f"    code = _pick_code(codes, known, {vague})")
-    src.add("if unusable and code is None" + (" and not failed:" if failed else ":"))
+    unless = " and not failed" if failed else ""
+    src.add(f"if unusable and code is None{unless}:")
     src.add("    return None")
 
 
