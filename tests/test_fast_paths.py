@@ -384,6 +384,28 @@ def test_a_hint_check_says_false_only_when_body_hint_finds_nothing(
         assert body_hint(shape, body, message, now=_NOW) == (None, None), (body, message)
 
 
+def test_a_shape_too_large_to_compile_is_read_by_extract() -> None:
+    """A shape naming more than ``MAX_PARTS`` path parts gets no compiled text:
+    its reader leaves every body to extract and its hint check lets every
+    body through to body_hint, so nothing a rules folder declares makes the
+    compiled text large."""
+    from normalizer._engine.reader import MAX_PARTS, compile_hint_check
+    from normalizer._formats.rules import ResponseShape, RetryHintSpec
+
+    deep = ".".join(["a"] * (MAX_PARTS + 1))
+    shape = ResponseShape(
+        code_fields=["code", deep],
+        retry_hints=[RetryHintSpec(body_field="wait", unit="seconds")],
+    )
+    assert compile_reader(shape)({"code": "1"}, frozenset()) is None
+    assert extract(shape, {"code": "1"}).code == "1"
+    check = compile_hint_check(shape)
+    assert check is not None
+    assert check({}, None) is True
+    small = ResponseShape(code_fields=["code", "a.b"])
+    assert compile_reader(small)({"code": "1"}, frozenset()) == ("1", None, ())
+
+
 def test_a_reader_of_a_shape_with_every_feature_answers_its_body() -> None:
     """The reader is taken, not left to extract, on a body in its own shape:
     nested code and message paths, a list index, items with flags."""

@@ -340,6 +340,8 @@ def compile_reader(shape: ShapeSpec, name: str = "") -> Reader:
         or (strings is not None and not strings.field)
     ):
         return _leave  # a field at "" (the body itself): extract reads it
+    if _parts(shape) > MAX_PARTS:
+        return _leave  # a shape this large is read by extract: its text stays small
     text, names = reader_source(shape)
     scope = {**_GLOBALS, **names}
     exec(compile(text, f"<reader of {name or 'a shape'}>", "exec"), scope)  # noqa: S102 - see the docstring
@@ -349,6 +351,28 @@ def compile_reader(shape: ShapeSpec, name: str = "") -> Reader:
 
 def _leave(d: dict[str, Any], known: frozenset[str]) -> None:
     return None
+
+
+#: The most path parts a compiled reader or hint check reads (the bundled
+#: venues' shapes name at most 22); a larger shape is read by ``extract``, so
+#: the text compiled stays small whatever a rules folder declares.
+MAX_PARTS = 256
+
+
+def _parts(shape: ShapeSpec) -> int:
+    """How many path parts the shape names, in all its fields."""
+    paths = [*shape.code_fields, *shape.message_fields, shape.success_field or ""]
+    if shape.error_strings is not None:
+        paths.append(shape.error_strings.field)
+    for s in shape.item_shapes:
+        paths += [s.field, *s.code_fields, *s.message_fields, s.success_field or ""]
+    paths += [h.body_field or "" for h in shape.retry_hints]
+    parts: int = sum(p.count(".") + 1 for p in paths) + len(shape.retry_hints)
+    return parts
+
+
+def _every_body(d: dict[str, Any], message: str | None) -> bool:
+    return True
 
 
 #: how much of a message a hint's regex is asked about (``envelope.body_hint``)
@@ -393,6 +417,8 @@ def compile_hint_check(shape: ShapeSpec, name: str = "") -> HintCheck | None:
     surely finds no wait in this JSON object body and message (no hinted
     field present, no message a hint's regex could match); None when the
     shape has no body or message hint at all."""
+    if _parts(shape) > MAX_PARTS:
+        return _every_body  # (as compile_reader: body_hint decides)
     text = hint_check_source(shape)
     if text is None:
         return None
