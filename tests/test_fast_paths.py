@@ -581,7 +581,9 @@ TWINNED = [p for p in REGEXES if lowered_twin(p) is not None]
 
 def test_the_rules_regexes_that_can_match_ascii_text_mostly_get_a_twin() -> None:
     """The twin applies: most regexes an ASCII text can match have one (the
-    rest are written with capitals, searched as they are)."""
+    rules write them in lowercase, rules/README.md). The rest: a pattern whose
+    alternatives mix CJK words with an ASCII one, and a wait hint's regex,
+    which ``body_hint`` searches as it is."""
     ascii_able = [p for p in REGEXES if required(p) != ()]
     assert len(TWINNED) / len(ascii_able) > 0.9, [p for p in ascii_able if p not in TWINNED]
 
