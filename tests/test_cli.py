@@ -284,6 +284,37 @@ def test_lint_overlap_and_shadowing_are_warnings(capsys, acme: Path) -> None:
     assert run(capsys, "lint", "--strict", str(acme))[0] == 1
 
 
+def test_lint_warns_of_a_regex_written_with_capitals(capsys, acme: Path) -> None:
+    """A message_regex with a capital letter outside an escape is a warning
+    (it matches ignoring case all the same); escapes keep their case."""
+    rules = acme / "acme" / "rules.yaml"
+    text = ACME_RULES + textwrap.indent(
+        textwrap.dedent(
+            """\
+            - id: acme.banned
+              category: RATE_LIMIT.BLOCKED
+              why: The venue bans the IP for a while after too many requests.
+              when: {message_regex: ["\\\\bIP banned until\\\\b"]}
+              examples: ["IP banned until 1700000000000"]
+            - id: acme.spaces
+              category: INVALID_REQUEST.PARAMETER
+              why: A parameter written with white space in it is refused.
+              when: {message_regex: ["\\\\S+ \\\\bparam\\\\B"]}
+              examples: ["x param2"]
+            """
+        ),
+        "  ",
+    )
+    rules.write_text(text)
+    code, out, _ = run(capsys, "lint", "--json", str(acme))
+    findings = json.loads(out)["findings"]
+    found = [f for f in findings if f["check"] == "capitals"]
+    assert [(f["severity"], f["line"]) for f in found] == [("warning", 17)], findings
+    assert "acme.banned" in found[0]["message"]
+    assert code == 1  # for the uncovered code 9 alone: a warning leaves lint clean
+    assert {f["check"] for f in findings if f["severity"] == "error"} == {"uncovered"}
+
+
 def test_lint_malformed_yaml_names_file_and_line(capsys, rules_copy: Path) -> None:
     broken = rules_copy / "okx" / "rules.yaml"
     broken.write_text(

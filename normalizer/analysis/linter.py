@@ -20,14 +20,18 @@ and then looks at each exchange's rules as a whole:
   refining both decides, is deliberate and not reported;
 - ``uncovered``: a documented catalog code that no rule maps to anything
   (``normalizer.analysis.verdicts.uncovered``, the one definition);
-- ``catalog-exchange``: a catalog whose ``exchange`` is not its folder.
+- ``catalog-exchange``: a catalog whose ``exchange`` is not its folder;
+- ``capitals``: a ``message_regex`` written with capital letters: it matches
+  ignoring case anyway, and a lowercase pattern is searched in an ASCII
+  message as its cheaper case-sensitive twin (``_core/literals.py``).
 
-Errors make the check fail; warnings (``overlap``, ``shadowed``) are reported
-but leave it clean.
+Errors make the check fail; warnings (``overlap``, ``shadowed``, ``capitals``)
+are reported but leave it clean.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -533,6 +537,7 @@ def _lint_exchange(folder: Path, report: LintReport, common: list[Rule] | None) 
         return
     report.findings += reachability(rs, own)
     report.findings += overlaps(rs, own)
+    report.findings += capitals(own)
     missing = uncovered(rs)
     lines = _catalog_lines(folder / "catalog.yaml") if missing else {}
     for v in missing:
@@ -588,6 +593,31 @@ def _common_checks(rules: list[Rule], report: LintReport) -> None:
         return
     report.findings += reachability(rs, rules)
     report.findings += overlaps(rs, rules)
+    report.findings += capitals(rules)
+
+
+#: an escape (``\\S``, ``\\B``, the first letter of ``\\N{...}``): its case is its meaning
+_ESCAPE = re.compile(r"\\.")
+
+
+def capitals(rules: Iterable[Rule]) -> list[Finding]:
+    """``capitals`` warnings: message regexes with a capital letter outside an escape."""
+    out = []
+    for rule in rules:
+        for pattern in rule.when.message_regex or ():
+            text = _ESCAPE.sub("", pattern)
+            if text != text.lower():
+                out.append(
+                    _finding(
+                        rule,
+                        "capitals",
+                        f"rule {rule.id!r}: message_regex {pattern!r} has capital letters; it "
+                        "matches ignoring case all the same, and written in lowercase (escapes "
+                        "such as \\S or \\B kept as they are) it is searched faster",
+                        "warning",
+                    )
+                )
+    return out
 
 
 def _is_exchange(folder: Path) -> bool:
