@@ -82,6 +82,8 @@ def _same_as_extract(venue: str, parsed: Any) -> None:
     rs = registry().get(venue)
     shape = rs.spec.response
     got = compile_reader(shape)(parsed, rs.known_codes)
+    # the reader normalize() compiles: the exchange's codes known in advance
+    assert compile_reader(shape, venue, rs.known_codes)(parsed, rs.known_codes) == got
     env = extract(shape, parsed, known_codes=rs.known_codes)
     if got is None:
         return  # the reader left it to extract
@@ -176,7 +178,10 @@ def test_compiled_reader_never_disagrees_with_extract_on_hostile_bodies(
 _PARTS = ["code", "msg", "data", "error", "list", "ok", "0", "1", "", "it's", 'a"b', "\\n"]
 _paths = st.lists(st.sampled_from(_PARTS), min_size=1, max_size=3).map(".".join)
 _codes = st.lists(
-    st.sampled_from(["0", "1", "58102", "EOrder:Insufficient funds", "VAGUE", "x"]), max_size=3
+    st.sampled_from(
+        ["0", "1", "58102", "EOrder:Insufficient funds", "EOrder: Insufficient funds", "VAGUE", "x"]
+    ),
+    max_size=3,
 )
 
 
@@ -304,6 +309,9 @@ def test_a_reader_of_any_shape_never_disagrees_with_extract(
     body = _body_in(shape, data)
     known = frozenset(data.draw(_codes))
     got = compile_reader(shape)(body, known)
+    # compiled with codes known in advance, called with those (or, by mistake, others)
+    advance = data.draw(st.sampled_from([known, frozenset(data.draw(_codes))]))
+    assert compile_reader(shape, "", advance)(body, known) == got
     if got is None:
         return
     env = extract(shape, body, known_codes=known)
@@ -382,6 +390,23 @@ def test_a_hint_check_says_false_only_when_body_hint_finds_nothing(
     message = _hint_message(shape, data)
     if not check(body, message):
         assert body_hint(shape, body, message, now=_NOW) == (None, None), (body, message)
+
+
+def test_a_reader_resolves_error_strings_by_the_codes_it_is_called_with() -> None:
+    """A reader compiled with an exchange's codes looks an error string up in
+    their table only when it is called with those same codes; called with
+    others, it resolves the string by them, as extract does."""
+    from normalizer._formats.rules import ErrorStringsShape, ResponseShape
+
+    shape = ResponseShape(code_fields=[], error_strings=ErrorStringsShape(field="error"))
+    spaced = frozenset({"EOrder: Insufficient funds"})  # documented with a space
+    read = compile_reader(shape, "kraken-like", spaced)
+    body = {"error": ["EOrder:Insufficient funds"]}
+    for known in (spaced, frozenset(), frozenset({"EOrder:Insufficient funds"})):
+        env = extract(shape, body, known_codes=known)
+        assert read(body, known) == (env.code, env.message, env.items), known
+    assert read(body, spaced)[0] == "EOrder: Insufficient funds"
+    assert read(body, frozenset())[0] == "EOrder:Insufficient funds"
 
 
 def test_a_shape_too_large_to_compile_is_read_by_extract() -> None:

@@ -758,7 +758,7 @@ def _reading_of(rs: RuleSet) -> tuple[Any, Any, Any, Mapping[Any, tuple[Any, ...
         from .reader import compile_hint_check, compile_reader  # (not imported at start-up)
 
         shape = rs.spec.response
-        reader = None if rs.name == GENERIC else compile_reader(shape, rs.name)
+        reader = None if rs.name == GENERIC else compile_reader(shape, rs.name, rs.known_codes)
         alone = _NOTHING_ALONE if rs.name == GENERIC else rs.decided_by_code  # (generic.decide)
         reading = (reader, shape, compile_hint_check(shape, rs.name), alone)
     if len(_readers) >= 64:

@@ -37,6 +37,7 @@ from .envelope import (
     FailedItem,
     _failed_items,
     _pick_code,
+    _squashed,
     _walk,
     as_code,
     as_message,
@@ -127,12 +128,18 @@ def _message(src: _Source, holder: str, fields: Sequence[str], target: str = "me
     src.add(f"{target} = {temp} if type({temp}) is str or {temp} is None else as_message({temp})")
 
 
-def _strings(src: _Source, strings: Any) -> None:
-    """A list of error strings (Kraken): the first decides, every one is an item."""
+def _strings(src: _Source, strings: Any, known: frozenset[str] | None) -> None:
+    """A list of error strings (Kraken): the first decides, every one is an item.
+    With the exchange's ``known`` codes, the first string is looked up in their
+    squashed table (``resolve_code``'s first step) before ``resolve_code`` is
+    asked, when the reader is called with those codes."""
     _get(src, "value", "d", strings.field)
     prefixes = tuple(strings.warning_prefixes)
     warn = src.constant("WARN", prefixes) if prefixes else None
     sep = strings.separator
+    if known is not None:
+        codes = src.constant("KNOWN", known)
+        table = src.constant("SQUASHED", _squashed(known) if known else {})
 
     def listed() -> None:
         src.add(f"if not value or len(value) > {FAST_STRINGS}:")
@@ -154,7 +161,12 @@ def _strings(src: _Source, strings: Any) -> None:
         src.add("if not errors:")
         src.add("    return None")
         src.add("text = errors[0]")
-        src.add(f"code = resolve_code(text, known, {sep!r})")
+        if known is not None:
+            src.add(f"code = {table}.get(text) if known is {codes} else None")
+            src.add("if code is None:")
+            src.add(f"    code = resolve_code(text, known, {sep!r})")
+        else:
+            src.add(f"code = resolve_code(text, known, {sep!r})")
         src.add("found = (_new(FailedItem, (0, code, text)),)")
         src.add("if len(errors) > 1:")
         src.add("    found += tuple([")
@@ -270,8 +282,11 @@ def _items(src: _Source, s: ItemsSpec, vague: str) -> None:
     src.block("if type(data) is list and data:", listed)
 
 
-def reader_source(shape: ShapeSpec) -> tuple[str, dict[str, object]]:
-    """The text of ``shape``'s reader and the objects it names."""
+def reader_source(
+    shape: ShapeSpec, known: frozenset[str] | None = None
+) -> tuple[str, dict[str, object]]:
+    """The text of ``shape``'s reader and the objects it names (``known``: the
+    exchange's codes, see ``_strings``)."""
     src = _Source()
     flag_field = shape.success_field or None
     strings = shape.error_strings
@@ -287,7 +302,7 @@ def reader_source(shape: ShapeSpec) -> tuple[str, dict[str, object]]:
         src.add("    return None")
         src.add("failed = flag is False")
     if strings is not None:
-        _strings(src, strings)
+        _strings(src, strings, known)
     _hoist(src, code_fields, message_fields)
     if len(code_fields) == 1 and "." not in code_fields[0]:
         _one_code(src, code_fields[0], failed)
@@ -328,11 +343,12 @@ _GLOBALS: dict[str, object] = {
 }
 
 
-def compile_reader(shape: ShapeSpec, name: str = "") -> Reader:
+def compile_reader(shape: ShapeSpec, name: str = "", known: frozenset[str] | None = None) -> Reader:
     """The reader of ``shape``: ``read(parsed, known_codes)`` for a JSON
     object body, answering ``(code, message, items)`` or None (module
     docstring). ``name`` (the exchange's) names the compiled text in a
-    traceback."""
+    traceback; ``known``, the exchange's codes, lets it resolve an error
+    string without a call when it is called with them."""
     strings = shape.error_strings
     if (
         not all(shape.code_fields)
@@ -342,7 +358,7 @@ def compile_reader(shape: ShapeSpec, name: str = "") -> Reader:
         return _leave  # a field at "" (the body itself): extract reads it
     if _parts(shape) > MAX_PARTS:
         return _leave  # a shape this large is read by extract: its text stays small
-    text, names = reader_source(shape)
+    text, names = reader_source(shape, known)
     scope = {**_GLOBALS, **names}
     exec(compile(text, f"<reader of {name or 'a shape'}>", "exec"), scope)  # noqa: S102 - see the docstring
     read: Reader = scope["read"]  # type: ignore[assignment]
