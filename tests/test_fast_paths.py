@@ -984,19 +984,34 @@ def test_a_code_that_decides_alone_decides_as_the_rules_do(data: st.DataObject, 
 
 
 def test_most_codes_of_the_rules_decide_alone() -> None:
-    """The table is used: most codes the venues' rules name decide alone, and
-    none of the generic profile's answers is taken from it (``_reading_of``)."""
+    """The table is used: most codes the venues' rules name decide alone."""
     total = alone = 0
     for venue in VENUES:
         rs = registry().get(venue)
         total += len(rs._by_code)
         alone += len(rs.decided_by_code)
     assert alone / total > 0.8, (alone, total)
+
+
+def test_the_generic_profile_is_never_answered_from_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The generic profile's answers come from ``generic.decide`` (its rules,
+    then its word model), never from its rule set's code table, even when a
+    code there would decide alone."""
     generic = registry().get(GENERIC)
-    for _ in range(2):  # (the first is the placeholder of a first body)
-        reading = engine._reading_of(generic)
-    assert reading[0] is None  # the generic profile takes the general path
-    assert reading[3] == {}
+    bogus = registry().get("okx").by_id["okx.insufficient-balance"].verdict
+    monkeypatch.setitem(generic.decided_by_code, "429", bogus)
+    engine.clear_caches()
+    body = '{"code":"429","message":"Too many requests"}'
+    for got in (
+        normalizer.normalize(GENERIC, code="429", message="Too many requests", http_status=429),
+        normalizer.normalize(GENERIC, body=body, http_status=429),
+        normalizer.normalize(GENERIC, body=body, http_status=429),  # (a second body)
+    ):
+        assert got.rule_id != "okx.insufficient-balance"
+        assert got.category is normalizer.Category.RATE_LIMIT
+    engine.clear_caches()
 
 
 def test_an_exchanges_reader_is_compiled_at_its_second_body() -> None:

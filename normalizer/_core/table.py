@@ -724,7 +724,7 @@ class RuleSet:
         #: with that code): the code's strongest rule asks nothing else of an
         #: input, and no code-less rule is as strong (ties go to the first)
         code_only = WEIGHTS["code"]  # a rule's condition bits when it names codes alone
-        self.decided_by_code: dict[str, tuple[Any, ...]] = {
+        self.decided_by_code: dict[str | None, tuple[Any, ...]] = {
             c: rules[0].verdict
             for c, rules in self._by_code.items()
             if rules[0].specificity[1] & ~WEIGHTS["own"] == code_only

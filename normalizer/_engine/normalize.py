@@ -280,15 +280,19 @@ def _result(
 ) -> NormalizedError:
     """One result, its fields in the record's order (``_body_text`` builds its
     plain answers the same way, inline). ``decided`` is the rules' decision
-    when the caller has it (``_NO_RULE``: the input is not asked about)."""
+    when the caller has it (``_NO_RULE``: the input is not asked about); else
+    the code decides alone (``RuleSet.decided_by_code``; not for the generic
+    profile, which ``generic.decide`` answers), or the rules (``_verdict``)."""
     if message is None or len(message) <= MAX_MESSAGE_CHARS:
         bounded = kept = message
     else:
         bounded = message[:MAX_MESSAGE_CHARS]
         kept = message if len(message) <= MAX_KEPT_MESSAGE else message[:MAX_KEPT_MESSAGE]
-    category, sub, outcome, rule_id, why, url, documented = (
-        _verdict(rs, code, bounded, status, op, transport) if decided is None else decided
-    )
+    if decided is None:
+        decided = rs.decided_by_code.get(code) if rs.name != GENERIC else None
+        if decided is None:
+            decided = _verdict(rs, code, bounded, status, op, transport)
+    category, sub, outcome, rule_id, why, url, documented = decided
     if category is None:
         category, sub, outcome = Category.UNKNOWN, no_match, _UNKNOWN_OUTCOME
     return _new(
@@ -678,8 +682,6 @@ def _with_wait(result: NormalizedError, wait: float | None) -> NormalizedError:
     return _make(tuple(values))
 
 
-#: no code decides alone (the general path asks the rules, through ``_verdict``)
-_NOTHING_ALONE: Mapping[Any, tuple[Any, ...]] = {}
 _F = NormalizedError._fields
 _RETRY_INDEX = _F.index("retry_after_s")
 _ITEM_INDEX = _F.index("item_index")
@@ -698,23 +700,17 @@ def _batch(
     retry_s: float | None,
     raw: RawInput,
     notes: list[str] | tuple[str, ...],
-    alone: Mapping[Any, tuple[Any, ...]] = _NOTHING_ALONE,
 ) -> NormalizedError:
-    """A batch answer's result: every failed item decided (by its code alone
-    where ``alone``, ``RuleSet.decided_by_code``, says so), the whole decided
-    by the first failed item's (``same``) or by the code and message given."""
+    """A batch answer's result: every failed item decided, the whole decided by
+    the first failed item's (``same``) or by the code and message given."""
     items: tuple[NormalizedError, ...]
     if len(found) == 1:
         i, c, m = found[0]
-        items = (
-            _result(rs, c, m, status, op, None, retry_s, raw, _UNMAPPED, (), i, (), alone.get(c)),
-        )
+        items = (_result(rs, c, m, status, op, None, retry_s, raw, _UNMAPPED, (), i),)
     else:
         items = tuple(
             [
-                _result(
-                    rs, c, m, status, op, None, retry_s, raw, _UNMAPPED, (), i, (), alone.get(c)
-                )
+                _result(rs, c, m, status, op, None, retry_s, raw, _UNMAPPED, (), i)
                 for i, c, m in found
             ]
         )
@@ -734,18 +730,17 @@ def _batch(
 # malformed body, warnings, headers, ...) takes the general path (``_decide``),
 # and a test holds both paths equal.
 
-_readers: dict[RuleSet, tuple[Any, Any, Any, Mapping[Any, tuple[Any, ...]]]] = {}
+_readers: dict[RuleSet, tuple[Any, Any, Any]] = {}
 
 
 #: what ``_reading_of`` answers for an exchange's first body (no reader yet)
-_FIRST_BODY: tuple[Any, Any, Any, Mapping[Any, tuple[Any, ...]]] = (None, None, None, {})
+_FIRST_BODY: tuple[Any, Any, Any] = (None, None, None)
 
 
-def _reading_of(rs: RuleSet) -> tuple[Any, Any, Any, Mapping[Any, tuple[Any, ...]]]:
+def _reading_of(rs: RuleSet) -> tuple[Any, Any, Any]:
     """The exchange's compiled reader (None for the generic profile, whose
-    fields are guesses), its shape, what tells whether the body or message
-    may hold a wait hint (``reader.compile_hint_check``), and the codes whose
-    code alone decides (``RuleSet.decided_by_code``).
+    fields are guesses), its shape, and what tells whether the body or
+    message may hold a wait hint (``reader.compile_hint_check``).
 
     Made at the exchange's second body: the first is read by the general path
     (``_FIRST_BODY``), since compiling a reader costs about half a millisecond,
@@ -759,8 +754,7 @@ def _reading_of(rs: RuleSet) -> tuple[Any, Any, Any, Mapping[Any, tuple[Any, ...
 
         shape = rs.spec.response
         reader = None if rs.name == GENERIC else compile_reader(shape, rs.name, rs.known_codes)
-        alone = _NOTHING_ALONE if rs.name == GENERIC else rs.decided_by_code  # (generic.decide)
-        reading = (reader, shape, compile_hint_check(shape, rs.name), alone)
+        reading = (reader, shape, compile_hint_check(shape, rs.name))
     if len(_readers) >= 64:
         _readers.clear()
     _readers[rs] = reading
@@ -794,7 +788,7 @@ def _body_text(
     reading = _readers.get(rs)
     if reading is None or reading is _FIRST_BODY:
         reading = _reading_of(rs)
-    reader, shape, hints, alone = reading
+    reader, shape, hints = reading
     if reader is None:
         return None
     try:
@@ -813,12 +807,12 @@ def _body_text(
         if result[_RETRY_INDEX] is not None:
             return result  # a wait read from the body may be a deadline: not kept
     elif found:
-        result = _batch(rs, found, True, code, message, status, op, None, raw, (), alone)
+        result = _batch(rs, found, True, code, message, status, op, None, raw, ())
     elif message is not None and len(message) > MAX_MESSAGE_CHARS:
         no_match = _UNMAPPED  # (a message: not malformed)
         result = _result(rs, code, message, status, op, None, None, raw, no_match, ())
     else:
-        decided = alone.get(code)  # (code None: no hit) its code alone decides, else the rules
+        decided = rs.decided_by_code.get(code)  # (None: no hit) as _result asks, inline
         category, sub, outcome, rule_id, why, url, documented = (
             _verdict(rs, code, message, status, op, None) if decided is None else decided
         )
