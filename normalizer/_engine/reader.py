@@ -68,7 +68,7 @@ class _Source:
         self.lines: list[str] = []
         self.names: dict[str, object] = {}
         self.depth = 1
-        #: a body's key -> the name its value was read into (``hoist``)
+        #: a body's key -> the name its value was read into (``_hoist``)
         self.heads: dict[str, str] = {}
 
     def add(self, line: str) -> None:
