@@ -359,10 +359,16 @@ def compile_reader(shape: ShapeSpec, name: str = "", known: frozenset[str] | Non
     if _parts(shape) > MAX_PARTS:
         return _leave  # a shape this large is read by extract: its text stays small
     text, names = reader_source(shape, known)
-    scope = {**_GLOBALS, **names}
-    exec(compile(text, f"<reader of {name or 'a shape'}>", "exec"), scope)  # noqa: S102 - see the docstring
-    read: Reader = scope["read"]  # type: ignore[assignment]
+    read: Reader = _defined(text, names, "read", f"<reader of {name or 'a shape'}>")
     return read
+
+
+def _defined(text: str, names: dict[str, object], function: str, filename: str) -> Any:
+    """The function ``text`` defines, compiled with ``_GLOBALS`` and ``names``
+    as its globals (the module docstring says what reaches the text)."""
+    scope = {**_GLOBALS, **names}
+    exec(compile(text, filename, "exec"), scope)  # noqa: S102 - see the docstring
+    return scope[function]
 
 
 def _leave(d: dict[str, Any], known: frozenset[str]) -> None:
@@ -438,7 +444,5 @@ def compile_hint_check(shape: ShapeSpec, name: str = "") -> HintCheck | None:
     text = hint_check_source(shape)
     if text is None:
         return None
-    scope = dict(_GLOBALS)
-    exec(compile(text, f"<hint check of {name or 'a shape'}>", "exec"), scope)  # noqa: S102 - as compile_reader
-    check: HintCheck = scope["may_hint"]  # type: ignore[assignment]
+    check: HintCheck = _defined(text, {}, "may_hint", f"<hint check of {name or 'a shape'}>")
     return check
