@@ -1,5 +1,5 @@
-"""The frozen value classes of ``normalizer._core.frozen`` behave as frozen dataclasses,
-and the start-up path imports neither ``dataclasses`` nor ``typing``."""
+"""The value classes of ``normalizer._core.frozen`` are frozen, slotted dataclasses, and the
+start-up path imports neither ``typing`` nor the load-time machinery (pydantic, PyYAML)."""
 
 from __future__ import annotations
 
@@ -112,10 +112,11 @@ print(json.dumps({"before": sorted(before), "after": sorted(sys.modules)}))
 """
 
 
-def test_start_up_imports_neither_dataclasses_nor_typing() -> None:
-    """Invariant: import + first normalize() + recommend() leave dataclasses,
-    inspect, typing, threading, base64 and pathlib unimported (unless the interpreter had
-    them already)."""
+def test_start_up_imports_neither_typing_nor_the_load_time_machinery() -> None:
+    """Invariant: import + first normalize() + recommend() leave typing, threading,
+    base64, pathlib, pydantic and PyYAML unimported (unless the interpreter had them
+    already). ``dataclasses`` (and the ``inspect`` it needs) is the one value-class
+    kind and is allowed."""
     out = subprocess.run(  # noqa: S603 - this interpreter, our own code
         [sys.executable, "-c", START],
         cwd=ROOT,
@@ -126,5 +127,16 @@ def test_start_up_imports_neither_dataclasses_nor_typing() -> None:
     )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     before, after = set(got["before"]), set(got["after"])
-    for module in ("dataclasses", "inspect", "typing", "threading", "base64", "pathlib"):
+    for module in ("typing", "threading", "base64", "pathlib", "pydantic", "yaml"):
         assert module in before or module not in after, module
+    assert "dataclasses" in after  # the value classes are real dataclasses
+
+
+def test_value_classes_are_slotted_dataclasses() -> None:
+    """Invariant: every @frozen class is a dataclass with slots (no per-instance dict)."""
+    import dataclasses
+
+    for cls in (_Base, _Child, Problem):
+        assert dataclasses.is_dataclass(cls), cls
+        assert "__slots__" in vars(cls), cls
+    assert not hasattr(_Child(1), "__dict__")
