@@ -35,6 +35,35 @@ def _durable_rules_importable() -> bool:
 
 DURABLE_RULES = _durable_rules_importable()
 
+# ``pytest --core``: the suite without the files that need the heavy extras (Dask,
+# Spark, the notebooks' Jupyter kernel). ``.ci/run`` runs it on every CPython
+# 3.10-3.13 other than the default one, which runs everything.
+NOT_CORE = {
+    "test_batch_engines.py": "Dask and Spark",
+    "test_notebooks.py": "the notebooks' Jupyter kernel and matplotlib",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--core",
+        action="store_true",
+        help="run the core tests only: leave out " + ", ".join(sorted(NOT_CORE)),
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if config.getoption("--core") and collection_path.name in NOT_CORE:
+        return True
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("--core"):
+        return "--core: left out " + "; ".join(f"{k} ({v})" for k, v in NOT_CORE.items())
+    return None
+
+
 # Built on Hypothesis's "default" profile, never on the "ci" profile that Hypothesis
 # loads by itself when the CI variable is set: a loaded profile carrying
 # derandomize=True or database=None (as that one does) makes the settings' parent

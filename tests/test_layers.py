@@ -30,6 +30,9 @@ LAYERS: list[tuple[str, int]] = [
     ("batch", 3),
     ("analysis", 3),
     ("_build", 3),  # the wheel build hook: compiles with the file formats
+    ("integrations", 3),  # adapters that act on the advice (the ccxt wrapper)
+    ("ccxt", 3),  # the public face of integrations.ccxt: ``normalizer.ccxt.wrap``
+    ("testing", 3),  # reset() for tests of code that uses the package
     ("cli", 4),
     ("__main__", 4),
     ("", 5),  # the package itself: the curated public API
