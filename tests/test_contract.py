@@ -161,9 +161,10 @@ def test_http_status_reads_the_same_on_every_path() -> None:
     assert {e.http_status for e in many} == {429}
 
 
-def test_the_error_argument_must_be_an_exception() -> None:
-    with pytest.raises(ArgumentTypeError, match="error"):
-        normalizer.normalize("okx", error="timeout")  # type: ignore[arg-type]
+def test_a_str_given_as_error_is_absorbed_with_a_note() -> None:
+    """Issue 23: normalize() absorbs any object given as error= (it says so in notes)."""
+    err = normalizer.normalize("okx", error="timeout")  # type: ignore[arg-type]
+    assert any("error=" in note for note in err.notes)
 
 
 # ------------------------------------------------------------ one bad field
@@ -377,6 +378,153 @@ def test_decisions_and_halts_round_trip_through_json() -> None:
     assert Halt.from_json(h.to_json()) == h
     with pytest.raises(InvalidResultError):
         Halt(scope="account", scope_key="k", action="HALT", since=1.0, until=math.inf, reason="r")
+
+
+# ------------------------------------------------- untrusted JSON (issue 23)
+
+VALID = normalizer.normalize("okx", code="58102").to_dict()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,  # RecursionError before
+        '{"a":' * 200 + "1" + "}" * 200,  # deep, but within json's own limit
+        json.dumps({**VALID, "items": "x"}),  # AttributeError before
+        "{}",  # TypeError before
+        "not json",  # JSONDecodeError before
+        b"\xff\xfe\x00",  # not UTF-8
+        json.dumps({**VALID, "notes": 5}),  # TypeError before
+        json.dumps({**VALID, "raw": {"body": {"$base64": "!!"}}}),  # binascii.Error before
+        json.dumps({**VALID, "raw": {"body": {"$float": "x"}}}),  # ValueError before
+        json.dumps({**VALID, "raw": {"error": {"$exception": [1, 2, 3]}}}),
+        json.dumps({**VALID, "raw": 5}),
+        json.dumps({**VALID, "items": [{"exchange": "okx"}]}),
+        json.dumps({**VALID, "http_status": 10**400}),
+        "[]",
+        "1e999999",
+    ],
+)
+def test_malformed_result_json_raises_only_invalid_result_error(text: str | bytes) -> None:
+    with pytest.raises(InvalidResultError) as caught:
+        NormalizedError.from_json(text)
+    assert isinstance(caught.value, NormalizerError)
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize("data", [{}, {"action": "RETRY"}, {"action": 5}, [], "x", None])
+def test_malformed_recommendation_data_raises_only_invalid_result_error(data: Any) -> None:
+    with pytest.raises(InvalidResultError):
+        Recommendation.from_dict(data)
+    with pytest.raises(InvalidResultError):
+        Recommendation.from_json(json.dumps(data))
+
+
+def test_result_json_is_bounded_in_size_and_depth() -> None:
+    from normalizer._core.record import MAX_JSON_CHARS, MAX_JSON_DEPTH
+
+    with pytest.raises(InvalidResultError, match="characters"):
+        NormalizedError.from_json(" " * (MAX_JSON_CHARS + 1))
+    deep: Any = 1
+    for _ in range(MAX_JSON_DEPTH + 1):
+        deep = [deep]
+    with pytest.raises(InvalidResultError, match="nested deeper"):
+        NormalizedError.from_dict({**VALID, "raw": {"body": {"$json": deep}}})
+
+
+def test_a_deeply_nested_body_still_round_trips_through_json() -> None:
+    """A raw body too deep for ``$json`` is written as its repr, so to_json's text reads back."""
+    deep: Any = {"code": "1"}
+    for _ in range(200):
+        deep = {"d": deep}
+    err = normalizer.normalize("okx", body=deep)
+    back = NormalizedError.from_json(err.to_json())
+    assert back == err
+    assert isinstance(back.raw.body, str)  # its repr (Unrepresentable)
+
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**30, max_value=10**60),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.sampled_from(["", "AUTH", "UNKNOWN_STATE", "RETRY", "$bytes", "$json", "x" * 5000]),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=3), st.dictionaries(st.text(max_size=8), kids, max_size=3)
+    ),
+    max_leaves=12,
+)
+markers = st.sampled_from(["$bytes", "$base64", "$json", "$exception", "$repr", "$float"])
+hostile_values = st.one_of(
+    json_values,
+    st.builds(lambda k, v: {k: v}, markers, json_values),
+    st.integers(1, 3000).map(lambda n: json.loads("[" * min(n, 900) + "]" * min(n, 900))),
+)
+FIELDS = [*NormalizedError._fields]
+
+
+@st.composite
+def hostile_result_texts(draw: st.DrawFn) -> str | bytes:
+    """A result's JSON with fields replaced by hostile values, or text that is no JSON."""
+    kind = draw(st.sampled_from(["fields", "raw", "items", "text", "bytes", "deep"]))
+    if kind == "text":
+        return draw(st.text(max_size=60))
+    if kind == "bytes":
+        return draw(st.binary(max_size=60))
+    if kind == "deep":
+        n = draw(st.integers(1, 50_000))
+        return draw(st.sampled_from(["[", '{"a":', '{"items":['])) * n
+    data = dict(draw(results()).to_dict())
+    for name in draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=4)):
+        if kind == "raw":
+            data["raw"] = {
+                **data["raw"],
+                draw(st.sampled_from(list(data["raw"]))): draw(hostile_values),
+            }
+        elif kind == "items":
+            data["items"] = [{**data, name: draw(hostile_values)}]
+        else:
+            data[name] = draw(hostile_values)
+    if draw(st.booleans()):
+        del data[draw(st.sampled_from(sorted(data)))]
+    return json.dumps(data)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(text=hostile_result_texts())
+def test_hostile_result_json_gives_invalid_result_error_or_a_valid_round_trip(
+    text: str | bytes,
+) -> None:
+    """Invariant: from_json on any text raises only InvalidResultError, or returns a
+    result that survives to_json/from_json to an equal value."""
+    try:
+        err = NormalizedError.from_json(text)
+    except InvalidResultError:
+        return
+    assert NormalizedError.from_json(err.to_json()) == err
+
+
+@settings(max_examples=200)
+@given(
+    data=st.dictionaries(
+        st.sampled_from([*Recommendation._fields, "other"]), hostile_values, max_size=12
+    )
+)
+def test_hostile_recommendation_data_gives_invalid_result_error_or_a_valid_round_trip(
+    data: dict[str, Any],
+) -> None:
+    """Invariant: Recommendation.from_dict on any data raises only InvalidResultError,
+    or returns a recommendation that survives JSON to an equal value."""
+    try:
+        rec = Recommendation.from_dict(data)
+    except InvalidResultError:
+        return
+    assert Recommendation.from_json(rec.to_json()) == rec
 
 
 # ------------------------------------------------------------------ sharing

@@ -10,6 +10,13 @@ builds them with ``_make`` and skips that.
 - ``to_dict()``: JSON-ready nested data (enums as their values, nested records
   as dicts); ``from_dict()`` rebuilds an equal record, validated.
 - ``to_json()`` / ``from_json()``: the same as text.
+
+``from_json`` and ``from_dict`` take untrusted input: whatever they are given
+(not JSON, too large, nested deeper than ``MAX_JSON_DEPTH``, a field of the
+wrong type, a record that contradicts itself), they raise only
+``InvalidResultError`` (a ``NormalizerError`` and a ``ValueError``) naming what
+is wrong, and they read at most ``MAX_JSON_CHARS`` characters and
+``MAX_JSON_NODES`` values, each nesting level checked without recursion.
 - ``to_flat()``: one level of scalars for a log line (nested records counted or
   flattened with a dotted prefix, free-form evidence left out).
 
@@ -25,7 +32,7 @@ from collections.abc import Mapping
 from enum import Enum
 from operator import itemgetter
 
-from .errors import ArgumentTypeError, InvalidResultError
+from .errors import ArgumentTypeError, InvalidResultError, NormalizerError
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -35,6 +42,18 @@ if TYPE_CHECKING:
 
 
 _new = tuple.__new__
+
+#: ``from_json`` refuses a text longer than this (a result's raw body is kept
+#: whole, and ``normalize()`` reads at most 256 KiB of one).
+MAX_JSON_CHARS = 16 * 1024 * 1024
+#: ``from_json``/``from_dict`` refuse data nested deeper than this (a result,
+#: its items, its raw input and a parsed body nested 40 deep fit).
+MAX_JSON_DEPTH = 64
+#: ... and data of more values than this (every dict, list and scalar counts).
+MAX_JSON_NODES = 1_000_000
+#: ``to_json`` keeps a raw value as JSON (``$json``) when it nests at most this
+#: deep, else as its repr, so every result it writes reads back.
+MAX_EVIDENCE_DEPTH = 40
 
 
 class Record(tuple):  # type: ignore[type-arg]
@@ -114,9 +133,23 @@ class Record(tuple):  # type: ignore[type-arg]
 
     @classmethod
     def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
+        """The record ``data`` describes (what ``to_dict`` wrote), validated.
+
+        Raises only ``InvalidResultError``, whatever ``data`` holds (see the
+        module docstring).
+        """
         if not isinstance(data, Mapping):
-            raise ArgumentTypeError("data", "a mapping", data)
-        return cls._decode(data)
+            raise InvalidResultError("data", "must be a JSON object (a mapping)", data)
+        check_data(data)
+        try:
+            return cls._decode(data)
+        except InvalidResultError:
+            raise
+        except (NormalizerError, TypeError, ValueError, KeyError) as exc:
+            # a field of the wrong type (ArgumentTypeError) or an unreadable value
+            raise InvalidResultError(
+                "data", f"not a valid {cls.__name__}: {exc}", data, whole=True
+            ) from exc
 
     @classmethod
     def _decode(cls: type[R], data: Mapping[str, Any]) -> R:
@@ -127,7 +160,25 @@ class Record(tuple):  # type: ignore[type-arg]
 
     @classmethod
     def from_json(cls: type[R], text: str | bytes) -> R:
-        return cls.from_dict(json.loads(text))
+        """The record a ``to_json`` text describes, validated.
+
+        Raises only ``InvalidResultError``, whatever ``text`` holds (see the
+        module docstring).
+        """
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise InvalidResultError("text", "must be JSON text (str or bytes)", text)
+        if len(text) > MAX_JSON_CHARS:
+            raise InvalidResultError(
+                "text",
+                f"JSON text of {len(text)} characters; at most {MAX_JSON_CHARS} are read",
+                text,
+                whole=True,
+            )
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, too deep
+            raise InvalidResultError("text", f"not JSON: {exc}", text, whole=True) from None
+        return cls.from_dict(data)
 
     def to_flat(self, prefix: str = "") -> dict[str, Any]:
         """One level of scalars, for a log line."""
@@ -148,6 +199,40 @@ class Record(tuple):  # type: ignore[type-arg]
             else:
                 out[key] = value
         return out
+
+
+def check_data(data: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """``InvalidResultError`` unless ``data`` is JSON-like data (dicts with text
+    keys, lists or tuples, text, numbers, bools, None, enum members) nested at
+    most ``max_depth`` deep and of at most ``MAX_JSON_NODES`` values.
+
+    Walks the data with a list, not by recursion, so no depth can exhaust the
+    stack.
+    """
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_JSON_NODES:
+            raise InvalidResultError(
+                "data", f"JSON data of more than {MAX_JSON_NODES} values", data, whole=True
+            )
+        if value is None or isinstance(value, (str, bool, int, float, Enum)):
+            continue
+        if depth >= max_depth:
+            raise InvalidResultError(
+                "data", f"JSON data nested deeper than {max_depth} levels", data, whole=True
+            )
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise InvalidResultError("data", "has a key that is not text", key)
+                stack.append((item, depth + 1))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, depth + 1) for item in value)
+        else:
+            raise InvalidResultError("data", "holds a value that is not JSON data", value)
 
 
 def _rebuild(cls: type[Record], values: tuple[Any, ...]) -> Record:
@@ -223,11 +308,12 @@ def encode_evidence(value: Any) -> Any:
         return {"$exception": list(value)}
     if isinstance(value, (Mapping, list, tuple)):
         try:
+            check_data(value, MAX_EVIDENCE_DEPTH)  # deeper would not read back
             json.dumps(value, allow_nan=False)
             if isinstance(value, Mapping):
                 return {"$json": dict(value)}
             return {"$json": list(value)}
-        except (TypeError, ValueError, RecursionError):
+        except (TypeError, ValueError, RecursionError):  # InvalidResultError is a ValueError
             pass
     try:
         text = repr(value)
@@ -237,23 +323,38 @@ def encode_evidence(value: Any) -> Any:
 
 
 def decode_evidence(data: Any) -> Any:
-    """The inverse of ``encode_evidence``."""
+    """The inverse of ``encode_evidence``; ``InvalidResultError`` for a marker
+    whose value ``encode_evidence`` cannot have written."""
     if isinstance(data, Mapping) and len(data) == 1:
         ((key, value),) = data.items()
-        if key == "$bytes" and isinstance(value, str):
-            return value.encode("utf-8")
-        if key == "$base64" and isinstance(value, str):
-            import base64  # rare: not imported at start-up
-
-            return base64.b64decode(value)
+        if key not in _MARKERS:
+            return data
         if key == "$json":
             return value
-        if key == "$exception" and isinstance(value, (list, tuple)) and len(value) == 3:
+        if key == "$exception":
+            if not (isinstance(value, (list, tuple)) and len(value) == 3):
+                raise InvalidResultError("raw", "$exception must be [type, module, message]", value)
             return ExceptionInfo(*value)
-        if key == "$float" and isinstance(value, str):
+        if not isinstance(value, str):
+            raise InvalidResultError("raw", f"{key} must be text", value)
+        if key == "$bytes":
+            try:
+                return value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate
+                raise InvalidResultError("raw", "$bytes is not valid Unicode", value) from None
+        if key == "$base64":
+            import base64  # rare: not imported at start-up
+            import binascii
+
+            try:
+                return base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise InvalidResultError("raw", "$base64 is not base64", value) from None
+        if key == "$float":
+            if value not in ("inf", "-inf", "nan"):
+                raise InvalidResultError("raw", "$float must be inf, -inf or nan", value)
             return float(value)
-        if key == "$repr":
-            return Unrepresentable(str(value))
+        return Unrepresentable(value)  # $repr
     return data
 
 

@@ -256,10 +256,22 @@ class NormalizedError(Record):
     @classmethod
     def _decode(cls, data: Mapping[str, Any]) -> NormalizedError:
         values = {k: v for k, v in data.items() if k in cls._fields}
-        if "items" in values:
-            values["items"] = tuple(cls._decode(i) for i in values["items"] or ())
-        if "notes" in values:
-            values["notes"] = tuple(values["notes"] or ())
+        for name in ("exchange", "category"):
+            if name not in values:
+                raise InvalidResultError(name, f"not a valid result: no {name!r}", data, whole=True)
+        for name in ("items", "notes"):
+            listed = values.get(name)
+            if listed is not None and not isinstance(listed, (list, tuple)):
+                raise InvalidResultError(name, "must be a list", listed)
+        kids = values.get("items")
+        if kids:
+            for kid in kids:
+                if not isinstance(kid, Mapping):
+                    raise InvalidResultError("items", "must be a list of results", kid)
+            values["items"] = tuple(cls._decode(kid) for kid in kids)
+        else:
+            values["items"] = ()
+        values["notes"] = tuple(values.get("notes") or ())
         return cls(**values)
 
 
