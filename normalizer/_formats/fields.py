@@ -11,8 +11,9 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-#: The venue-name pattern: an exchange's folder name under rules/.
-VENUE_NAME = r"^[a-z][a-z0-9_]*$"
+#: The venue-name pattern: an exchange's folder name under rules/; a product
+#: line's folder is its venue's name, a hyphen and the product (binance-usdm).
+VENUE_NAME = r"^[a-z][a-z0-9_]*(?:-[a-z0-9_]+)?$"
 
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
 OneLine = Annotated[str, StringConstraints(min_length=8, max_length=240, pattern=r"^[^\n]+$")]

@@ -31,6 +31,7 @@ from .._core.errors import Problem, RuleFileError, UnknownExchangeError
 from .._core.policy import Policy
 from .._core.resources import data_dir, data_path
 from .._core.table import CompiledCatalog, Frozen, Rule, RuleSet
+from . import products as _products
 from .store import COMMON, ONTOLOGY, fingerprint, stamp, state, write_store
 
 TYPE_CHECKING = False  # typing is not imported at start-up
@@ -147,14 +148,18 @@ class Registry:
         rs = self._sets.get(name) if isinstance(name, str) else None
         if rs is not None:
             return rs
-        key = name.lower() if isinstance(name, str) else name
-        if key not in self.names:
-            raise UnknownExchangeError(name, [n for n in self.names if n != GENERIC])
+        from .._core.arguments import exchange_key  # the one folding of venue names
+
+        key = exchange_key(name) if isinstance(name, str) else name
+        if key not in self.names:  # a product's alias (binanceusdm) names its folder
+            key = _products.alias(self, key) if isinstance(key, str) else None
+            if key is None:
+                raise UnknownExchangeError(name, [n for n in self.names if n != GENERIC])
         assert isinstance(key, str)
         with _lock:
             rs = self._sets.get(key)
-            if rs is None:
-                rs = self._load(key)
+            if rs is None:  # a venue with products is lent their rules (products.py)
+                rs = _products.with_products(self, key, self._load(key))
                 self._sets[key] = rs
             if isinstance(name, str):
                 self._sets[name] = rs

@@ -313,18 +313,37 @@ class ResponseShape(BaseModel):
 
 class ExchangeSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: Annotated[str, StringConstraints(pattern=VENUE_NAME)]
     display_name: str
     docs_url: Url
     languages: list[str] = Field(default_factory=lambda: ["en"])
     #: OKX documents sub-codes ``51008_1000`` that the API returns as ``51008``
     subcode_separator: str | None = None
     response: ResponseShape
+    #: a product line of a venue (``binance-usdm``: ``product_of: binance``), and
+    #: how a caller names it: ccxt ids, ccxt market types, request hosts and path
+    #: prefixes (read by ``normalizer._formats.products``)
+    product_of: Annotated[str, StringConstraints(pattern=VENUE_NAME)] | None = None
+    aliases: list[Annotated[str, StringConstraints(pattern=VENUE_NAME)]] = Field(
+        default_factory=list
+    )
+    market_types: list[str] = Field(default_factory=list)
+    hosts: list[str] = Field(default_factory=list)
+    paths: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
     def _folder(cls, v: str, info: ValidationInfo) -> str:
         return _in_folder(v, info)
+
+    @model_validator(mode="after")
+    def _product(self) -> ExchangeSpec:
+        if self.product_of is None:
+            if self.aliases or self.market_types or self.hosts or self.paths:
+                raise ValueError("aliases, market_types, hosts and paths belong to a product_of")
+        elif not self.name.startswith(self.product_of + "-"):
+            raise ValueError(f"a product of {self.product_of!r} is named <venue>-<product>")
+        return self
 
 
 # ----------------------------------------------------------------- compiling
