@@ -18,6 +18,8 @@ to plain attributes, ``normalizer._core.table.Frozen``); the shapes it can descr
 - failed items in lists: OKX ``data[].sCode``, Bybit ``retExtInfo.list``,
   Bitget ``data.failureList``, Coinbase v2 ``errors``, Gate's top-level list
   (path ``""``) with ``succeeded: false``;
+- a top-level array read by position, when a code path starts with an index
+  (Bitfinex ``["error", 10020, "price: invalid"]``: code ``1``, message ``2``);
 - error strings (Kraken ``error: ["EOrder:Insufficient funds"]``, a list or
   one string): warnings (``W...``) are not errors, the code is the string
   without its ``:detail`` (the longest documented prefix);
@@ -288,7 +290,10 @@ def extract(
     """Read a parsed body (a JSON object or list) by the exchange's shape."""
     items: list[FailedItem] = []
     list_shapes = [s for s in shape.item_shapes if s.field == ""]
-    if isinstance(parsed, list):
+    # a top-level array read by position (Bitfinex ``["error", 10020, "msg"]``): a
+    # code path whose first part is an index ("1") reads it as an object's path would
+    by_position = isinstance(parsed, list) and not list_shapes and _indexes(shape.code_fields)
+    if isinstance(parsed, list) and not by_position:
         if not list_shapes:
             return Envelope(malformed=True)
         for ls in list_shapes:
@@ -296,7 +301,7 @@ def extract(
         if not items:
             return Envelope(success=True)
         return _from_items(items)
-    if type(parsed) is not dict and not isinstance(parsed, Mapping):
+    if not by_position and type(parsed) is not dict and not isinstance(parsed, Mapping):
         return Envelope(malformed=parsed is not None)
 
     flag = get_path(parsed, shape.success_field) if shape.success_field else None
@@ -376,6 +381,11 @@ def extract(
         malformed=unusable and code is None,
         warnings=tuple(warnings),
     )
+
+
+def _indexes(paths: Sequence[str]) -> bool:
+    """Whether a code path starts with a list index (``"1"``, ``"2.6"``)."""
+    return any(p.split(".", 1)[0].isdigit() for p in paths)
 
 
 def _from_items(items: list[FailedItem]) -> Envelope:

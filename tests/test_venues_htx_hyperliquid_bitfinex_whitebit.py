@@ -1,0 +1,370 @@
+"""HTX, Hyperliquid, Bitfinex and WhiteBIT through a real ccxt client.
+
+Each venue's own ccxt client (ids ``htx``, ``hyperliquid``, ``bitfinex``,
+``whitebit``) is pointed at a local HTTP server on 127.0.0.1 that answers a
+recorded or documented error body; ccxt raises its class for it, and
+``normalize(venue, error=exc)`` must recover the venue's code, message and
+status from that exception and decide exactly as for the body itself. Nothing
+reaches the internet. The rest holds what ccxt's tables say about the four
+venues against ``rules/common/ccxt.yaml`` and this project's rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+import normalizer
+from normalizer import Action, Category
+from normalizer._engine.ccxt import ccxt_classes
+from normalizer._formats.ccxt_table import load_class_table
+
+VENUES = ("htx", "hyperliquid", "bitfinex", "whitebit")
+
+
+class _Recorded(BaseHTTPRequestHandler):
+    """Answers every request with the server's current recorded answer."""
+
+    def _answer(self) -> None:
+        server: Any = self.server
+        status, body, headers = server.answer
+        server.requests.append((self.command, self.path))
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = do_PUT = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    srv: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
+    srv.requests = []
+    srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def ccxt() -> Any:
+    return pytest.importorskip("ccxt")
+
+
+def _pointed(ccxt: Any, server: Any, exchange: str) -> Any:
+    """A ccxt client of ``exchange`` whose every API base URL is the local server
+    (``{hostname}`` placeholders included; the path part of each is kept)."""
+    client = getattr(ccxt, exchange)(
+        {
+            "apiKey": "k",
+            "secret": "s",
+            "walletAddress": "0x" + "1" * 40,
+            "privateKey": "0x" + "2" * 64,
+            "timeout": 5000,
+        }
+    )
+
+    def point(urls: dict[str, Any]) -> None:
+        for key, value in urls.items():
+            if isinstance(value, dict):
+                point(value)
+            elif isinstance(value, str):
+                urls[key] = re.sub(r"^https?://[^/]+", server.base, value)
+
+    point(client.urls["api"])
+    return client
+
+
+def _raised(call: Any, *args: Any) -> BaseException:
+    with pytest.raises(Exception) as info:  # noqa: PT011 - whatever ccxt raises is the subject
+        call(*args)
+    return info.value
+
+
+# (exchange, ccxt method, its params, HTTP status, body, operation,
+#  ccxt's class, the path the request reached, code, category label, rule id)
+VENUE_CASES = [
+    pytest.param(
+        "hyperliquid",
+        "private_post_exchange",
+        {"action": {"type": "order"}},
+        200,
+        {
+            "status": "ok",
+            "response": {
+                "type": "order",
+                "data": {"statuses": [{"error": "Insufficient margin to place order. asset=15"}]},
+            },
+        },
+        "place_order",
+        "InsufficientFunds",
+        "/exchange",
+        "Insufficient margin to place order. asset=15",
+        "INSUFFICIENT_FUNDS.MARGIN",
+        "hyperliquid.order.insufficient-margin",
+        id="hyperliquid-batch-status-insufficient-margin",
+    ),
+    pytest.param(
+        "hyperliquid",
+        "private_post_exchange",
+        {"action": {"type": "order"}},
+        200,
+        {
+            "status": "err",
+            "response": "User or API Wallet 0x72ebabb73e2c5483bb9a08478833dcc0e37ce2f0"
+            " does not exist.",
+        },
+        "place_order",
+        "InvalidOrder",
+        "/exchange",
+        "User or API Wallet 0x72ebabb73e2c5483bb9a08478833dcc0e37ce2f0 does not exist.",
+        "AUTH.SIGNATURE",
+        "hyperliquid.action.unknown-signer",
+        id="hyperliquid-unknown-signer-is-auth-not-a-bad-order",
+    ),
+    pytest.param(
+        "hyperliquid",
+        "private_post_exchange",
+        {"action": {"type": "cancel"}},
+        200,
+        {
+            "status": "ok",
+            "response": {
+                "type": "cancel",
+                "data": {
+                    "statuses": [{"error": "Order was never placed, already canceled, or filled."}]
+                },
+            },
+        },
+        "cancel_order",
+        "OrderNotFound",
+        "/exchange",
+        "Order was never placed, already canceled, or filled.",
+        "NOT_FOUND.ORDER",
+        "hyperliquid.cancel.missing-order",
+        id="hyperliquid-cancel-missing-order",
+    ),
+    pytest.param(
+        "hyperliquid",
+        "public_post_info",
+        {"type": "orderStatus", "user": "0x" + "1" * 40, "oid": 1},
+        200,
+        {"status": "unknownOid"},
+        "query",
+        "OrderNotFound",
+        "/info",
+        "unknownOid",
+        "NOT_FOUND.ORDER",
+        "hyperliquid.status.unknown-oid",
+        id="hyperliquid-order-status-unknown-oid",
+    ),
+    pytest.param(
+        "bitfinex",
+        "private_post_auth_w_order_submit",
+        {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD"},
+        500,
+        [
+            "error",
+            10001,
+            "Invalid order: not enough exchange balance for 0.00235071 BTCUSD at 9122.2",
+        ],
+        "place_order",
+        "InsufficientFunds",
+        "/v2/auth/w/order/submit",
+        "10001",
+        "INSUFFICIENT_FUNDS.BALANCE",
+        "bitfinex.reason.insufficient-balance",
+        id="bitfinex-500-array-generic-code-with-balance-reason",
+    ),
+    pytest.param(
+        "bitfinex",
+        "private_post_auth_r_orders",
+        {},
+        500,
+        ["error", 10114, "nonce: small"],
+        "query",
+        "InvalidNonce",
+        "/v2/auth/r/orders",
+        "10114",
+        "AUTH.TIMESTAMP",
+        "bitfinex.reason.nonce",
+        id="bitfinex-500-array-nonce",
+    ),
+    pytest.param(
+        "bitfinex",
+        "private_post_auth_w_order_submit",
+        {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD"},
+        429,
+        ["error", 11010, "ratelimit: error"],
+        "place_order",
+        "RateLimitExceeded",
+        "/v2/auth/w/order/submit",
+        "11010",
+        "RATE_LIMIT.REQUESTS",
+        "bitfinex.reason.rate-limit",
+        id="bitfinex-429-array-rate-limit",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    (
+        "exchange",
+        "method",
+        "params",
+        "status",
+        "body",
+        "operation",
+        "ccxt_class",
+        "path",
+        "code",
+        "label",
+        "rule_id",
+    ),
+    VENUE_CASES,
+)
+def test_venue_error_through_a_real_ccxt_client(
+    ccxt: Any,
+    server: Any,
+    exchange: str,
+    method: str,
+    params: dict[str, Any],
+    status: int,
+    body: Any,
+    operation: str,
+    ccxt_class: str,
+    path: str,
+    code: str,
+    label: str,
+    rule_id: str,
+) -> None:
+    """ccxt's own client, pointed at 127.0.0.1, raises its class for the
+    venue's answer; normalize() recovers the venue's code, message and status
+    from that exception, and the venue's rule decides as for the body."""
+    server.answer = (status, body, {})
+    exc = _raised(getattr(_pointed(ccxt, server, exchange), method), params)
+    assert type(exc).__name__ == ccxt_class
+    assert server.requests[-1][1].split("?")[0] == path  # it did reach the local server
+    err = normalizer.normalize(exchange, error=exc, operation=operation)
+    direct = normalizer.normalize(exchange, body=body, http_status=status, operation=operation)
+    assert (err.code, err.label, err.rule_id) == (code, label, rule_id)
+    assert (err.code, err.message, err.label) == (direct.code, direct.message, direct.label)
+    assert err.raw.error is exc
+
+
+def test_hyperliquid_batch_through_ccxt_keeps_each_failed_order_and_its_index(
+    ccxt: Any, server: Any
+) -> None:
+    """One status per order: the placed orders are not errors, each failed one is
+    an item with its index in the batch, and its order was not placed (REJECTED):
+    a router re-sends only those, never the whole batch."""
+    statuses = [
+        {"resting": {"oid": 77738308}},
+        {"error": "Order must have minimum value of $10. asset=0"},
+        {"filled": {"totalSz": "0.02", "avgPx": "1891.4", "oid": 77747314}},
+        {"error": "Price must be divisible by tick size. asset=0"},
+    ]
+    body = {"status": "ok", "response": {"type": "order", "data": {"statuses": statuses}}}
+    server.answer = (200, body, {})
+    client = _pointed(ccxt, server, "hyperliquid")
+    exc = _raised(client.private_post_exchange, {"action": {"type": "order"}})
+    err = normalizer.normalize("hyperliquid", error=exc, operation="place_order")
+    assert [(i.item_index, i.label) for i in err.items] == [
+        (1, "INVALID_REQUEST.MIN_AMOUNT"),
+        (3, "INVALID_REQUEST.PRECISION"),
+    ]
+    assert {i.outcome.value for i in err.items} == {"REJECTED"}
+    assert normalizer.recommend(err).action is Action.HALT
+
+
+# ------------------------------------------------- ccxt's tables for the venues
+
+
+@pytest.mark.parametrize("exchange", VENUES)
+def test_every_class_ccxt_raises_for_the_venue_is_mapped_or_says_nothing(
+    ccxt: Any, exchange: str
+) -> None:
+    """Every class in ccxt's exact and broad tables of the venue has an entry in
+    rules/common/ccxt.yaml, or is plain ExchangeError (which says nothing, so
+    an error no rule of ours knows stays UNKNOWN)."""
+    from normalizer.analysis.ccxt_compare import _exception_tables
+
+    table = load_class_table()
+    exact, broad = _exception_tables(getattr(ccxt, exchange)().exceptions)
+    classes = {c for cs in (*exact.values(), *broad.values()) for c in cs}
+    assert classes, exchange
+    for cls in classes:
+        names = ccxt_classes(cls())
+        assert names[0] == "ExchangeError" or table.lookup(names)[0] == names[0], names
+
+
+@pytest.mark.parametrize("exchange", VENUES)
+def test_every_documented_code_is_specific_and_compared_with_ccxt(ccxt: Any, exchange: str) -> None:
+    """Every documented code of the venue has a rule with a subcategory, and
+    where ccxt's class for it disagrees on the category, the disagreement is
+    never one that would retry what must not be retried: never AUTH or KYC
+    (ESCALATE) answered by a class whose category retries."""
+    from normalizer._formats.registry import registry
+    from normalizer.analysis import compare_with_ccxt
+    from normalizer.analysis.verdicts import code_verdicts
+
+    rs = registry().get(exchange)
+    assert {v.level for v in code_verdicts(rs)} == {"specific"}
+    rows = compare_with_ccxt(exchange, ccxt)
+    assert [r.code for r in rows] == rs.catalog.codes()
+    for r in rows:
+        if r.verdict == "disagree" and r.our_category in {"AUTH", "KYC"}:
+            assert r.ccxt_category is not None
+            assert not r.ccxt_category.startswith(("RATE_LIMIT", "UNAVAILABLE")), r
+
+
+def test_unknown_outcome_write_is_never_a_plain_retry() -> None:
+    """The promise, on the four venues: an unknown-outcome answer to an order
+    is checked first (QUERY_THEN_RETRY), never resent blindly."""
+    cases = [
+        ("hyperliquid", {"status": "ok", "response": {"type": "order", "data": {"statuses": []}}}),
+    ]
+    for exchange, body in cases:
+        err = normalizer.normalize(exchange, body=body, http_status=500, operation="place_order")
+        if err.category is Category.UNKNOWN_STATE:
+            assert normalizer.recommend(err).action is Action.QUERY_THEN_RETRY
+
+
+# ------------------------------------- the envelope: a top-level array by position
+
+
+def test_bitfinex_array_is_read_by_position_and_other_venues_arrays_stay_malformed() -> None:
+    """A code path starting with an index reads a top-level JSON array
+    (``["error", code, text]``); a venue whose paths name no index still
+    calls an array it cannot read malformed, as before."""
+    from normalizer._engine.envelope import extract
+    from normalizer._formats.registry import registry
+
+    bitfinex = registry().get("bitfinex").spec.response
+    env = extract(bitfinex, ["error", 10020, "price: invalid"])
+    assert (env.code, env.message, env.malformed) == ("10020", "price: invalid", False)
+    wrapped = [0, "n", [1, "on-req", None, None, [], None, "ERROR", "Invalid order: x"]]
+    assert (extract(bitfinex, wrapped).code, extract(bitfinex, wrapped).message) == (
+        "ERROR",
+        "Invalid order: x",
+    )
+    ok = [1, "on-req", None, None, [], None, "SUCCESS", "Submitting 1 orders."]
+    assert extract(bitfinex, ok).success
+    okx = registry().get("okx").spec.response
+    assert extract(okx, ["error", 10020, "price: invalid"]).malformed
