@@ -1,32 +1,15 @@
 """Checks for the people who keep the rules: ``exchange-normalizer lint``.
 
 ``lint(paths)`` validates rule, catalog, exchange, policy and ccxt-table files
-and then looks at each exchange's rules as a whole:
+and then looks at each exchange's rules as a whole: ties that disagree,
+unreachable, shadowed and overlapping rules, documented codes no rule maps,
+regexes written with capitals. ``normalizer.analysis.lint_checks`` registers
+every check (id, severity, why, an example); ``lint_layers`` reads a user's
+folder the way ``load_rules()`` does and lists the rules that override bundled
+ones. This module is over 500 lines because the rule-set checks (reachability,
+overlaps and the refinement logic they share) read as one argument.
 
-- ``invalid``: a file is refused (bad YAML, unknown field, bad value);
-- ``conflict``: two rules of one exchange tie on precedence, can match the
-  same input and disagree (the rules would refuse to load); ``duplicate-id``;
-- ``missing-source``: a rule without a source URL (no ``source`` and no
-  file-level ``source_url``);
-- ``unreachable``: a rule that never decides any input it was written for
-  (each of its codes, each witness message), because stronger rules take
-  every one of them;
-- ``shadowed``: a rule that loses some of those inputs to another rule;
-- ``overlap``: two rules of one file that constrain a common kind of
-  condition, can match the same input and disagree, settled only by
-  precedence. A rule that is an exception carved out of another (it has
-  every kind of condition the other has, and more or narrower ones, like
-  "5xx on a query" under "5xx"), or a pair whose meeting point a third rule
-  refining both decides, is deliberate and not reported;
-- ``uncovered``: a documented catalog code that no rule maps to anything
-  (``normalizer.analysis.verdicts.uncovered``, the one definition);
-- ``catalog-exchange``: a catalog whose ``exchange`` is not its folder;
-- ``capitals``: a ``message_regex`` written with capital letters: it matches
-  ignoring case anyway, and a lowercase pattern is searched in an ASCII
-  message as its cheaper case-sensitive twin (``_core/literals.py``).
-
-Errors make the check fail; warnings (``overlap``, ``shadowed``, ``capitals``)
-are reported but leave it clean.
+Errors make the check fail; warnings are reported but leave it clean.
 """
 
 from __future__ import annotations
@@ -34,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -538,20 +521,23 @@ def _lint_exchange(folder: Path, report: LintReport, common: list[Rule] | None) 
     report.findings += reachability(rs, own)
     report.findings += overlaps(rs, own)
     report.findings += capitals(own)
+    report.findings += uncovered_findings(rs, folder)
+
+
+def uncovered_findings(rs: RuleSet, folder: Path) -> list[Finding]:
+    """``uncovered`` errors: the documented codes of ``folder``'s catalog no rule maps."""
     missing = uncovered(rs)
     lines = _catalog_lines(folder / "catalog.yaml") if missing else {}
-    for v in missing:
-        line = lines.get(v.code)
-        report.findings.append(
-            Finding(
-                str(folder / "catalog.yaml"),
-                line,
-                "uncovered",
-                f"documented code {v.code} ({v.message[:60]!r}) maps to nothing: "
-                f"add a rule for it to {folder / 'rules.yaml'}",
-            )
+    return [
+        Finding(
+            str(folder / "catalog.yaml"),
+            lines.get(v.code),
+            "uncovered",
+            f"documented code {v.code} ({v.message[:60]!r}) maps to nothing: "
+            f"add a rule for it to {folder / 'rules.yaml'}",
         )
-    return
+        for v in missing
+    ]
 
 
 def _catalog_lines(path: Path) -> dict[str, int | None]:
@@ -624,27 +610,42 @@ def _is_exchange(folder: Path) -> bool:
     return (folder / "exchange.yaml").is_file()
 
 
-def _lint_root(root: Path, report: LintReport) -> None:
-    """A rules folder: ``common/`` and one folder per exchange."""
+def _lint_root(root: Path, report: LintReport, only: set[str] | None = None) -> None:
+    """A whole rules tree: ``common/`` and one folder per exchange, on their own."""
     exchanges = sorted(p for p in root.iterdir() if p.is_dir() and _is_exchange(p))
     common = _lint_common(root, report)
-    if common:
+    if common and only is None:
         _common_checks(common, report)
     table = root / COMMON / CCXT_TABLE
-    if table.is_file():
+    if table.is_file() and only is None:
         _lint_ccxt_table(table, report)
     for folder in exchanges:
-        _lint_exchange(folder, report, common)
+        if only is None or folder.name in only:
+            _lint_exchange(folder, report, common)
+
+
+def _lint_rules(root: Path, report: LintReport, only: set[str] | None = None) -> None:
+    """A rules folder: a whole tree on its own, any other as ``load_rules()`` reads it."""
+    from .lint_layers import is_whole_tree, lint_layer
+
+    if is_whole_tree(root):
+        _lint_root(root, report, only)
+    else:
+        lint_layer(root, report, only)
 
 
 def _lint_path(path: Path, report: LintReport) -> None:
+    from .lint_layers import is_rules_folder, is_venue_folder
+
     if path.is_dir():
-        if _is_exchange(path):
-            _lint_exchange(path, report, _lint_common(path.parent, report))
-        elif any(_is_exchange(p) for p in path.iterdir() if p.is_dir()) or path.name == "rules":
-            _lint_root(path, report)
+        if is_venue_folder(path) and (
+            _is_exchange(path) or is_rules_folder(path.parent) or path.parent.name == "rules"
+        ):
+            _lint_rules(path.parent, report, {path.name})
+        elif is_rules_folder(path) or path.name == "rules":
+            _lint_rules(path, report)
         elif path.name == COMMON:
-            _lint_root(path.parent, report)
+            _lint_rules(path.parent, report)
         else:  # a folder of policy files
             for f in sorted(path.glob("*.y*ml")):
                 _lint_path(f, report)
@@ -657,13 +658,12 @@ def _lint_path(path: Path, report: LintReport) -> None:
         report.files.append(str(path))
         report.findings += _from_problems(problems_of(path))
         return
-    if name == "exchange.yaml" or (name in ("rules.yaml", "catalog.yaml") and _is_exchange(folder)):
-        _lint_exchange(folder, report, _lint_common(folder.parent, report))
-    elif name == "rules.yaml":  # common/rules.yaml or a loose rules file
-        if folder.name == COMMON:
-            _lint_root(folder.parent, report)
-        else:
-            _load_rules(path, "*", report)
+    if name in ("exchange.yaml", "rules.yaml", "catalog.yaml") and folder.name == COMMON:
+        _lint_rules(folder.parent, report)
+    elif name in ("exchange.yaml", "rules.yaml", "catalog.yaml") and _in_venue(folder):
+        _lint_rules(folder.parent, report, {folder.name})
+    elif name == "rules.yaml":  # a loose rules file: checked as the venue it names
+        _load_rules(path, _declared_exchange(path), report)
     elif name == "catalog.yaml":
         _load_catalog(path, folder.name, report)
     elif name == CCXT_TABLE:
@@ -672,15 +672,46 @@ def _lint_path(path: Path, report: LintReport) -> None:
         _lint_policy(path, report)
 
 
+def _in_venue(folder: Path) -> bool:
+    """A folder that is one venue's (its own exchange.yaml, or a bundled venue's name)."""
+    from .lint_layers import bundled
+
+    return _is_exchange(folder) or folder.name in bundled().names
+
+
+def _declared_exchange(path: Path) -> str:
+    """The exchange a loose rules file names (so it is not checked against its folder)."""
+    try:
+        data = load_file(path, RuleFileError).data
+    except (ConfigError, OSError):
+        return "*"
+    declared = data.get("exchange") if isinstance(data, dict) else None
+    return declared if isinstance(declared, str) and declared else "*"
+
+
 def default_paths() -> list[Path]:
     return [data_dir("rules"), data_dir("policies")]
 
 
-def lint(paths: Sequence[str | Path] | None = None) -> LintReport:
+def lint(
+    paths: Sequence[str | Path] | None = None,
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
+) -> LintReport:
     """Lint rule folders, exchange folders and single files (default: the bundled data).
 
-    Raises ``FileNotFoundError`` for a path that does not exist.
+    A rules folder other than the bundled one is read as ``load_rules()`` reads
+    it: laid over the bundled rules (``normalizer.analysis.lint_layers``).
+    ``select`` keeps only findings of those check ids, ``ignore`` drops those
+    (``normalizer.analysis.lint_checks.CHECKS`` lists them). Raises
+    ``FileNotFoundError`` for a path that does not exist, ``ValueError`` for an
+    unknown check id.
     """
+    from .lint_checks import CHECKS, check_ids, severity
+
+    chosen = set(check_ids(",".join(select))) if select is not None else set(CHECKS)
+    chosen -= set(check_ids(",".join(ignore)))
     targets = [Path(p) for p in paths] if paths else default_paths()
     for p in targets:
         if not p.exists():
@@ -690,7 +721,11 @@ def lint(paths: Sequence[str | Path] | None = None) -> LintReport:
         _lint_path(p, report)
     report.files = list(dict.fromkeys(report.files))
     report.findings = sorted(
-        dict.fromkeys(report.findings),
+        (
+            replace(f, severity=severity(f.check))
+            for f in dict.fromkeys(report.findings)
+            if f.check in chosen or f.check not in CHECKS
+        ),
         key=lambda f: (f.path, f.line or 0, f.check, f.message),
     )
     return report

@@ -5,15 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Literal
 
 from .._core.text import Template, fold
 from .._core.vocabulary import Operation
 from .._engine.generic import MODEL_ID
 from .._engine.normalize import exchanges, normalize, ruleset_for
 from .._engine.recommend import recommend
-from .._formats.registry import ONTOLOGY
-from ._common import EXIT_OK, EXIT_USAGE, SubParsers, shown, user_rules
+from .._formats.registry import ONTOLOGY, registry
+from .._formats.rules import RuleSet
+from ..analysis.locations import rule_location
+from ._common import EXIT_OK, EXIT_USAGE, SubParsers, user_rules
 from .generic import model_file
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .._core.table import Entry
 
 _OUTCOME_MEANING = {
     "NOT_SENT": "the request never reached the exchange",
@@ -52,7 +59,13 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     )
     ex.add_argument("--attempt", type=int, default=1, help="which attempt failed (default 1)")
     ex.add_argument("--policy", help="a policy file (default: the bundled policy)")
-    ex.add_argument("--json", action="store_true", help="print JSON")
+    ex.add_argument(
+        "--documented",
+        "-d",
+        action="store_true",
+        help="also print the catalog's documented messages for the code (after the verdict)",
+    )
+    ex.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     ex.add_argument(
         "--unknown-exchange",
         choices=["raise", "generic"],
@@ -74,14 +87,35 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int | No
     return None
 
 
+def _location(rule_id: str | None, rs: RuleSet) -> str | None:
+    """Where the rule that decided is written, relative to its rules root."""
+    if not rule_id or rule_id == MODEL_ID:
+        return None
+    rule = rs.by_id.get(rule_id) or rs.by_id.get(rule_id.removeprefix("generic."))
+    if rule is None:
+        return None
+    return rule_location(rule, registry().overlays)
+
+
+def _documented(rs: RuleSet, code: str | None, message: str | None) -> list[Entry]:
+    """The catalog's entries for the code; with a message, only those the message is
+    (a reused code such as MEXC 730001 has several)."""
+    entries = [e for e in (rs.catalog.entries if rs.catalog else ()) if e.code == code]
+    if message:
+        folded = fold(message)
+        entries = [e for e in entries if Template(e.message).matches(folded)]
+    return entries
+
+
 def run(args: argparse.Namespace) -> int:
+    generic: Literal["generic"] | None = "generic" if args.unknown_exchange == "generic" else None
     err = normalize(
         args.exchange,
         code=args.code,
         message=args.message,
         http_status=args.http_status,
         operation=args.operation,
-        unknown_exchange="generic" if args.unknown_exchange == "generic" else None,
+        unknown_exchange=generic,
     )
     rec = recommend(
         err,
@@ -90,51 +124,47 @@ def run(args: argparse.Namespace) -> int:
         attempt=args.attempt,
         policy=args.policy,
     )
+    rs, alias = ruleset_for(args.exchange, generic)
+    where = _location(err.rule_id, rs)
+    entries = _documented(rs, err.documented_code or err.code, args.message)
     if args.json:
         print(
             json.dumps(
                 {
                     "error": {k: v for k, v in err.to_dict().items() if k != "raw"},
+                    "rule_location": where,
                     "recommendation": rec.to_dict(),
+                    "documented": [
+                        {
+                            "code": e.code,
+                            "message": e.message,
+                            "language": e.language,
+                            "section": e.section,
+                            "source_url": e.source_url,
+                        }
+                        for e in entries
+                    ]
+                    if args.documented or args.message
+                    else None,
                 },
                 ensure_ascii=False,
                 indent=2,
             )
         )
         return EXIT_OK
-    rs, alias = ruleset_for(
-        args.exchange, "generic" if args.unknown_exchange == "generic" else None
-    )
     meaning = (
         ONTOLOGY.subcategory_meaning.get(err.subcategory)
         if err.subcategory
         else ONTOLOGY.category_meaning[err.category]
     )
     title = rs.spec.display_name if alias is None else f"{alias} (by the generic profile)"
-    out = [f"{title} {args.code or ''}".rstrip()]
-    entries = [
-        e
-        for e in (rs.catalog.entries if rs.catalog else ())
-        if e.code == (err.documented_code or err.code)
-    ]
-    if args.message:  # a reused code (MEXC 730001): show the entry the message is
-        folded = fold(args.message)
-        matching = [e for e in entries if Template(e.message).matches(folded)]
-        entries = matching or entries
-    for e in entries:
-        out.append(f"  documented ({e.language}): {e.message}")
-        if e.doc_code:
-            out.append(f"    documented as:  {e.doc_code}")
-        if e.name:
-            out.append(f"    name:           {e.name}")
-        if e.description:
-            out.append(f"    description:    {e.description}")
-        if e.guidance:
-            out.append(f"    guidance:       {e.guidance}")
-        if e.section:
-            out.append(f"    section:        {e.section}")
-        out.append(f"    docs:           {e.source_url}")
-    out += [
+    out = [
+        f"{title} {args.code or ''}".rstrip(),
+        f"recommendation: {rec.action.value}"
+        + (f" after {rec.delay_s:.2f}s" if rec.delay_s else "")
+        + f", scope {rec.scope.value}"
+        + (f", first {rec.precondition.value}" if rec.precondition else "")
+        + (f", hold {rec.hold_s:g}s" if rec.hold_s else ""),
         f"category:       {err.category.value}",
         f"subcategory:    {err.subcategory or '-'}",
         f"meaning:        {meaning}",
@@ -147,9 +177,8 @@ def run(args: argparse.Namespace) -> int:
             "                 no venue-free rule matched; the words above decided",
         ]
     elif err.rule_id:
-        rule = rs.by_id.get(err.rule_id) or rs.by_id[err.rule_id.removeprefix("generic.")]
         out += [
-            f"rule:           {err.rule_id}  ({shown(str(rule.path))}:{rule.line})",
+            f"rule:           {err.rule_id}  ({where})",
             f"why:            {err.rationale}",
             f"source:         {err.source_url}",
         ]
@@ -158,15 +187,29 @@ def run(args: argparse.Namespace) -> int:
     else:
         out.append("rule:           none matched")
     out += [
-        f"recommendation: {rec.action.value}"
-        + (f" after {rec.delay_s:.2f}s" if rec.delay_s else "")
-        + f", scope {rec.scope.value}"
-        + (f", first {rec.precondition.value}" if rec.precondition else "")
-        + (f", hold {rec.hold_s:g}s" if rec.hold_s else ""),
         f"  attempts:     {rec.attempt} of {rec.max_attempts}",
         f"  policy rule:  {rec.policy_rule_id}"
         + (f" (overridden by {rec.guard})" if rec.guard else ""),
         f"  reason:       {rec.reason}",
     ]
+    show = args.documented or bool(args.message)
+    if entries and not show:
+        out.append(
+            f"documented:     {len(entries)} catalog entr{'ies' if len(entries) != 1 else 'y'} "
+            "for this code (--documented prints them)"
+        )
+    for e in entries if show else ():
+        out.append(f"  documented ({e.language}): {e.message}")
+        if e.doc_code:
+            out.append(f"    documented as:  {e.doc_code}")
+        if e.name:
+            out.append(f"    name:           {e.name}")
+        if e.description:
+            out.append(f"    description:    {e.description}")
+        if e.guidance:
+            out.append(f"    guidance:       {e.guidance}")
+        if e.section:
+            out.append(f"    section:        {e.section}")
+        out.append(f"    docs:           {e.source_url}")
     print("\n".join(out))
     return EXIT_OK

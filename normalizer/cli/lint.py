@@ -22,23 +22,62 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "policies)",
     )
     li.add_argument("--strict", action="store_true", help="fail on warnings too")
+    li.add_argument(
+        "--select",
+        action="append",
+        metavar="IDS",
+        help="report only these checks (comma-separated ids; repeatable)",
+    )
+    li.add_argument(
+        "--ignore",
+        action="append",
+        metavar="IDS",
+        help="do not report these checks (comma-separated ids; repeatable)",
+    )
+    li.add_argument(
+        "--explain",
+        metavar="ID",
+        nargs="?",
+        const="",
+        help="say what a check is for, with an example (without ID: every check), and exit",
+    )
     li.add_argument("--json", action="store_true", help="print JSON")
     user_rules(li)
     li.set_defaults(func=run)
 
 
+def explain(which: str) -> int:
+    """``lint --explain [ID]``: each check's id, severity, why and example."""
+    from ..analysis.lint_checks import CHECKS, check_ids
+
+    try:
+        ids = check_ids(which) if which else list(CHECKS)
+    except ValueError as exc:
+        raise Usage(str(exc)) from None
+    print("\n\n".join(CHECKS[i].explain() for i in ids))
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     from ..analysis import lint
 
+    if args.explain is not None:
+        return explain(args.explain)
     try:
         paths = list(args.paths or ())
         if args.user_rules:  # the bundled data and the user's folders, checked together
             from ..analysis.linter import default_paths
 
             paths = [*(paths or default_paths()), *args.user_rules]
-        report = lint(paths or None)
+        report = lint(
+            paths or None,
+            select=",".join(args.select).split(",") if args.select else None,
+            ignore=",".join(args.ignore or ()).split(",") if args.ignore else (),
+        )
     except FileNotFoundError as exc:
         raise Usage(f"{exc}; give rule folders, exchange folders or YAML files") from None
+    except ValueError as exc:  # an unknown check id
+        raise Usage(str(exc)) from None
     failed = bool(report.errors or (args.strict and report.warnings))
     # a file that cannot be used at all (not YAML, not text, hostile) is exit 2
     status = (
