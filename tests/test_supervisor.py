@@ -55,10 +55,14 @@ def error(
     )
 
 
-@pytest.fixture
-def engine() -> None:
-    if not _sequences.engine_available():
-        pytest.skip("durable-rules cannot be imported here")
+@pytest.fixture(params=["python", "durable-rules"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every scenario runs on both sequence correlators where both import: the same
+    decisions (durable-rules does not import on Python 3.13: skipped there, visibly)."""
+    if not _sequences.engine_available(request.param):
+        pytest.skip(f"the {request.param} sequence engine cannot run on this Python")
+    monkeypatch.setenv("NORMALIZER_SEQUENCE_ENGINE", request.param)
+    return str(request.param)
 
 
 @pytest.fixture
@@ -246,23 +250,44 @@ def test_three_unknown_outcomes_in_a_row_call_a_person_until_a_success(
 def test_three_requests_that_use_up_their_retries_halt_the_account(
     sup: Supervisor, clock: Clock
 ) -> None:
-    not_yet_visible = error("NOT_FOUND.ORDER")  # on a query: retried, at most 3 attempts
+    skewed = error("AUTH.TIMESTAMP")  # retried once after a clock sync: 2 attempts
     decisions = []
     for request in ("r1", "r2", "r3"):
-        for _ in range(3):  # the supervisor numbers the attempts of each request
+        for _ in range(2):  # the supervisor numbers the attempts of each request
+            decisions.append(
+                sup.observe(skewed, operation="account", account="a", request_id=request)
+            )
+            clock.advance(2)
+    assert [d.recommendation.attempt for d in decisions] == [1, 2] * 3
+    assert [d.recommendation.retries_exhausted for d in decisions] == [False, True] * 3
+    assert all(d.escalation_rule_id is None for d in decisions[:5])
+    last = decisions[-1]
+    assert (last.action, last.scope_key, last.until) == (Action.HALT, "okx:a", 10.0 + 60)
+    assert last.escalation_rule_id == "retries-exhausted"
+
+
+def test_reconciling_queries_that_answer_not_found_never_halt_the_account(
+    sup: Supervisor, clock: Clock
+) -> None:
+    """Issue 27: the status queries a router sends while reconciling, answered "not
+    found", counted toward retries-exhausted and halted the account for 60 s (three
+    requests of three queries each). Reconciliation is not failure."""
+    not_yet_visible = error("NOT_FOUND.ORDER")
+    decisions = []
+    for request in ("r1", "r2", "r3", "r4"):
+        for _ in range(3):
             decisions.append(
                 sup.observe(not_yet_visible, operation="query", account="a", request_id=request)
             )
             clock.advance(2)
-    assert [d.recommendation.attempt for d in decisions] == [1, 2, 3] * 3
-    assert [d.action for d in decisions[:8]] == [Action.RETRY, Action.RETRY, Action.HALT] * 2 + [
-        Action.RETRY,
-        Action.RETRY,
-    ]
-    assert all(d.escalation_rule_id is None for d in decisions[:8])
-    last = decisions[-1]
-    assert (last.action, last.scope_key, last.until) == (Action.HALT, "okx:a", 16.0 + 60)
-    assert last.escalation_rule_id == "retries-exhausted"
+    assert [d.recommendation.attempt for d in decisions] == [1, 2, 3] * 4
+    assert all(d.escalation_rule_id is None for d in decisions)
+    assert all(d.scope is Scope.REQUEST for d in decisions)  # each request stops its own queries
+    assert sup.halted("okx", account="a") is None
+    assert sup.halted("okx", account="a", symbol="BTC-USDT") is None
+    # the account still trades: a placement failing for another reason is judged alone
+    d = sup.observe(error("UNAVAILABLE.SERVICE"), operation="query", account="a")
+    assert d.action is Action.RETRY
 
 
 RETRIED_OR_NOT = [
@@ -748,20 +773,48 @@ def test_observe_from_asyncio_tasks_and_worker_threads(engine: None) -> None:
 # ------------------------------------------------ without durable-rules
 
 
-def test_without_durable_rules_only_the_supervisor_is_unavailable(
+def test_without_durable_rules_the_python_correlator_runs_the_sequences(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_sequences, "_host", None)
+    """Issue 22: on Python 3.13 durable-rules does not import and Supervisor() raised
+    SupervisorUnavailable; now the pure-Python correlator takes over, same decisions."""
+    monkeypatch.setattr(_sequences, "_hosts", {})
+    monkeypatch.delenv("NORMALIZER_SEQUENCE_ENGINE", raising=False)
     monkeypatch.setitem(sys.modules, "durable", None)  # import durable -> ImportError
     monkeypatch.setitem(sys.modules, "durable.engine", None)
+    clock = Clock()
+    with Supervisor(clock=clock) as s:
+        assert s._sequences.engine == "python"
+        placed = error("UNKNOWN_STATE.TIMEOUT")
+        s.observe(placed, operation="place_order", request_id="r", idempotent=True)
+        clock.advance(6)
+        s.observe(error("NOT_FOUND.ORDER"), operation="query", request_id="r", idempotent=True)
+        d = s.observe(error("NOT_FOUND.ORDER"), operation="query", request_id="r", idempotent=True)
+        assert (d.action, d.replace, d.escalation_rule_id) == (
+            Action.RETRY,
+            True,
+            "reconcile-then-retry",
+        )
+
+
+def test_asking_for_durable_rules_where_it_cannot_import_says_how_to_do_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 26: the message said "use a policy without sequences" but not how."""
+    monkeypatch.setattr(_sequences, "_hosts", {})
+    monkeypatch.setitem(sys.modules, "durable", None)
+    monkeypatch.setitem(sys.modules, "durable.engine", None)
     with pytest.raises(SupervisorUnavailable) as caught:
-        Supervisor()
+        Supervisor(sequence_engine="durable-rules")
     message = str(caught.value)
-    assert "durable-rules" in message
-    assert "Python 3.13" in message
     assert f"Python {sys.version_info.major}.{sys.version_info.minor}" in message
+    assert "NORMALIZER_SEQUENCE_ENGINE" in message
+    assert "delete each rule that has a 'sequence:' key" in message
+    assert "Supervisor(policy='that-file.yaml')" in message
     err = normalizer.normalize("okx", code="58102", http_status=429)
     assert normalizer.recommend(err, operation="transfer").action is Action.RETRY
+    with pytest.raises(SupervisorUnavailable, match="auto, python or durable-rules"):
+        Supervisor(sequence_engine="drools")
 
 
 # ----------------------------------------------------------------- memory

@@ -28,8 +28,7 @@ from normalizer.supervisor._types import Keys
 
 REPO = Path(__file__).resolve().parents[1]
 
-if not _sequences.engine_available():  # absent, or present but not importable
-    pytest.skip("durable-rules cannot be imported here", allow_module_level=True)
+from test_supervisor_contract import cluster_url
 
 
 def error(label: str, exchange: str = "okx") -> NormalizedError:
@@ -51,15 +50,22 @@ class Clock:
 _ns = iter(range(10**6))
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 def make(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """Build supervisors on either store (Redis: a fresh namespace per test)."""
+    """Build supervisors on every store (Redis: a fresh namespace per test; a test's clock
+    is given as the testing hook, since a shared store refuses clock=)."""
     made: list[Supervisor] = []
     namespace = f"t{os.getpid()}-{next(_ns)}"
 
     def build(**kw: object) -> Supervisor:
-        if request.param == "redis":
-            url = request.getfixturevalue("redis_url")
+        if request.param.startswith("redis"):
+            url = (
+                cluster_url()
+                if request.param == "redis-cluster"
+                else request.getfixturevalue("redis_url")
+            )
+            if "clock" in kw:
+                kw["testing_clock"] = kw.pop("clock")
             s = Supervisor(store=url, namespace=namespace, **kw)  # type: ignore[arg-type]
         else:
             s = Supervisor(**kw)  # type: ignore[arg-type]
@@ -204,7 +210,8 @@ def test_awaitable_forms_give_the_same_answers(make) -> None:  # type: ignore[no
 
 
 def test_every_table_is_bounded_by_max_tracked_halts_included() -> None:
-    """Red team: 200k halted accounts grew memory without bound."""
+    """Red team: 200k halted accounts grew memory without bound. Bounded per scope width;
+    the account halts that do not fit widen to their venue (never lifted for room)."""
     with Supervisor(clock=lambda: 0.0, max_tracked=500) as sup:
         for i in range(3000):
             sup.observe(
@@ -213,22 +220,32 @@ def test_every_table_is_bounded_by_max_tracked_halts_included() -> None:
             sup.observe(error("UNKNOWN.UNMAPPED"), account=f"a{i}", symbol=f"s{i}")
         store = sup.store
         assert isinstance(store, MemoryStore)
-        assert all(n <= 500 for n in store.tracked().values()), store.tracked()
-        assert len(sup.status()) <= 500
+        tracked = store.tracked()
+        assert all(n <= 500 for k, n in tracked.items() if k != "halts"), tracked
+        assert tracked["halts"] <= 500 + 1, tracked  # 500 accounts and the venue
+        assert len(sup.status()) <= 501
+        venue = sup.halted("okx", account="a0")
+        assert venue is not None
+        assert (venue.scope_key, venue.policy_rule_id) == ("okx", "table-full")
         assert sup._sequences.tracked() <= 500 * 1
 
 
 def test_redis_tables_are_bounded_by_max_tracked(redis_url: str) -> None:
     import redis
 
-    with Supervisor(store=redis_url, namespace="bounded", clock=lambda: 0.0, max_tracked=50) as s:
+    with Supervisor(
+        store=redis_url, namespace="bounded", testing_clock=lambda: 0.0, max_tracked=50
+    ) as s:
         for i in range(400):
             s.observe(error("AUTH.API_KEY"), account=f"a{i}", request_id=f"r{i}", event_id=f"{i}")
-        assert len(s.status()) <= 50
+        assert len(s.status()) <= 50 + 1  # 50 accounts and the venue they widened to
+        venue = s.halted("okx", account="a0")
+        assert venue is not None
+        assert (venue.scope_key, venue.policy_rule_id) == ("okx", "table-full")
     client = redis.Redis.from_url(redis_url)
-    keys = client.keys("bounded|*")
-    for kind in ("h", "a", "e"):
-        assert sum(k.startswith(f"bounded|{kind}|".encode()) for k in keys) <= 50, kind
+    keys = client.keys("{bounded}|*")
+    for kind, most in (("h", 50 + 1), ("a", 50), ("e", 50)):  # halts: and the venue's
+        assert sum(k.startswith(f"{{bounded}}|{kind}|".encode()) for k in keys) <= most, kind
     client.close()
 
 
@@ -247,7 +264,7 @@ def _dead_url() -> str:
 def test_an_unreachable_store_never_turns_a_halt_into_a_retry() -> None:
     """Documented choice: by default HALT the exchange for STORE_RETRY_S; or raise."""
     pytest.importorskip("redis")
-    with Supervisor(store=_dead_url(), clock=lambda: 5.0) as sup:
+    with Supervisor(store=_dead_url(), testing_clock=lambda: 5.0) as sup:
         for label in ("RATE_LIMIT.REQUESTS", "NOT_FOUND.ORDER", "UNAVAILABLE.SERVICE"):
             d = sup.observe(error(label), operation="query", account="a")
             assert d.recommendation.action is Action.RETRY
@@ -275,7 +292,7 @@ def test_a_store_that_goes_away_mid_stream_halts(redis_url: str) -> None:
     if started is None:
         pytest.skip("cannot start a second redis-server")
     url, proc = started
-    with Supervisor(store=url, namespace="away", clock=lambda: 1.0) as sup:
+    with Supervisor(store=url, namespace="away", testing_clock=lambda: 1.0) as sup:
         assert sup.observe(error("RATE_LIMIT.REQUESTS"), account="a").action is Action.RETRY
         proc.kill()  # type: ignore[attr-defined]
         proc.wait()  # type: ignore[attr-defined]
@@ -303,7 +320,11 @@ import normalizer
 from normalizer import Category, NormalizedError
 url, ns, me, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 sup = normalizer.Supervisor(store=url, namespace=ns)
-client = redis.Redis.from_url(url)
+if url.startswith("redis+cluster://"):
+    from redis.cluster import RedisCluster
+    client = RedisCluster.from_url(url.replace("redis+cluster://", "redis://"))
+else:
+    client = redis.Redis.from_url(url)
 err = NormalizedError(exchange="okx", category=Category.RATE_LIMIT,
                       subcategory="RATE_LIMIT.REQUESTS")
 if mode == "storm":
@@ -339,7 +360,16 @@ def _worker(redis_url: str, ns: str, me: int, mode: str) -> subprocess.Popen[str
     )
 
 
-def test_four_processes_one_storm_exactly_one_venue_halt_seen_by_all(redis_url: str) -> None:
+@pytest.fixture(params=["redis", "redis-cluster"])
+def fleet_url(request: pytest.FixtureRequest) -> str:
+    """The fleet tests run on one Redis server and on a three-node Redis Cluster."""
+    if request.param == "redis-cluster":
+        return cluster_url()
+    return str(request.getfixturevalue("redis_url"))
+
+
+def test_four_processes_one_storm_exactly_one_venue_halt_seen_by_all(fleet_url: str) -> None:
+    redis_url = fleet_url
     ns = f"storm{os.getpid()}"
     procs = [_worker(redis_url, ns, me, "storm") for me in range(4)]
     outs = []
@@ -355,7 +385,8 @@ def test_four_processes_one_storm_exactly_one_venue_halt_seen_by_all(redis_url: 
         ]
 
 
-def test_a_process_killed_mid_stream_loses_nothing_for_the_others(redis_url: str) -> None:
+def test_a_process_killed_mid_stream_loses_nothing_for_the_others(fleet_url: str) -> None:
+    redis_url = fleet_url
     ns = f"kill{os.getpid()}"
     victim = _worker(redis_url, ns, 0, "stream")
     assert victim.stdout is not None

@@ -4,7 +4,7 @@
 limits from one venue in ten seconds pause the venue, an AUTH refusal halts
 the account, an idempotent placement in UNKNOWN_STATE that two queries then
 report NOT_FOUND may be placed again. What counts as such a run is written in
-the policy file's ``escalations:`` section (``normalizer/_escalation.py``).
+the policy file's ``escalations:`` section (``normalizer/_formats/escalation.py``).
 
     sup = Supervisor()                                   # state in this process
     sup = Supervisor(store="redis://127.0.0.1:6379/0", namespace="desk1")  # a fleet
@@ -18,14 +18,17 @@ the policy file's ``escalations:`` section (``normalizer/_escalation.py``).
 
 Layout
 ------
-- ``_matchers``: each single-error condition (a ``when`` or a sequence step)
-  compiled to a Python predicate.
+- ``_plans``: one error to the ``Plan`` a store applies (what each counted
+  rule counts, which per-error halts hold).
+- ``_decide``: the decisions, the same whatever the store.
+- ``_matchers``: each single-error condition compiled to a Python predicate.
 - ``_sequences``: the sequence rules, joined on the request id by
-  durable-rules (one host per process, shared by every supervisor).
-- ``_stores``: where counts, windows, streaks, attempts and halts live:
-  ``MemoryStore`` (the default) or ``RedisStore`` (a fleet; every event applied
+  durable-rules where it imports, else by a pure-Python correlator with the
+  same decisions (Python 3.13).
+- ``_stores``: the ``Store`` protocol, ``MemoryStore`` (the default) and
+  ``RedisStore`` (a fleet, one server or a Redis Cluster; every event applied
   by one server-side Lua script).
-- ``_supervisor``: the decision logic, the same whatever the store.
+- ``testing``: the contract suite any store runs (``StoreContract``).
 
 Decisions. The per-error recommendation is the starting point (a completed
 sequence replaces it). A rule that fires adds its own action; a halt in force
@@ -39,36 +42,42 @@ Scope keys: ``okx``, ``okx:acct1``, ``okx:acct1:BTC-USDT``,
 identifiers are escaped so that no two differ only in where a ``:`` falls
 (``_types.key_part``). Exchange names are folded as ``normalize()`` folds them.
 
-Time. ``clock`` (``time.monotonic`` in memory; the Redis server's clock with
-Redis, so a fleet shares one) never goes back: an earlier reading is taken as
-the latest seen, and a reading that is NaN, infinite or not a number is
-replaced by the latest seen (the first ever such reading counts as 0). A
-clock that jumps forward ends halts and windows early.
+Time. In memory, ``clock`` (``time.monotonic`` by default). With a shared
+store, the store's (Redis ``TIME``): one clock for the fleet, and ``clock=``
+is refused (``testing_clock=`` is the hook for tests). Time never goes back:
+an earlier reading is taken as the latest seen; a reading that is NaN,
+infinite or not a number is replaced by the latest seen.
 
-Bounds. At most ``max_tracked`` keys per table (attempts, windows, streaks,
-halts, event ids, unfinished sequences), the oldest forgotten first; what no
-window can count any more is swept as the stream goes, so memory stays flat.
+Bounds. At most ``max_tracked`` keys per table (attempts, event ids,
+unfinished sequences; windows, streaks and halts per scope width), the oldest
+forgotten first, except that a halt is never forgotten for room: it widens to
+the next scope (``table-full``), and exchange halts are kept. What no window
+can count any more is swept as the stream goes, so memory stays flat.
 
-Fleet (Redis). Counts, windows, streaks, attempts and halts live in Redis;
-each event is applied atomically by one server-side script; halts expire by
-themselves (TTL); ``status()``, ``halted()``, ``lift()`` and
-``observe_success()`` act for the fleet; ``event_id`` deduplicates
-redeliveries. Sequences stay per process. When Redis cannot be reached,
-``observe()`` answers HALT on the exchange for ``STORE_RETRY_S`` and
-``halted()`` reports a ``store-unreachable`` halt (``on_store_error="halt"``,
-the default) or both raise ``StoreUnavailable`` (``"raise"``): never a RETRY.
+Failures. Every store failure (unreachable, timeout, reset, out of memory,
+read-only replica, loading, MOVED/ASK, a store that lost its data) is a
+``StoreUnavailable`` answered by ``on_store_error``: ``"halt"`` (default:
+HALT on the exchange for ``STORE_RETRY_S``, ``halted()`` reports a
+``store-unreachable`` halt) or ``"raise"``: never a RETRY.
 """
 
 from .._core.errors import StoreUnavailable, SupervisorArgumentError, SupervisorClosed
-from ._stores import MemoryStore
-from ._supervisor import STORE_RETRY_S, Supervisor
+from ._decide import STORE_RETRY_S
+from ._stores import Applied, CountOp, HoldOp, MemoryStore, Plan, Store
+from ._supervisor import Supervisor
 from ._types import Decision, Halt
 
 __all__ = [
     "STORE_RETRY_S",
+    "Applied",
+    "CountOp",
     "Decision",
     "Halt",
+    "HoldOp",
     "MemoryStore",
+    "Plan",
+    "RedisStore",
+    "Store",
     "StoreUnavailable",
     "Supervisor",
     "SupervisorArgumentError",

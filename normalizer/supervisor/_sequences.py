@@ -1,4 +1,12 @@
-"""Sequence rules: durable-rules joins the steps of one request.
+"""Sequence rules: a correlator joins the steps of one request.
+
+Two correlators give the same decisions (the scenario tests run on both
+where both import): durable-rules when it imports (Python 3.10-3.12 with the
+supervisor extra), else ``PythonHost`` below, a small pure-Python join of the
+same rulesets (durable-rules 2.0.28's extension calls ``PyEval_CallObject``,
+which Python 3.13 removed, so it does not import there).
+``NORMALIZER_SEQUENCE_ENGINE`` (``auto``, ``python`` or ``durable-rules``)
+chooses one; ``auto`` (the default) takes durable-rules when it imports.
 
 A sequence rule (``reconcile-then-retry``: an UNKNOWN_STATE placement, then
 NOT_FOUND queries of the same request) is the one place the supervisor needs
@@ -30,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import os
 import secrets
 import sys
 import threading
@@ -42,14 +51,14 @@ from .._core.errors import SupervisorUnavailable
 from .._formats.escalation import MAX_SEQUENCE_STEPS, EscalationRule
 from ._matchers import Features, Predicate, compile_match
 
-__all__ = ["Completed", "SequenceTracker", "engine_available"]
+__all__ = ["Completed", "PythonHost", "SequenceTracker", "engine_available", "engine_name"]
 
 
 # ---------------------------------------------------- the shared host
 
 _lock = threading.Lock()
-_host: Any = None
-_not_handled: type[BaseException] = Exception
+#: engine name -> (host, the exception its post() raises when no rule takes an event)
+_hosts: dict[str, tuple[Any, type[BaseException]]] = {}
 _fired: list[str] = []
 _ids = itertools.count(1)
 
@@ -81,22 +90,104 @@ def _definitions() -> dict[str, Any]:
     return out
 
 
-def _load() -> Any:
-    """The process's durable-rules host (built on first use), or a clear error."""
-    global _host, _not_handled
-    if _host is not None:
-        return _host
+class _NotHandled(Exception):
+    pass
+
+
+class PythonHost:
+    """The sequence rulesets joined in Python (what durable-rules does with them).
+
+    Ruleset ``normalizer.sequence.<n>`` fires ``done`` for a ``req`` once its
+    steps ``0 .. n-1`` have all arrived (each step consumed once), and a
+    ``drain`` of length ``j`` consumes the steps ``0 .. j-1`` of a ``req``
+    that will never complete. The supervisor's tracker posts steps in order
+    and drains what it forgets, so the state here mirrors its own.
+    """
+
+    def __init__(self) -> None:
+        self._steps: dict[tuple[str, str], list[int]] = {}
+
+    def post(self, ruleset: str, event: dict[str, Any]) -> None:
+        n = int(ruleset.rsplit(".", 1)[1])
+        key = (ruleset, str(event.get("req")))
+        kind = event.get("kind")
+        if kind == "drain":
+            got = self._steps.get(key)
+            if got is None:
+                raise _NotHandled(event)
+            for i in range(int(event["len"])):
+                if i in got:
+                    got.remove(i)
+            if not got:
+                del self._steps[key]
+            return
+        if kind != "step":
+            raise _NotHandled(event)
+        step = int(event["step"])
+        got = self._steps.setdefault(key, [])
+        if step > 0 and 0 not in got:  # durable-rules joins a later step on step 0's req
+            if not got:
+                del self._steps[key]
+            raise _NotHandled(event)
+        got.append(step)
+        if all(i in got for i in range(n)):
+            for i in range(n):
+                got.remove(i)
+            if not got:
+                del self._steps[key]
+            _fired.append(key[1])
+
+    def held(self) -> int:
+        return sum(map(len, self._steps.values()))
+
+
+def engine_name(choice: str | None = None) -> str:
+    """The correlator ``choice`` (default: ``NORMALIZER_SEQUENCE_ENGINE``) gives here:
+    ``durable-rules`` or ``python``."""
+    with _lock:
+        return _load(choice)[0]
+
+
+def engine_available(choice: str | None = None) -> bool:
+    """Whether the sequence engine ``choice`` can run here (``auto`` always can)."""
+    try:
+        engine_name(choice)
+    except SupervisorUnavailable:
+        return False
+    return True
+
+
+def _load(choice: str | None = None) -> tuple[str, Any, type[BaseException]]:
+    """The correlator chosen (built once per process), or a clear error."""
+    if choice is None:
+        choice = os.environ.get("NORMALIZER_SEQUENCE_ENGINE", "auto")
+    choice = choice.strip().lower() or "auto"
+    if choice not in ("auto", "python", "durable-rules"):
+        raise SupervisorUnavailable(
+            f"the sequence engine must be auto, python or durable-rules, not {choice!r} "
+            "(NORMALIZER_SEQUENCE_ENGINE)"
+        )
+    if choice != "python" and "durable-rules" in _hosts:
+        return ("durable-rules", *_hosts["durable-rules"])
+    if choice == "python" or (choice == "auto" and "python" in _hosts):
+        if "python" not in _hosts:
+            _hosts["python"] = (PythonHost(), _NotHandled)
+        return ("python", *_hosts["python"])
     try:
         from durable import engine  # type: ignore[import-untyped,unused-ignore]
-    except Exception as exc:  # ImportError, or a broken native build
+    except Exception as exc:  # ImportError, or a broken native build (Python 3.13)
+        if choice == "auto":
+            _hosts["python"] = (PythonHost(), _NotHandled)
+            return ("python", *_hosts["python"])
         version = ".".join(map(str, sys.version_info[:3]))
         raise SupervisorUnavailable(
-            f"this policy's sequence rules need durable-rules, which cannot be imported on "
-            f"Python {version} ({type(exc).__name__}: {exc}). durable-rules 2.0.28 ships only "
-            "as a source distribution and does not import on Python 3.13 or later; install "
-            "the supervisor extra (pip install 'exchange-error-normalizer[supervisor]') on "
-            "Python 3.10-3.12, or use a policy without sequences. normalize() and recommend() "
-            "work without it."
+            f"NORMALIZER_SEQUENCE_ENGINE=durable-rules, but durable-rules cannot be imported "
+            f"on Python {version} ({type(exc).__name__}: {exc}). Either unset "
+            "NORMALIZER_SEQUENCE_ENGINE (or set it to python): the bundled pure-Python "
+            "correlator gives the same decisions; or run a policy without sequences: copy "
+            "the bundled policies/default.yaml, delete each rule that has a 'sequence:' key "
+            "under 'escalations: rules:' (the bundled one is reconcile-then-retry), and pass "
+            "Supervisor(policy='that-file.yaml'). normalize() and recommend() never need it."
         ) from exc
 
     class CallerDrivenHost(engine.Host):  # type: ignore[misc]
@@ -110,24 +201,13 @@ def _load() -> Any:
     for n in range(2, MAX_SEQUENCE_STEPS + 1):  # set every ruleset up now, not mid-stream
         with contextlib.suppress(engine.MessageNotHandledException):
             host.post(_ruleset_name(n), {"id": f"warm-{n}", "kind": "warm-up"})
-    _not_handled = engine.MessageNotHandledException
-    _host = host
-    return host
-
-
-def engine_available() -> bool:
-    try:
-        with _lock:
-            _load()
-    except SupervisorUnavailable:
-        return False
-    return True
+    _hosts["durable-rules"] = (host, engine.MessageNotHandledException)
+    return ("durable-rules", host, engine.MessageNotHandledException)
 
 
 def _reset_for_tests(module: ModuleType | None = None) -> None:
-    """Forget the host (tests simulate a missing durable-rules)."""
-    global _host
-    _host = None
+    """Forget the hosts (tests simulate a missing durable-rules)."""
+    _hosts.clear()
 
 
 # ------------------------------------------------------- per supervisor
@@ -156,13 +236,18 @@ class _Rule:
 class SequenceTracker:
     """The sequences of one supervisor (callers serialise calls with their own lock)."""
 
-    def __init__(self, rules: list[EscalationRule], max_tracked: int) -> None:
+    def __init__(
+        self, rules: list[EscalationRule], max_tracked: int, engine: str | None = None
+    ) -> None:
         self._rules = [_Rule(r) for r in rules]
         self._max = max_tracked
         self._token = secrets.token_hex(8)
+        self.engine = ""
+        self._host: Any = None
+        self._not_handled: type[BaseException] = Exception
         if self._rules:
             with _lock:
-                _load()
+                self.engine, self._host, self._not_handled = _load(engine)
 
     def __bool__(self) -> bool:
         return bool(self._rules)
@@ -174,10 +259,9 @@ class SequenceTracker:
     def _post(self, rule: _Rule, event: dict[str, Any]) -> list[str]:
         event["id"] = next(_ids)
         with _lock:
-            host = _load()
             _fired.clear()
-            with contextlib.suppress(_not_handled):
-                host.post(rule.ruleset, event)
+            with contextlib.suppress(self._not_handled):
+                self._host.post(rule.ruleset, event)
             out = list(_fired)
             _fired.clear()
         return out

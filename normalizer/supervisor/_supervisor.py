@@ -1,22 +1,22 @@
 """The supervisor: stateful escalation over the stream of errors a router meets.
 
 See ``normalizer/supervisor/__init__.py`` for the whole story; this module
-holds the decision logic, which is the same whatever the store.
+holds the public class. ``_plans`` turns an error into what the store
+applies, ``_decide`` builds the decisions, ``_stores`` keeps the state.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._core.errors import (
     PolicyError,
-    Problem,
     StoreUnavailable,
     SupervisorArgumentError,
     SupervisorClosed,
@@ -24,148 +24,110 @@ from .._core.errors import (
 from .._core.policy import Policy
 from .._core.vocabulary import Action, Operation, Scope, operation_of
 from .._engine.recommend import _policy, recommend
-from .._engine.results import NormalizedError, Recommendation
-from .._formats.escalation import EscalationRule
-from ._matchers import Features, compile_match
+from .._engine.results import NormalizedError
+from . import _decide
+from ._decide import STORE_RETRY_S, halt_strength
+from ._matchers import Features
+from ._plans import Counted, build_plan
 from ._sequences import SequenceTracker
-from ._stores._plan import ALWAYS, EXHAUSTED, FRESH, RESET, STREAK, WINDOW, CountOp, HoldOp, Plan
+from ._stores._plan import Plan, Store, SyncAsAsync
 from ._stores.memory import MemoryStore
-from ._types import (
-    RANK,
-    WIDTH,
-    Decision,
-    Halt,
-    Keys,
-    finite_time,
-    fold_exchange,
-    trusted_decision,
-)
+from ._types import Decision, Halt, Keys, finite_time, fold_exchange, trusted_decision
 
-__all__ = ["Supervisor"]
+__all__ = ["STORE_RETRY_S", "Supervisor"]
 
-#: How long a decision taken without the store (``on_store_error="halt"``) holds.
-STORE_RETRY_S = 1.0
-_RETRYING = (Action.RETRY, Action.QUERY_THEN_RETRY)
-
-
-class _Counted:
-    """A counted rule with what each event needs of it, read once."""
-
-    __slots__ = (
-        "action",
-        "count",
-        "hold",
-        "id",
-        "lifted",
-        "match",
-        "mode",
-        "on_exhausted",
-        "reason",
-        "rule",
-        "same_error",
-        "scope",
-        "scope_value",
-        "width",
-        "window",
-    )
-
-    def __init__(self, rule: EscalationRule) -> None:
-        self.rule = rule
-        self.id = rule.id
-        self.match = compile_match(rule.when) if rule.when is not None else (lambda f: True)
-        self.on_exhausted = rule.when is not None and rule.when.exhausted is not None
-        self.width = rule.group_scope
-        self.mode = STREAK if rule.in_a_row else WINDOW
-        self.same_error = rule.same_error
-        self.count = rule.count
-        self.window = rule.within_s or 0.0
-        then = rule.then
-        self.scope = then.scope
-        self.scope_value = then.scope.value
-        self.action = then.action.value
-        self.hold = then.hold_s if then.hold_s is not None else 0.0
-        self.lifted = then.lifted_by_success
-        self.reason = f"{rule.id}: {rule.why}"
+_STORE_METHODS = ("apply", "hold", "success", "halts_on", "lift", "status", "close")
 
 
 class Supervisor:
     """Judges the stream of errors: counts, sequences and halts per scope.
 
     ``policy``: a policy file path, a loaded ``Policy`` or None for the bundled
-    one; its ``escalations:`` section holds the rules. ``store``: None (state in
-    this process), a ``redis://`` URL (state shared by every supervisor with
-    the same URL and ``namespace``) or a store object. ``clock``: the time in
-    seconds; by default ``time.monotonic`` in memory and the Redis server's
-    clock with Redis (a fleet needs one clock). ``request_memory_s``: how long
-    the failures of a request id are remembered to number its attempts.
-    ``max_tracked``: at most this many keys per table of state, halts
-    included (the oldest are forgotten first). ``on_store_error``: what a call
-    does when the store cannot be reached, ``"halt"`` (the default: the
-    decision is a HALT of the exchange for ``STORE_RETRY_S``, ``halted()``
-    reports such a halt, never a RETRY) or ``"raise"`` (``StoreUnavailable``).
+    one; its ``escalations:`` section holds the rules. ``store``: None (a
+    ``MemoryStore``: state in this process), a Redis URL (``redis://``,
+    ``rediss://``, ``unix://``, or ``redis+cluster://`` for a Redis Cluster:
+    state shared by every supervisor with the same server and ``namespace``)
+    or any object meeting the ``Store`` protocol.
 
-    Raises ``SupervisorUnavailable`` where the policy has sequence rules and
-    durable-rules cannot be imported.
+    ``clock``: the time in seconds for a store of this process only
+    (default ``time.monotonic``). A shared store (Redis) keeps one clock for
+    the fleet, the server's ``TIME``: ``clock=`` is refused there
+    (``SupervisorArgumentError``), since one host's clock would move every
+    process's halts. ``testing_clock``: a clock for any store, for tests
+    that need to move time (never in production with a shared store).
+
+    ``request_memory_s``: how long the failures of a request id are
+    remembered to number its attempts. ``max_tracked``: at most this many
+    keys per table of state; a full table of halts widens the halt it cannot
+    keep (``Store``), it never lifts one. ``on_store_error``: what a call does
+    when the store fails (unreachable, timed out, out of memory, read-only,
+    lost its data...): ``"halt"`` (the default: ``observe()`` answers a HALT
+    of the exchange for ``STORE_RETRY_S``, ``halted()`` and ``status()``
+    report a ``store-unreachable`` halt, ``observe_success()`` and ``lift()``
+    lift nothing) or ``"raise"`` (``StoreUnavailable``). ``lost_grace_s``
+    (Redis by URL): how long store failures are reported once the store is
+    found to have lost its data (default 900 s, the longest bundled hold).
+    ``sequence_engine``: ``"auto"`` (durable-rules when it imports, else the
+    bundled pure-Python correlator: the same decisions), ``"python"`` or
+    ``"durable-rules"``; default: ``NORMALIZER_SEQUENCE_ENGINE`` or auto.
     """
 
     def __init__(
         self,
         policy: Policy | str | Path | None = None,
         *,
-        store: Any = None,
+        store: Store | str | None = None,
         namespace: str = "normalizer",
         clock: Callable[[], float] | None = None,
+        testing_clock: Callable[[], float] | None = None,
         request_memory_s: float = 900.0,
         max_tracked: int = 100_000,
         on_store_error: str = "halt",
+        lost_grace_s: float | None = None,
+        sequence_engine: str | None = None,
     ) -> None:
         if isinstance(request_memory_s, bool) or not isinstance(request_memory_s, (int, float)):
             raise SupervisorArgumentError(
                 f"request_memory_s must be a number, not {request_memory_s!r}"
             )
-        if not request_memory_s > 0:
-            raise SupervisorArgumentError("request_memory_s must be positive")
+        if not request_memory_s > 0 or not math.isfinite(request_memory_s):
+            raise SupervisorArgumentError("request_memory_s must be positive and finite")
         if isinstance(max_tracked, bool) or not isinstance(max_tracked, int) or max_tracked < 1:
             raise SupervisorArgumentError(f"max_tracked must be an int >= 1, not {max_tracked!r}")
         if on_store_error not in ("halt", "raise"):
             raise SupervisorArgumentError(
                 f"on_store_error must be 'halt' or 'raise', not {on_store_error!r}"
             )
+        for name, fn in (("clock", clock), ("testing_clock", testing_clock)):
+            if fn is not None and not callable(fn):
+                raise SupervisorArgumentError(f"{name} must be callable, not {fn!r}")
+        if clock is not None and testing_clock is not None:
+            raise SupervisorArgumentError("give clock or testing_clock, not both")
         self.policy = _policy(policy)
         rules = self.policy.escalations.rules
-        self._counted = [_Counted(r) for r in rules if r.sequence is None]
+        self._counted = [Counted(r) for r in rules if r.sequence is None]
         self._in_a_row = [c for c in self._counted if c.rule.in_a_row]
         self._by_id = {c.rule.id: c.rule for c in self._counted}
+        self._replacing = next((r for r in rules if r.sequence and r.then.replace), None)
         self._memory_s = float(request_memory_s)
         self._max = max_tracked
         self._on_error = on_store_error
         self._lock = threading.Lock()
         self._closed = False
-        if store is None:
-            self.store: Any = MemoryStore(max_tracked)
-            default_clock: Callable[[], float] | None = time.monotonic
-        elif isinstance(store, str):
-            if not store.startswith(("redis://", "rediss://", "unix://")):
-                raise SupervisorArgumentError(
-                    f"store must be a redis:// URL or a store, not {store!r}"
-                )
-            from ._stores.redis import RedisStore
-
-            self.store = RedisStore(store, namespace=namespace, max_tracked=max_tracked)
-            default_clock = None
-        elif all(hasattr(store, m) for m in ("apply", "hold", "success", "halts_on", "status")):
-            self.store = store
-            default_clock = time.monotonic if isinstance(store, MemoryStore) else None
-        else:
+        self.store: Any = self._make_store(store, namespace, max_tracked, lost_grace_s)
+        shared = bool(getattr(self.store, "shared", False))
+        if clock is not None and shared:
+            self.store.close()
             raise SupervisorArgumentError(
-                f"store must be None, a redis:// URL or a store, not {store!r}"
+                f"clock= is refused with a shared store ({self.store!r}): a fleet keeps one "
+                "clock, the store's (Redis TIME), or one host's clock would end every "
+                "process's halts early; tests may pass testing_clock="
             )
-        self._clock = clock if clock is not None else default_clock
-        if hasattr(self.store, "server_time"):
-            self.store.server_time = self._clock is None
+        self._clock = testing_clock or clock or (None if shared else time.monotonic)
+        self._last_reading = 0.0
         try:
             self._sequences = SequenceTracker(
-                [r for r in rules if r.sequence is not None], max_tracked
+                [r for r in rules if r.sequence is not None], max_tracked, sequence_engine
             )
         except PolicyError:
             raise
@@ -173,6 +135,32 @@ class Supervisor:
             self.store.close()
             raise
         self._n = 0
+
+    @staticmethod
+    def _make_store(
+        store: object, namespace: str, max_tracked: int, lost_grace_s: float | None
+    ) -> Any:
+        if store is None:
+            return MemoryStore(max_tracked)
+        if isinstance(store, str):
+            if not store.startswith(
+                ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+            ):
+                raise SupervisorArgumentError(
+                    f"store must be a redis:// URL or a store, not {store!r}"
+                )
+            from ._stores.redis import LOST_GRACE_S, RedisStore
+
+            grace = LOST_GRACE_S if lost_grace_s is None else lost_grace_s
+            return RedisStore(
+                store, namespace=namespace, max_tracked=max_tracked, lost_grace_s=grace
+            )
+        if all(callable(getattr(store, m, None)) for m in _STORE_METHODS):
+            return store
+        raise SupervisorArgumentError(
+            f"store must be None, a redis:// URL or a Store (with {', '.join(_STORE_METHODS)}), "
+            f"not {store!r}"
+        )
 
     def __repr__(self) -> str:
         return f"<Supervisor policy={self.policy.name!r} store={self.store!r}>"
@@ -191,13 +179,29 @@ class Supervisor:
                 self._sequences.close()
                 self.store.close()
 
-    # -------------------------------------------------------------- time
-
     def _read_clock(self) -> float | None:
-        """The clock's reading, or None: NaN, infinities and non-numbers are not times."""
+        """The clock's reading (None: the store's clock). A reading that is NaN,
+        infinite or not a number is not a time: the latest good one stands for it."""
         if self._clock is None:
             return None
-        return finite_time(self._clock())
+        now = finite_time(self._clock())
+        if now is None:
+            return self._last_reading
+        self._last_reading = now
+        return now
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SupervisorClosed("this Supervisor is closed")
+
+    def _async_store(self) -> Any:
+        return self.store if hasattr(self.store, "aapply") else SyncAsAsync(self.store)
+
+    def _failed(self, exc: StoreUnavailable) -> str:
+        """Why the store failed, for the halt (or re-raised: ``on_store_error="raise"``)."""
+        if self._on_error == "raise":
+            raise exc
+        return str(exc)[:300]
 
     # ------------------------------------------------------------ observe
 
@@ -211,7 +215,7 @@ class Supervisor:
         idempotent: bool,
         attempt: int | None,
         event_id: str | None,
-    ) -> tuple[Plan, Keys, Operation, Features, list[Any]]:
+    ) -> tuple[Plan, Keys, Operation, list[Any]]:
         if not isinstance(err, NormalizedError):
             raise SupervisorArgumentError(
                 f"observe() needs a NormalizedError, not {type(err).__name__}"
@@ -234,148 +238,49 @@ class Supervisor:
             except (TypeError, ValueError) as exc:
                 raise SupervisorArgumentError(f"operation: {exc}") from exc
         keys = Keys(fold_exchange(err.exchange), account, symbol, request_id)
-        if self._closed:
-            raise SupervisorClosed("this Supervisor is closed")
-        first = recommend(err, operation=op, idempotent=idempotent, attempt=1, policy=self.policy)
-        if first.retries_exhausted:
-            xfrom = 1
-        elif first.action in _RETRYING:
-            xfrom = first.max_attempts
-        else:
-            xfrom = 0
-        numbered = attempt is None and keys.has_request
-        features = [
-            Features(
-                err.category.value, err.subcategory or "", keys.exchange, op.value, account, ex
-            )
-            for ex in (False, True)
-        ]
-        plan = Plan(
-            event_id=event_id,
-            now=self._read_clock(),
-            attempt_key=f"{keys.request}|{op.value}" if numbered else None,
-            attempt=None if numbered else (attempt or 1),
-            exhausted_from=xfrom,
-            memory_s=self._memory_s,
-            chain=keys.chain(),
+        self._check_open()
+        plan, features, first = build_plan(
+            self._counted,
+            self.policy,
+            self._memory_s,
+            self._read_clock(),
+            err,
+            op,
+            keys,
+            account,
+            idempotent,
+            attempt,
+            event_id,
         )
-        known_exhausted = xfrom > 0 and (plan.attempt or 1) >= xfrom
-        of = {
-            Scope.EXCHANGE: keys.exchange,
-            Scope.ACCOUNT: keys.account,
-            Scope.SYMBOL: keys.symbol,
-            Scope.REQUEST: keys.request,
-        }
-        has_request = keys.has_request
-        ident = ""
-        ops = plan.ops
-        for c in self._counted:
-            if c.width is Scope.REQUEST and not has_request:
-                continue
-            tries: tuple[tuple[int, bool], ...]
-            if c.on_exhausted and numbered:  # the answer depends on the attempt
-                tries = ((FRESH, c.match(features[0])), (EXHAUSTED, c.match(features[1])))
-            else:
-                tries = ((ALWAYS, c.match(features[known_exhausted])),)
-            group = of[c.width]
-            for variant, matched in tries:
-                if not matched:
-                    if c.mode == STREAK:
-                        ops.append(CountOp(variant, c.id, group, RESET))
-                    continue
-                if c.same_error and not ident:
-                    raw = f"{err.label}|{err.code}|{(err.message or '')[:200]}"
-                    ident = hashlib.blake2b(
-                        raw.encode("utf-8", "surrogatepass"), digest_size=8
-                    ).hexdigest()
-                hold = c.hold if (c.scope is not Scope.REQUEST or has_request) else 0.0
-                ops.append(
-                    CountOp(
-                        variant,
-                        c.id,
-                        group,
-                        c.mode,
-                        c.count,
-                        c.window,
-                        ident if c.same_error else "",
-                        c.scope_value,
-                        of[c.scope],
-                        c.action,
-                        hold,
-                        c.lifted,
-                        c.reason,
-                    )
-                )
-        # per-error HALTs that say for how long hold their scope
-        recs = (
-            [first]
-            if not numbered or xfrom == 0
-            else [
-                first,
-                recommend(
-                    err,
-                    operation=op,
-                    idempotent=idempotent,
-                    attempt=max(xfrom, 1),
-                    policy=self.policy,
-                ),
-            ]
-        )
-        if not numbered and plan.attempt != 1:
-            recs = [
-                recommend(
-                    err,
-                    operation=op,
-                    idempotent=idempotent,
-                    attempt=plan.attempt or 1,
-                    policy=self.policy,
-                )
-            ]
-        for i, rec in enumerate(recs):
-            if rec.action is Action.HALT and rec.hold_s and rec.scope is not Scope.REQUEST:
-                variant = ALWAYS if len(recs) == 1 else (FRESH if i == 0 else EXHAUSTED)
-                plan.holds.append(
-                    HoldOp(
-                        variant,
-                        rec.scope.value,
-                        keys.of(rec.scope),
-                        rec.hold_s,
-                        rec.reason,
-                        rec.policy_rule_id,
-                    )
-                )
-        return plan, keys, op, features[0], [features, idempotent, err, first]
+        return plan, keys, op, [features, idempotent, err, first]
 
     def _finish(
         self, plan: Plan, keys: Keys, op: Operation, applied: Any, extra: list[Any]
     ) -> tuple[Decision, Halt | None]:
         features, idempotent, err, first = extra
         now = applied.now
-        attempt = applied.attempt
         rec = (
             first
-            if attempt == 1
+            if applied.attempt == 1
             else recommend(
-                err, operation=op, idempotent=idempotent, attempt=attempt, policy=self.policy
+                err,
+                operation=op,
+                idempotent=idempotent,
+                attempt=applied.attempt,
+                policy=self.policy,
             )
         )
-        f = features[rec.retries_exhausted]
+        f: Features = features[rec.retries_exhausted]
         candidates: list[tuple[int, Decision]] = []
-        base = self._from_recommendation(rec, keys, now, plan.event_id, applied.duplicate)
-        fired = dict(applied.fired)
-        by_id = self._by_id
+        base = _decide.from_recommendation(rec, keys, now, plan.event_id, applied.duplicate)
         new_hold: Halt | None = None
-        if not applied.duplicate:
+        if not applied.duplicate and self._sequences:
             with self._lock:
                 self._n += 1
                 if self._n % 1024 == 0:
                     self._sequences.sweep(now)
-                completed = (
-                    self._sequences.observe(
-                        f, keys.request if keys.has_request else None, idempotent, now
-                    )
-                    if self._sequences
-                    else []
+                completed = self._sequences.observe(
+                    f, keys.request if keys.has_request else None, idempotent, now
                 )
             for rule in completed:
                 if rule.then.action is Action.RETRY:
@@ -391,21 +296,31 @@ class Supervisor:
                         event_id=plan.event_id,
                     )
                 else:
-                    d, new_hold = self._escalate(
+                    d, new_hold = _decide.escalate(
                         rule, "the sequence completed", keys, rec, now, plan.event_id
                     )
                     candidates.append((2, d))
         candidates.append((1, base))
-        for rule_id, note in fired.items():
-            d, _ = self._escalate(by_id[rule_id], note, keys, rec, now, plan.event_id)
+        for rule_id, note in applied.fired:
+            d, _ = _decide.escalate(self._by_id[rule_id], note, keys, rec, now, plan.event_id)
             candidates.append((2, d))
-        holding = max(applied.halts, key=_halt_strength, default=None)
+        holding = max(applied.halts, key=halt_strength, default=None)
         if holding is not None:
-            candidates.append((0, self._halted(holding, rec, now, plan.event_id)))
-        decision = max(candidates, key=_strength)[1]
+            candidates.append((0, _decide.halted(holding, rec, now, plan.event_id)))
+        decision = _decide.strongest(candidates)
         if applied.duplicate and not decision.duplicate:
             decision = decision._replace(duplicate=True)
         return decision, new_hold
+
+    def _store_down(
+        self, plan: Plan, keys: Keys, op: Operation, extra: list[Any], exc: StoreUnavailable
+    ) -> Decision:
+        why = self._failed(exc)
+        _, idempotent, err, _ = extra
+        rec = recommend(
+            err, operation=op, idempotent=idempotent, attempt=plan.attempt or 1, policy=self.policy
+        )
+        return _decide.store_down(keys, rec, plan.now, plan.event_id, why)
 
     def observe(
         self,
@@ -427,14 +342,16 @@ class Supervisor:
         itself (1 without a request id). Pass the same ``account`` and
         ``symbol`` for every error of one request. ``event_id``: an id of this
         event; the same id observed again (a redelivery) is not counted twice.
+        A status query answering NOT_FOUND (reconciling) is never counted as
+        an exhausted retry.
         """
-        plan, keys, op, _, extra = self._prepare(
+        plan, keys, op, extra = self._prepare(
             err, operation, account, symbol, request_id, idempotent, attempt, event_id
         )
         try:
             applied = self.store.apply(plan)
-        except StoreUnavailable:
-            return self._store_down(plan, keys, op, extra)
+        except StoreUnavailable as exc:
+            return self._store_down(plan, keys, op, extra, exc)
         decision, hold = self._finish(plan, keys, op, applied, extra)
         if hold is not None:
             with contextlib.suppress(StoreUnavailable):  # the decision holds the scope anyway
@@ -454,58 +371,18 @@ class Supervisor:
         event_id: str | None = None,
     ) -> Decision:
         """``observe()`` for asyncio routers: the store is awaited, not waited on."""
-        plan, keys, op, _, extra = self._prepare(
+        plan, keys, op, extra = self._prepare(
             err, operation, account, symbol, request_id, idempotent, attempt, event_id
         )
         try:
             applied = await self._async_store().aapply(plan)
-        except StoreUnavailable:
-            return self._store_down(plan, keys, op, extra)
+        except StoreUnavailable as exc:
+            return self._store_down(plan, keys, op, extra, exc)
         decision, hold = self._finish(plan, keys, op, applied, extra)
         if hold is not None:
             with contextlib.suppress(StoreUnavailable):
                 await self._async_store().ahold(hold, applied.now)
         return decision
-
-    def _async_store(self) -> Any:
-        return self.store if hasattr(self.store, "aapply") else _SyncAsAsync(self.store)
-
-    def _store_down(self, plan: Plan, keys: Keys, op: Operation, extra: list[Any]) -> Decision:
-        """The store cannot be reached: a HALT of the exchange (or raise), never a RETRY."""
-        if self._on_error == "raise":
-            raise StoreUnavailable(f"the supervisor's store {self.store!r} cannot be reached")
-        _, idempotent, err, _ = extra
-        now = plan.now if plan.now is not None else time.time()
-        rec = recommend(
-            err, operation=op, idempotent=idempotent, attempt=plan.attempt or 1, policy=self.policy
-        )
-        return trusted_decision(
-            action=Action.HALT,
-            scope=Scope.EXCHANGE,
-            scope_key=keys.exchange,
-            reason=f"the supervisor's state store cannot be reached, so the fleet's halts are "
-            f"unknown: nothing is sent to {keys.exchange} meanwhile (try again in "
-            f"{STORE_RETRY_S:g}s)",
-            recommendation=rec,
-            at=now,
-            hold_s=STORE_RETRY_S,
-            until=now + STORE_RETRY_S,
-            event_id=plan.event_id,
-        )
-
-    def _unreachable_halt(self, exchange: str) -> Halt:
-        now = self._read_clock()
-        now = now if now is not None else time.time()
-        return Halt(
-            scope=Scope.EXCHANGE,
-            scope_key=exchange,
-            action=Action.HALT,
-            since=now,
-            until=now + STORE_RETRY_S,
-            reason="the supervisor's state store cannot be reached, so the fleet's halts are "
-            "unknown",
-            policy_rule_id="store-unreachable",
-        )
 
     # ------------------------------------------------------------ successes
 
@@ -513,8 +390,7 @@ class Supervisor:
         self, exchange: str, account: str | None, symbol: str | None, request_id: str | None
     ) -> tuple[Keys, list[str], list[str]]:
         keys = Keys(fold_exchange(exchange), account, symbol, request_id)
-        if self._closed:
-            raise SupervisorClosed("this Supervisor is closed")
+        self._check_open()
         streaks = [
             f"{c.rule.id}|{keys.of(c.width)}"
             for c in self._in_a_row
@@ -539,15 +415,14 @@ class Supervisor:
         It lifts the halts with ``lifted_by_success`` on its exchange, account,
         symbol and request, ends the ``in_a_row`` streaks there, and forgets
         the request's attempts and unfinished sequences. With Redis it does so
-        for the fleet. When the store cannot be reached nothing is lifted
-        (``()``; or ``StoreUnavailable`` with ``on_store_error="raise"``).
+        for the fleet. When the store fails nothing is lifted (``()``; or
+        ``StoreUnavailable`` with ``on_store_error="raise"``).
         """
         keys, streaks, attempts = self._success_args(exchange, account, symbol, request_id)
         try:
             return self.store.success(keys.chain(), streaks, attempts, self._read_clock())[1]  # type: ignore[no-any-return]
-        except StoreUnavailable:
-            if self._on_error == "raise":
-                raise
+        except StoreUnavailable as exc:
+            self._failed(exc)
             return ()
 
     async def aobserve_success(
@@ -565,21 +440,31 @@ class Supervisor:
                 keys.chain(), streaks, attempts, self._read_clock()
             )
             return out[1]  # type: ignore[no-any-return]
-        except StoreUnavailable:
-            if self._on_error == "raise":
-                raise
+        except StoreUnavailable as exc:
+            self._failed(exc)
             return ()
 
     # ----------------------------------------------------------------- halts
 
     def status(self) -> tuple[Halt, ...]:
-        """The halts in force now (fleet-wide with Redis), widest scope first."""
+        """The halts in force now (fleet-wide with Redis), widest scope first.
+
+        When the store fails: one ``store-unreachable`` halt on ``*`` (every
+        exchange), or ``StoreUnavailable``.
+        """
         self._check_open()
-        return self.store.status(self._read_clock())  # type: ignore[no-any-return]
+        try:
+            return self.store.status(self._read_clock())  # type: ignore[no-any-return]
+        except StoreUnavailable as exc:
+            return (_decide.unreachable_halt("*", self._read_clock(), self._failed(exc)),)
 
     async def astatus(self) -> tuple[Halt, ...]:
+        """``status()`` for asyncio routers."""
         self._check_open()
-        return await self._async_store().astatus(self._read_clock())  # type: ignore[no-any-return]
+        try:
+            return await self._async_store().astatus(self._read_clock())  # type: ignore[no-any-return]
+        except StoreUnavailable as exc:
+            return (_decide.unreachable_halt("*", self._read_clock(), self._failed(exc)),)
 
     def halted(
         self,
@@ -592,18 +477,17 @@ class Supervisor:
         """The halt that stops a request to this exchange/account/symbol now, if any.
 
         The exchange name is folded as ``normalize()`` folds it (``"OKX"`` is
-        ``okx``). When the store cannot be reached: a ``Halt`` of the exchange
-        with ``policy_rule_id="store-unreachable"`` (or ``StoreUnavailable``).
+        ``okx``). When the store fails: a ``Halt`` of the exchange with
+        ``policy_rule_id="store-unreachable"`` (or ``StoreUnavailable``).
         """
         keys = Keys(fold_exchange(exchange), account, symbol, request_id)
         self._check_open()
         try:
             _, halts = self.store.halts_on(keys.chain(), self._read_clock())
-        except StoreUnavailable:
-            if self._on_error == "raise":
-                raise
-            return self._unreachable_halt(keys.exchange)
-        return max(halts, key=_halt_strength, default=None)
+        except StoreUnavailable as exc:
+            why = self._failed(exc)
+            return _decide.unreachable_halt(keys.exchange, self._read_clock(), why)
+        return max(halts, key=halt_strength, default=None)
 
     async def ahalted(
         self,
@@ -618,140 +502,68 @@ class Supervisor:
         self._check_open()
         try:
             _, halts = await self._async_store().ahalts_on(keys.chain(), self._read_clock())
-        except StoreUnavailable:
-            if self._on_error == "raise":
-                raise
-            return self._unreachable_halt(keys.exchange)
-        return max(halts, key=_halt_strength, default=None)
+        except StoreUnavailable as exc:
+            why = self._failed(exc)
+            return _decide.unreachable_halt(keys.exchange, self._read_clock(), why)
+        return max(halts, key=halt_strength, default=None)
 
     def lift(self, scope_key: str) -> int:
-        """Lift every halt on ``scope_key`` (a person has looked); returns how many."""
+        """Lift every halt on ``scope_key`` (a person has looked); returns how many.
+
+        When the store fails nothing is lifted (0), or ``StoreUnavailable``.
+        """
         if not isinstance(scope_key, str):
             raise SupervisorArgumentError(f"scope_key must be a str, not {scope_key!r}")
         self._check_open()
-        return self.store.lift(scope_key, self._read_clock())  # type: ignore[no-any-return]
+        try:
+            return self.store.lift(scope_key, self._read_clock())  # type: ignore[no-any-return]
+        except StoreUnavailable as exc:
+            self._failed(exc)
+            return 0
 
     async def alift(self, scope_key: str) -> int:
+        """``lift()`` for asyncio routers."""
         if not isinstance(scope_key, str):
             raise SupervisorArgumentError(f"scope_key must be a str, not {scope_key!r}")
         self._check_open()
-        return await self._async_store().alift(scope_key, self._read_clock())  # type: ignore[no-any-return]
+        try:
+            return await self._async_store().alift(scope_key, self._read_clock())  # type: ignore[no-any-return]
+        except StoreUnavailable as exc:
+            self._failed(exc)
+            return 0
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise SupervisorClosed("this Supervisor is closed")
+    # ------------------------------------------------------------ re-placing
 
-    # -------------------------------------------------------------- decisions
+    def may_replace(self, *, sent_at: float, not_found_at: Sequence[float], now: float) -> bool:
+        """Whether an order whose placement went unconfirmed may be placed again.
 
-    def _from_recommendation(
-        self, rec: Recommendation, keys: Keys, now: float, event_id: str | None, duplicate: bool
-    ) -> Decision:
-        return trusted_decision(
-            action=rec.action,
-            scope=rec.scope,
-            scope_key=keys.of(rec.scope),
-            reason=rec.reason,
-            recommendation=rec,
-            at=now,
-            hold_s=rec.hold_s,
-            until=now + rec.hold_s if rec.hold_s is not None else None,
-            delay_s=rec.delay_s,
-            precondition=rec.precondition,
-            event_id=event_id,
-            duplicate=duplicate,
-        )
-
-    def _escalate(
-        self,
-        rule: EscalationRule,
-        note: str,
-        keys: Keys,
-        rec: Recommendation,
-        now: float,
-        event_id: str | None,
-    ) -> tuple[Decision, Halt | None]:
-        then = rule.then
-        key = keys.of(then.scope)
-        hold = then.hold_s
-        halt = None
-        if hold is not None and (then.scope is not Scope.REQUEST or keys.has_request):
-            halt = Halt(
-                scope=then.scope,
-                scope_key=key,
-                action=then.action,
-                since=now,
-                until=now + hold,
-                reason=f"{rule.id}: {rule.why}",
-                escalation_rule_id=rule.id,
-                lifted_by_success=then.lifted_by_success,
+        The safe re-place rule of the policy's re-placing sequence (the bundled
+        ``reconcile-then-retry``): at least as many "not found" answers to
+        status queries (by client order id) as the sequence has query steps
+        (two), the last one at least ``min_age_s`` (5 s) after the original
+        send, and all of them within ``within_s`` of it. Times are the
+        caller's own clock (``time.monotonic()`` readings), all three from one
+        clock. A policy without a re-placing sequence never allows it (False).
+        This is the rule alone: the caller must also hold the supervisor's
+        other answers (no halt in force, the venue's wait honoured).
+        """
+        rule = self._replacing
+        for name, value in (("sent_at", sent_at), ("now", now)):
+            if finite_time(value) is None:
+                raise SupervisorArgumentError(f"{name} must be a finite number, not {value!r}")
+        if isinstance(not_found_at, (str, bytes)) or not isinstance(not_found_at, Sequence):
+            raise SupervisorArgumentError(
+                f"not_found_at must be a sequence of times, not {not_found_at!r}"
             )
-        group = keys.of(rule.group_scope) if rule.sequence is None else keys.request
-        d = trusted_decision(
-            action=then.action,
-            scope=then.scope,
-            scope_key=key,
-            reason=f"{rule.id} ({note} on {group}): {rule.why}",
-            recommendation=rec,
-            at=now,
-            hold_s=hold,
-            until=now + hold if hold is not None else None,
-            escalation_rule_id=rule.id,
-            event_id=event_id,
-        )
-        return d, halt
-
-    def _halted(
-        self, halt: Halt, rec: Recommendation, now: float, event_id: str | None
-    ) -> Decision:
-        return trusted_decision(
-            action=Action.HALT,
-            scope=halt.scope,
-            scope_key=halt.scope_key,
-            reason=f"{halt.scope_key} is halted until {halt.until:g} ({halt.source}): "
-            f"{halt.reason}",
-            recommendation=rec,
-            at=now,
-            hold_s=halt.until - now,
-            until=halt.until,
-            escalation_rule_id=halt.escalation_rule_id,
-            event_id=event_id,
-        )
-
-
-class _SyncAsAsync:
-    """A store without awaitable methods, awaited (the memory store never waits)."""
-
-    def __init__(self, store: Any) -> None:
-        self._s = store
-
-    async def aapply(self, plan: Plan) -> Any:
-        return self._s.apply(plan)
-
-    async def ahold(self, halt: Halt, now: float | None) -> None:
-        self._s.hold(halt, now)
-
-    async def asuccess(self, *args: Any) -> Any:
-        return self._s.success(*args)
-
-    async def ahalts_on(self, *args: Any) -> Any:
-        return self._s.halts_on(*args)
-
-    async def astatus(self, now: float | None) -> Any:
-        return self._s.status(now)
-
-    async def alift(self, key: str, now: float | None) -> Any:
-        return self._s.lift(key, now)
-
-
-def _strength(candidate: tuple[int, Decision]) -> tuple[int, int, float, int]:
-    """Stronger action, then wider scope, then later end, then fired > stated > held."""
-    preference, d = candidate
-    until = d.until if d.until is not None else float("-inf")
-    return (RANK[d.action], WIDTH[d.scope], until, preference)
-
-
-def _halt_strength(halt: Halt) -> tuple[int, float]:
-    return (WIDTH[halt.scope], halt.until)
-
-
-_ = (Problem,)
+        times = [finite_time(t) for t in not_found_at]
+        if any(t is None for t in times):
+            raise SupervisorArgumentError(
+                f"not_found_at must hold finite numbers: {not_found_at!r}"
+            )
+        if rule is None or rule.sequence is None:
+            return False
+        window = rule.within_s or 0.0
+        seen = sorted(t for t in times if t is not None and sent_at <= t <= now)
+        seen = [t for t in seen if t - sent_at <= window]
+        needed = len(rule.sequence) - 1
+        return len(seen) >= needed and seen[-1] - sent_at >= rule.replace_min_age_s

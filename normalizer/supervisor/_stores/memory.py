@@ -1,9 +1,15 @@
 """The in-process state store (the default): one process's view of the stream.
 
 Every table is an insertion-ordered dict of at most ``max_tracked`` keys (the
-oldest forgotten first, halts included) and what no window can count any
-more is swept every ``SWEEP_EVERY`` events, so memory stays flat however long
-the stream. One lock guards the tables; ``status()`` copies the halts under it
+oldest forgotten first) and what no window can count any more is swept every
+``SWEEP_EVERY`` events, so memory stays flat however long the stream. Halts,
+windows and streaks have one table per scope width, so a flood of narrow
+keys (symbol names a venue or a client controls) never pushes out a wider
+one. A halt pushed out for room is never lifted: its live halts are folded
+into one halt of the next wider scope (``policy_rule_id`` ``table-full``,
+the longest ``until``), so a full table answers HALT one scope wider.
+Exchange halts are never pushed out (there are as many as the exchange names
+the caller passes). One lock guards the tables; ``status()`` copies the halts under it
 (the per-key maps are replaced, never changed in place) and sorts them outside.
 
 Time: the supervisor's clock, never going back. A reading earlier than the
@@ -26,13 +32,25 @@ __all__ = ["MemoryStore"]
 SWEEP_EVERY = 1024
 
 
+_SCOPES = ("request", "symbol", "account", "exchange")
+
+
 def _bound(table: OrderedDict[Any, Any], limit: int) -> None:
     while len(table) > limit:
         table.popitem(last=False)
 
 
+def width_of(scope_key: str) -> int:
+    """The width of a scope key: 3 exchange, 2 account, 1 symbol, 0 request (``:`` only
+    separates parts, see ``_types.key_part``)."""
+    return max(0, 3 - scope_key.count(":"))
+
+
 class MemoryStore:
     """Counts, windows, streaks, attempts and halts in this process."""
+
+    #: not shared by processes: the supervisor's own clock is allowed
+    shared = False
 
     def __init__(self, max_tracked: int = 100_000) -> None:
         self.max_tracked = int(max_tracked)
@@ -41,9 +59,13 @@ class MemoryStore:
         self._n = 0
         self._events: OrderedDict[str, tuple[int, tuple[tuple[str, str], ...]]] = OrderedDict()
         self._attempts: OrderedDict[str, tuple[int, float]] = OrderedDict()
-        self._windows: OrderedDict[str, tuple[float, deque[float]]] = OrderedDict()
-        self._streaks: OrderedDict[str, tuple[str, float, deque[float]]] = OrderedDict()
-        self._halts: OrderedDict[str, dict[str, Halt]] = OrderedDict()
+        self._windows_by: list[OrderedDict[str, tuple[float, deque[float]]]] = [
+            OrderedDict() for _ in range(4)
+        ]
+        self._streaks_by: list[OrderedDict[str, tuple[str, float, deque[float]]]] = [
+            OrderedDict() for _ in range(4)
+        ]
+        self._halts_by: list[OrderedDict[str, dict[str, Halt]]] = [OrderedDict() for _ in range(4)]
         self._memory_s = 900.0
 
     def __repr__(self) -> str:
@@ -132,48 +154,74 @@ class MemoryStore:
 
     def _count(self, op: Any, now: float) -> str | None:
         key = f"{op.rule}|{op.group}"
+        streaks = self._streaks_by[op.width]
         if op.mode == RESET:
-            self._streaks.pop(key, None)
+            streaks.pop(key, None)
             return None
         window = op.window_s
         if op.mode == STREAK:
-            kept = self._streaks.pop(key, None)
+            kept = streaks.pop(key, None)
             times = kept[2] if kept is not None and kept[0] == op.ident else deque()
             times.append(now)
             while now - times[0] > window:
                 times.popleft()
             if len(times) >= op.count:
                 return f"{op.count} in a row within {window:g}s"
-            self._streaks[key] = (op.ident, window, times)
-            _bound(self._streaks, self.max_tracked)
+            streaks[key] = (op.ident, window, times)
+            _bound(streaks, self.max_tracked)
             return None
         if op.ident:
             key = f"{key}|{op.ident}"
-        entry = self._windows.pop(key, None)
+        windows = self._windows_by[op.width]
+        entry = windows.pop(key, None)
         times = entry[1] if entry is not None else deque(maxlen=op.count)
         times.append(now)
         while now - times[0] > window:
             times.popleft()
         if len(times) >= op.count:
             return f"{op.count} within {window:g}s" if op.count > 1 else "at once"
-        self._windows[key] = (window, times)
-        _bound(self._windows, self.max_tracked)
+        windows[key] = (window, times)
+        _bound(windows, self.max_tracked)
         return None
 
     # ------------------------------------------------------------ halts
 
     def _hold(self, halt: Halt, now: float) -> None:
-        held = self._halts.pop(halt.scope_key, None) or {}
+        table = self._halts_by[width_of(halt.scope_key)]
+        held = table.pop(halt.scope_key, None) or {}
         current = held.get(halt.source)
         if current is None or current.until <= now or halt.until > current.until:
             held = {**held, halt.source: halt}  # replaced, never changed in place
-        self._halts[halt.scope_key] = held
-        _bound(self._halts, self.max_tracked)
+        table[halt.scope_key] = held
+        if table is not self._halts_by[3]:
+            while len(table) > self.max_tracked:
+                self._widen(*table.popitem(last=False), now)
+
+    def _widen(self, key: str, held: dict[str, Halt], now: float) -> None:
+        """``key``'s halts were pushed out for room: they hold the next wider scope."""
+        live = [h for h in held.values() if h.until > now]
+        parent = key.rpartition(":")[0]
+        if not live or not parent:
+            return
+        width = width_of(key)
+        self._hold(
+            Halt(
+                scope=_SCOPES[width + 1],
+                scope_key=parent,
+                action="ESCALATE" if any(h.action.value == "ESCALATE" for h in live) else "HALT",
+                since=now,
+                until=max(h.until for h in live),
+                reason=f"the table of {_SCOPES[width]} halts is full: the halts it could not "
+                "keep hold their wider scope",
+                policy_rule_id="table-full",
+            ),
+            now,
+        )
 
     def _holding(self, chain: list[str], now: float) -> tuple[Halt, ...]:
         out: list[Halt] = []
         for key in chain:
-            held = self._halts.get(key)
+            held = self._halts_by[width_of(key)].get(key)
             if held:
                 out.extend(h for h in held.values() if h.until > now)
         return tuple(out)
@@ -194,18 +242,20 @@ class MemoryStore:
         with self._lock:
             t = self._now(now)
             for key in chain:
-                held = self._halts.get(key)
+                table = self._halts_by[width_of(key)]
+                held = table.get(key)
                 if not held:
                     continue
                 kept = {s: h for s, h in held.items() if h.until > t and not h.lifted_by_success}
                 if any(h.until > t and h.lifted_by_success for h in held.values()):
                     lifted.append(key)
                 if kept:
-                    self._halts[key] = kept
+                    table[key] = kept
                 else:
-                    del self._halts[key]
+                    del table[key]
             for key in streaks:
-                self._streaks.pop(key, None)
+                for streak_table in self._streaks_by:
+                    streak_table.pop(key, None)
             for key in attempt_keys:
                 self._attempts.pop(key, None)
         return t, tuple(lifted)
@@ -213,13 +263,13 @@ class MemoryStore:
     def lift(self, scope_key: str, now: float | None) -> int:
         with self._lock:
             t = self._now(now)
-            held = self._halts.pop(scope_key, None) or {}
+            held = self._halts_by[width_of(scope_key)].pop(scope_key, None) or {}
         return sum(1 for h in held.values() if h.until > t)
 
     def status(self, now: float | None) -> tuple[Halt, ...]:
         with self._lock:
             t = self._now(now)
-            maps = list(self._halts.values())
+            maps = [held for table in self._halts_by for held in table.values()]
         halts = [h for held in maps for h in held.values() if h.until > t]
         return tuple(sorted(halts, key=lambda h: (-WIDTH[h.scope], h.scope_key, h.until)))
 
@@ -229,30 +279,33 @@ class MemoryStore:
             return {
                 "events": len(self._events),
                 "attempts": len(self._attempts),
-                "windows": len(self._windows),
-                "streaks": len(self._streaks),
-                "halts": len(self._halts),
+                "windows": sum(map(len, self._windows_by)),
+                "streaks": sum(map(len, self._streaks_by)),
+                "halts": sum(map(len, self._halts_by)),
             }
 
     # ------------------------------------------------------------ sweep
 
     def _sweep(self, now: float) -> None:
         """Forget what no window can count any more (amortised over many events)."""
-        for key in [
-            k for k, held in self._halts.items() if all(h.until <= now for h in held.values())
-        ]:
-            del self._halts[key]
+        for table in self._halts_by:
+            for key in [
+                k for k, held in table.items() if all(h.until <= now for h in held.values())
+            ]:
+                del table[key]
         # (oldest first: each table is ordered by its last write)
-        while self._windows:
-            window, times = next(iter(self._windows.values()))
-            if now - times[-1] <= window:
-                break
-            self._windows.popitem(last=False)
-        while self._streaks:
-            _, window, times = next(iter(self._streaks.values()))
-            if now - times[-1] <= window:
-                break
-            self._streaks.popitem(last=False)
+        for windows in self._windows_by:
+            while windows:
+                window, times = next(iter(windows.values()))
+                if now - times[-1] <= window:
+                    break
+                windows.popitem(last=False)
+        for streaks in self._streaks_by:
+            while streaks:
+                _, window, times = next(iter(streaks.values()))
+                if now - times[-1] <= window:
+                    break
+                streaks.popitem(last=False)
         while self._attempts:
             _, last = next(iter(self._attempts.values()))
             if now - last <= self._memory_s:

@@ -1,267 +1,88 @@
 """The Redis state store: one view of the stream for a fleet of routers.
 
     Supervisor(store="redis://127.0.0.1:6379/0", namespace="desk1")
+    Supervisor(store="redis+cluster://127.0.0.1:7000", namespace="desk1")  # Redis Cluster
 
 Every supervisor with the same server and ``namespace`` shares counts,
 windows, streaks, request attempts, event ids and halts. Each call is ONE
-server-side Lua script (``SCRIPT`` below, run with EVALSHA), so an event is
+server-side Lua script (``_lua.SCRIPT``, run with EVALSHA), so an event is
 applied atomically: five rate limits sent by four processes at once are five
 in the window, and exactly one of them fires the venue halt.
 
-Keys (``<ns>|...``): ``clock`` the latest time seen; ``a|<request>|<op>`` a
-request's failures; ``e|<event id>`` an event already applied (its attempt and
-what it fired, returned again for a redelivery); ``w|<rule>|<group>`` a
-window's times (a list); ``s|<rule>|<group>`` a streak; ``h|<scope key>`` the
-halts of a scope (a hash: source -> halt). Every key has a TTL (a halt's
-lasts until it ends, in the server's seconds), and each kind is indexed in a
-sorted set ``ix|<kind>`` trimmed to ``max_tracked`` (the oldest keys deleted
-first), so the namespace stays bounded even when TTLs are longer than needed.
+Keys (``{<ns>}|...``, one hash tag, so a namespace lives in one cluster slot):
+``clock`` the latest time seen; ``epoch`` a token made at first use;
+``a|<request>|<op>`` a request's failures; ``e|<event id>`` an event already
+applied; ``w|<rule>|<group>`` a window's times; ``s|<rule>|<group>`` a
+streak; ``h|<scope key>`` the halts of a scope (a hash: source -> halt).
+Every key has a TTL (a halt's lasts until it ends), and each kind is indexed
+in a sorted set trimmed to ``max_tracked`` (halts per width: a narrower halt
+never pushes out a wider one, and one pushed out widens, see ``_lua``).
 
-Time: with no ``clock`` the server's ``TIME``; with one, its readings. Either
-way the namespace's time never goes back (``clock`` keeps the latest).
+Time: the server's ``TIME``, the one clock of the fleet (never going back).
 
-Unreachable server: every method raises ``StoreUnavailable`` (a connection
-refused, a timeout: ``socket_timeout`` 0.5 s by default); the supervisor turns
-it into a HALT of the exchange (or re-raises, ``on_store_error="raise"``).
+Failures: anything that keeps the script from answering (a refused or reset
+connection, a timeout, out of memory, a read-only replica, a server loading
+its data, MOVED/ASK to a plain client, a cluster that is down) raises
+``StoreUnavailable``, which the supervisor answers with ``on_store_error``.
+NOSCRIPT (the script cache flushed or a fresh server) is not a failure: the
+script is loaded again and the call repeated. A store that lost its data
+(the epoch key gone or replaced: a restart without persistence, a FLUSHALL)
+raises ``StoreUnavailable`` for ``lost_grace_s`` from when it is noticed.
 The asyncio methods (``aapply`` ...) use ``redis.asyncio`` with the same script.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import secrets
 from typing import Any
 
 from ..._core.errors import StoreUnavailable, SupervisorArgumentError
 from .._types import WIDTH, Halt
+from ._lua import SCRIPT
 from ._plan import Applied, Plan
 
 __all__ = ["SCRIPT", "RedisStore"]
 
-SCRIPT = r"""
-local p = cjson.decode(ARGV[1])
-local ns = p.ns
-local max = tonumber(p.max)
-local null = cjson.null
-
-local function clock()
-  local now = p.now
-  if now == nil or now == null then
-    if p.server then
-      local t = redis.call('TIME')
-      now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-    else
-      now = nil
-    end
-  end
-  local last = tonumber(redis.call('GET', ns .. '|clock'))
-  if now == nil then now = last or 0 end
-  if last ~= nil and last > now then return last end
-  redis.call('SET', ns .. '|clock', string.format('%.17g', now))
-  return now
-end
-
-local function track(kind, key, now)
-  local index = ns .. '|ix|' .. kind
-  redis.call('ZADD', index, now, key)
-  local n = redis.call('ZCARD', index)
-  if n > max then
-    local old = redis.call('ZPOPMIN', index, n - max)
-    for i = 1, #old, 2 do redis.call('DEL', old[i]) end
-  end
-end
-
-local function expire(key, seconds)
-  local ms = math.ceil(seconds * 1000) + 1000
-  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
-end
-
-local function hold(row, now)
-  local key = ns .. '|h|' .. row[2]
-  local source = row[7]
-  if source == nil or source == null or source == '' then source = 'policy:' .. tostring(row[8]) end
-  local cur = redis.call('HGET', key, source)
-  local until_ = tonumber(row[5])
-  row[4] = string.format('%.17g', tonumber(row[4]))  -- cjson keeps 14 digits of a number
-  row[5] = string.format('%.17g', until_)
-  if cur then
-    local c = cjson.decode(cur)
-    if tonumber(c[5]) > now and until_ <= tonumber(c[5]) then return end
-  end
-  redis.call('HSET', key, source, cjson.encode(row))
-  expire(key, until_ - now)
-  track('h', key, now)
-end
-
-local function holding(chain, now)
-  local out = {}
-  for _, k in ipairs(chain) do
-    local key = ns .. '|h|' .. k
-    local all = redis.call('HGETALL', key)
-    for i = 1, #all, 2 do
-      local row = cjson.decode(all[i + 1])
-      if tonumber(row[5]) > now then out[#out + 1] = row else redis.call('HDEL', key, all[i]) end
-    end
-  end
-  return out
-end
-
-local function result(t)
-  t.now = string.format('%.17g', t.now)
-  return cjson.encode(t)
-end
-
-local op = p.op
-local now = clock()
-
-if op == 'apply' then
-  if p.eid ~= null then
-    local seen = redis.call('GET', ns .. '|e|' .. p.eid)
-    if seen then
-      local s = cjson.decode(seen)
-      return result({now = now, attempt = s[1], dup = true, fired = s[2],
-                     halts = holding(p.chain, now)})
-    end
-  end
-  local attempt = p.attempt
-  if attempt == null then
-    attempt = 1
-    if p.akey ~= null then
-      local key = ns .. '|a|' .. p.akey
-      local got = redis.call('HMGET', key, 'n', 't')
-      local n = tonumber(got[1]) or 0
-      local t = tonumber(got[2])
-      if t ~= nil and now - t > p.mem then n = 0 end
-      attempt = n + 1
-      redis.call('HSET', key, 'n', attempt, 't', string.format('%.17g', now))
-      expire(key, p.mem)
-      track('a', key, now)
-    end
-  end
-  local exhausted = p.xfrom > 0 and attempt >= p.xfrom
-  local fired = {}
-  for _, o in ipairs(p.ops) do
-    local variant = o[1]
-    if variant == 0 or ((variant == 2) == exhausted) then
-      local rule, group, mode, count, window, ident = o[2], o[3], o[4], o[5], o[6], o[7]
-      local note = nil
-      if mode == 2 then
-        redis.call('DEL', ns .. '|s|' .. rule .. '|' .. group)
-      elseif mode == 1 then
-        local key = ns .. '|s|' .. rule .. '|' .. group
-        local cur = redis.call('GET', key)
-        local times = {}
-        if cur then
-          local c = cjson.decode(cur)
-          if c[1] == ident then times = c[2] end
-        end
-        times[#times + 1] = now
-        local kept = {}
-        for _, t in ipairs(times) do if now - t <= window then kept[#kept + 1] = t end end
-        if #kept >= count then
-          redis.call('DEL', key)
-          note = string.format('%d in a row within %gs', count, window)
-        else
-          redis.call('SET', key, cjson.encode({ident, kept}))
-          expire(key, window)
-          track('s', key, now)
-        end
-      else
-        local key = ns .. '|w|' .. rule .. '|' .. group
-        if ident ~= '' then key = key .. '|' .. ident end
-        redis.call('RPUSH', key, string.format('%.17g', now))
-        redis.call('LTRIM', key, -count, -1)
-        local times = redis.call('LRANGE', key, 0, -1)
-        local n = 0
-        for _, t in ipairs(times) do if now - tonumber(t) <= window then n = n + 1 end end
-        if n >= count then
-          redis.call('DEL', key)
-          note = 'at once'
-          if count > 1 then note = string.format('%d within %gs', count, window) end
-        else
-          expire(key, window)
-          track('w', key, now)
-        end
-      end
-      if note ~= nil then
-        fired[#fired + 1] = {rule, note}
-        if o[11] > 0 then
-          hold({o[8], o[9], o[10], now, now + o[11], o[13], rule, null, o[12]}, now)
-        end
-      end
-    end
-  end
-  for _, h in ipairs(p.holds) do
-    if h[1] == 0 or ((h[1] == 2) == exhausted) then
-      hold({h[2], h[3], 'HALT', now, now + h[4], h[5], null, h[6], false}, now)
-    end
-  end
-  if p.eid ~= null then
-    local key = ns .. '|e|' .. p.eid
-    redis.call('SET', key, cjson.encode({attempt, fired}), 'PX', math.ceil(p.mem * 1000))
-    track('e', key, now)
-  end
-  return result({now = now, attempt = attempt, dup = false, fired = fired,
-                 halts = holding(p.chain, now)})
-elseif op == 'hold' then
-  hold(p.row, now)
-  return result({now = now})
-elseif op == 'halts' then
-  return result({now = now, halts = holding(p.chain, now)})
-elseif op == 'success' then
-  local lifted = {}
-  for _, k in ipairs(p.chain) do
-    local key = ns .. '|h|' .. k
-    local all = redis.call('HGETALL', key)
-    local was = false
-    for i = 1, #all, 2 do
-      local row = cjson.decode(all[i + 1])
-      local live = tonumber(row[5]) > now
-      if (not live) or row[9] == true then
-        redis.call('HDEL', key, all[i])
-        if live then was = true end
-      end
-    end
-    if was then lifted[#lifted + 1] = k end
-  end
-  for _, k in ipairs(p.streaks) do redis.call('DEL', ns .. '|s|' .. k) end
-  for _, k in ipairs(p.attempts) do redis.call('DEL', ns .. '|a|' .. k) end
-  return result({now = now, lifted = lifted})
-elseif op == 'lift' then
-  local key = ns .. '|h|' .. p.key
-  local all = redis.call('HGETALL', key)
-  local n = 0
-  for i = 1, #all, 2 do
-    if tonumber(cjson.decode(all[i + 1])[5]) > now then n = n + 1 end
-  end
-  redis.call('DEL', key)
-  return result({now = now, n = n})
-elseif op == 'status' then
-  local keys = redis.call('ZRANGE', ns .. '|ix|h', p.start, p.start + p.size - 1)
-  local out = {}
-  for _, key in ipairs(keys) do
-    local all = redis.call('HGETALL', key)
-    for i = 1, #all, 2 do
-      local row = cjson.decode(all[i + 1])
-      if tonumber(row[5]) > now then out[#out + 1] = row end
-    end
-  end
-  return result({now = now, halts = out, more = #keys == p.size})
-end
-return redis.error_reply('unknown op')
-"""
-
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _STATUS_CHUNK = 500
+_CLUSTER_SCHEMES = {"redis+cluster://": "redis://", "rediss+cluster://": "rediss://"}
+#: how long a store that lost its data answers as failed, by default (seconds)
+LOST_GRACE_S = 900.0
 
 
 def _rows(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else []  # cjson writes {} for empty
 
 
+def _failures(redis: Any) -> tuple[type[BaseException], ...]:
+    """What a call may raise when the store cannot answer (mapped to StoreUnavailable)."""
+    return (
+        redis.exceptions.RedisError,  # ResponseError (OOM, READONLY, MOVED...), timeouts, ...
+        OSError,  # resets the client did not wrap
+        asyncio.TimeoutError,  # not an OSError before Python 3.11
+        ValueError,  # an answer that is not the script's JSON
+        KeyError,
+        TypeError,
+    )
+
+
 class RedisStore:
-    """Counts, windows, streaks, attempts and halts in Redis, shared by a fleet."""
+    """Counts, windows, streaks, attempts and halts in Redis, shared by a fleet.
+
+    ``url``: ``redis://``, ``rediss://`` or ``unix://`` for one server (or a
+    primary with replicas behind a proxy); ``redis+cluster://host:port`` (or
+    ``cluster=True``) for a Redis Cluster, any node as the seed.
+    ``socket_timeout``: seconds a call may wait (a slower answer is a store
+    failure). ``lost_grace_s``: how long store failures are reported after
+    the store is found to have lost its data.
+    """
+
+    #: shared by a fleet: time is the server's (a per-process clock is refused)
+    shared = True
 
     def __init__(
         self,
@@ -270,6 +91,8 @@ class RedisStore:
         namespace: str = "normalizer",
         max_tracked: int = 100_000,
         socket_timeout: float = 0.5,
+        cluster: bool = False,
+        lost_grace_s: float = LOST_GRACE_S,
     ) -> None:
         try:
             import redis
@@ -277,75 +100,136 @@ class RedisStore:
             raise StoreUnavailable(
                 "a Redis store needs redis-py: pip install 'exchange-error-normalizer[supervisor]'"
             ) from exc
+        if not isinstance(url, str):
+            raise SupervisorArgumentError(f"url must be a str, not {url!r}")
         if not isinstance(namespace, str) or not _NAMESPACE.match(namespace):
             raise SupervisorArgumentError(
                 f"namespace must be 1-64 of A-Z a-z 0-9 _ . : -, not {namespace!r}"
             )
+        for scheme, plain in _CLUSTER_SCHEMES.items():
+            if url.startswith(scheme):
+                url, cluster = plain + url[len(scheme) :], True
+        if isinstance(lost_grace_s, bool) or not isinstance(lost_grace_s, (int, float)):
+            raise SupervisorArgumentError(f"lost_grace_s must be a number, not {lost_grace_s!r}")
+        if not 0 <= lost_grace_s < 10**7:
+            raise SupervisorArgumentError(f"lost_grace_s must be 0 to 10**7, not {lost_grace_s!r}")
         self.url = url
+        self.cluster = bool(cluster)
         self.namespace = namespace
         self.max_tracked = int(max_tracked)
+        self.lost_grace_s = float(lost_grace_s)
         self._timeout = socket_timeout
         self._redis = redis
-        self._client = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-        )
-        self._script = self._client.register_script(SCRIPT)
-        #: with no reading (``now`` None), use the server's TIME; the supervisor
-        #: sets it False when it has a clock of its own (a NaN reading then
-        #: counts as the latest time seen, never as the server's)
-        self.server_time = True
+        self._failures = _failures(redis)
+        tag = "{" + namespace + "}"
+        self._tag = tag
+        self._keys = [f"{tag}|clock", f"{tag}|epoch"]
+        self._epoch: str | None = None
+        self._client: Any = None
+        self._script: Any = None
         self._aclient: Any = None
         self._aloop: Any = None
         self._ascript: Any = None
 
     def __repr__(self) -> str:
-        return f"<RedisStore {self.url} namespace={self.namespace!r}>"
+        kind = "cluster " if self.cluster else ""
+        return f"<RedisStore {kind}{self.url} namespace={self.namespace!r}>"
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
+        self._client = self._script = None
         self._aclient = None
 
     # ------------------------------------------------------------ calling
+
+    def _connect(self) -> Any:
+        """The client, made on first use (a cluster client asks a node for the slots)."""
+        if self._script is None:
+            kw: dict[str, Any] = {
+                "socket_timeout": self._timeout,
+                "socket_connect_timeout": self._timeout,
+            }
+            if self.cluster:
+                from redis.cluster import RedisCluster
+
+                self._client = RedisCluster.from_url(self.url, **kw)
+            else:
+                self._client = self._redis.Redis.from_url(self.url, **kw)
+            self._script = self._client.register_script(SCRIPT)
+        return self._script
+
+    async def _aconnect(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._ascript is None or self._aloop is not loop:
+            kw: dict[str, Any] = {
+                "socket_timeout": self._timeout,
+                "socket_connect_timeout": self._timeout,
+            }
+            if self.cluster:
+                from redis.asyncio.cluster import RedisCluster
+
+                self._aclient = RedisCluster.from_url(self.url, **kw)
+            else:
+                import redis.asyncio as aredis
+
+                self._aclient = aredis.Redis.from_url(self.url, **kw)
+            self._ascript = self._aclient.register_script(SCRIPT)
+            self._aloop = loop
+        return self._ascript
 
     def _payload(self, op: str, now: float | None, **fields: Any) -> str:
         return json.dumps(
             {
                 "op": op,
-                "ns": self.namespace,
+                "ns": self._tag,
                 "max": self.max_tracked,
                 "now": now,
-                "server": now is None and self.server_time,
+                "epoch": self._epoch,
+                "cand": secrets.token_hex(8) if self._epoch is None else "",
+                "grace": self.lost_grace_s,
                 **fields,
             },
             separators=(",", ":"),
         )
 
+    def _read(self, raw: Any) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(raw)
+        out["now"] = float(out["now"])
+        self._epoch = str(out["epoch"])
+        if "lost" in out:
+            raise StoreUnavailable(
+                f"{self!r} lost its data (a restart without persistence, a FLUSHALL, an "
+                f"eviction): the fleet's halts are unknown until {float(out['lost']):.3f} "
+                "(server time)"
+            )
+        return out
+
     def _call(self, payload: str) -> dict[str, Any]:
         try:
-            raw = self._script(args=[payload])
-        except (self._redis.exceptions.ConnectionError, self._redis.exceptions.TimeoutError) as exc:
-            raise StoreUnavailable(f"{self!r}: {exc}") from exc
-        out: dict[str, Any] = json.loads(raw)
-        out["now"] = float(out["now"])
-        return out
+            return self._read(self._connect()(keys=self._keys, args=[payload]))
+        except StoreUnavailable:
+            raise
+        except self._failures as exc:
+            self._drop_after(exc)
+            raise StoreUnavailable(f"{self!r}: {type(exc).__name__}: {exc}") from exc
 
     async def _acall(self, payload: str) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aloop is not loop:
-            import redis.asyncio as aredis
-
-            self._aclient = aredis.Redis.from_url(
-                self.url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
-            )
-            self._ascript = self._aclient.register_script(SCRIPT)
-            self._aloop = loop
         try:
-            raw = await self._ascript(args=[payload])
-        except (self._redis.exceptions.ConnectionError, self._redis.exceptions.TimeoutError) as exc:
-            raise StoreUnavailable(f"{self!r}: {exc}") from exc
-        out: dict[str, Any] = json.loads(raw)
-        out["now"] = float(out["now"])
-        return out
+            script = await self._aconnect()
+            return self._read(await script(keys=self._keys, args=[payload]))
+        except StoreUnavailable:
+            raise
+        except self._failures as exc:
+            self._ascript = None  # a fresh client next time
+            raise StoreUnavailable(f"{self!r}: {type(exc).__name__}: {exc}") from exc
+
+    def _drop_after(self, exc: BaseException) -> None:
+        """After a failure a cluster client asks for the slots again on the next call."""
+        if self.cluster and self._client is not None:
+            with contextlib.suppress(Exception):  # the client is dropped either way
+                self._client.close()
+            self._client = self._script = None
 
     # ------------------------------------------------------------ payloads
 
@@ -365,6 +249,7 @@ class RedisStore:
                 o.hold_s,
                 o.lifted_by_success,
                 o.reason,
+                o.width,
             ]
             for o in plan.ops
         ]
@@ -385,15 +270,23 @@ class RedisStore:
             chain=plan.chain,
         )
 
-    @staticmethod
-    def _applied(out: dict[str, Any]) -> Applied:
-        return Applied(
-            out["now"],
-            int(out["attempt"]),
-            bool(out["dup"]),
-            tuple((str(r), str(n)) for r, n in _rows(out.get("fired"))),
-            tuple(Halt.from_row(r) for r in _rows(out.get("halts"))),
-        )
+    def _applied(self, out: dict[str, Any]) -> Applied:
+        try:
+            return Applied(
+                out["now"],
+                int(out["attempt"]),
+                bool(out["dup"]),
+                tuple((str(r), str(n)) for r, n in _rows(out.get("fired"))),
+                tuple(Halt.from_row(r) for r in _rows(out.get("halts"))),
+            )
+        except self._failures as exc:
+            raise StoreUnavailable(f"{self!r}: an answer it cannot read: {exc}") from exc
+
+    def _halts(self, out: dict[str, Any]) -> tuple[float, tuple[Halt, ...]]:
+        try:
+            return out["now"], tuple(Halt.from_row(r) for r in _rows(out.get("halts")))
+        except self._failures as exc:
+            raise StoreUnavailable(f"{self!r}: an answer it cannot read: {exc}") from exc
 
     # ------------------------------------------------------------ sync
 
@@ -404,8 +297,7 @@ class RedisStore:
         self._call(self._payload("hold", now, row=halt.to_row()))
 
     def halts_on(self, chain: list[str], now: float | None) -> tuple[float, tuple[Halt, ...]]:
-        out = self._call(self._payload("halts", now, chain=chain))
-        return out["now"], tuple(Halt.from_row(r) for r in _rows(out.get("halts")))
+        return self._halts(self._call(self._payload("halts", now, chain=chain)))
 
     def success(
         self, chain: list[str], streaks: list[str], attempt_keys: list[str], now: float | None
@@ -424,7 +316,7 @@ class RedisStore:
         start = 0
         while True:
             out = self._call(self._payload("status", now, start=start, size=_STATUS_CHUNK))
-            halts.extend(Halt.from_row(r) for r in _rows(out.get("halts")))
+            halts.extend(self._halts(out)[1])
             if not out.get("more"):
                 break
             start += _STATUS_CHUNK
@@ -441,8 +333,7 @@ class RedisStore:
     async def ahalts_on(
         self, chain: list[str], now: float | None
     ) -> tuple[float, tuple[Halt, ...]]:
-        out = await self._acall(self._payload("halts", now, chain=chain))
-        return out["now"], tuple(Halt.from_row(r) for r in _rows(out.get("halts")))
+        return self._halts(await self._acall(self._payload("halts", now, chain=chain)))
 
     async def asuccess(
         self, chain: list[str], streaks: list[str], attempt_keys: list[str], now: float | None
@@ -460,7 +351,7 @@ class RedisStore:
         start = 0
         while True:
             out = await self._acall(self._payload("status", now, start=start, size=_STATUS_CHUNK))
-            halts.extend(Halt.from_row(r) for r in _rows(out.get("halts")))
+            halts.extend(self._halts(out)[1])
             if not out.get("more"):
                 break
             start += _STATUS_CHUNK
