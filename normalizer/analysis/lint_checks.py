@@ -119,12 +119,21 @@ _ALL = (
         "message_regex '\\\\bIP banned' has capital letters",
     ),
     Check(
+        "undeclared-override",
+        "error",
+        "A rule of your folder decides an input differently from a bundled rule (or reuses "
+        "a bundled rule's id) without saying `replaces: <id>` and a `reason:`; load_rules() "
+        "refuses it, so that no bundled meaning changes by accident.",
+        "u/okx/rules.yaml:4: decides code 58102 as UNAVAILABLE.SERVICE, where the bundled "
+        "rule okx.transfer-rate-limit decides RATE_LIMIT.REQUESTS: say replaces: ...",
+    ),
+    Check(
         "override",
         "warning",
-        "A rule of your folder changes what a bundled rule decides: it has a bundled rule's "
-        "id and says something else, or it outranks the bundled rule on an input the bundled "
-        "rule was written for. Intended overrides are the point of a rules folder; lint lists "
-        "each so that none is an accident.",
+        "A rule of your folder changes what a bundled rule decides (declared with "
+        "`replaces:`): it has a bundled rule's id and says something else, or it outranks the "
+        "bundled rule on an input the bundled rule was written for. Intended overrides are "
+        "the point of a rules folder; lint lists each so that a reviewer sees them all.",
         "u/okx/rules.yaml:3: rule 'okx.mine' overrides bundled rule 'okx.transfer-rate-limit' "
         "(rules/okx/rules.yaml:12) on code 58102",
     ),

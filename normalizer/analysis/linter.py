@@ -105,6 +105,8 @@ def _set_problems(problems: Iterable[Problem]) -> list[Finding]:
     out = []
     for p in problems:
         check = {"when": "conflict", "id": "duplicate-id"}.get(p.field, "invalid")
+        if "replaces:" in p.message or p.field.endswith(".replaces"):
+            check = "undeclared-override"  # normalizer/_formats/overrides.py refused it
         out.append(Finding(p.path, p.line, check, p.message))
     return out
 
