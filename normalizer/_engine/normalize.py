@@ -38,6 +38,7 @@ from .._core.errors import ArgumentTypeError, UnknownExchangeError
 from .._core.table import RuleSet, make_probe
 from .._core.text import MAX_MESSAGE_CHARS, _fold, html_title, strip_tags
 from .._core.vocabulary import Category, Operation, operation_of
+from .._formats import products as _products
 from .._formats import registry as _registry_module
 from .._formats.registry import GENERIC, ONTOLOGY, Registry, exchanges, on_change, registry
 from . import generic
@@ -393,6 +394,8 @@ def normalize(
     error: BaseException | None = None,
     operation: Operation | str | None = None,
     unknown_exchange: generic.UnknownExchange | None = None,
+    product: str | None = None,
+    url: str | None = None,
 ) -> NormalizedError:
     """Classify one failed request of ``exchange``.
 
@@ -409,8 +412,12 @@ def normalize(
     for a caller mistake. With ``unknown_exchange="generic"`` (or after
     ``use_generic_for_unknown()``) a name no rule folder knows is answered by
     the generic profile instead: the result keeps the name given, and its
-    ``rule_id`` starts with ``generic.``.
+    ``rule_id`` starts with ``generic.``. A venue's product line (``binance-usdm``)
+    is named by ``product`` (``"usdm"``, ``"future"``), the request's ``url``
+    (``https://fapi.binance.com/...``) or a ccxt id given as ``exchange``.
     """
+    if product is not None or url is not None:
+        exchange = _products.resolve(exchange, product, url)  # type: ignore[assignment]
     reg = _registry_module._registry  # the loaded rule sets, without a call
     rs = reg._sets.get(exchange) if reg is not None and type(exchange) is str else None
     if rs is None:
