@@ -15,12 +15,22 @@ catches every one of them; a test keeps this drawing equal to the classes:
      ├── ArgumentValueError       an argument of the right type, a wrong value (ValueError)
      │    ├── UnknownExchangeError
      │    ├── UnknownOperationError
-     │    └── InvalidResultError  a hand-built result that contradicts itself
+     │    └── InvalidResultError  a result built by hand or read from JSON that is not valid
+     ├── BatchInputError          a batch cannot run: a usage mistake, strict's bad row (ValueError)
      ├── SupervisorUnavailable    durable-rules cannot be imported here (RuntimeError)
      └── SupervisorError          the supervisor refuses a call
           ├── SupervisorArgumentError  a bad argument (also a TypeError and a ValueError)
           ├── SupervisorClosed         the supervisor was closed (also a RuntimeError)
           └── StoreUnavailable         the shared state store (Redis) cannot be reached
+
+The ccxt wrapper (``normalizer.ccxt``) carries the advice out; where the advice is
+to stop, it raises, carrying the decision, the result and the client order id:
+
+    NormalizerError
+     └── ActionRequired           the wrapper stopped: a halt, a refusal or an unknown outcome
+          ├── SendRefused         a halted scope: the request was not sent
+          ├── RequestRejected     the venue's answer settles it: the request did not take effect
+          └── OutcomeUnknown      it may have taken effect: reconcile by the client order id
 """
 
 from __future__ import annotations
@@ -114,14 +124,21 @@ class ArgumentValueError(NormalizerError, ValueError):
 
 
 class UnknownExchangeError(ArgumentValueError):
-    """The exchange name is not one of the loaded rule sets."""
+    """The exchange name is not one of the loaded rule sets.
 
-    def __init__(self, name: object, known: list[str]) -> None:
+    The message names the known exchanges and the opt-in that classifies any
+    other venue by the generic profile.
+    """
+
+    def __init__(self, name: object, known: list[str] | tuple[str, ...]) -> None:
         self.name = name
         self.known = tuple(known)
         super().__init__(
             "exchange",
-            f"unknown exchange {name!r}; known exchanges: {', '.join(known)}",
+            f"unknown exchange {_show(name)}; known exchanges: {', '.join(known)}. "
+            f"To classify a venue no rules know by the generic profile, pass "
+            f'unknown_exchange="generic" (or call normalizer.use_generic_for_unknown() '
+            f"once; --unknown-exchange generic on the command line)",
             name,
             whole=True,
         )
@@ -133,17 +150,29 @@ class UnknownOperationError(ArgumentValueError):
     def __init__(self, name: object, known: list[str], argument: str = "operation") -> None:
         self.known = tuple(known)
         super().__init__(
-            argument, f"unknown {argument} {name!r}; choose one of {list(known)}", name, whole=True
+            argument,
+            f"unknown {argument} {_show(name)}; choose one of {list(known)}",
+            name,
+            whole=True,
         )
 
 
 class InvalidResultError(ArgumentValueError):
     """A result built by hand contradicts itself (a subcategory outside its
-    category, a number that is not finite, an outcome against the category)."""
+    category, a number that is not finite, an outcome against the category),
+    or JSON given to ``from_json``/``from_dict`` is not a valid result."""
+
+
+class BatchInputError(NormalizerError, ValueError):
+    """A batch cannot run: a usage mistake (a missing file, an unknown format),
+    or a bad row under ``strict``; the message names the file and line."""
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a hostile object's repr must not hide the mistake
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -165,3 +194,39 @@ class SupervisorClosed(SupervisorError, RuntimeError):
 
 class StoreUnavailable(SupervisorError, ConnectionError):
     """The supervisor's shared state store cannot be reached (see ``on_store_error``)."""
+
+
+class ActionRequired(NormalizerError):
+    """The ccxt wrapper stopped; ``action`` says what the advice was (HALT,
+    ESCALATE, QUERY_THEN_RETRY), ``error`` is the normalized result it acted on
+    (None when nothing was sent), ``client_order_id`` the order's client id (for
+    an order), ``decision`` the supervisor's decision when one was asked."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: object,
+        error: object = None,
+        client_order_id: str | None = None,
+        decision: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.action = action
+        self.error = error
+        self.client_order_id = client_order_id
+        self.decision = decision
+
+
+class SendRefused(ActionRequired):
+    """The scope is halted: the request was refused before it left (nothing was sent)."""
+
+
+class RequestRejected(ActionRequired):
+    """The venue's answer settles it: the request did not take effect; do not resend
+    it as it is (HALT or ESCALATE)."""
+
+
+class OutcomeUnknown(ActionRequired):
+    """The request may have taken effect and the venue could not confirm either way:
+    reconcile later by ``client_order_id``; never resend it blindly."""

@@ -1,0 +1,386 @@
+"""What the wrapper does with one call, written once for sync and async clients.
+
+The flow is a generator that never touches the network: it yields the steps it
+needs (``Send`` a request through the exchange client, ``Wait``, ``Consult`` the
+supervisor) and receives their answers. The sync proxy runs it with plain
+calls, the async one with ``await``: one definition of the behaviour, two
+drivers (``_proxy.py``). Every decision is made here, in this order:
+
+1. **The gate.** Nothing leaves while the venue's own wait runs (a 429's
+   ``Retry-After``, a ban's end: every rate limit this wrapper saw, whatever
+   call it came from); a halted scope (the supervisor's, shared by a fleet)
+   refuses the send before it leaves, with ``SendRefused`` — except exits
+   (cancels, reduce-only orders) under ``while_halted="allow_exits"``, and
+   never when the whole venue is halted.
+2. **The send.** A success is returned as ccxt returned it.
+3. **The advice.** A failure is classified (``normalize()`` with the
+   operation, and the client for the status and headers) and judged
+   (``recommend()``, or the supervisor's ``observe()`` when one is given).
+4. **The act.** RETRY waits the recommended delay (at least the venue's
+   hint) and sends again, up to ``max_attempts``, but a placement whose
+   outcome is unknown is never resent without reconciling first;
+   QUERY_THEN_RETRY on a placement reconciles by client order id (below);
+   HALT and ESCALATE raise ``RequestRejected`` (the outcome is settled) or
+   ``OutcomeUnknown`` (it is not: reconcile later by the client order id).
+
+Reconciling a placement: the order is looked up by its client order id (the
+venue's recipe, ``_recipes.py``). Found: it is returned. Not found: it is
+placed again, with the same client order id, only once the venue said "not
+found" ``confirmations`` times and the first send is at least
+``replace_after_s`` old (an accepted order may take a moment to show in
+queries). The supervisor's ``reconcile-then-retry`` rule states the same
+condition for a fleet. Queries are reads: their failures are retried, and
+their "not found" is the answer sought, not a failure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..._core.errors import ActionRequired, OutcomeUnknown, RequestRejected, SendRefused
+from ..._core.vocabulary import Action, Category, Outcome, Scope
+from ..._engine.normalize import normalize
+from ..._engine.recommend import recommend
+from ..._engine.results import NormalizedError
+from ._recipes import Recipe
+
+__all__ = ["Call", "Consult", "Gate", "Send", "Sent", "Settings", "Wait", "run"]
+
+PLACE, CANCEL, AMEND, QUERY = "place_order", "cancel_order", "amend_order", "query"
+
+
+# ------------------------------------------------------------------ steps
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Call ``method`` of the exchange client; answered with a ``Sent``."""
+
+    method: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What a ``Send`` gave: the value, or the exception it raised."""
+
+    value: Any = None
+    error: Exception | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Sleep this long (seconds) before the next step."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Consult:
+    """Call the supervisor's ``name`` (``observe``, ``halted``, ``observe_success``);
+    the async driver awaits its ``a``-prefixed twin."""
+
+    name: str
+    kwargs: dict[str, Any]
+
+
+Step = Send | Wait | Consult
+Flow = Generator[Step, Any, Any]
+
+
+# ------------------------------------------------------------------ state
+
+
+@dataclass(slots=True)
+class Settings:
+    """The wrapper's knobs, fixed at ``wrap()``."""
+
+    venue: str
+    recipe: Recipe
+    client: Any
+    supervisor: Any
+    policy: Any
+    account: str | None
+    while_halted: str
+    replace_after_s: float
+    confirmations: int
+    max_queries: int
+    poll_s: float
+    max_attempts: int
+    clock: Callable[[], float]
+    log: Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(slots=True)
+class Gate:
+    """What every call through one proxy shares: until when the venue asked for quiet."""
+
+    quiet_until: float = -math.inf
+
+
+@dataclass(slots=True)
+class Call:
+    """One call through the proxy, carried through its attempts (the one state object
+    the steps below share)."""
+
+    method: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    operation: str
+    symbol: str | None = None
+    client_order_id: str | None = None
+    exit: bool = False
+    attempt: int = 1
+    first_sent_at: float | None = None
+    not_found: int = 0
+    queries: int = 0
+    errors: list[NormalizedError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """The classification of one failure and what to do about it."""
+
+    error: NormalizedError
+    action: Action
+    delay_s: float
+    decision: Any = None
+
+
+# ------------------------------------------------------------------ the flow
+
+
+def run(settings: Settings, gate: Gate, call: Call) -> Flow:
+    """Carry ``call`` out (see the module docstring); returns what ccxt returned."""
+    while True:
+        yield from _pass_gate(settings, gate, call)
+        if call.first_sent_at is None:
+            call.first_sent_at = settings.clock()
+        answer: Sent = yield Send(call.method, call.args, call.kwargs)
+        if answer.error is None:
+            yield from _succeeded(settings, call, "sent")
+            return answer.value
+        advice = yield from _advise(settings, gate, call, answer.error, call.operation)
+        unknown = advice.error.outcome is Outcome.UNKNOWN
+        if call.operation == PLACE and (advice.action is Action.QUERY_THEN_RETRY or unknown):
+            # never resent blindly: settle the outcome first
+            found = yield from _reconcile(settings, gate, call, advice)
+            if found is not None:
+                return found
+            if advice.action in (Action.HALT, Action.ESCALATE):
+                raise _stop(settings, call, advice, settled="the venue confirmed it absent")
+            if call.attempt >= settings.max_attempts:
+                raise _stop(settings, call, advice, settled="confirmed absent; out of attempts")
+        elif advice.action in (Action.RETRY, Action.QUERY_THEN_RETRY) and not (
+            unknown and call.operation == AMEND
+        ):
+            if call.attempt >= settings.max_attempts:
+                raise _stop(settings, call, advice, note="out of attempts")
+            yield Wait(advice.delay_s)
+        else:
+            raise _stop(settings, call, advice)
+        call.attempt += 1
+        _log(settings, "resend", call, advice)
+
+
+def _pass_gate(settings: Settings, gate: Gate, call: Call) -> Flow:
+    """Wait out the venue's requested quiet; refuse a send into a halted scope."""
+    while (quiet := gate.quiet_until - settings.clock()) > 0:
+        _log(settings, "wait", call, None, wait_s=quiet)
+        yield Wait(quiet)
+    if settings.supervisor is None:
+        return
+    held = yield Consult(
+        "halted",
+        {
+            "exchange": settings.venue,
+            "account": settings.account,
+            "symbol": call.symbol,
+            "request_id": call.client_order_id,
+        },
+    )
+    if held is None:
+        return
+    if settings.while_halted == "allow_exits" and call.exit and held.scope is not Scope.EXCHANGE:
+        _log(settings, "exit-through-halt", call, None, halt=held.scope_key)
+        return
+    _log(settings, "refused", call, None, halt=held.scope_key)
+    raise SendRefused(
+        f"{settings.venue}: {held.scope_key} is halted until {held.until} "
+        f"({held.escalation_rule_id or held.policy_rule_id}): {call.method} was not sent",
+        action=held.action,
+        client_order_id=call.client_order_id,
+        decision=held,
+    )
+
+
+def _advise(settings: Settings, gate: Gate, call: Call, exc: Exception, operation: str) -> Flow:
+    """Classify ``exc`` and judge it; remember the venue's wait for every later call."""
+    err = normalize(
+        settings.venue,
+        error=exc,
+        operation=operation,
+        client=settings.client,
+        unknown_exchange="generic",
+    )
+    call.errors.append(err)
+    idempotent = operation in (QUERY, CANCEL)
+    if settings.supervisor is not None:
+        decision = yield Consult(
+            "observe",
+            {
+                "err": err,
+                "operation": operation,
+                "account": settings.account,
+                "symbol": call.symbol,
+                "request_id": call.client_order_id,
+                "idempotent": idempotent,
+                "attempt": call.attempt,
+            },
+        )
+        advice = Advice(err, decision.action, float(decision.delay_s or 0.0), decision)
+    else:
+        rec = recommend(
+            err, operation=operation, idempotent=idempotent, attempt=call.attempt,
+            policy=settings.policy,
+        )  # fmt: skip
+        advice = Advice(err, rec.action, float(rec.delay_s or 0.0))
+    hint = err.retry_after_s or 0.0
+    delay = max(advice.delay_s, hint)
+    if err.category is Category.RATE_LIMIT or hint > 0:
+        gate.quiet_until = max(gate.quiet_until, settings.clock() + delay)
+    advice = Advice(err, advice.action, delay, advice.decision)
+    _log(settings, "failed", call, advice)
+    return advice
+
+
+def _succeeded(settings: Settings, call: Call, event: str) -> Flow:
+    _log(settings, event, call, None)
+    if settings.supervisor is not None and call.errors:
+        yield Consult(
+            "observe_success",
+            {
+                "exchange": settings.venue,
+                "account": settings.account,
+                "symbol": call.symbol,
+                "request_id": call.client_order_id,
+            },
+        )
+
+
+def _reconcile(settings: Settings, gate: Gate, call: Call, advice: Advice) -> Flow:
+    """The order if the venue has it; None once its absence is confirmed (then the
+    caller places it again); ``OutcomeUnknown`` when the venue cannot tell."""
+    yield Wait(advice.delay_s)
+    call.not_found = 0
+    while call.queries < settings.max_queries:
+        call.queries += 1
+        yield from _pass_gate(settings, gate, call)
+        found, failure = yield from _look_up(settings, call)
+        if failure is not None:
+            query_advice = yield from _advise(settings, gate, call, failure, QUERY)
+            if query_advice.action not in (Action.RETRY, Action.QUERY_THEN_RETRY):
+                raise _unknown(settings, call, advice, "the status query failed")
+            yield Wait(query_advice.delay_s)
+            continue
+        if found is not None:
+            yield from _succeeded(settings, call, "reconciled-found")
+            return found
+        call.not_found += 1
+        age = settings.clock() - (call.first_sent_at or settings.clock())
+        _log(settings, "not-found", call, None, not_found=call.not_found, age_s=age)
+        if call.not_found >= settings.confirmations and age >= settings.replace_after_s:
+            _log(settings, "reconciled-absent", call, None)
+            return None
+        yield Wait(max(settings.poll_s, settings.replace_after_s - age))
+    raise _unknown(settings, call, advice, f"still unknown after {call.queries} queries")
+
+
+def _look_up(settings: Settings, call: Call) -> Flow:
+    """``(order, None)``, ``(None, None)`` when the venue says it has no such order, or
+    ``(None, exc)`` when the query itself failed."""
+    cid, recipe = call.client_order_id, settings.recipe
+    if recipe.by_id:
+        params = {recipe.param: cid} if recipe.param else {}
+        order_id = None if recipe.param else cid
+        answer: Sent = yield Send("fetch_order", (order_id, call.symbol), {"params": params})
+        if answer.error is None:
+            return answer.value, None
+        err = normalize(settings.venue, error=answer.error, operation=QUERY,
+                        client=settings.client, unknown_exchange="generic")  # fmt: skip
+        if err.category is Category.NOT_FOUND:
+            return None, None
+        return None, answer.error
+    params = {recipe.scan_param: cid} if recipe.scan_param else {}
+    for method in ("fetch_open_orders", "fetch_closed_orders"):
+        answer = yield Send(method, (call.symbol,), {"params": params})
+        if answer.error is not None:
+            return None, answer.error
+        for order in answer.value or ():
+            if isinstance(order, dict) and order.get("clientOrderId") == cid:
+                return order, None
+    return None, None
+
+
+def _stop(
+    settings: Settings, call: Call, advice: Advice, *, note: str = "", settled: str = ""
+) -> ActionRequired:
+    """The exception that ends the call: ``OutcomeUnknown`` when a write may have
+    taken effect, else ``RequestRejected`` (``settled`` says why it is known not to)."""
+    err = advice.error
+    placed_maybe = (
+        not settled
+        and call.operation != QUERY
+        and (err.outcome is Outcome.UNKNOWN or advice.action is Action.QUERY_THEN_RETRY)
+    )
+    why = settled or note or f"advice {advice.action.value}"
+    text = (
+        f"{settings.venue} {call.method}: {why} after {err.subcategory} "
+        f"({err.rule_id}); attempts {call.attempt}"
+    )
+    _log(settings, "unknown" if placed_maybe else advice.action.value.lower(), call, advice)
+    if placed_maybe and call.client_order_id:
+        text += f"; reconcile client order id {call.client_order_id}"
+    kind = OutcomeUnknown if placed_maybe else RequestRejected
+    return kind(
+        text,
+        action=advice.action,
+        error=err,
+        client_order_id=call.client_order_id,
+        decision=advice.decision,
+    )
+
+
+def _unknown(settings: Settings, call: Call, advice: Advice, why: str) -> ActionRequired:
+    """Reconciling could not settle it: the order may exist."""
+    err = advice.error
+    _log(settings, "unknown", call, advice, why=why)
+    return OutcomeUnknown(
+        f"{settings.venue} {call.method}: {why} after {err.subcategory} ({err.rule_id}); "
+        f"reconcile client order id {call.client_order_id}",
+        action=Action.QUERY_THEN_RETRY,
+        error=err,
+        client_order_id=call.client_order_id,
+        decision=advice.decision,
+    )
+
+
+def _log(settings: Settings, event: str, call: Call, advice: Advice | None, **extra: Any) -> None:
+    record: dict[str, Any] = {
+        "event": event,
+        "venue": settings.venue,
+        "method": call.method,
+        "operation": call.operation,
+        "client_order_id": call.client_order_id,
+        "attempt": call.attempt,
+        **extra,
+    }
+    if advice is not None:
+        record.update(advice.error.to_flat())
+        record["action"] = advice.action.value
+        record["delay_s"] = advice.delay_s
+    settings.log(event, record)

@@ -1,0 +1,77 @@
+"""How to find an order again by its client order id, venue by venue.
+
+A wrapper that lost the answer to a placement (a timeout, a 5xx page) must ask
+the venue whether the order exists before it places it again. ccxt maps its
+unified ``clientOrderId`` parameter onto each venue's own field when it places an
+order; finding the order again differs by venue (facts read from ccxt 4.5's
+exchange classes and the venues' docs):
+
+| venue | how | the venue's field |
+|---|---|---|
+| binance | ``fetch_order(None, symbol, {"clientOrderId": cid})`` | ``origClientOrderId`` |
+| okx | ``fetch_order(None, symbol, {"clientOrderId": cid})`` | ``clOrdId`` |
+| kucoin | ``fetch_order(None, symbol, {"clientOrderId": cid})`` | ``clientOid`` |
+| bitget | ``fetch_order(None, symbol, {"clientOrderId": cid})`` | ``clientOid`` |
+| mexc | ``fetch_order(None, symbol, {"clientOrderId": cid})`` | ``origClientOrderId`` |
+| gate | ``fetch_order(cid, symbol)``: ``text`` stands for the order id | ``text`` (``t-...``) |
+| bybit | open orders, then closed ones, filtered by ``orderLinkId`` | ``orderLinkId`` |
+| kraken | open orders, then closed ones, matched on ``clientOrderId`` | ``cl_ord_id`` |
+| coinbase | open orders, then closed ones, matched on ``clientOrderId`` | ``client_order_id`` |
+
+Any other venue gets the scan (open, then closed orders, matched on
+``clientOrderId``), which every ccxt exchange with those two methods supports.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+__all__ = ["RECIPES", "Recipe", "new_client_order_id", "recipe_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """How one venue's orders are found by client order id.
+
+    ``by_id``: ``fetch_order`` takes the client id (as ``params[param]``, or as the
+    order id itself when ``param`` is None); otherwise the open and closed orders
+    are scanned, with ``scan_params`` naming the venue's filter field if it has one.
+    ``prefix`` and ``length`` shape the ids the wrapper makes (gate wants ``t-``
+    and at most 28 characters; okx letters and digits only).
+    """
+
+    by_id: bool
+    param: str | None = "clientOrderId"
+    scan_param: str | None = None
+    prefix: str = ""
+    length: int = 32
+
+
+_FETCH = Recipe(by_id=True)
+_SCAN = Recipe(by_id=False, param=None)
+
+RECIPES: dict[str, Recipe] = {
+    "binance": _FETCH,
+    "okx": _FETCH,
+    "kucoin": _FETCH,
+    "bitget": _FETCH,
+    "mexc": _FETCH,
+    "gate": Recipe(by_id=True, param=None, prefix="t-", length=24),
+    "bybit": Recipe(by_id=False, param=None, scan_param="orderLinkId"),
+    "kraken": _SCAN,
+    "coinbase": _SCAN,
+}
+
+
+def recipe_for(venue: str) -> Recipe:
+    """The recipe of ``venue`` (a ccxt id; derivatives ids share their venue's)."""
+    for name, recipe in RECIPES.items():
+        if venue == name or venue.startswith(name):
+            return recipe
+    return _SCAN
+
+
+def new_client_order_id(recipe: Recipe) -> str:
+    """A fresh client order id in the venue's format: hex digits, ``prefix`` first."""
+    return recipe.prefix + uuid.uuid4().hex[: recipe.length]
