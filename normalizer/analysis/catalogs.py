@@ -23,10 +23,12 @@ from .._formats.catalog import (
     Catalog,
     Drift,
     Ingested,
+    catalog_origin,
     diff_catalogs,
     dump_catalog,
     ingest_pages,
     load_catalog,
+    merge_sections,
     section_drift,
 )
 from .._formats.rules import ExchangeSpec, Rule, RuleSet, load_rules_file
@@ -125,12 +127,16 @@ def ingest(
     rules_dir: str | Path | None = None,
     source_url: str | None = None,
     dry_run: bool = False,
+    drop_other_sections: bool = False,
 ) -> IngestReport:
-    """Build ``exchange``'s catalog from ``pages``; write it unless ``dry_run``.
+    """Update ``exchange``'s catalog from ``pages``; write it unless ``dry_run``.
 
-    ``rules_dir`` is the rules folder (default: the bundled one, which is
-    written only in a source checkout); ``source_url`` is the URL of pages
-    without front matter (default: ``exchange.yaml``'s ``docs_url``).
+    Only the docs sections the pages list are replaced; every other section
+    of the catalog stays as it is, unless ``drop_other_sections`` (the
+    catalog is then the pages' alone). ``rules_dir`` is the rules folder
+    (default: the bundled one, which is written only in a source checkout);
+    ``source_url`` is the URL of pages without front matter (default:
+    ``exchange.yaml``'s ``docs_url``).
     """
     from .._formats.registry import registry
 
@@ -165,14 +171,16 @@ def ingest(
         success_codes=spec.response.success_codes,
         source_url=source_url or None,
     )
-    new = done.catalog
     target = folder / "catalog.yaml"
     old = load_catalog(target) if target.is_file() else None
+    new = merge_sections(old, done.catalog, drop_others=drop_other_sections)
     drift = diff_catalogs(old, new)
     written = None
     outside: list[str] = []
     if not dry_run:
-        origin = " ".join(_origin(folder, p) for p, _ in texts)
+        given = [_origin(folder, p) for p, _ in texts]
+        before = [] if drop_other_sections or old is None else catalog_origin(target.read_text())
+        origin = " ".join(dict.fromkeys([*before, *given]))
         target.write_text(dump_catalog(new, origin), encoding="utf-8")
         written = target
         docs = (folder / "docs").resolve()

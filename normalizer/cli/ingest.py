@@ -1,4 +1,9 @@
-"""``ingest EXCHANGE PAGE...``: docs pages to the catalog, with the drift per section."""
+"""``ingest EXCHANGE PAGE...``: docs pages to the catalog, with the drift per section.
+
+Only the sections the pages list are updated; the catalog's other sections
+stay as they are unless ``--drop-other-sections`` says the pages are the whole
+catalog. ``--dry-run`` prints the drift per section and writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,15 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "--source-url", help="the URL of pages without front matter (default: exchange.yaml's)"
     )
     ing.add_argument("--rules-dir", help="the rules folder to update (default: the bundled one)")
-    ing.add_argument("--dry-run", action="store_true", help="report drift without writing")
+    ing.add_argument(
+        "--dry-run", action="store_true", help="print the drift per section; write nothing"
+    )
+    ing.add_argument(
+        "--drop-other-sections",
+        action="store_true",
+        help="the pages are the whole catalog: remove the sections they do not list (by "
+        "default those sections are kept as they are)",
+    )
     ing.set_defaults(func=run)
 
 
@@ -30,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         rules_dir=args.rules_dir,
         source_url=args.source_url,
         dry_run=args.dry_run,
+        drop_other_sections=args.drop_other_sections,
     )
     new = done.catalog
     print(
@@ -60,6 +74,15 @@ def run(args: argparse.Namespace) -> int:
             )
     if done.drift.empty:
         print("  no drift: the catalog already matches the pages")
+    given = {e.section or "" for e in done.ingested.catalog.entries}
+    kept = [s for s in new.sections() if s not in given]
+    if kept:
+        print(
+            f"  kept {len(kept)} section{'s' * (len(kept) != 1)} the pages do not list "
+            "(--drop-other-sections removes them)"
+        )
+    if args.dry_run:
+        print("dry run: nothing written")
     if done.written is not None:
         print(f"wrote {done.written}")
         if done.outside_docs:
