@@ -936,7 +936,7 @@ def test_ingest_of_one_page_updates_only_its_sections(
     text = page.read_text()
     row = next(x for x in text.splitlines() if x.startswith("| 58102 ") or x.startswith("58102 "))
     page.write_text(text.replace(row, row.replace("58102", "58997", 1), 1))
-    code, out, _ = run(
+    _, out, _ = run(
         capsys, "ingest", "okx", str(page), "--rules-dir", str(rules_copy), "--dry-run"
     )
     assert "dry run: nothing written" in out
