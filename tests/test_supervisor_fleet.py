@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_supervisor_contract import cluster_url
 
 import normalizer
 from normalizer import Action, Category, NormalizedError, Scope, Supervisor
@@ -22,13 +23,10 @@ from normalizer.supervisor import (
     MemoryStore,
     StoreUnavailable,
     SupervisorArgumentError,
-    _sequences,
 )
 from normalizer.supervisor._types import Keys
 
 REPO = Path(__file__).resolve().parents[1]
-
-from test_supervisor_contract import cluster_url
 
 
 def error(label: str, exchange: str = "okx") -> NormalizedError:

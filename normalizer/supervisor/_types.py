@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._core.arguments import flag
-from .._core.errors import ArgumentTypeError, SupervisorArgumentError
+from .._core.errors import ArgumentTypeError, InvalidResultError, SupervisorArgumentError
 from .._core.record import Record, finite
 from .._core.vocabulary import Action, Precondition, Scope
 from .._engine.results import Recommendation, _enum, _text
@@ -26,6 +26,21 @@ WIDTH = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
 
 #: Identifiers longer than this are replaced by a hash in scope keys.
 MAX_ID_CHARS = 200
+#: The longest scope key (four parts) and reason a Halt or Decision may carry.
+MAX_KEY_CHARS = 4 * (3 * MAX_ID_CHARS + 1)
+MAX_REASON_CHARS = 10_000
+
+
+def _check_key(scope: Scope, scope_key: str) -> None:
+    """A scope key has as many parts as its scope is narrow (``*``: every exchange)."""
+    if not scope_key or len(scope_key) > MAX_KEY_CHARS:
+        raise InvalidResultError("scope_key", f"must be 1-{MAX_KEY_CHARS} characters", scope_key)
+    if scope_key.count(":") != 3 - WIDTH[scope]:
+        raise InvalidResultError(
+            "scope_key", f"does not name a {scope.value} scope (parts joined by ':')", scope_key
+        )
+
+
 _MISSING = "-"
 _ESCAPES = str.maketrans({"%": "%25", ":": "%3A", "~": "%7E"})
 
@@ -88,6 +103,20 @@ class Halt(Record):
             _text("policy_rule_id", policy_rule_id),
             flag("lifted_by_success", lifted_by_success),
         )
+        if values[2] not in (Action.HALT, Action.ESCALATE):
+            raise InvalidResultError(
+                "action", "of a Halt must be HALT or ESCALATE (a halt holds its scope)", action
+            )
+        start, end, key, why = values[3], values[4], values[1], values[5]
+        assert start is not None
+        assert end is not None
+        assert key is not None
+        assert why is not None
+        if end < start:
+            raise InvalidResultError("until", f"must not be before since ({since!r})", until)
+        _check_key(values[0], key)
+        if len(why) > MAX_REASON_CHARS:
+            raise InvalidResultError("reason", f"is over {MAX_REASON_CHARS} characters", "...")
         return tuple.__new__(cls, values)
 
     @property
@@ -200,11 +229,32 @@ class Decision(Record):
             raise ArgumentTypeError("recommendation", "a Recommendation", recommendation)
         delay = finite("delay_s", delay_s, optional=False)
         assert delay is not None
+        act = _enum("action", Action, action)
+        sc = _enum("scope", Scope, scope)
+        key = _text("scope_key", scope_key, optional=False)
+        _check_key(sc, key)  # type: ignore[arg-type]
+        hold, end, t = (
+            finite("hold_s", hold_s),
+            finite("until", until),
+            finite("at", at, optional=False),
+        )
+        if delay < 0 or (hold is not None and hold < 0):
+            raise InvalidResultError("delay_s", "and hold_s must not be negative", (delay, hold))
+        if (hold is None) != (end is None):
+            raise InvalidResultError("until", "is given exactly when hold_s is", (hold, end))
+        if end is not None and t is not None and end < t:
+            raise InvalidResultError("until", f"must not be before at ({at!r})", until)
+        if flag("replace", replace) and (act is not Action.RETRY or sc is not Scope.REQUEST):
+            raise InvalidResultError(
+                "replace", "is only a RETRY of the request (placing the order again)", replace
+            )
+        if flag("duplicate", duplicate) and event_id is None:
+            raise InvalidResultError("duplicate", "needs the event_id seen before", duplicate)
         # every field checked, then built as the supervisor builds its own
         return trusted_decision(
-            action=_enum("action", Action, action),
-            scope=_enum("scope", Scope, scope),
-            scope_key=_text("scope_key", scope_key, optional=False),  # type: ignore[arg-type]
+            action=act,
+            scope=sc,
+            scope_key=key,  # type: ignore[arg-type]
             hold_s=hold_s,
             until=until,
             delay_s=delay,
