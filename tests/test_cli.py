@@ -936,9 +936,7 @@ def test_ingest_of_one_page_updates_only_its_sections(
     text = page.read_text()
     row = next(x for x in text.splitlines() if x.startswith("| 58102 ") or x.startswith("58102 "))
     page.write_text(text.replace(row, row.replace("58102", "58997", 1), 1))
-    _, out, _ = run(
-        capsys, "ingest", "okx", str(page), "--rules-dir", str(rules_copy), "--dry-run"
-    )
+    _, out, _ = run(capsys, "ingest", "okx", str(page), "--rules-dir", str(rules_copy), "--dry-run")
     assert "dry run: nothing written" in out
     assert load_catalog(target) == before  # a dry run writes nothing
     assert "  + 58997" in out
@@ -956,3 +954,32 @@ def test_ingest_of_one_page_updates_only_its_sections(
     # the whole catalog from one page only when asked
     run(capsys, "ingest", "okx", str(page), "--rules-dir", str(rules_copy), "--drop-other-sections")
     assert {e.section for e in load_catalog(target).entries} == funding
+
+
+# ---------------------------------------------- batch without its extra (issue 26)
+
+
+def test_batch_without_pandas_names_the_extra_and_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a base install (pandas cannot be imported) the batch command says which extra
+    to install and exits 2: never "unexpected ImportError ... This is a bug", exit 70."""
+    log = tmp_path / "log.csv"
+    log.write_text("exchange,code,message\nokx,58102,Too frequent\n")
+    for name in [m for m in sys.modules if m == "pandas" or m.startswith("pandas.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas raises ImportError
+    code, _, err = run(capsys, "batch", str(log), "-o", str(tmp_path / "out.csv"))
+    assert code == 2, err
+    assert "exchange-error-normalizer[batch]" in err
+    assert "This is a bug" not in err
+
+
+def test_a_missing_optional_module_is_named_with_its_extra() -> None:
+    from normalizer.cli._main import missing_extra
+
+    exc = ImportError("No module named 'pyarrow'", name="pyarrow")
+    assert missing_extra(exc) == (
+        "this command needs pyarrow, which is not installed: "
+        "pip install 'exchange-error-normalizer[batch]'"
+    )

@@ -49,6 +49,34 @@ from ._common import (
 COMMANDS: list[ModuleType] = [explain, ingest, lint, coverage, generic, batch, test]
 
 
+#: which extra brings each optional module a command may need
+EXTRAS = {
+    "pandas": "batch",
+    "pyarrow": "batch",
+    "numpy": "batch",
+    "tqdm": "batch",
+    "durable_rules": "supervisor",
+    "redis": "supervisor",
+    "dask": "dask",
+    "pyspark": "spark",
+}
+
+
+def missing_extra(exc: ImportError) -> str:
+    """What to install when an optional module is missing: the extra that brings it."""
+    text = str(exc)
+    if "pip install" in text:  # the message already says how
+        return text
+    module = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return f"{text}: a module this command needs is not installed"
+    return (
+        f"this command needs {module}, which is not installed: "
+        f"pip install 'exchange-error-normalizer[{extra}]'"
+    )
+
+
 def prog_name(argv0: str | None = None) -> str:
     """The program's name as the user invoked it, for usage lines and messages."""
     name = os.path.basename(argv0 if argv0 is not None else (sys.argv[0] if sys.argv else ""))
@@ -111,6 +139,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ImportError as exc:  # an optional dependency this command needs is missing
+        print(f"{prog}: {missing_extra(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         name = f" {exc.filename}" if getattr(exc, "filename", None) else ""
         print(f"{prog}: cannot use{name}: {exc.strerror or exc}", file=sys.stderr)
