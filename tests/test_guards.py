@@ -203,3 +203,245 @@ def test_the_reason_of_a_filled_in_precondition_says_what_was_done(
     assert said in rec.reason
     other = "cannot be queried" if action is Action.QUERY_THEN_RETRY else "queried first"
     assert other not in rec.reason
+
+
+# ------------------------------------------- the request's own evidence (issue 23, 27)
+
+OKX_RULES = "exchange: okx\nsource_url: https://example.com/docs\nrules:\n"
+
+
+@pytest.fixture
+def user_folder(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A user's rule folder with an ``okx/rules.yaml`` written by the test;
+    the bundled rules only again afterwards."""
+
+    def write(rules: str) -> Path:
+        (tmp_path / "okx").mkdir(exist_ok=True)
+        (tmp_path / "okx" / "rules.yaml").write_text(OKX_RULES + rules)
+        return tmp_path
+
+    yield write
+    normalizer.reset_rules()
+
+
+RENAME_50004 = """  - id: mine.50004
+    category: UNAVAILABLE.SERVICE
+    why: We read 50004 as a busy service.
+    when: {code: "50004"}
+"""
+RENAME_TIMEOUT = """  - id: mine.read-timeout
+    category: UNAVAILABLE.SERVICE
+    why: We read a timeout as a busy service.
+    when: {message_regex: "read timed out"}
+    examples: ["Read timed out"]
+"""
+
+
+def test_a_user_rule_renaming_a_bundled_unknown_code_is_refused_with_file_line_field(
+    user_folder,  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue 23: a one-rule folder mapping OKX 50004 (bundled UNKNOWN_STATE) to
+    UNAVAILABLE.SERVICE loaded silently; now it must say ``replaces:``."""
+    folder = user_folder(RENAME_50004)
+    with pytest.raises(normalizer.RuleFileError) as info:
+        normalizer.load_rules(folder)
+    (problem,) = info.value.problems
+    assert problem.path.endswith("okx/rules.yaml")
+    assert problem.line == 4
+    assert problem.field == "mine.50004.category"
+    assert "okx.general.endpoint-timeout" in problem.message
+    assert "replaces:" in problem.message
+    assert normalizer.normalize("okx", code="50004").category is Category.UNKNOWN_STATE
+
+
+def test_a_user_message_rule_over_a_transport_failure_is_refused(
+    user_folder,  # type: ignore[no-untyped-def]
+) -> None:
+    folder = user_folder(RENAME_TIMEOUT)
+    with pytest.raises(normalizer.RuleFileError) as info:
+        normalizer.load_rules(folder)
+    assert "common.transport.read-timeout" in str(info.value)
+
+
+def test_a_reused_bundled_id_without_replaces_is_refused(
+    user_folder,  # type: ignore[no-untyped-def]
+) -> None:
+    folder = user_folder(
+        "  - id: okx.general.endpoint-timeout\n    category: UNKNOWN_STATE.TIMEOUT\n"
+        "    why: Same meaning, reused id.\n    when: {code: '59999'}\n"
+    )
+    with pytest.raises(normalizer.RuleFileError) as info:
+        normalizer.load_rules(folder)
+    assert "reuses the bundled rule id" in str(info.value)
+
+
+def test_replaces_naming_no_bundled_rule_is_refused(
+    user_folder,  # type: ignore[no-untyped-def]
+) -> None:
+    folder = user_folder(RENAME_50004 + "    replaces: okx.no-such-rule\n    reason: Testing.\n")
+    with pytest.raises(normalizer.RuleFileError) as info:
+        normalizer.load_rules(folder)
+    assert "okx.no-such-rule" in str(info.value)
+
+
+def test_replaces_needs_a_reason(user_folder) -> None:  # type: ignore[no-untyped-def]
+    folder = user_folder(RENAME_50004 + "    replaces: okx.general.endpoint-timeout\n")
+    with pytest.raises(normalizer.RuleFileError, match="reason"):
+        normalizer.load_rules(folder)
+
+
+@pytest.mark.parametrize("idempotent", [False, True])
+def test_a_declared_override_of_an_unknown_code_still_never_answers_retry_to_a_write(
+    user_folder,  # type: ignore[no-untyped-def]
+    idempotent: bool,
+) -> None:
+    """Even with ``replaces:``, the bundled unknown-outcome declaration of the
+    code keeps an order away from plain RETRY (the guard reads the request)."""
+    folder = user_folder(
+        RENAME_50004 + "    replaces: okx.general.endpoint-timeout\n    reason: Our desk.\n"
+    )
+    normalizer.load_rules(folder)
+    err = normalizer.normalize("okx", code="50004")
+    assert (err.category, err.rule_id) == (Category.UNAVAILABLE, "mine.50004")
+    assert err.rule_origin == str(folder)
+    rec = normalizer.recommend(err, operation="place_order", idempotent=idempotent)
+    assert rec.action is Action.QUERY_THEN_RETRY
+    assert rec.precondition is Precondition.QUERY_ORDER_STATUS
+    # a read is free to retry: the evidence only matters where a write may repeat
+    assert normalizer.recommend(err, operation="query").action is Action.RETRY
+    from normalizer._formats.registry import overrides
+
+    (found,) = overrides()
+    assert (found.rule_id, found.replaces, found.reason) == (
+        "mine.50004",
+        "okx.general.endpoint-timeout",
+        "Our desk.",
+    )
+
+
+def test_a_declared_override_of_a_transport_timeout_still_queries_the_order(
+    user_folder,  # type: ignore[no-untyped-def]
+) -> None:
+    folder = user_folder(
+        RENAME_TIMEOUT + "    replaces: common.transport.read-timeout\n    reason: Our desk.\n"
+    )
+    normalizer.load_rules(folder)
+    err = normalizer.normalize("okx", error=TimeoutError("read timed out"))
+    assert err.rule_id == "mine.read-timeout"
+    assert err.category is Category.UNAVAILABLE
+    rec = normalizer.recommend(err, operation="place_order")
+    assert (rec.action, rec.guard) == (Action.QUERY_THEN_RETRY, "guard.unknown-outcome-write")
+
+
+def test_every_result_says_which_folder_its_rule_came_from() -> None:
+    err = normalizer.normalize("okx", code="50004")
+    assert err.rule_origin == "bundled"
+    assert normalizer.normalize("okx", code="no-such-code-xyz").rule_origin in (None, "bundled")
+
+
+SERVICE_PAGE = (
+    "<html><head><title>503 Service Temporarily Unavailable</title></head>"
+    "<body><h1>Service Temporarily Unavailable</h1></body></html>"
+)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_page_after_an_order_is_an_unknown_outcome_not_retry(status: int) -> None:
+    """Issue 27: a 503 HTML page returned after the venue accepted the order was
+    UNAVAILABLE / REJECTED -> RETRY (a duplicate order); now the order is queried."""
+    for venue in ("okx", "binance", "bybit"):
+        err = normalizer.normalize(venue, body=SERVICE_PAGE, http_status=status)
+        for op in ("place_order", "cancel_order", "amend_order"):
+            rec = normalizer.recommend(err, operation=op)
+            assert rec.action is not Action.RETRY, (venue, status, op, err)
+            assert rec.precondition is Precondition.QUERY_ORDER_STATUS
+        assert normalizer.recommend(err, operation="withdraw").precondition is (
+            Precondition.QUERY_TRANSFER_STATUS
+        )
+
+
+def test_busy_wording_to_a_write_without_a_status_is_queried_too() -> None:
+    err = normalizer.NormalizedError(
+        exchange="okx",
+        category="UNAVAILABLE",
+        subcategory="UNAVAILABLE.SERVICE",
+        message="Server is overloaded, please try again later",
+        rule_id="common.message.unavailable",
+    )
+    assert normalizer.recommend(err, operation="place_order").action is Action.QUERY_THEN_RETRY
+    assert normalizer.recommend(err, operation="query").action is Action.RETRY
+
+
+def test_a_rule_that_declares_nothing_was_done_keeps_its_retry(
+    user_folder,  # type: ignore[no-untyped-def]
+) -> None:
+    """A 5xx answer is an unknown outcome unless the deciding rule declares,
+    with its documented reason, that the request was refused."""
+    folder = user_folder(
+        "  - id: mine.refused-503\n    category: UNAVAILABLE.SERVICE\n    outcome: REJECTED\n"
+        "    why: The venue documents that a 503 with code 59998 processed nothing.\n"
+        "    when: {code: '59998'}\n"
+    )
+    normalizer.load_rules(folder)
+    err = normalizer.normalize("okx", code="59998", http_status=503)
+    assert err.rule_id == "mine.refused-503"
+    assert normalizer.recommend(err, operation="place_order").action is Action.RETRY
+
+
+def test_an_idempotent_order_of_unknown_fate_is_queried_unless_the_venue_dedupes_all() -> None:
+    """Issue 27: ``idempotent=True`` answered RETRY for an unknown outcome; a
+    venue that refuses a repeated client id only while the first order is open
+    places a second one. Only ``client_order_id_dedupe: all_orders`` resends."""
+    from normalizer._formats.registry import registry
+
+    err = normalizer.normalize("binance", error=TimeoutError("read timed out"))
+    assert registry().get("binance").spec.client_order_id_dedupe == "open_orders_only"
+    rec = normalizer.recommend(err, operation="place_order", idempotent=True)
+    assert (rec.action, rec.guard) == (Action.QUERY_THEN_RETRY, "guard.resend-needs-dedupe")
+    # a cancel sent twice cannot place an order: the caller's idempotent claim holds
+    assert normalizer.recommend(err, operation="cancel_order", idempotent=True).action is (
+        Action.RETRY
+    )
+    s = Situation(Category.UNKNOWN_STATE, None, Operation.PLACE_ORDER, True, dedupe_all=True)
+    assert guard(s, Proposal(Action.RETRY))[0].action is Action.RETRY
+    s = Situation(Category.UNKNOWN_STATE, None, Operation.PLACE_ORDER, True)
+    assert guard(s, Proposal(Action.RETRY))[0].action is Action.QUERY_THEN_RETRY
+
+
+def test_every_bundled_venue_states_its_client_order_id_dedupe() -> None:
+    from normalizer._formats.registry import registry
+
+    for venue in ("binance", "mexc", "kraken", "okx", "bybit", "kucoin", "gate", "bitget"):
+        text = (Path(registry().root) / venue / "exchange.yaml").read_text()
+        assert "client_order_id_dedupe:" in text, venue
+    assert registry().get("coinbase").spec.client_order_id_dedupe in (
+        "all_orders",
+        "open_orders_only",
+        "none",
+    )
+
+
+@given(
+    category=st.sampled_from(list(Category)),
+    op=st.sampled_from(list(Operation)),
+    idem=st.booleans(),
+    dedupe=st.booleans(),
+    action=st.sampled_from(list(Action)),
+    precondition=st.sampled_from([None, *Precondition]),
+)
+def test_evidence_of_an_unknown_outcome_never_lets_a_write_be_retried_plain(
+    category: Category,
+    op: Operation,
+    idem: bool,
+    dedupe: bool,
+    action: Action,
+    precondition: Precondition | None,
+) -> None:
+    """Invariant: whatever category a rule named and whatever a policy asks, a
+    write whose evidence says it may have taken effect is never plain RETRY,
+    unless it is idempotent at a venue deduping every order (or a cancel)."""
+    s = Situation(category, None, op, idem, unknown=True, dedupe_all=dedupe)
+    p, _, _ = guard(s, Proposal(action, Scope.REQUEST, precondition))
+    if op in ONTOLOGY.writes and p.action is Action.RETRY:
+        assert idem
+        assert dedupe or op not in (Operation.PLACE_ORDER, Operation.AMEND_ORDER)

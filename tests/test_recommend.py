@@ -38,8 +38,11 @@ def test_read_timeout_on_an_order_is_queried_before_resending() -> None:
     assert r.delay_s > 0
 
 
-def test_read_timeout_on_an_idempotent_order_is_resent() -> None:
-    assert rec(error=TimeoutError("read timed out"), idempotent=True).action is Action.RETRY
+def test_read_timeout_on_an_idempotent_okx_order_is_queried_before_it_is_resent() -> None:
+    """Issue 27: OKX documents no refusal of a client order id once the first
+    order is closed, so an idempotent order of unknown fate is queried first."""
+    r = rec(error=TimeoutError("read timed out"), idempotent=True)
+    assert (r.action, r.guard) == (Action.QUERY_THEN_RETRY, "guard.resend-needs-dedupe")
 
 
 def test_timeout_on_a_transfer_queries_the_transfer() -> None:

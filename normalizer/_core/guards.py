@@ -22,7 +22,11 @@ precondition. Settings that cascade from several rules are held by the
 run-time guards alone.
 
 The guards read the category, not only the subcategory: ``AUTH`` without a
-subcategory is never retried, ``AUTH.TIMESTAMP`` may be.
+subcategory is never retried, ``AUTH.TIMESTAMP`` may be. They also read the
+request's own evidence (``Situation.unknown``, ``dedupe_all``, ``auth_words``),
+so that a rule, bundled or a user's, that names another category cannot
+switch them off: a write whose outcome the evidence says is unknown is never
+answered plain RETRY.
 
 Delays: ``delay_bounds()`` is the delay guard (``guard.delay-bounds``): a rate
 limit waits at least ``RATE_LIMIT_MIN_DELAY_S`` (or the cap, if lower), and no
@@ -64,12 +68,28 @@ _RETRYING = (Action.RETRY, Action.QUERY_THEN_RETRY)
 
 @frozen
 class Situation:
-    """What failed, and what the request was doing."""
+    """What failed, and what the request was doing.
+
+    The last three are the request's own evidence, read by ``recommend()``
+    whatever rule decided the category (``normalizer._engine.recommend``):
+
+    - ``unknown``: the request may have taken effect: a transport failure after
+      sending, a code the bundled rules declare unknown-outcome, a 5xx status
+      or a busy/unavailable answer (unless the deciding rule declares that
+      nothing was done);
+    - ``dedupe_all``: the venue refuses a repeated client order id for every
+      order it ever had, so resending with the same id cannot place twice;
+    - ``auth_words``: an error no rule knows whose text speaks of signatures,
+      API keys, passphrases or permissions.
+    """
 
     category: Category
     subcategory: str | None
     operation: Operation
     idempotent: bool
+    unknown: bool = False
+    dedupe_all: bool = False
+    auth_words: bool = False
 
 
 @frozen
@@ -107,11 +127,34 @@ class Guard:
 
     def writes_unknown(self, s: Situation) -> bool:
         """A non-idempotent write whose outcome is not known."""
+        return unknown_outcome(s) and s.operation in self.onto.writes and not s.idempotent
+
+    def not_a_status_query(self, p: Proposal) -> bool:
+        """RETRY, or a QUERY_THEN_RETRY that queries something else than the
+        request's status (a clock, credentials): neither says whether it took effect."""
+        if p.action is Action.RETRY:
+            return True
         return (
-            s.category in (Category.UNKNOWN_STATE, Category.UNKNOWN)
-            and s.operation in self.onto.writes
-            and not s.idempotent
+            p.action is Action.QUERY_THEN_RETRY
+            and p.precondition is not None
+            and p.precondition not in self.onto.status_query.values()
         )
+
+    def query_first(self, s: Situation, p: Proposal) -> Proposal:
+        """QUERY_THEN_RETRY after the operation's status query, else ESCALATE."""
+        query = self.onto.status_query.get(s.operation)
+        if query is None:
+            return replace(p, action=Action.ESCALATE, precondition=None)
+        return replace(p, action=Action.QUERY_THEN_RETRY, precondition=query)
+
+
+def unknown_outcome(s: Situation) -> bool:
+    """Whether the request may have taken effect, by its category or its evidence."""
+    return s.unknown or s.category in (Category.UNKNOWN_STATE, Category.UNKNOWN)
+
+
+#: the operations a client order id names (a cancel sent twice cannot place an order)
+_ORDER_PLACING = (Operation.PLACE_ORDER, Operation.AMEND_ORDER)
 
 
 @frozen
@@ -133,23 +176,12 @@ class _NeverRetry(Guard):
 @frozen
 class _UnknownOutcomeWrite(Guard):
     def applies(self, s: Situation, p: Proposal) -> bool:
-        if not self.writes_unknown(s):
-            return False
-        if p.action is Action.RETRY:
-            return True
-        # a query first, but of the wrong thing: resyncing a clock or refreshing
-        # credentials says nothing about whether the write took effect
-        return (
-            p.action is Action.QUERY_THEN_RETRY
-            and p.precondition is not None
-            and p.precondition not in self.onto.status_query.values()
-        )
+        # a query first, but of the wrong thing (resyncing a clock, refreshing
+        # credentials) says nothing about whether the write took effect
+        return self.writes_unknown(s) and self.not_a_status_query(p)
 
     def apply(self, s: Situation, p: Proposal) -> Proposal:
-        query = self.onto.status_query.get(s.operation)
-        if query is None:
-            return replace(p, action=Action.ESCALATE, precondition=None)
-        return replace(p, action=Action.QUERY_THEN_RETRY, precondition=query)
+        return self.query_first(s, p)
 
     def note(self, s: Situation) -> str:
         if self.onto.status_query.get(s.operation) is None:
@@ -163,8 +195,49 @@ class _UnknownOutcomeWrite(Guard):
 
 
 @frozen
+class _ResendNeedsDedupe(Guard):
+    """An order of unknown fate sent again with the same client order id is
+    safe only where the venue refuses that id for every order it ever had."""
+
+    def applies(self, s: Situation, p: Proposal) -> bool:
+        return (
+            s.idempotent
+            and not s.dedupe_all
+            and s.operation in _ORDER_PLACING
+            and unknown_outcome(s)
+            and self.not_a_status_query(p)
+        )
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:
+        return self.query_first(s, p)
+
+    def note(self, s: Situation) -> str:
+        return (
+            "the venue does not refuse a repeated client order id once the first order is "
+            "closed (or at all), so the order is queried before it is sent again"
+        )
+
+
+@frozen
+class _AuthWords(Guard):
+    def applies(self, s: Situation, p: Proposal) -> bool:
+        return s.auth_words and s.category is Category.UNKNOWN and p.action in _RETRYING
+
+    def apply(self, s: Situation, p: Proposal) -> Proposal:
+        return Proposal(Action.ESCALATE, wider(p.scope or Scope.REQUEST, Scope.ACCOUNT), None)
+
+    def note(self, s: Situation) -> str:
+        return (
+            "the error's text speaks of credentials or permissions; repeated failed "
+            "authentication can lock the key, so a person checks"
+        )
+
+
+@frozen
 class _RateLimitBackoff(Guard):
     def applies(self, s: Situation, p: Proposal) -> bool:
+        # before the unknown-outcome guards: a write whose evidence says it may
+        # have taken effect (a rate limit on a 5xx page) is then queried first
         return s.category is Category.RATE_LIMIT and p.action not in (None, Action.RETRY)
 
     def apply(self, s: Situation, p: Proposal) -> Proposal:
@@ -211,6 +284,21 @@ class GuardSet:
             "attempt may have taken effect",
             onto=onto,
         )
+        self.resend_needs_dedupe = _ResendNeedsDedupe(
+            "guard.resend-needs-dedupe",
+            "an order whose outcome is unknown is sent again with the same client order id "
+            "only where the venue refuses a repeated id for every order it ever had "
+            "(client_order_id_dedupe: all_orders); elsewhere its status is queried first",
+            forbids=False,  # a fact of the venue, known when recommend() is asked
+            onto=onto,
+        )
+        self.auth_words = _AuthWords(
+            "guard.auth-words",
+            "an error no rule knows whose text speaks of signatures, API keys, passphrases or "
+            "permissions is never retried: failed authentication repeated can lock the key",
+            forbids=False,  # read from the error's text, known when recommend() is asked
+            onto=onto,
+        )
         self.rate_limit_backoff = _RateLimitBackoff(
             "guard.rate-limit-backoff",
             "rate limits are retried with a positive, growing delay until max_attempts; lower "
@@ -226,8 +314,10 @@ class GuardSet:
         )
         self.guards: tuple[Guard, ...] = (
             self.never_retry,
-            self.unknown_outcome_write,
+            self.auth_words,
             self.rate_limit_backoff,
+            self.unknown_outcome_write,
+            self.resend_needs_dedupe,
             self.query_needs_precondition,
         )
         self._refusal: Callable[..., str | None] = lru_cache(maxsize=4096)(self._refuse)

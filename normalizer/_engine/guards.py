@@ -10,12 +10,14 @@ from .._core.guards import RATE_LIMIT_MIN_DELAY_S, Guard, GuardSet, Proposal, Si
 from .._formats.store import GUARDS as GUARD_SET
 
 __all__ = [
+    "AUTH_WORDS",
     "GUARDS",
     "GUARD_SET",
     "NEVER_RETRY",
     "QUERY_NEEDS_PRECONDITION",
     "RATE_LIMIT_BACKOFF",
     "RATE_LIMIT_MIN_DELAY_S",
+    "RESEND_NEEDS_DEDUPE",
     "STATUS_QUERIES",
     "UNKNOWN_OUTCOME_WRITE",
     "Guard",
@@ -33,6 +35,8 @@ GUARDS = GUARD_SET.guards
 STATUS_QUERIES = GUARD_SET.status_queries
 NEVER_RETRY = GUARD_SET.never_retry
 UNKNOWN_OUTCOME_WRITE = GUARD_SET.unknown_outcome_write
+RESEND_NEEDS_DEDUPE = GUARD_SET.resend_needs_dedupe
+AUTH_WORDS = GUARD_SET.auth_words
 RATE_LIMIT_BACKOFF = GUARD_SET.rate_limit_backoff
 QUERY_NEEDS_PRECONDITION = GUARD_SET.query_needs_precondition
 guard = GUARD_SET.guard

@@ -39,10 +39,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from .._core.arguments import attempt_of, flag
-from .._core.errors import ArgumentTypeError
+from .._core.errors import ArgumentTypeError, NormalizerError
 from .._core.guards import RATE_LIMIT_MIN_DELAY_S, Proposal, Situation
 from .._core.policy import MAX_EXPONENT, Backoff, Policy
-from .._core.vocabulary import Action, Category, Operation, Precondition, operation_of
+from .._core.text import MAX_MESSAGE_CHARS
+from .._core.vocabulary import Action, Category, Operation, Outcome, Precondition, operation_of
 from .._formats import registry as _reg
 from .._formats.registry import default_policy
 from .guards import delay_bounds, guard
@@ -147,6 +148,7 @@ def recommend(
             err[11] if operation is None else operation,
             idempotent,
             attempt,
+            evidence(err),
         )
         fast = _fast.get(fkey)
         if fast is not None and fast[0] is _reg._default:
@@ -193,10 +195,12 @@ def _plan_of(
     idem = (
         idempotent if idempotent is True or idempotent is False else flag("idempotent", idempotent)
     )
-    key = (id(pol), err.exchange, err.category, err.subcategory, op, idem, attempt)
+    ev = evidence(err)
+    key = (id(pol), err.exchange, err.category, err.subcategory, op, idem, attempt, ev)
     hit = _plans.get(key)
     if hit is None or hit[0] is not pol:
-        hit = (pol, _plan(pol, err.exchange, err.category, err.subcategory, op, idem, attempt))
+        s = Situation(err.category, err.subcategory, op, idem, *ev)
+        hit = (pol, _plan(pol, err.exchange, s, attempt))
         if len(_plans) >= MAX_PLANS:
             _plans.clear()
         _plans[key] = hit
@@ -247,22 +251,13 @@ MAX_PLANS = 8192
 _fast: dict[tuple[Any, ...], tuple[Policy, _Plan]] = {}
 
 
-def _plan(
-    pol: Policy,
-    exchange: str,
-    cat: Category,
-    subcategory: str | None,
-    op: Operation,
-    idem: bool,
-    attempt: int,
-) -> _Plan:
+def _plan(pol: Policy, exchange: str, s: Situation, attempt: int) -> _Plan:
+    cat, subcategory, op, idem = s.category, s.subcategory, s.operation, s.idempotent
     r = pol.resolve(exchange, cat, subcategory, op, idem)
     action = r.action
     scope = r.scope
     precondition = r.precondition
-    proposal, last, notes = guard(
-        Situation(cat, subcategory, op, idem), Proposal(action, scope, precondition)
-    )
+    proposal, last, notes = guard(s, Proposal(action, scope, precondition))
     assert proposal.action is not None
     action, scope, precondition = proposal.action, proposal.scope or scope, proposal.precondition
     guard_id = last.id if last is not None else None
@@ -298,8 +293,71 @@ def _plan(
     )
     if not retrying:
         return _Plan(values, reason, fixed=_make(values))
-    min_delay = delay_bounds(Situation(cat, subcategory, op, idem), r.backoff.max_s)
+    min_delay = delay_bounds(s, r.backoff.max_s)
     return _Plan(values, reason, backoff=r.backoff, attempt=attempt, min_delay=min_delay)
+
+
+#: words of an error no rule knows that speak of credentials or permissions
+_AUTH_WORDS = (
+    "signature",
+    "api key",
+    "api-key",
+    "apikey",
+    "api_key",
+    "passphrase",
+    "permission",
+    "unauthori",
+    "credential",
+    "access key",
+    "secret key",
+)
+_UNKNOWN = Outcome.UNKNOWN
+_SAID_DONE_NOTHING = ("REJECTED", "NOT_SENT")
+_NO_EVIDENCE = (False, False, False)
+
+
+def evidence(err: NormalizedError) -> tuple[bool, bool, bool]:
+    """What the request's own evidence says, whatever rule decided its category
+    (``Situation.unknown``, ``dedupe_all``, ``auth_words``).
+
+    The outcome is unknown when the result says so; when the venue's bundled
+    rules declare its code an unknown outcome (a user's rule may have renamed
+    it); when the caller's exception is a transport failure after sending (as
+    the bundled common rules class it); and when the answer is a 5xx status or
+    a busy/unavailable one (``UNAVAILABLE.SERVICE``), unless the rule that
+    decided declares itself (``outcome: REJECTED`` or ``NOT_SENT``, with its
+    documented reason) that nothing was done.
+    """
+    exchange, category, sub = err[0], err[1], err[2]
+    try:
+        reg = _reg.registry()
+        unknown = err[3] is _UNKNOWN
+        code = err[4]
+        if not unknown and code is not None:
+            unknown = reg.unknown_code(exchange, code)
+        if not unknown:
+            raw_error = err[16][5]
+            if isinstance(raw_error, BaseException):
+                from .transport import transport_kind
+
+                reg.common_rules()
+                unknown = transport_kind(raw_error) in reg.after_send
+        if not unknown:
+            status = err[5]
+            if (status is not None and status >= 500) or sub == "UNAVAILABLE.SERVICE":
+                rule_id = err[7]
+                said = reg.declared_outcome(exchange, rule_id) if rule_id else None
+                unknown = said not in _SAID_DONE_NOTHING
+        dedupe = reg.dedupes_all(exchange)
+    except NormalizerError:  # a result built by hand, for a venue not loaded
+        return _NO_EVIDENCE
+    auth = False
+    if category is Category.UNKNOWN:
+        message = err[6]
+        if message:
+            lowered = message[:MAX_MESSAGE_CHARS].lower()
+            auth = any(w in lowered for w in _AUTH_WORDS)
+    return (unknown, dedupe, auth)
 
 
 def _reason(

@@ -253,6 +253,14 @@ class NormalizedError(Record):
         """The most specific ontology name: the subcategory, else the category."""
         return self.subcategory or self.category.value
 
+    @property
+    def rule_origin(self) -> str | None:
+        """Which folder the deciding rule came from: ``"bundled"``, or the user's
+        folder given to ``load_rules()`` (None when no rule decided)."""
+        from .._formats.registry import rule_origin
+
+        return rule_origin(self.exchange, self.rule_id)
+
     @classmethod
     def _decode(cls, data: Mapping[str, Any]) -> NormalizedError:
         values = {k: v for k, v in data.items() if k in cls._fields}

@@ -14,7 +14,7 @@ from .._core.resources import data_dir
 from .._core.table import CompiledCatalog, Entry, Frozen, Rule, RuleSet
 from .catalog import Catalog, load_catalog
 from .ontology import compile_ontology
-from .rules import ExchangeSpec, load_rules_file
+from .rules import ExchangeSpec, RuleMeta, load_rules_file
 from .store import COMMON
 from .yaml import load_file, validate
 
@@ -42,13 +42,18 @@ def plain_catalog(catalog: Catalog) -> CompiledCatalog:
     )
 
 
-def compile_common(root: Path) -> list[Rule]:
+def compile_common(root: Path, meta: dict[str, RuleMeta] | None = None) -> list[Rule]:
     path = root / COMMON / "rules.yaml"
-    return load_rules_file(path, "*") if path.is_file() else []
+    return load_rules_file(path, "*", meta) if path.is_file() else []
+
+
+def declared(meta: dict[str, RuleMeta]) -> dict[str, str]:
+    """The outcomes rules declare themselves (``outcome:``), by rule id."""
+    return {rule_id: m.declared.value for rule_id, m in meta.items() if m.declared is not None}
 
 
 def compile_layer(
-    folder: Path, name: str
+    folder: Path, name: str, meta: dict[str, RuleMeta] | None = None
 ) -> tuple[dict[str, Any] | None, CompiledCatalog | None, list[Rule]]:
     """What one folder says of an exchange, each part only when its file is
     there: the envelope (``exchange.yaml``), the catalog, the rules."""
@@ -68,14 +73,19 @@ def compile_layer(
     catalog = None
     if (folder / "catalog.yaml").is_file():
         catalog = plain_catalog(load_catalog(folder / "catalog.yaml"))
-    own = load_rules_file(folder / "rules.yaml", name) if (folder / "rules.yaml").is_file() else []
+    own = (
+        load_rules_file(folder / "rules.yaml", name, meta)
+        if (folder / "rules.yaml").is_file()
+        else []
+    )
     return spec_data, catalog, own
 
 
 def compile_exchange(root: Path, name: str, common: list[Rule]) -> dict[str, Any]:
     """One exchange's folder, validated and checked, as plain data."""
     folder = root / name
-    spec_data, catalog, own = compile_layer(folder, name)
+    meta: dict[str, RuleMeta] = {}
+    spec_data, catalog, own = compile_layer(folder, name, meta)
     if not (folder / "rules.yaml").is_file():
         own = load_rules_file(folder / "rules.yaml", name)  # refused: names the missing file
     assert spec_data is not None  # only folders with an exchange.yaml are exchanges
@@ -84,6 +94,7 @@ def compile_exchange(root: Path, name: str, common: list[Rule]) -> dict[str, Any
         "spec": spec_data,
         "catalog": catalog.to_plain() if catalog is not None else None,
         "rules": [r.to_plain() for r in own],
+        "declared": declared(meta),
     }
 
 
@@ -93,7 +104,8 @@ def compile_bundled() -> dict[str, Any]:
     from .policy import compile_default_policy
 
     root = data_dir("rules")
-    common = compile_common(root)
+    common_meta: dict[str, RuleMeta] = {}
+    common = compile_common(root, common_meta)
     names = sorted(
         p.name
         for p in root.iterdir()
@@ -102,6 +114,7 @@ def compile_bundled() -> dict[str, Any]:
     return {
         "ontology": compile_ontology(),
         "common": [r.to_plain() for r in common],
+        "common_declared": declared(common_meta),
         "exchanges": {n: compile_exchange(root, n, common) for n in names},
         "ccxt": compile_class_table(),
         "policy": compile_default_policy(),

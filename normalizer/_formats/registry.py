@@ -27,10 +27,11 @@ import marshal
 import os
 from collections.abc import Callable, Sequence
 
-from .._core.errors import Problem, RuleFileError, UnknownExchangeError
+from .._core.errors import NormalizerError, Problem, RuleFileError, UnknownExchangeError
 from .._core.policy import Policy
 from .._core.resources import data_dir, data_path
 from .._core.table import CompiledCatalog, Frozen, Rule, RuleSet
+from .._core.vocabulary import Outcome
 from . import products as _products
 from .store import COMMON, ONTOLOGY, fingerprint, stamp, state, write_store
 
@@ -38,6 +39,8 @@ TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
     from pathlib import Path  # not imported at start-up: the bundled folder is a string
     from typing import Any
+
+    from .overrides import Override
 
 __all__ = [
     "COMMON",
@@ -51,9 +54,11 @@ __all__ = [
     "exchanges",
     "load_rules",
     "on_change",
+    "overrides",
     "registry",
     "reset_rules",
     "restore_registry",
+    "rule_origin",
 ]
 
 _lock = _thread.RLock()
@@ -120,6 +125,13 @@ class Registry:
         self._root_str = data_path("rules") if root is None else os.fspath(root)
         self._sets: dict[str, RuleSet] = {}
         self._common: list[Rule] | None = None
+        self._common_declared: dict[str, str] = {}
+        self._common_origins: dict[str, str] = {}
+        self._declared: dict[str, dict[str, str]] = {}
+        self._origins: dict[str, dict[str, str]] = {}
+        self._unknown_codes: dict[str, frozenset[str]] = {}
+        self._overrides: list[Override] = []
+        self.after_send: frozenset[str] = frozenset()
         found = set(_folders(self._root_str, "exchange.yaml"))
         for overlay in self.overlays:
             found |= set(_folders(overlay, "exchange.yaml"))
@@ -172,18 +184,38 @@ class Registry:
     def common_rules(self) -> list[Rule]:
         if self._common is None:
             if self.bundled:
-                common = [Rule.from_plain(r) for r in _compiled()["common"]]
+                data = _compiled()
+                common = [Rule.from_plain(r) for r in data["common"]]
+                self._common_declared.update(data.get("common_declared") or {})
             else:
-                from .compile import compile_common
+                from .compile import compile_common, declared
 
-                common = compile_common(self.root)
+                meta: dict[str, Any] = {}
+                common = compile_common(self.root, meta)
+                self._common_declared.update(declared(meta))
+            #: what the root folder's common rules say of transport failures
+            self.after_send = frozenset(
+                kind
+                for rule in common
+                if rule.outcome is Outcome.UNKNOWN
+                for kind in rule.when.transport or ()
+            )
             if self.overlays:
-                from .compile import compile_common
+                from .compile import compile_common, declared
+                from .overrides import check_layer
+                from .rules import with_layer
 
                 for overlay in self.overlays:
-                    common += compile_common(overlay)
+                    meta = {}
+                    mine = compile_common(overlay, meta)
+                    self._overrides += check_layer("*", mine, meta, common)
+                    self._common_declared.update(declared(meta))
+                    ids = {r.id for r in mine}
+                    common = [r for r in common if r.id not in ids] + mine
+                    for rule in mine:
+                        self._common_origins[rule.id] = str(overlay)
                 for rule in common:  # below every venue's own rule, whatever its layer
-                    rule.specificity = (0, *rule.specificity)
+                    with_layer(rule, 0)
             self._common = common
         return self._common
 
@@ -204,35 +236,94 @@ class Registry:
 
     def _load(self, name: str) -> RuleSet:
         base = self._base(name)
+        common = self.common_rules()
+        if base is not None:
+            self._declared[name] = dict(base.get("declared") or {})
+            self._unknown_codes[name] = unknown_codes(base["rules"])
         if not self.overlays:
             assert base is not None
-            return rule_set_from_plain(base, self.common_rules())
-        from .compile import compile_layer
+            return rule_set_from_plain(base, common)
+        from .compile import compile_layer, declared
+        from .overrides import check_layer
+        from .rules import with_layer
 
         spec: dict[str, Any] | None = None
         catalog: CompiledCatalog | None = None
         by_id: dict[str, Rule] = {}
-        layers: list[list[Rule]] = []
+        origins: dict[str, str] = {}
         if base is not None:
             spec = base["spec"]
             catalog = CompiledCatalog.from_plain(base["catalog"]) if base["catalog"] else None
-            layers.append([Rule.from_plain(r) for r in base["rules"]])
-        for overlay in self.overlays:
+            for rule in (Rule.from_plain(r) for r in base["rules"]):
+                by_id[rule.id] = with_layer(rule, 1)
+        for layer, overlay in enumerate(self.overlays, start=2):
             if not (overlay / name).is_dir():
                 continue
-            o_spec, o_catalog, o_rules = compile_layer(overlay / name, name)
+            meta: dict[str, Any] = {}
+            o_spec, o_catalog, o_rules = compile_layer(overlay / name, name, meta)
+            # refused unless every override of a lower layer's rule is declared
+            self._overrides += check_layer(name, o_rules, meta, [*by_id.values(), *common])
             spec = o_spec if o_spec is not None else spec
             catalog = o_catalog if o_catalog is not None else catalog
-            layers.append(o_rules)
-        # every rule's precedence key starts with its layer: an overlay's rule
-        # outranks any bundled one; one with the same id replaces it
-        for layer, rules in enumerate(layers, start=1):
-            for rule in rules:
-                rule.specificity = (layer, *rule.specificity)
+            self._declared.setdefault(name, {}).update(declared(meta))
+            # an overlay's rule outranks any bundled one; one with the same id
+            # (declared with replaces:) takes its place
+            for rule in o_rules:
                 by_id.pop(rule.id, None)
-                by_id[rule.id] = rule
+                by_id[rule.id] = with_layer(rule, layer)
+                origins[rule.id] = str(overlay)
+        self._origins[name] = origins
         assert spec is not None  # names holds only venues with an exchange.yaml
-        return RuleSet(Frozen(spec), catalog, list(by_id.values()), self.common_rules())
+        return RuleSet(Frozen(spec), catalog, list(by_id.values()), common)
+
+    # ------------------------------------------------ what the guards read
+
+    def origin(self, name: str, rule_id: str) -> str:
+        """The folder the rule in effect with this id came from: ``"bundled"``
+        (the root folder), or the user's folder given to ``load_rules()``."""
+        if self.overlays:
+            self.get(name)
+            found = self._origins.get(name, {}).get(rule_id) or self._common_origins.get(rule_id)
+            if found is not None:
+                return found
+        return "bundled" if self.bundled else str(self._root_str)
+
+    def declared_outcome(self, name: str, rule_id: str) -> str | None:
+        """The outcome the rule in effect with this id declares itself, or None."""
+        self.get(name)
+        got = self._declared.get(name, {}).get(rule_id)
+        return got if got is not None else self._common_declared.get(rule_id)
+
+    def unknown_code(self, name: str, code: str) -> bool:
+        """Whether the root folder's rules (the bundled ones) declare ``code``'s
+        outcome unknown at this venue, whatever a user's rule says of it."""
+        if name not in self._unknown_codes:
+            self.get(name)
+        return code in self._unknown_codes.get(name, ())
+
+    def dedupes_all(self, name: str) -> bool:
+        """Whether the venue refuses a repeated client order id for every order it
+        ever had (``client_order_id_dedupe: all_orders``)."""
+        spec = self.get(name).spec
+        return getattr(spec, "client_order_id_dedupe", "none") == "all_orders"
+
+    def overrides(self) -> list[Override]:
+        """Every declared override of a bundled rule by a user's folder (all venues loaded)."""
+        self.load_all()
+        self.common_rules()
+        return list(self._overrides)
+
+
+def unknown_codes(plain_rules: list[Any]) -> frozenset[str]:
+    """The codes that rules (in plain form) decide as an unknown outcome by code
+    alone (no message condition)."""
+    out: set[str] = set()
+    for plain in plain_rules:
+        rule = Rule.from_plain(plain)
+        w = rule.when
+        if rule.outcome is Outcome.UNKNOWN and w.code and not (w.message or w.message_regex):
+            out.update(w.code)
+    return frozenset(out)
 
 
 _registry: Registry | None = None
@@ -306,6 +397,24 @@ def load_rules(path: str | Path) -> tuple[str, ...]:
         _registry = candidate
     changed()
     return tuple(n for n in candidate.names if n != GENERIC)
+
+
+def rule_origin(exchange: str, rule_id: str | None) -> str | None:
+    """Which folder the rule ``rule_id`` in effect at ``exchange`` came from:
+    ``"bundled"``, or the path of the user's folder given to ``load_rules()``;
+    None without a rule (or for a venue not loaded)."""
+    if rule_id is None:
+        return None
+    try:
+        return registry().origin(exchange, rule_id)
+    except NormalizerError:
+        return None
+
+
+def overrides() -> list[Override]:
+    """Every bundled rule that the user's folders (``load_rules``) override, each
+    declared with ``replaces:`` and a reason (for lint and ``explain``)."""
+    return registry().overrides()
 
 
 def current_registry() -> Registry | None:

@@ -1,16 +1,23 @@
 """Rule files: their schema (pydantic) and their compilation to the core's rules.
 
-Precedence, conflicts and matching are defined once, on the compiled form, in
-``normalizer._core.table``. A rule may say ``outcome:`` (NOT_SENT, REJECTED,
-UNKNOWN) to override its category's declared outcome; UNKNOWN if and only if
-the category is UNKNOWN_STATE.
+Matching and the conflict check are defined on the compiled form, in
+``normalizer._core.table`` (``specificity``: the rank of a rule within its
+folder); a rule's full precedence, its folder's layer included, is set here
+(``with_layer``) and nowhere else. What a user's folder may change of the
+bundled rules is checked in ``normalizer._formats.overrides``.
+
+A rule may say ``outcome:`` (NOT_SENT, REJECTED, UNKNOWN) to override its
+category's declared outcome; UNKNOWN if and only if the category is
+UNKNOWN_STATE. A rule declaring REJECTED or NOT_SENT says, with its ``why``
+and source, that the venue did nothing: only then is a 5xx or busy answer to a
+write not read as an unknown outcome (``recommend``).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -37,6 +44,7 @@ from .._core.text import MAX_MESSAGE_CHARS, Template, bound, fold
 from .._core.vocabulary import Category, Outcome
 from .conditions import Operations
 from .fields import VENUE_NAME, Code, OneLine, Url
+from .regexcheck import check as check_regex
 from .store import ONTOLOGY
 from .yaml import Located, validate
 
@@ -47,6 +55,7 @@ __all__ = [
     "ExchangeSpec",
     "Probe",
     "Rule",
+    "RuleMeta",
     "RuleSet",
     "RuleSpec",
     "RulesFile",
@@ -55,6 +64,7 @@ __all__ = [
     "condition_of",
     "load_rules_file",
     "specificity",
+    "with_layer",
 ]
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,79}$")]
@@ -124,12 +134,7 @@ class When(BaseModel):
     @classmethod
     def _compiles(cls, v: list[str] | None) -> list[str] | None:
         for pattern in v or ():
-            try:
-                re.compile(pattern, re.IGNORECASE)
-            except re.error as exc:
-                raise ValueError(
-                    f"regular expression {pattern!r} does not compile: {exc}"
-                ) from None
+            check_regex(pattern)  # compiles, and cannot backtrack without bound
         return v
 
     @field_validator("message")
@@ -168,6 +173,17 @@ class RuleSpec(BaseModel):
     priority: Annotated[int, Field(ge=-100, le=100)] = 0
     #: whether a request this rule decides took effect; default: the ontology's
     outcome: Outcome | None = None
+    #: in a user's folder: the bundled rule (or an earlier folder's) this one
+    #: decides differently, on purpose (see ``normalizer._formats.overrides``)
+    replaces: RuleId | None = None
+    #: why it does: required with ``replaces``
+    reason: OneLine | None = None
+
+    @model_validator(mode="after")
+    def _replaces(self) -> RuleSpec:
+        if (self.replaces is None) != (self.reason is None):
+            raise ValueError("replaces and reason go together: say which rule, and why")
+        return self
 
     @field_validator("category")
     @classmethod
@@ -273,10 +289,8 @@ class RetryHintSpec(BaseModel):
         if len(given) != 1:
             raise ValueError("give exactly one of header, body_field, message_regex")
         if self.message_regex is not None:
-            try:
-                compiled = re.compile(self.message_regex)
-            except re.error as exc:
-                raise ValueError(f"message_regex does not compile: {exc}") from None
+            check_regex(self.message_regex)  # compiles, and cannot backtrack without bound
+            compiled = re.compile(self.message_regex)
             if compiled.groups != 1:
                 raise ValueError("message_regex needs exactly one group: the number")
         return self
@@ -320,6 +334,12 @@ class ExchangeSpec(BaseModel):
     #: OKX documents sub-codes ``51008_1000`` that the API returns as ``51008``
     subcode_separator: str | None = None
     response: ResponseShape
+    #: whether the venue refuses a second order with a client order id it has
+    #: seen: for every order it ever had (``all_orders``), only while the first
+    #: one is open (``open_orders_only``), or not at all (``none``, the safe
+    #: default). Only ``all_orders`` makes resending an order of unknown fate
+    #: with the same id safe (``guard.resend-needs-dedupe``).
+    client_order_id_dedupe: Literal["all_orders", "open_orders_only", "none"] = "none"
     #: a product line of a venue (``binance-usdm``: ``product_of: binance``), and
     #: how a caller names it: ccxt ids, ccxt market types, request hosts and path
     #: prefixes (read by ``normalizer._formats.products``)
@@ -367,9 +387,34 @@ def condition_of(w: When) -> Condition:
     )
 
 
-def compile_rules(parsed: RulesFile, located: Located, default_exchange: str) -> list[Rule]:
+class RuleMeta(NamedTuple):
+    """What a rule file says of a rule beyond what the engine keeps (``Rule``):
+    the rule it replaces and why, and the outcome it declares itself."""
+
+    replaces: str | None
+    reason: str | None
+    declared: Outcome | None
+    path: str
+    line: int | None
+
+
+def compile_rules(
+    parsed: RulesFile,
+    located: Located,
+    default_exchange: str,
+    meta: dict[str, RuleMeta] | None = None,
+) -> list[Rule]:
+    """The file's rules compiled; ``meta``, when given, receives each one's ``RuleMeta``."""
     out = []
     for i, spec in enumerate(parsed.rules):
+        if meta is not None:
+            meta[spec.id] = RuleMeta(
+                spec.replaces,
+                spec.reason,
+                spec.outcome,
+                str(located.path),
+                located.line_of(("rules", i)),
+            )
         category, sub = ONTOLOGY.parse_label(spec.category)
         out.append(
             Rule(
@@ -390,9 +435,30 @@ def compile_rules(parsed: RulesFile, located: Located, default_exchange: str) ->
     return out
 
 
-def load_rules_file(path: Path, exchange: str) -> list[Rule]:
+def load_rules_file(
+    path: Path, exchange: str, meta: dict[str, RuleMeta] | None = None
+) -> list[Rule]:
     from .yaml import load_file
 
     located = load_file(path, RuleFileError)
     parsed = validate(RulesFile, located, RuleFileError, {"exchange": exchange})
-    return compile_rules(parsed, located, exchange)
+    return compile_rules(parsed, located, exchange, meta)
+
+
+# ---------------------------------------------------------------- precedence
+
+
+def with_layer(rule: Rule, layer: int) -> Rule:
+    """``rule`` ranked in its folder's layer: precedence is
+    ``(layer, *specificity(when, priority, own))``, compared highest first.
+
+    Layer 0 holds the common rules (of every folder: they rank below every
+    venue's own rule), layer 1 the bundled venue's rules, layer ``i + 1`` the
+    rules of the ``i``-th folder given to ``load_rules()``. So a rule of a
+    user's folder outranks every bundled rule of its venue, and within a layer
+    the order of ``specificity`` holds. This is the one
+    place a rule's rank is set; the registry calls it for every rule it lays
+    over another layer.
+    """
+    rule.specificity = (layer, *rule.specificity)
+    return rule

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     AnyPath = str | os.PathLike[str]
 
 #: Bump when the compiled form changes shape.
-COMPILER_VERSION = 7
+COMPILER_VERSION = 8
 STORE: AnyPath = os.path.join(
     os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "_compiled.marshal"
 )
