@@ -17,7 +17,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import normalizer
-from normalizer import Category, UnknownExchangeError, classify_frame, normalize, normalize_many
+from normalizer import (
+    ArgumentValueError,
+    Category,
+    NormalizerError,
+    UnknownExchangeError,
+    classify_frame,
+    normalize,
+    normalize_many,
+)
 from normalizer._engine.normalize import registry
 from normalizer.batch import as_http_status, output_columns
 
@@ -151,7 +159,7 @@ def test_normalize_many_takes_any_iterable_and_refuses_caller_mistakes() -> None
         normalize_many([{"exchange": "nope"}])
     with pytest.raises(ValueError, match="unknown operation"):
         normalize_many([{"exchange": "okx", "operation": "fly"}])
-    with pytest.raises(KeyError):
+    with pytest.raises(NormalizerError, match="'exchange'"):
         normalize_many([{"code": "58102"}])
 
 
@@ -197,6 +205,18 @@ def expected(row: dict[str, Any], kw: dict[str, Any]) -> tuple[Any, ...]:
         http_status=row.get("http_status"),
         operation=op,
     )
+    if getattr(err, "is_error", True) is False:  # a success: no recommendation, no row_error
+        labels = result_row(err, None)
+        return (
+            *labels[: len(output_columns()) - 6],
+            err.rule_id,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
     rec = normalizer.recommend(
         err, op, kw["idempotent"] or False, kw["attempt"] or 1, kw["policy"], rand=kw["rand"]
     )
@@ -208,10 +228,13 @@ def text(value: Any) -> Any:
 
 
 def result_row(err: Any, rec: Any) -> tuple[Any, ...]:
-    """The added columns, as per-row normalize() and recommend() say (attributes only)."""
+    """The added columns, as per-row normalize() and recommend() say (attributes only);
+    without a recommendation, the labels alone."""
     labels = [text(err.category), err.subcategory]
     if "outcome" in output_columns():
         labels.append(text(err.outcome))
+    if rec is None:
+        return tuple(labels)
     return (
         *labels,
         err.rule_id,
@@ -220,6 +243,7 @@ def result_row(err: Any, rec: Any) -> tuple[Any, ...]:
         text(rec.scope),
         text(rec.precondition),
         rec.policy_rule_id,
+        None,  # row_error
     )
 
 
@@ -308,10 +332,13 @@ def test_classify_frame_edges() -> None:
     assert "action" in empty.columns
     only_exchange = classify_frame(pd.DataFrame({"exchange": ["okx"]}))
     assert only_exchange["category"].tolist() == [Category.UNKNOWN.value]
-    with pytest.raises(ValueError, match="'exchange' column"):
+    with pytest.raises(ArgumentValueError, match="'exchange' column"):
         classify_frame(pd.DataFrame({"code": ["1"]}))
     with pytest.raises(UnknownExchangeError):
-        classify_frame(pd.DataFrame({"exchange": ["nope"]}))
+        classify_frame(pd.DataFrame({"exchange": ["nope"]}), unknown_exchange="raise")
+    kept = classify_frame(pd.DataFrame({"exchange": ["nope", "okx"], "code": ["1", "58102"]}))
+    assert kept["row_error"].tolist()[1] != kept["row_error"].tolist()[1]  # NaN: classified
+    assert str(kept["row_error"].tolist()[0]).startswith("exchange: unknown exchange 'nope'")
 
 
 def test_classify_frame_says_what_to_install_without_pandas(
@@ -441,3 +468,129 @@ def test_classify_frame_reads_every_nan_as_missing() -> None:
     assert [r["http_status"] for r in read[:3]] == [None, None, None]
     assert got_rows(out) == [expected(row, kw) for row in read]
     assert got_rows(out)[1] == got_rows(out)[2]  # no code, no status, however the NaN is spelled
+
+
+# ------------------------------------------- one argument vocabulary (issue 22)
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("idempotent", 2),
+        ("idempotent", "maybe"),
+        ("idempotent", "true"),
+        ("idempotent", 1),
+        ("attempt", 0),
+        ("attempt", True),
+        ("attempt", 1.5),
+        ("attempt", "2"),
+        ("operation", "levitate"),
+    ],
+)
+def test_classify_frame_refuses_the_arguments_recommend_refuses(argument: str, value: Any) -> None:
+    """One reading for every entry point: what recommend() refuses, classify_frame refuses,
+    as the same NormalizerError class."""
+    pd = pytest.importorskip("pandas")
+    err = normalize("okx", code="58102")
+    with pytest.raises(NormalizerError) as by_recommend:
+        normalizer.recommend(err, **{argument: value})
+    with pytest.raises(NormalizerError) as by_frame:
+        classify_frame(pd.DataFrame({"exchange": ["okx"], "code": ["58102"]}), **{argument: value})
+    assert type(by_frame.value) is type(by_recommend.value)
+
+
+@pytest.mark.parametrize("value", ["skip", "fail", 3])
+def test_classify_frame_refuses_an_unknown_exchange_choice_as_a_normalizer_error(
+    value: Any,
+) -> None:
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(NormalizerError, match="unknown_exchange"):
+        classify_frame(pd.DataFrame({"exchange": ["okx"]}), unknown_exchange=value)
+
+
+def test_cells_of_a_log_are_read_by_one_reader() -> None:
+    """A yes/no cell: True/1/"yes"/" TRUE " and False/0/"no"/missing are read, 2 and
+    "maybe" are refused per row (row_error), never read as true or false; so is an
+    attempt cell that is no whole number from 1."""
+    pd = pytest.importorskip("pandas")
+    from normalizer._core.arguments import flag_cell
+
+    cells: list[Any] = [True, 1, "yes", " TRUE ", False, 0, "no", None, 2, "maybe"]
+    assert [flag_cell(c) for c in cells[:8]] == [True] * 4 + [False] * 3 + [None]
+    df = pd.DataFrame(
+        {
+            "exchange": ["okx"] * len(cells),
+            "error_type": ["ReadTimeout"] * len(cells),
+            "operation": ["place_order"] * len(cells),
+            "idempotent": pd.Series(cells, dtype=object),
+            "attempt": pd.Series([1, 2.0, "3", " 4 ", None, 1, 1, 1, 1, 1], dtype=object),
+        }
+    )
+    out = classify_frame(df, rand=half)
+    errors = out["row_error"].astype(object).tolist()
+    assert [str(e).startswith("idempotent: ") for e in errors] == [False] * 8 + [True] * 2
+    assert out["action"].isna().tolist() == [False] * 8 + [True] * 2
+    bad_attempts = df.assign(attempt=pd.Series([0, "two", 1.5, True, -1] * 2, dtype=object))
+    refused = classify_frame(bad_attempts.iloc[:5], rand=half)["row_error"].astype(object)
+    assert all(str(e).startswith("attempt: ") for e in refused.tolist())
+
+
+def test_one_bad_row_gets_an_error_column_and_the_others_go_on() -> None:
+    """The default for a venue no rules know (and any row that cannot be classified) is a
+    row_error with the words the batch CLI writes; "raise" is the explicit opt-in to fail."""
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(
+        {
+            "exchange": ["okx", "deribit", "okx", "okx", "OKX "],
+            "code": ["58102", "1", "58102", "58102", "58102"],
+            "operation": [None, None, "levitate", None, None],
+            "attempt": [1, 1, 1, "two", 1],
+        }
+    )
+    out = classify_frame(df, rand=half)
+    errors = out["row_error"].astype(object).tolist()
+    assert errors[0] != errors[0]  # NaN: classified
+    assert errors[4] != errors[4]
+    assert out["category"].astype(object).tolist()[4] == "RATE_LIMIT"
+    assert errors[1].startswith("exchange: unknown exchange 'deribit'")
+    assert 'unknown_exchange="generic"' in errors[1]
+    assert errors[2].startswith("operation: unknown operation 'levitate'")
+    assert errors[3].startswith("attempt: ")
+    assert out["action"].astype(object).tolist()[1] != out["action"].astype(object).tolist()[1]
+    generic = classify_frame(df.iloc[:2], unknown_exchange="generic", rand=half)
+    assert (
+        generic["rule_id"].astype(object).tolist()[1] is None
+        or generic["row_error"].astype(object).tolist()[1] != "x"
+    )
+    assert generic["row_error"].isna().all()
+    with pytest.raises(UnknownExchangeError):
+        classify_frame(df, unknown_exchange="raise")
+
+
+def test_the_batch_cli_reports_a_bad_row_in_the_words_of_row_error(tmp_path: Any) -> None:
+    """The CLI's errors file and classify_frame's row_error say the same thing."""
+    pd = pytest.importorskip("pandas")
+    from normalizer.batch._stream import run_batch
+
+    rows = [
+        {"exchange": "deribit", "code": "1"},
+        {"exchange": "okx", "operation": "levitate"},
+        {"exchange": "okx", "idempotent": "maybe"},
+        {"exchange": "OKX ", "code": "58102"},
+    ]
+    src = tmp_path / "log.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = run_batch(str(src), str(tmp_path / "out.csv"), progress=False)
+    assert (summary.rows, summary.bad_rows) == (1, 3)
+    reported = [json.loads(x) for x in (tmp_path / "out.errors.jsonl").read_text().splitlines()]
+    frame = classify_frame(pd.DataFrame(rows), rand=half)
+    words = frame["row_error"].astype(object).tolist()[:3]
+    assert [f"{p['field']}: {p['problem']}" for p in reported] == words
+
+
+@pytest.mark.parametrize("code", [58102, 58102.0, "58102.0", "58102", " 58102 "])
+def test_a_code_reads_the_same_whatever_the_column_made_of_it(code: Any) -> None:
+    """58102, 58102.0 (a float column) and "58102.0" (its text) are code 58102."""
+    pd = pytest.importorskip("pandas")
+    out = classify_frame(pd.DataFrame({"exchange": ["okx"], "code": [code]}), rand=half)
+    assert out["rule_id"].astype(object).tolist() == [normalize("okx", code="58102").rule_id]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from normalizer import classify_frame
+from normalizer import ArgumentValueError, classify_frame
 from normalizer.batch import classify_partition, make_spec, output_columns
 
 pd = pytest.importorskip("pandas")
@@ -290,7 +290,7 @@ def test_engine_helpers_refuse_a_frame_without_exchange_and_take_unknown_exchang
     the same spec as classify_frame, the generic opt-in included."""
     from normalizer.batch._frame import engine_spec
 
-    with pytest.raises(ValueError, match="'exchange' column"):
+    with pytest.raises(ArgumentValueError, match="'exchange' column"):
         engine_spec(["code", "message"])
     spec = engine_spec(["exchange", "code"], unknown_exchange="generic", seed=3)
     assert (spec.unknown_exchange, spec.seed, spec.categorical) == ("generic", 3, False)

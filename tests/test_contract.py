@@ -561,3 +561,51 @@ def test_the_hot_path_imports_neither_pydantic_nor_yaml() -> None:
     subprocess.run(run, cwd=REPO, check=True, capture_output=True)  # noqa: S603 - builds the store
     out = subprocess.run(run, cwd=REPO, check=True, capture_output=True, text=True)  # noqa: S603
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------- one argument vocabulary (issue 22)
+
+
+@pytest.mark.parametrize("name", ["OKX", "OKX ", " okx", "Okx\t", "\nOKX\n"])
+def test_venue_names_are_folded_the_same_way_everywhere(name: str) -> None:
+    """Case and surrounding spaces do not matter, in normalize() and recommend() alike."""
+    err = normalizer.normalize(name, code="58102")
+    assert err == normalizer.normalize("okx", code="58102")
+    assert normalizer.recommend(err).action is normalizer.Action.RETRY
+
+
+@pytest.mark.parametrize("name", ["PLACE_ORDER", " place_order ", "Place_Order"])
+def test_operation_names_are_folded_like_venue_names(name: str) -> None:
+    err = normalizer.normalize("okx", code="58102", operation=name)
+    assert err.operation is normalizer.Operation.PLACE_ORDER
+
+
+def test_an_unknown_exchange_says_how_to_opt_in_to_the_generic_profile() -> None:
+    with pytest.raises(normalizer.UnknownExchangeError) as caught:
+        normalizer.normalize("deribit", code="1")
+    assert 'unknown_exchange="generic"' in str(caught.value)
+    assert "use_generic_for_unknown()" in str(caught.value)
+    # ... and the opt-in it names works as written
+    assert normalizer.normalize("deribit", code="1", unknown_exchange="generic").exchange
+
+
+@pytest.mark.parametrize("value", ["skip", "fail", "", 1, True])
+def test_a_wrong_unknown_exchange_choice_is_a_normalizer_error(value: object) -> None:
+    with pytest.raises(NormalizerError, match="unknown_exchange"):
+        normalizer.normalize("deribit", code="1", unknown_exchange=value)  # type: ignore[arg-type]
+
+
+def test_every_caller_mistake_of_the_batch_layer_is_a_normalizer_error(tmp_path: Path) -> None:
+    from normalizer._core.errors import BatchInputError
+    from normalizer.batch._stream import run_batch
+
+    assert issubclass(BatchInputError, NormalizerError)
+    assert issubclass(BatchInputError, ValueError)
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"exchange": "okx", "code": "58102"}\n')
+    with pytest.raises(NormalizerError, match="unknown"):
+        run_batch(str(log), str(tmp_path / "out.csv"), unknown="bogus", progress=False)
+    with pytest.raises(NormalizerError, match="no such file"):
+        run_batch(str(tmp_path / "missing.jsonl"), str(tmp_path / "out.csv"), progress=False)
+    with pytest.raises(NormalizerError, match="records"):
+        normalizer.normalize_many([{"code": "58102"}])

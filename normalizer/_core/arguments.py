@@ -1,15 +1,43 @@
-"""The caller's arguments, checked once, the same way on every path.
+"""The caller's arguments, checked once, the same way on every entry point.
 
-- ``flag(name, value)``: a real ``bool`` (``"false"``, ``0``, ``None`` are
-  refused: a flag read from a config file must not turn a guard off).
+``normalize``, ``recommend``, the supervisor's ``observe``, ``classify_frame``,
+the batch CLI and the Dask and Spark helpers read their arguments with these
+functions only, so one spelling means one thing everywhere, and every caller
+mistake is a ``NormalizerError`` (``ArgumentTypeError`` or
+``ArgumentValueError``, which are also ``TypeError`` and ``ValueError``).
+
+Arguments (what a program passes):
+
+- ``flag(name, value)``: a real ``bool`` (``"false"``, ``0``, ``2``, ``None``
+  are refused: a flag read from a config file must not turn a guard off).
 - ``attempt_of(value)``: an int >= 1 (bools refused; numpy integers accepted).
-- ``status_of(value)``: an HTTP status from an int, a whole float (``429.0``,
-  what pandas makes of an int column with gaps), a numeric string (``"429"``)
-  or a numpy integer; anything else is dropped with a note (a status is
-  evidence, not an instruction: one unusable field never spoils a result).
-- ``code_of(value)``: an exchange code as text, the same conversions.
+- ``exchange_key(name)``: a venue name folded for lookup: surrounding spaces
+  and case do not matter (``" OKX "`` is ``"okx"``).
+- ``unknown_exchange_of(value, batch=...)``: what to do with a venue no rules
+  know (see ``UNKNOWN_EXCHANGE`` and ``BATCH_UNKNOWN_EXCHANGE``).
+- operations: ``normalizer._core.vocabulary.operation_of`` (case and
+  surrounding spaces folded the same way).
 
-Operations are checked by ``normalizer._core.vocabulary.operation_of``.
+Cells of a log (what a CSV, JSON Lines or Parquet file or a DataFrame holds,
+read by the batch paths; a missing cell is None, NaN or pandas' NA):
+
+- ``flag_cell(value)``: True for ``True``, ``1``, ``1.0``, ``"true"``,
+  ``"yes"``, ``"y"``, ``"1"``; False for their opposites and ``""``; None
+  when missing; anything else (``2``, ``"maybe"``) is refused.
+- ``attempt_cell(value)``: an int >= 1 from an int, a whole float or a
+  numeric string (``"3"``, ``"3.0"``); None when missing; else refused.
+- ``code_cell(value)``: ``58102``, ``58102.0`` and ``"58102.0"`` are code
+  58102 (a float column, and its text); None when missing.
+
+Evidence (what an exchange sent; never refused, dropped with a note):
+
+- ``status_of(value)``: an HTTP status from an int, a whole float (``429.0``,
+  what pandas makes of an int column with gaps), a numeric string (``"429"``,
+  ``"429.0"``) or a numpy integer; anything else is dropped with a note (a
+  status is evidence, not an instruction: one unusable field never spoils a
+  result).
+- ``code_of(value)``: an exchange code as text, the same conversions
+  (``58102``, ``58102.0`` and ``"58102"`` are code ``"58102"``).
 """
 
 from __future__ import annotations
@@ -22,7 +50,33 @@ from .errors import ArgumentTypeError, ArgumentValueError
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Literal
+
+    UnknownExchange = Literal["raise", "generic"]
+    BatchUnknownExchange = Literal["raise", "generic", "error"]
+
+__all__ = [
+    "BATCH_UNKNOWN_EXCHANGE",
+    "UNKNOWN_EXCHANGE",
+    "attempt_cell",
+    "attempt_of",
+    "code_cell",
+    "code_of",
+    "exchange_key",
+    "flag",
+    "flag_cell",
+    "status_of",
+    "unknown_exchange_of",
+]
+
+#: ``unknown_exchange=`` of one call (``normalize``, ``recommend``, ``observe``):
+#: ``"raise"`` (``UnknownExchangeError``) or ``"generic"`` (the generic profile).
+UNKNOWN_EXCHANGE = ("raise", "generic")
+#: ``unknown_exchange=`` of the batch paths (``classify_frame``, the batch CLI,
+#: Dask, Spark): ``"error"`` (the default: the row gets the refusal's message in
+#: its ``row_error`` column, the others empty, and the job goes on),
+#: ``"generic"``, or ``"raise"`` (the first such row stops the job).
+BATCH_UNKNOWN_EXCHANGE = ("error", "generic", "raise")
 
 #: Codes longer than this are not codes.
 MAX_CODE_CHARS = 120
@@ -48,6 +102,98 @@ def attempt_of(value: object, name: str = "attempt") -> int:
     if n < 1:
         raise ArgumentValueError(name, "must be a whole number from 1", value)
     return n
+
+
+def exchange_key(name: str) -> str:
+    """A venue name as the rule folders are named: no surrounding spaces, lowercase."""
+    return name.strip().lower()
+
+
+def unknown_exchange_of(value: object, *, batch: bool = False) -> str:
+    """The caller's ``unknown_exchange=``, checked (None is returned as None's
+    meaning is the caller's: the process default)."""
+    choices = BATCH_UNKNOWN_EXCHANGE if batch else UNKNOWN_EXCHANGE
+    if value is None or value in choices:
+        return value  # type: ignore[return-value]
+    if isinstance(value, str):
+        folded = value.strip().lower()
+        if folded in choices:
+            return folded
+        raise ArgumentValueError("unknown_exchange", f"must be one of {list(choices)}", value)
+    raise ArgumentTypeError("unknown_exchange", f"one of {list(choices)} or None", value)
+
+
+_TRUE = frozenset({"1", "true", "yes", "y", "t"})
+_FALSE = frozenset({"0", "false", "no", "n", "f", ""})
+
+
+def _missing(value: object) -> bool:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    kind = type(value).__name__
+    return kind in ("NAType", "NaTType")  # pandas' missing values, without importing pandas
+
+
+def flag_cell(value: object, name: str = "idempotent") -> bool | None:
+    """A yes/no cell of a log (see the module docstring); None when missing."""
+    if value is True or value is False:
+        return value
+    if _missing(value):
+        return None
+    if isinstance(value, (str, bytes)):
+        text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+        folded = text.strip().lower()
+        if folded in _TRUE:
+            return True
+        if folded in _FALSE:
+            return False
+        raise ArgumentValueError(name, "must be yes or no (true/false, 1/0)", value)
+    if type(value).__name__ == "bool_":  # numpy's bool
+        return bool(value)
+    n = _integer(value)
+    if n == 1 or n == 0:
+        return n == 1
+    if n is None and not isinstance(value, (Integral, float)):
+        raise ArgumentTypeError(name, "yes or no (true/false, 1/0)", value)
+    raise ArgumentValueError(name, "must be yes or no (true/false, 1/0)", value)
+
+
+def attempt_cell(value: object, name: str = "attempt") -> int | None:
+    """An attempt number cell of a log (see the module docstring); None when missing."""
+    if _missing(value):
+        return None
+    if isinstance(value, bool):
+        raise ArgumentTypeError(name, "a whole number from 1", value)
+    if isinstance(value, str) and not value.strip():
+        return None
+    n = _integer(value)
+    if n is None:
+        if isinstance(value, (str, bytes, Integral, float)):
+            raise ArgumentValueError(name, "must be a whole number from 1", value)
+        raise ArgumentTypeError(name, "a whole number from 1", value)
+    if n < 1:
+        raise ArgumentValueError(name, "must be a whole number from 1", value)
+    return n
+
+
+def code_cell(value: object) -> object:
+    """A code cell of a log: a whole float (``58102.0``, what pandas makes of an
+    int column with gaps) or such a float's text (``"58102.0"``, what that
+    column becomes in a CSV or a text column) is the whole number, as an int
+    (no venue documents a code ending in ``.0``); a missing cell is None; any
+    other value is passed on for ``code_of`` to read."""
+    if _missing(value):
+        return None
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        return value
+    if isinstance(value, str) and value.endswith(".0") and len(value) <= 24:
+        whole, _, zeros = value.strip().partition(".")
+        digits = whole[1:] if whole[:1] in "+-" else whole
+        if digits.isdigit() and digits.isascii() and not zeros.strip("0"):
+            return int(whole)
+    return value
 
 
 def _integer(value: Any) -> int | None:

@@ -200,7 +200,8 @@ _OPERATIONS: dict[str, Operation] = {o.value: o for o in Operation}
 
 
 def operation_of(value: object, argument: str = "operation") -> Operation:
-    """``value`` as an Operation (the enum or its value).
+    """``value`` as an Operation (the enum or its value; case and surrounding
+    spaces do not matter, as for venue names: ``" Place_Order "``).
 
     Anything else is a caller mistake: ``ArgumentTypeError`` for a value that
     is not a string, ``UnknownOperationError`` for a string that names none.
@@ -209,6 +210,8 @@ def operation_of(value: object, argument: str = "operation") -> Operation:
         return value
     if isinstance(value, str):
         op = _OPERATIONS.get(value)
+        if op is None and len(value) <= 64:
+            op = _OPERATIONS.get(value.strip().lower())
         if op is not None:
             return op
         raise UnknownOperationError(value, list(_OPERATIONS), argument)

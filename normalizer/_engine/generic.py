@@ -69,8 +69,10 @@ def unknown_choice(value: object) -> UnknownExchange:
     """The caller's choice for unknown names, or the process default."""
     if value is None:
         return _default_unknown
-    if value not in _UNKNOWN_CHOICES:
-        raise ValueError(f"unknown_exchange must be one of {_UNKNOWN_CHOICES}, not {value!r}")
+    if value not in _UNKNOWN_CHOICES:  # folded, or refused as a NormalizerError
+        from .._core.arguments import unknown_exchange_of
+
+        return unknown_exchange_of(value)  # type: ignore[return-value]
     return value  # type: ignore[return-value]
 
 

@@ -38,7 +38,20 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from .._core.arguments import status_of
+from .._core.arguments import (
+    attempt_cell,
+    attempt_of,
+    code_cell,
+    flag,
+    flag_cell,
+    status_of,
+    unknown_exchange_of,
+)
+from .._core.errors import (
+    ArgumentTypeError,
+    ArgumentValueError,
+    NormalizerError,
+)
 from .._core.policy import Policy
 from .._core.vocabulary import Operation, operation_of
 from .._engine.generic import UnknownExchange, unknown_choice
@@ -75,6 +88,10 @@ INPUT_COLUMNS = (
 LABEL_COLUMNS = ("category", "subcategory", "outcome", "rule_id", "action")
 #: The recommendation's columns after them; ``delay_s`` is a float, the rest text.
 ACTION_COLUMNS = ("delay_s", "scope", "precondition", "policy_rule_id")
+#: The last column: why a row could not be classified (None when it was), as
+#: ``"<field>: <message>"``, the words the batch CLI writes for a bad row; the
+#: row's other added columns are then empty.
+ERROR_COLUMN = "row_error"
 
 #: A user rules folder shipped to workers holds at most this many bytes of YAML.
 MAX_RULES_BYTES = 64 * 1024 * 1024
@@ -127,14 +144,20 @@ def normalize_many(
     one, as are records whose values cannot be hashed (a dict body).
 
     Raises what ``normalize()`` raises for a caller's mistake (an unknown
-    exchange or operation), and ``KeyError`` for a record without an exchange;
+    exchange or operation), and ``ArgumentValueError`` for a record without an
+    exchange (all ``NormalizerError``; it has no column to put a row's error in);
     ``unknown_exchange="generic"`` answers venue names no rules know by the
     generic profile instead, as ``normalize()`` does.
     """
     out: list[NormalizedError] = []
     memo: dict[tuple[Any, ...], NormalizedError] = {}
     for record in records:
-        exchange = record["exchange"]
+        try:
+            exchange = record["exchange"]
+        except (KeyError, TypeError):
+            raise ArgumentValueError(
+                "records", "each record must be a mapping with an 'exchange'", record
+            ) from None
         code = record.get("code")
         message = record.get("message")
         status = record.get("http_status")
@@ -224,7 +247,9 @@ class RulesSource:
         """Read a rules folder and check it here (a bad file is refused before any row)."""
         folder = Path(root)
         if not folder.is_dir():
-            raise FileNotFoundError(f"rules folder not found: {folder}")
+            raise ArgumentValueError(
+                "rules_dir", f"rules folder not found: {folder}", root, whole=True
+            )
         Registry(None, (folder,)).load_all()  # refuses a bad file with its name and line
         files: list[tuple[str, bytes]] = []
         total = 0
@@ -235,7 +260,12 @@ class RulesSource:
             data = path.read_bytes()
             total += len(data)
             if total > MAX_RULES_BYTES:
-                raise ValueError(f"{folder}: more than {MAX_RULES_BYTES} bytes of YAML to ship")
+                raise ArgumentValueError(
+                    "rules_dir",
+                    f"{folder}: more than {MAX_RULES_BYTES} bytes of YAML to ship",
+                    root,
+                    whole=True,
+                )
             files.append((rel.as_posix(), data))
         digest = hashlib.sha256()
         for rel_name, data in files:
@@ -254,8 +284,11 @@ class FrameSpec:
     and the error (the same in every process and partition); None draws it at
     random. ``categorical`` returns the text columns as pandas categoricals
     (compact, for one frame) rather than plain strings (for engines' schemas).
-    ``unknown_exchange="generic"`` classifies rows of venues no rules know by
-    the generic profile (as ``normalize()`` does); None refuses them.
+    ``unknown_exchange`` is one of ``BATCH_UNKNOWN_EXCHANGE``
+    (``normalizer._core.arguments``): ``"error"`` gives a row of a venue no
+    rules know (or any row that cannot be classified) its ``row_error``,
+    ``"generic"`` classifies such venues by the generic profile, ``"raise"``
+    stops at the first row that cannot be classified.
     """
 
     operation: str | None = None
@@ -265,7 +298,7 @@ class FrameSpec:
     rules: RulesSource | None = None
     seed: int | None = None
     categorical: bool = True
-    unknown_exchange: UnknownExchange | None = None
+    unknown_exchange: str = "error"
 
 
 def make_spec(
@@ -277,18 +310,27 @@ def make_spec(
     rules_dir: str | Path | None = None,
     seed: int | None = None,
     categorical: bool = True,
-    unknown_exchange: UnknownExchange | None = None,
+    unknown_exchange: str | None = None,
 ) -> FrameSpec:
     """A ``FrameSpec`` from the caller's arguments, checked here, on the driver.
 
-    A policy file or rules folder with a mistake is refused now, with its file
-    and line, rather than in a worker. A policy file travels as its text; a
-    loaded ``Policy`` is kept as it is (for this process: the engines' helpers
-    take files only).
+    The arguments are read as ``recommend()`` reads them (``idempotent`` a
+    bool, ``attempt`` an int from 1: ``normalizer._core.arguments``); a
+    mistake is a ``NormalizerError``. A policy file or rules folder with a
+    mistake is refused now, with its file and line, rather than in a worker.
+    A policy file travels as its text; a loaded ``Policy`` is kept as it is
+    (for this process: the engines' helpers take files only).
+    ``unknown_exchange=None`` is ``"generic"`` after
+    ``use_generic_for_unknown()``, else ``"error"``.
     """
     op = operation_of(operation).value if operation is not None else None
-    if attempt is not None and (isinstance(attempt, bool) or int(attempt) < 1):
-        raise ValueError(f"attempt must be a whole number from 1, not {attempt!r}")
+    idem = None if idempotent is None else flag("idempotent", idempotent)
+    number = None if attempt is None else attempt_of(attempt)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ArgumentTypeError("seed", "an int or None", seed)
+    choice = unknown_exchange_of(unknown_exchange, batch=True)
+    if choice is None:
+        choice = "generic" if unknown_choice(None) == "generic" else "error"
     shipped: PolicySource | Policy | None = None
     if isinstance(policy, Policy):
         shipped = policy
@@ -296,13 +338,13 @@ def make_spec(
         shipped = PolicySource.read(policy)
     return FrameSpec(
         operation=op,
-        idempotent=None if idempotent is None else bool(idempotent),
-        attempt=None if attempt is None else int(attempt),
+        idempotent=idem,
+        attempt=number,
         policy=shipped,
         rules=RulesSource.read(rules_dir) if rules_dir is not None else None,
         seed=None if seed is None else int(seed),
         categorical=categorical,
-        unknown_exchange=unknown_choice(unknown_exchange),
+        unknown_exchange=choice,
     )
 
 
@@ -315,7 +357,9 @@ def engine_spec(columns: Iterable[str], **arguments: Any) -> FrameSpec:
     """
     names = list(columns)
     if "exchange" not in names:
-        raise ValueError(f"classify() needs an 'exchange' column; the frame has {names}")
+        raise ArgumentValueError(
+            "df", f"classify() needs an 'exchange' column; the frame has {names}", names, whole=True
+        )
     return make_spec(categorical=False, **arguments)
 
 
@@ -453,11 +497,17 @@ def _normalize_in(
         )
     from .._engine import normalize as engine
 
-    rs, renamed = engine.ruleset_for(exchange, unknown_exchange, rules)
-    op = operation_of(operation) if operation is not None else None
-    raw = engine._RAW((body, http_status, None, code, message, error))
-    err = engine._guarded(rs, code, message, http_status, body, None, error, op, raw)[0]
-    return engine._renamed(err, renamed) if renamed is not None else err
+    return engine.normalize_with(
+        rules,
+        exchange,
+        code=code,
+        message=message,
+        http_status=http_status,
+        body=body,
+        error=error,
+        operation=operation,
+        unknown_exchange=unknown_exchange,
+    )
 
 
 @cache
@@ -468,30 +518,13 @@ def _has_outcome() -> bool:
 def output_columns() -> tuple[str, ...]:
     """The columns the partition function adds, in order."""
     labels = tuple(c for c in LABEL_COLUMNS if c != "outcome" or _has_outcome())
-    return (*labels, *ACTION_COLUMNS)
+    return (*labels, *ACTION_COLUMNS, ERROR_COLUMN)
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "y")
-    return bool(value)
-
-
-def as_attempt(value: Any) -> int:
-    """An ``attempt`` cell: a whole number from 1 (missing: 1); else ``ValueError``."""
-    if value is None:
-        return 1
-    if isinstance(value, bool):
-        raise ValueError(f"attempt must be a whole number from 1, not {value!r}")
-    try:
-        n = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
-    except ValueError:
-        n = 0.0
-    if math.isnan(n):
-        return 1
-    if n < 1 or not n.is_integer():
-        raise ValueError(f"attempt must be a whole number from 1, not {value!r}")
-    return int(n)
+def row_error(exc: NormalizerError) -> str:
+    """A row's ``row_error``: the field and the refusal, as the batch CLI reports it."""
+    argument = getattr(exc, "argument", None)
+    return f"{argument}: {exc}" if argument else str(exc)
 
 
 #: Results of rows without a body, by the cells that decide them (exchange,
@@ -512,17 +545,43 @@ def _classify_one(
 ) -> tuple[Any, ...]:
     """The added columns for one signature: its cells in ``INPUT_COLUMNS`` order
     (None for a column the frame lacks or an argument overrides)."""
-    exchange, code, logged, status, body, error_type, operation, flag, number = cells
+    try:
+        return _classified_one(cells, spec, policy, rules, rand)
+    except NormalizerError as exc:  # a row that cannot be classified (never a bug of ours)
+        if spec.unknown_exchange == "raise":
+            raise
+        return (*([None] * (len(output_columns()) - 1)), row_error(exc))
+
+
+def _classified_one(
+    cells: tuple[Any, ...],
+    spec: FrameSpec,
+    policy: Policy | None,
+    rules: Registry | None,
+    rand: Callable[[], float] | None,
+) -> tuple[Any, ...]:
+    exchange, code, logged, status, body, error_type, operation, yes_no, number = cells
     op = spec.operation if spec.operation is not None else operation
-    idempotent = spec.idempotent if spec.idempotent is not None else _flag(flag)
-    attempt = spec.attempt if spec.attempt is not None else as_attempt(number)
+    if op is not None:
+        op = operation_of(op).value
+    idempotent = spec.idempotent
+    if idempotent is None:
+        idempotent = bool(flag_cell(yes_no, "idempotent"))
+    attempt = spec.attempt if spec.attempt is not None else attempt_cell(number) or 1
+    if exchange is None:
+        raise ArgumentValueError(
+            "exchange", "no exchange: the row's exchange cell is empty", None, whole=True
+        )
+    if not isinstance(exchange, str):
+        raise ArgumentTypeError("exchange", "a venue name (text)", exchange)
+    unknown: UnknownExchange = "generic" if spec.unknown_exchange == "generic" else "raise"
     message, error = logged, None
     if error_type is not None and str(error_type).strip():
         error, message = logged_exception(str(error_type), message), None
     key: tuple[Any, ...] | None = None
     err: NormalizedError | None = None
     if body is None:  # without a body, nothing in the result depends on the time
-        key = (rules, spec.unknown_exchange, op, type(exchange), exchange, type(code), code)
+        key = (rules, unknown, op, type(exchange), exchange, type(code), code)
         key += (type(logged), logged, type(status), status, type(error_type), error_type)
         try:
             err = _decided.get(key)
@@ -538,22 +597,24 @@ def _classify_one(
             body=body,
             error=error,
             operation=op,
-            unknown_exchange=spec.unknown_exchange,
+            unknown_exchange=unknown,
         )
         if key is not None:
             with _loaded_lock:
                 if len(_decided) >= MAX_DECIDED:
                     _decided.clear()
                 _decided[key] = err
-    if rand is None and spec.seed is not None:
-        key = (spec.seed, *cells, op, idempotent, attempt)
-        rand = random.Random(repr(key)).random  # noqa: S311 - jitter, not secrets
-    rec = recommend(err, op, idempotent, attempt, policy, rand=rand)
     # an enum member's ``_value_`` is its text, read without enum's descriptor
     labels: tuple[Any, ...] = (err.category._value_, err.subcategory)
     if _has_outcome():
         outcome = getattr(err, "outcome", None)
         labels += (None if outcome is None else outcome._value_,)
+    if getattr(err, "is_error", True) is False:  # a success frame: no next action to give
+        return (*labels, err.rule_id, None, None, None, None, None, None)
+    if rand is None and spec.seed is not None:
+        key = (spec.seed, *cells, op, idempotent, attempt)
+        rand = random.Random(repr(key)).random  # noqa: S311 - jitter, not secrets
+    rec = recommend(err, op, idempotent, attempt, policy, rand=rand)
     precondition = rec.precondition
     return (
         *labels,
@@ -563,6 +624,7 @@ def _classify_one(
         rec.scope._value_,
         None if precondition is None else precondition._value_,
         rec.policy_rule_id,
+        None,
     )
 
 
@@ -582,18 +644,31 @@ def classify_partition(
 
     ``df`` has an ``exchange`` column and any of ``INPUT_COLUMNS``. Each cell
     is read as Python reads it, except that a missing value (None, NaN, NA) is
-    None, a numpy scalar is its Python value, a whole float in ``code`` is an
-    int, and ``http_status`` is read by ``as_http_status``. A row with an
-    ``error_type`` (a logged exception's class name, ``ReadTimeout``) is
-    classified as ``normalize(error=...)`` classifies that exception with the
-    row's message as its text. Raises what ``normalize()`` raises for a
-    caller's mistake (an unknown exchange or operation) and ``ValueError`` for
-    a bad ``attempt``.
+    None, a numpy scalar is its Python value, ``code`` is read by
+    ``code_cell`` (``58102``, ``58102.0`` and ``"58102.0"`` are one code),
+    ``idempotent`` by ``flag_cell``, ``attempt`` by ``attempt_cell``,
+    ``operation`` by ``operation_of`` and ``http_status`` by
+    ``as_http_status`` (``normalizer._core.arguments``: the readers of every
+    entry point). A row with an ``error_type`` (a logged exception's class
+    name, ``ReadTimeout``) is classified as ``normalize(error=...)``
+    classifies that exception with the row's message as its text.
+
+    A row that cannot be classified (an unknown venue, operation, a yes/no or
+    attempt cell that is neither) gets its reason in ``row_error`` and empty
+    added columns, and the other rows go on; under
+    ``spec.unknown_exchange == "raise"`` its ``NormalizerError`` is raised
+    instead. A frame without an ``exchange`` column is refused
+    (``ArgumentValueError``).
     """
     pd = _pandas()
     np = _numpy()
     if "exchange" not in df.columns:
-        raise ValueError(f"classify_frame() needs an 'exchange' column; the frame has {list(df)}")
+        raise ArgumentValueError(
+            "df",
+            f"classify_frame() needs an 'exchange' column; the frame has {list(df)}",
+            list(df),
+            whole=True,
+        )
     names = [c for c in INPUT_COLUMNS if c in df.columns]
     for column, value in (
         ("operation", spec.operation),
@@ -781,10 +856,12 @@ def _cell(pd: Any, np: Any, value: Any, column: str) -> Any:
         value = value.item()
     if value is None or value is pd.NA or value is pd.NaT:
         return None
+    if column == "code":
+        return code_cell(value)
     if isinstance(value, float):
         if math.isnan(value):
             return None
-        if column in ("code", "attempt") and value.is_integer() and abs(value) < 2**53:
+        if column == "attempt" and value.is_integer() and abs(value) < 2**53:
             return int(value)
     return value
 
@@ -834,7 +911,7 @@ def classify_frame(
     rules_dir: str | Path | None = None,
     seed: int | None = None,
     rand: Callable[[], float] | None = None,
-    unknown_exchange: UnknownExchange | None = None,
+    unknown_exchange: str | None = None,
 ) -> DataFrame:
     """Classify every row of a log: ``df`` with the ontology and the action added.
 
@@ -849,12 +926,21 @@ def classify_frame(
     Returns a new frame: ``df``'s columns and index, plus ``category``,
     ``subcategory``, ``rule_id`` (what ``normalize()`` returns for the row),
     ``outcome`` (where results carry one), ``action``, ``delay_s``, ``scope``,
-    ``precondition`` and ``policy_rule_id`` (what ``recommend()`` returns), the
-    text ones as categorical columns, missing where the result is None. Each
-    distinct row is classified once, so the jittered delay is drawn once per
-    distinct error: from ``rand`` when given, from ``seed`` reproducibly (the
-    same on Dask and Spark), else at random. ``unknown_exchange="generic"``
-    classifies rows of venues no rules know by the generic profile.
+    ``precondition`` and ``policy_rule_id`` (what ``recommend()`` returns), and
+    ``row_error``, the text ones as categorical columns, missing where the
+    result is None. Each distinct row is classified once, so the jittered
+    delay is drawn once per distinct error: from ``rand`` when given, from
+    ``seed`` reproducibly (the same on Dask and Spark), else at random.
+
+    The arguments are read as ``recommend()`` reads them: ``idempotent=2`` or
+    ``"maybe"`` is refused (a ``NormalizerError``). A row that cannot be
+    classified (a venue no rules know, an unknown operation, a yes/no or
+    attempt cell that is neither) gets the reason in ``row_error`` (the
+    words the batch CLI writes for a bad row) and empty added columns; the
+    other rows go on. ``unknown_exchange="generic"`` classifies venues no rules
+    know by the generic profile instead, ``"raise"`` raises at the first row
+    that cannot be classified; ``"error"`` is the default (and the default of
+    the batch CLI, Dask and Spark).
     """
     _pandas()  # says what to install, before anything else
     spec = make_spec(

@@ -10,7 +10,10 @@ A row that cannot be classified (not JSON, not UTF-8, a lone surrogate, a field
 longer than ``MAX_FIELD_CHARS``, no or an unknown exchange, an unknown
 operation, an ``attempt`` or ``http_status`` that is no number) is a *bad row*:
 it is not written, it is reported with its line number (its row number for
-Parquet) in the errors file beside the output, and counted in the summary. A
+Parquet) in the errors file beside the output, and counted in the summary. The
+fields the partition function reads (exchange, operation, idempotent, attempt)
+are judged by it, so a bad row's ``field: problem`` are the words of its
+``row_error`` column in ``classify_frame``, Dask and Spark. A
 row that is written but lost a value on the way (a value that does not fit its
 Parquet column's type, a column first seen after the first chunk) is reported
 there too, as a note. ``strict=True`` stops at the first bad row instead.
@@ -30,13 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .._core.vocabulary import operation_of
+from .._core.errors import BatchInputError, UnknownExchangeError
 from ._frame import (
+    ERROR_COLUMN,
     INPUT_COLUMNS,
     FrameSpec,
     _pandas,
     _registry_of,
-    as_attempt,
     as_http_status,
     classify_partition,
     make_spec,
@@ -75,8 +78,17 @@ ALIASES = {
 }
 
 
-class BatchInputError(ValueError):
-    """The batch cannot run: a usage mistake, or a bad row under ``strict``."""
+__all__ = ["BatchInputError", "BatchSummary", "Problem", "run_batch"]
+
+#: ``unknown=`` of ``run_batch``: the CLI's words, and the batch vocabulary's
+#: (``normalizer._core.arguments.BATCH_UNKNOWN_EXCHANGE``) for the same choices.
+UNKNOWN_CHOICES = {
+    "skip": "error",
+    "error": "error",
+    "generic": "generic",
+    "fail": "raise",
+    "raise": "raise",
+}
 
 
 @dataclass(frozen=True)
@@ -263,30 +275,20 @@ def _check_text(row: dict[str, Any]) -> None:
                 ) from None
 
 
-class _UnknownVenue(Exception):
-    """A row of a venue no rules know, under ``unknown="fail"``: the run stops."""
+def _record(row: dict[str, Any], default_exchange: str | None) -> dict[str, Any]:
+    """The fields the classification reads; ``_BadRow`` for a row it cannot use.
 
-
-def _record(
-    row: dict[str, Any],
-    default_exchange: str | None,
-    known: frozenset[str],
-    unknown: str = "skip",
-) -> dict[str, Any]:
-    """The fields the classification reads, checked; ``_BadRow`` for a row it cannot use."""
+    The exchange, operation, idempotent and attempt cells are passed on as they
+    are: the partition function reads them (and reports what it refuses in
+    ``row_error``), as it does for ``classify_frame``, Dask and Spark.
+    """
     _check_text(row)
     exchange = _first(row, "exchange") or default_exchange
     if not exchange:
         raise _BadRow("exchange", "no exchange; add an 'exchange' column or pass --exchange")
     if not isinstance(exchange, str) or not exchange.strip():
         raise _BadRow("exchange", f"not an exchange name: {exchange!r}")
-    if exchange.lower() not in known and unknown != "generic":
-        problem = f"unknown exchange {exchange!r}; known exchanges: {', '.join(sorted(known))}"
-        if unknown == "fail":
-            raise _UnknownVenue(problem)
-        raise _BadRow("exchange", problem + " (--unknown-exchange generic classifies it)")
-    name = exchange.lower()
-    record: dict[str, Any] = {"exchange": name if name in known else exchange}
+    record: dict[str, Any] = {"exchange": exchange}
     for name in ("code", "message"):
         value = _first(row, name)
         if isinstance(value, (dict, list)):
@@ -302,31 +304,9 @@ def _record(
     record["body"] = body
     error_type = _first(row, "error_type")
     record["error_type"] = None if error_type is None else str(error_type)
-    op = _first(row, "operation")
-    if op is not None:
-        try:
-            op = operation_of(op).value
-        except ValueError as exc:
-            raise _BadRow("operation", str(exc)) from None
-    record["operation"] = op
-    idem = _first(row, "idempotent")
-    record["idempotent"] = None if idem is None else _as_flag(idem)
-    try:
-        record["attempt"] = as_attempt(_first(row, "attempt"))
-    except ValueError as exc:
-        raise _BadRow("attempt", str(exc)) from None
+    for name in ("operation", "idempotent", "attempt"):
+        record[name] = _first(row, name)
     return record
-
-
-def _as_flag(value: Any) -> bool:
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("1", "true", "yes", "y"):
-            return True
-        if text in ("0", "false", "no", "n", ""):
-            return False
-        raise _BadRow("idempotent", f"not a yes/no value: {_quote(value)!r}")
-    return bool(value)
 
 
 # ------------------------------------------------------------------ writing
@@ -524,8 +504,10 @@ def run_batch(
     """Classify the log ``source`` (a path, or ``-``) into ``output``; see the module doc.
 
     ``unknown`` says what a row of a venue no rules know becomes: ``"skip"``
-    (the default) reports it as a bad row and goes on, ``"generic"`` classifies
-    it by the generic profile, ``"fail"`` stops the run (``BatchInputError``).
+    (the default; also spelled ``"error"``, as ``classify_frame`` says it)
+    reports it as a bad row and goes on, ``"generic"`` classifies it by the
+    generic profile, ``"fail"`` (or ``"raise"``) stops the run
+    (``BatchInputError``).
 
     The output keeps every input column in order and adds ``output_columns()``.
     Bad rows go to ``errors`` (default: ``errors_path(output)``; standard error
@@ -539,25 +521,28 @@ def run_batch(
     if chunk_rows < 1:
         raise BatchInputError(f"chunk_rows must be at least 1, not {chunk_rows}")
     _pandas()
-    if unknown not in ("skip", "generic", "fail"):
-        raise BatchInputError(f"unknown must be skip, generic or fail, not {unknown!r}")
+    choice = UNKNOWN_CHOICES.get(unknown.strip().lower()) if isinstance(unknown, str) else None
+    if choice is None:
+        raise BatchInputError(
+            f"unknown must be one of {', '.join(UNKNOWN_CHOICES)}, not {unknown!r}"
+        )
     spec = make_spec(
         policy=policy,
         rules_dir=rules_dir,
         seed=seed,
         categorical=False,
-        unknown_exchange="generic" if unknown == "generic" else "raise",
+        unknown_exchange="generic" if choice == "generic" else "error",
     )
-    reg = _registry_of(spec)
-    if reg is None:
-        from .._formats.registry import registry
+    if exchange is not None and choice != "generic":
+        reg = _registry_of(spec)
+        if reg is None:
+            from .._formats.registry import registry
 
-        reg = registry()
-    known = frozenset(reg.names)
-    if exchange is not None and exchange.lower() not in known and unknown != "generic":
-        raise BatchInputError(
-            f"unknown exchange {exchange!r}; known exchanges: {', '.join(sorted(known))}"
-        )
+            reg = registry()
+        try:
+            reg.get(exchange)
+        except UnknownExchangeError as exc:
+            raise BatchInputError(f"--exchange: {exc}") from None
     name = "<stdin>" if source == "-" else source
     err_stream = stderr if stderr is not None else sys.stderr
     out_stream = stdout if stdout is not None else sys.stdout
@@ -608,34 +593,45 @@ def run_batch(
                 where = f"{p.field}: " if p.field else ""
                 print(f"{name}:{p.line}: {where}{p.problem}", file=err_stream)
 
-        added = list(output_columns())
+        added = [c for c in output_columns() if c != ERROR_COLUMN]  # bad rows go aside
         for chunk in _chunks(items, chunk_rows):
             rows: list[dict[str, Any]] = []
             records: list[dict[str, Any]] = []
             lines: list[int] = []
+            bad_rows: list[Problem] = []  # reported in line order, once the chunk is classified
             for line, row, raw in chunk:
                 if isinstance(row, _BadRow):
-                    report(Problem(line, row.field, row.problem, False, raw))
+                    bad_rows.append(Problem(line, row.field, row.problem, False, raw))
                     continue
                 try:
-                    records.append(_record(row, exchange, known, unknown))
-                except _UnknownVenue as stop:
-                    raise BatchInputError(
-                        f"{name}:{line}: exchange: {stop} (--unknown-exchange fail)"
-                    ) from None
+                    records.append(_record(row, exchange))
                 except _BadRow as bad:
-                    report(Problem(line, bad.field, bad.problem, False, _row_text(row)))
+                    bad_rows.append(Problem(line, bad.field, bad.problem, False, _row_text(row)))
                     continue
                 rows.append(row)
                 lines.append(line)
+            done_rows, done_lines = [], []
+            for r, line, error in zip(rows, lines, _classified(rows, records, spec), strict=True):
+                if error is None:
+                    done_rows.append(r)
+                    done_lines.append(line)
+                    continue
+                field, _, problem = error.partition(": ")
+                bad_rows.append(Problem(line, field, problem, False, _row_text(_without_added(r))))
+            for p in sorted(bad_rows, key=lambda p: p.line):
+                if choice == "raise" and p.field == "exchange" and p.problem.startswith("unknown"):
+                    raise BatchInputError(
+                        f"{name}:{p.line}: exchange: {p.problem} (--unknown-exchange fail)"
+                    )
+                report(p)
+            lines = done_lines
             if writer is None:
-                seen = dict.fromkeys(k for r in rows for k in r)
+                seen = dict.fromkeys(k for r in done_rows for k in r)
                 if given_schema is not None:
                     seen = dict.fromkeys([*given_schema.names, *seen])
-                columns = [c for c in seen if c not in added] + added
+                columns = [c for c in seen if c not in added and c != ERROR_COLUMN] + added
                 if fmt == "parquet":
                     assert partial is not None
-                    done_rows = _classified(rows, records, spec)
                     writer = _ParquetOut(partial, columns, done_rows, given_schema)
                 else:
                     out_file = (
@@ -644,10 +640,7 @@ def run_batch(
                         else out_stream
                     )
                     writer = _CsvOut(out_file, columns)
-                    done_rows = _classified(rows, records, spec)
-            else:
-                done_rows = _classified(rows, records, spec)
-            known_columns = set(columns)
+            known_columns = {*columns, ERROR_COLUMN}
             for r, line in zip(done_rows, lines, strict=True):
                 for k in r:
                     if k not in known_columns:
@@ -666,7 +659,7 @@ def run_batch(
             if bar is not None:
                 bar.update(len(chunk))
         if writer is None:  # an empty input
-            columns = list(output_columns())
+            columns = list(added)
             if fmt == "parquet":
                 assert partial is not None
                 writer = _ParquetOut(partial, columns, [], given_schema)
@@ -706,8 +699,9 @@ def _row_text(row: dict[str, Any]) -> str:
 
 def _classified(
     rows: list[dict[str, Any]], records: list[dict[str, Any]], spec: FrameSpec
-) -> list[dict[str, Any]]:
-    """Each row with the added columns, by the partition function."""
+) -> list[str | None]:
+    """Adds the added columns to each row, by the partition function; returns
+    each row's ``row_error`` (None: classified)."""
     if not rows:
         return []
     pd = _pandas()
@@ -715,12 +709,15 @@ def _classified(
         {c: pd.Series([r[c] for r in records], dtype=object) for c in INPUT_COLUMNS}
     )
     out = classify_partition(frame, spec)
-    added = output_columns()
+    added = [c for c in output_columns() if c != ERROR_COLUMN]
     values = [out[c].tolist() for c in added]
-    return [
-        {**row, **dict(zip(added, cells, strict=True))}
-        for row, cells in zip(rows, zip(*values, strict=True), strict=True)
-    ]
+    for row, cells in zip(rows, zip(*values, strict=True), strict=True):
+        row.update(zip(added, cells, strict=True))
+    return out[ERROR_COLUMN].tolist()  # type: ignore[no-any-return]
+
+
+def _without_added(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in output_columns()}
 
 
 def _bar(enabled: bool | None, stream: IO[str]) -> Any:
