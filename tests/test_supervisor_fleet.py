@@ -207,6 +207,31 @@ def test_awaitable_forms_give_the_same_answers(make) -> None:  # type: ignore[no
 # ------------------------------------------------------------ bounds
 
 
+def test_a_flood_of_symbol_halts_never_lifts_the_venue_rate_limit_halt(make) -> None:  # type: ignore[no-untyped-def]
+    """Red team (issue 23): with max_tracked halts of "market halted" on distinct symbol
+    names (which a venue or a broker's clients control), the oldest halt, the venue's
+    rate-limit halt, was evicted and the next rate limit got RETRY."""
+    clock = Clock()
+    sup = make(clock=clock, max_tracked=20)
+    for i in range(5):
+        sup.observe(error("RATE_LIMIT.REQUESTS"), account=f"a{i}")
+    assert sup.halted("okx") is not None
+    for i in range(200):
+        d = sup.observe(error("UNAVAILABLE.MARKET"), account="victim", symbol=f"COIN{i}-USDT")
+        assert d.action is Action.HALT
+    clock.now += 1
+    d = sup.observe(error("RATE_LIMIT.REQUESTS"), account="b")
+    assert (d.action, d.scope, d.scope_key) == (Action.HALT, Scope.EXCHANGE, "okx")
+    assert d.until == 30.0  # the storm's hold, not a fresh one
+    for i in range(200):  # every symbol stays held: by its own halt or its account's
+        held = sup.halted("okx", account="victim", symbol=f"COIN{i}-USDT")
+        assert held is not None
+        assert held.until >= 300.0 or held.scope is Scope.EXCHANGE
+    widened = [h for h in sup.status() if h.policy_rule_id == "table-full"]
+    assert [(h.scope_key, h.until) for h in widened] == [("okx:victim", 300.0)]
+
+
+
 def test_every_table_is_bounded_by_max_tracked_halts_included() -> None:
     """Red team: 200k halted accounts grew memory without bound. Bounded per scope width;
     the account halts that do not fit widen to their venue (never lifted for room)."""

@@ -110,7 +110,20 @@ class LocalRedis:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def _major_version(binary: str) -> int:
+    """redis-server's major version (0 when it cannot say)."""
+    try:
+        out = subprocess.run(  # noqa: S603 - a fixed binary and argument
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+        return int(out.split("v=", 1)[1].split(".", 1)[0])
+    except (OSError, IndexError, ValueError, subprocess.SubprocessError):
+        return 0
+
+
 def _spawn(binary: str, port: int, folder: str, *extra: str) -> subprocess.Popen[bytes]:
+    if _major_version(binary) >= 7:  # DEBUG (SLEEP, for the timeout tests) is off by default
+        extra = ("--enable-debug-command", "local", *extra)
     return subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
         [
             binary,
