@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"supervisor {r.store} {r.cpu_events_s:,.0f} events/s of thread CPU "
                 f"(target >= {target:,}): " + ("met" if r.cpu_events_s >= target else "MISSED")
             )
+        verdicts.extend(supervisor.verdicts())  # the Redis ratio target (issue 23)
         report["supervisor"] = [asdict(r) for r in rates]
 
     if "batch-cli" not in args.skip:  # the batch command end to end (bench/batch_cli.py)
