@@ -21,6 +21,7 @@ on both sides of one round alike.
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sys
 import time
@@ -110,8 +111,8 @@ def _evalsha_calls(client: Any) -> int:
 def redis_ratio(redis_url: str, events: list[tuple[Any, ...]], rounds: int = 9) -> dict[str, float]:
     """observe()'s wall rate over a bare EVALSHA loop of as many round trips (the median of
     paired rounds)."""
-    import statistics
     import json
+    import statistics
 
     import redis
 
@@ -127,7 +128,9 @@ def redis_ratio(redis_url: str, events: list[tuple[Any, ...]], rounds: int = 9) 
         part = errs[r * chunk : (r + 1) * chunk] or errs[:chunk]
         now = [0.0]
         with normalizer.Supervisor(
-            store=redis_url, namespace=f"bench-ratio-{r}", testing_clock=lambda: now[0]
+            store=redis_url,
+            namespace=f"bench-ratio-{r}",
+            testing_clock=functools.partial(now.__getitem__, 0),
         ) as sup:
             sup.observe(part[0][1], operation=part[0][2])  # connect, load the script
             observe = sup.observe
