@@ -184,3 +184,18 @@ def test_bundled_rules_all_load_without_conflicts() -> None:
             continue
         assert rs.catalog is not None
         assert rs.catalog.entries
+
+
+def test_json_schema_refuses_an_unknown_format_with_a_normalizer_error() -> None:
+    """Issue 22: a caller mistake raises a NormalizerError subclass, not a bare ValueError."""
+    import normalizer
+
+    with pytest.raises(normalizer.NormalizerError) as info:
+        normalizer.json_schema("nope")  # type: ignore[arg-type]
+    assert isinstance(info.value, ValueError)
+    assert "nope" in str(info.value)
+    with pytest.raises(normalizer.NormalizerError):
+        normalizer.json_schema(["rules"])  # type: ignore[arg-type]
+    assert normalizer.json_schema("exchange")["properties"]["client_order_id_dedupe"][
+        "default"
+    ] == ("none")

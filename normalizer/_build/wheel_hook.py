@@ -1,11 +1,12 @@
 """Wheel build hook: compile the bundled YAML into the marshal store the wheel ships.
 
 An installed package then starts without PyYAML and pydantic (see
-``normalizer._formats.registry``): the store's fingerprint names its sources by
-folder and file name, size and CRC-32, and the wheel carries the same files
-under ``normalizer/_data/``, so the store is fresh where it is installed. (Its
-recorded sizes and modification times differ there: the first start checks the
-content once and records the installed files' own, when the folder is writable.) A
+``normalizer._formats.registry``): the store's key is a BLAKE2b digest of its
+sources (folder and file name, length, bytes) and the package version, and the
+wheel carries the same files under ``normalizer/_data/``, so the store is fresh
+where it is installed. (Its recorded sizes, modification and change times and
+inodes differ there: the first start checks the content once and records the
+installed files' own, when the folder is writable.) A
 Python whose marshal format differs recompiles once, into the user's cache
 folder (``normalizer._formats.store.cache_path``) when site-packages is read-only.
 """

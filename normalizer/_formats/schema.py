@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from .._core.errors import ArgumentTypeError, ArgumentValueError
 from .._core.vocabulary import Category
 from .catalog import Catalog
 from .policy import PolicyFile
@@ -30,11 +31,15 @@ def _labels() -> list[str]:
 
 
 def json_schema(kind: Kind) -> dict[str, Any]:
-    """The JSON Schema of one file format."""
-    try:
-        model = _MODELS[kind]
-    except KeyError:
-        raise ValueError(f"unknown file format {kind!r}; choose one of {sorted(_MODELS)}") from None
+    """The JSON Schema of one file format; an unknown ``kind`` raises
+    ``ArgumentValueError`` (a ``NormalizerError`` and a ``ValueError``)."""
+    if not isinstance(kind, str):
+        raise ArgumentTypeError("kind", f"one of {sorted(_MODELS)}", kind)
+    model = _MODELS.get(kind)
+    if model is None:
+        raise ArgumentValueError(
+            "kind", f"is no file format; choose one of {sorted(_MODELS)}", kind
+        )
     schema: dict[str, Any] = model.model_json_schema()
     schema["$id"] = f"https://github.com/exchange-error-normalizer/schemas/{kind}.json"
     labels = _labels()

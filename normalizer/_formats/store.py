@@ -3,6 +3,25 @@
 See ``normalizer._formats.registry`` for what it holds and when it is built.
 This module also holds ``ONTOLOGY``, the loaded vocabulary, read from the store
 (or compiled from the YAML when the store is missing or stale).
+
+What a store is trusted on (issue 23):
+
+- Its key: a BLAKE2b digest of every source file's name, length and bytes,
+  with the compiler's version, marshal's and the package's (``fingerprint``).
+  At start-up the sources are not read when each one's size, modification
+  time, inode and *change* time (``st_ctime_ns``) equal the recorded ones
+  (``stat_fingerprint``): the kernel sets the change time to now on every
+  write and on every ``utime`` call, and no user can set it back, so an edit of
+  the same size with the modification time put back still changes it. When
+  any of them differs, the content digest decides (about 3 ms for the bundled
+  1.3 MB of YAML), and the new stats are recorded when equal.
+- Its bytes: the header carries its own digest, and each venue's blob a digest
+  checked when it is first read; a store whose bytes changed is not used
+  (the header), or that venue is compiled from its YAML (a blob).
+- Its folder: a cache folder (``NORMALIZER_CACHE_DIR`` and the default one)
+  is used only when owned by the user and writable by no one else (not a
+  mode-1777 ``/tmp``); otherwise a ``RuntimeWarning`` says so, and the rules
+  compile in memory.
 """
 
 from __future__ import annotations
@@ -14,7 +33,12 @@ import os
 import zlib
 
 from .._core.guards import GuardSet
-from .._core.resources import data_path
+from .._core.resources import VERSION, data_path
+
+try:  # the C module itself: hashlib imports OpenSSL, 3 ms at start-up
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
 from .._core.vocabulary import Ontology
 
 TYPE_CHECKING = False  # typing is not imported at start-up
@@ -26,7 +50,7 @@ if TYPE_CHECKING:
     AnyPath = str | os.PathLike[str]
 
 #: Bump when the compiled form changes shape.
-COMPILER_VERSION = 8
+COMPILER_VERSION = 9
 STORE: AnyPath = os.path.join(
     os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "_compiled.marshal"
 )
@@ -62,27 +86,32 @@ def _name(path: AnyPath) -> str:
 
 
 def fingerprint() -> tuple[Any, ...]:
-    """What the compiled data depends on: the compiler and every source file's content."""
-    parts: list[Any] = [COMPILER_VERSION, marshal.version]
+    """What the compiled data depends on: the compiler, the package's version and
+    every source file's name and content (one BLAKE2b digest over them all)."""
+    digest = blake2b(digest_size=32)
     for path in sources():
         with open(path, "rb") as f:
             data = f.read()
-        parts.append((_name(path), len(data), zlib.crc32(data)))
-    return tuple(parts)
+        name = _name(path).encode()
+        digest.update(len(name).to_bytes(4, "little") + name)
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return (COMPILER_VERSION, marshal.version, VERSION, digest.hexdigest())
 
 
 def stat_fingerprint() -> tuple[Any, ...]:
-    """The cheap check: the compiler and every source file's size and modification time.
+    """The cheap check: the compiler, the package's version, and every source
+    file's size, modification time, change time and inode.
 
-    As CPython does for bytecode: when these equal the ones recorded in the
-    store, the sources are taken as unchanged without reading them; when any
-    differs (a file edited, added, removed, or copied elsewhere, as an
-    installed wheel is), the content ``fingerprint()`` decides.
+    When these equal the ones recorded in the store, the sources are taken as
+    unchanged without reading them; when any differs (a file edited, touched,
+    added, removed, or copied elsewhere, as an installed wheel is), the
+    content ``fingerprint()`` decides. The change time is what makes this
+    sound: a write or a ``utime`` sets it to now, and it cannot be set back.
     """
-    parts: list[Any] = [COMPILER_VERSION, marshal.version]
+    parts: list[Any] = [COMPILER_VERSION, marshal.version, VERSION]
     for path in sources():
         st = os.stat(path)
-        parts.append((_name(path), st.st_size, st.st_mtime_ns))
+        parts.append((_name(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     return tuple(parts)
 
 
@@ -114,6 +143,40 @@ def cache_path() -> Path:
     return Path(base) / f"compiled-{tag}.marshal"
 
 
+def _private(path: AnyPath) -> bool:
+    """Whether a cache folder (or file) may be trusted: owned by this user and
+    writable by no one else. Warns (once per path) when it is not."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True  # missing: made by us, with our umask, when written
+    getuid = getattr(os, "getuid", None)
+    owner_ok = getuid is None or st.st_uid == getuid()
+    if owner_ok and not st.st_mode & 0o022:
+        return True
+    key = os.fspath(path)
+    if key not in _warned:
+        _warned.add(key)
+        import warnings
+
+        warnings.warn(
+            f"normalizer: not using the compiled-rules cache {key}: it is "
+            + ("not owned by this user" if not owner_ok else "writable by other users")
+            + "; the rules are compiled in memory (set NORMALIZER_CACHE_DIR to a private folder)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return False
+
+
+_warned: set[str] = set()
+
+
+def _cache_usable(path: Path) -> bool:
+    """The cache file and its folder are private (see ``_private``)."""
+    return _private(path.parent) and _private(path)
+
+
 class _Sources:
     """The fingerprints of the sources, the content one computed only when needed."""
 
@@ -130,8 +193,13 @@ class _Sources:
 #: The file starts with this, then the header's length (8 bytes, little-endian),
 #: the header (a marshal dict: everything but the exchanges, which it lists as
 #: offsets), then each exchange's marshal blob, preceded by the file's token.
-_MAGIC = b"normalizer-store-2\n"
+_MAGIC = b"normalizer-store-3\n"
 _TOKEN = 16
+_DIGEST = 16  # BLAKE2b digest of the header, and of each blob, in bytes
+
+
+def _digest(data: bytes) -> bytes:
+    return blake2b(data, digest_size=_DIGEST).digest()
 
 
 class _Blobs:
@@ -163,15 +231,17 @@ class _Blobs:
         return len(self.offsets)
 
     def _blob(self, name: str) -> bytes | None:
-        start, length = self.offsets[name]
         try:
+            start, length, digest = self.offsets[name]
             with open(self.path, "rb") as f:
                 f.seek(self.base + start)
                 data = f.read(_TOKEN + length)
-        except OSError:
+        except (OSError, ValueError, TypeError):
             return None
         if data[:_TOKEN] != self.token or len(data) != _TOKEN + length:
             return None
+        if _digest(data[_TOKEN:]) != digest:
+            return None  # bytes changed since written: compiled from the YAML instead
         return data[_TOKEN:]
 
     def get(self, name: str, default: bytes | None = None) -> bytes | None:
@@ -202,8 +272,12 @@ def _read_one(path: AnyPath, sources: _Sources) -> dict[str, Any] | None:
             if f.read(len(_MAGIC)) != _MAGIC:
                 return None
             size = int.from_bytes(f.read(8), "little")
+            digest = f.read(_DIGEST)
+            head = f.read(size)
+            if len(head) != size or _digest(head) != digest:
+                return None  # truncated, or bytes changed since written
             # our own file, written by write_store() below (or the wheel's build hook)
-            data = marshal.loads(f.read(size))  # noqa: S302
+            data = marshal.loads(head)  # noqa: S302
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("exchanges"), dict):
@@ -211,7 +285,7 @@ def _read_one(path: AnyPath, sources: _Sources) -> dict[str, Any] | None:
     token = data.pop("token", None)
     if not isinstance(token, bytes):
         return None
-    base = len(_MAGIC) + 8 + size
+    base = len(_MAGIC) + 8 + _DIGEST + size
     data["exchanges"] = _Blobs(path, base, data["exchanges"], token, data.get("fingerprint"))
     if sources.stats is not None and data.get("stats") == sources.stats:
         return data  # no source touched since it was compiled
@@ -237,7 +311,9 @@ def _read_store(
     sources = _Sources(fp, stats)
     data = _read_one(STORE, sources)
     if data is None:
-        data = _read_one(cache_path(), sources)
+        cached = cache_path()
+        if _cache_usable(cached):
+            data = _read_one(cached, sources)
     return data
 
 
@@ -265,7 +341,9 @@ def write_store(data: dict[str, Any], path: AnyPath | None = None) -> bool:
             return True
         target = cache_path()
         with contextlib.suppress(OSError):
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _cache_usable(target):
+            return False
         return write_store(data, target)
     tmp = f"{os.fspath(path)}.{os.getpid()}.{_thread.get_ident()}.tmp"
     # each exchange is a marshal blob of its own, read only when first asked for
@@ -279,12 +357,12 @@ def write_store(data: dict[str, Any], path: AnyPath | None = None) -> bool:
     header["exchanges"] = offsets = {}
     at = 0
     for name, blob in blobs:
-        offsets[name] = (at, len(blob))
+        offsets[name] = (at, len(blob), _digest(blob))
         at += _TOKEN + len(blob)
     head = marshal.dumps(header)
     try:
         with open(tmp, "wb") as f:
-            f.write(_MAGIC + len(head).to_bytes(8, "little") + head)
+            f.write(_MAGIC + len(head).to_bytes(8, "little") + _digest(head) + head)
             for _, blob in blobs:
                 f.write(token + blob)
         os.replace(tmp, path)
