@@ -1,5 +1,6 @@
 """The safety guards as objects: one definition refuses a policy rule at load
-and overrides a cascaded proposal at run time (normalizer/_guards.py)."""
+and overrides a cascaded proposal at run time (normalizer/_core/guards.py,
+normalizer/_engine/guards.py)."""
 
 from __future__ import annotations
 

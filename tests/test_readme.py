@@ -41,6 +41,13 @@ BLOCKS = [
     (m.group(1), m.group(2), TEXT.count("\n", 0, m.start()) + 1) for m in FENCE.finditer(TEXT)
 ]
 PROGRAM = "exchange-normalizer"
+#: the maintainer's walk-through (adding a venue), run on its own in an empty folder
+WALK_START = TEXT.index("### Adding a venue")
+WALK_END = TEXT.index("\n### ", WALK_START + 1)
+
+
+def _in_walkthrough(offset: int) -> bool:
+    return WALK_START <= offset < WALK_END
 
 
 def _env() -> dict[str, str]:
@@ -105,6 +112,8 @@ def _saved_files() -> dict[str, str]:
     """Blocks the README says to save: "Saved as `NAME`:" right before the block."""
     out = {}
     for m in FENCE.finditer(TEXT):
+        if _in_walkthrough(m.start()):  # written as the walk-through goes
+            continue
         before = TEXT[max(0, m.start() - 200) : m.start()]
         saved = re.search(r"[Ss]aved as `([^`]+)`:\s*$", before)
         if saved:
@@ -198,11 +207,14 @@ def test_the_policy_snippet_uses_the_desk_policy(
 # ---------------------------------------------------------------- console
 
 
-def _sessions() -> list[tuple[int, str, list[str]]]:
-    """(line, command, expected output lines) of every ``$ exchange-normalizer`` line."""
+def _sessions(walkthrough: bool = False) -> list[tuple[int, str, list[str]]]:
+    """(line, command, expected output lines) of every ``$ exchange-normalizer`` line
+    outside the walk-through (inside it, with ``walkthrough``)."""
     out = []
-    for kind, code, start in BLOCKS:
-        if kind not in ("console", "text"):
+    for m in FENCE.finditer(TEXT):
+        kind, code = m.group(1), m.group(2)
+        start = TEXT.count("\n", 0, m.start()) + 1
+        if kind not in ("console", "text") or _in_walkthrough(m.start()) != walkthrough:
             continue
         lines = code.splitlines()
         for i, text in enumerate(lines):
@@ -241,8 +253,42 @@ def _matches(expected: list[str], got: list[str]) -> bool:
 
 
 def test_there_are_console_sessions() -> None:
-    commands = {shlex.split(c)[1] for _, c, _ in SESSIONS}
-    assert {"explain", "lint", "coverage", "test"} <= commands
+    commands = {shlex.split(c)[1] for _, c, _ in SESSIONS + _sessions(walkthrough=True)}
+    assert {"explain", "lint", "coverage", "test", "ingest"} <= commands
+
+
+def test_the_walkthrough_adds_a_venue_from_its_docs_page_to_full_coverage(
+    tmp_path: Path,
+) -> None:
+    """The maintainer's walk-through, in an empty folder, in order: each file it says to
+    save is saved when it comes, each command prints what the README shows. Only
+    ``ingest`` may exit 1, and only where the README shows codes without a rule."""
+    walk = [m for m in FENCE.finditer(TEXT) if _in_walkthrough(m.start())]
+    sessions = {line: (command, expected) for line, command, expected in _sessions(True)}
+    ran = []
+    for m in walk:
+        start = TEXT.count("\n", 0, m.start()) + 1
+        before = TEXT[max(0, m.start() - 300) : m.start()]
+        saved = re.search(r"[Ss]aved as `([^`]+)`:\s*$", before)
+        if saved:
+            target = tmp_path / saved.group(1)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(m.group(2))
+            continue
+        assert m.group(1) == "console", f"README.md:{start}: a block the walk-through skips"
+        for line in sorted(n for n in sessions if start < n <= start + m.group(2).count("\n")):
+            command, expected = sessions[line]
+            done = _run(_ours(command), cwd=tmp_path)
+            allowed = {0, 1} if any(x.startswith("codes without a rule") for x in expected) else {0}
+            assert done.returncode in allowed, f"README.md:{line}: $ {command}\n{done.stderr}"
+            assert _matches(expected, done.stdout.splitlines()), (
+                f"README.md:{line}: $ {command}\n" + done.stdout
+            )
+            ran.append(shlex.split(command)[1])
+    assert ran[0] == "ingest"
+    assert {"lint", "coverage", "test", "explain"} <= set(ran)
+    coverage = next(c for _, (c, _) in sorted(sessions.items()) if " coverage " in f" {c} ")
+    assert "3 (100%)" in _run(_ours(coverage), cwd=tmp_path).stdout
 
 
 @pytest.mark.parametrize(

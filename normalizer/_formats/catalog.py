@@ -1,6 +1,6 @@
 r"""Catalogs: every code an exchange documents, parsed from its docs pages.
 
-A catalog is generated, never edited by hand: ``normalizer ingest EXCHANGE
+A catalog is generated, never edited by hand: ``exchange-normalizer ingest EXCHANGE
 PAGE...`` parses the docs pages (kept in ``rules/EXCHANGE/docs/``) and writes
 ``rules/EXCHANGE/catalog.yaml``.
 

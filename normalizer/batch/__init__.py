@@ -6,7 +6,7 @@
   and picklable, with ``make_spec(...)`` for its plain-data ``FrameSpec``;
 - ``normalizer.batch.dask.classify(ddf)`` and ``normalizer.batch.spark.classify(df)``
   (extras ``[dask]`` and ``[spark]``): the same function on a cluster;
-- ``run_batch(...)``: the file batch behind ``normalizer batch`` (CSV, JSON Lines
+- ``run_batch(...)``: the file batch behind ``exchange-normalizer batch`` (CSV, JSON Lines
   and Parquet, streamed in chunks).
 """
 

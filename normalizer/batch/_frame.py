@@ -15,7 +15,7 @@ for it, at the cost of one call per distinct error.
   a custom policy travels as its YAML text and a user rules folder as the bytes
   of its YAML files, which each worker process loads once. So the same function
   runs unchanged in this process (``classify_frame``), in the file batch
-  (``normalizer batch``), on Dask workers and in Spark's Python workers.
+  (``exchange-normalizer batch``), on Dask workers and in Spark's Python workers.
 - ``classify_frame(df, ...)``: ``classify_partition`` on one pandas frame.
 
 pandas is optional: it is imported when a frame function is called.

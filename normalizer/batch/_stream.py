@@ -1,4 +1,4 @@
-"""The file batch behind ``normalizer batch``: a log file in, the classified log out.
+"""The file batch behind ``exchange-normalizer batch``: a log file in, the classified log out.
 
 The input (CSV, TSV, JSON Lines or Parquet; a file or standard input) is read
 in chunks of ``chunk_rows`` rows; each chunk is checked row by row, classified
@@ -126,7 +126,7 @@ class BatchSummary:
     errors_file: str | None = None
 
     def line(self) -> str:
-        """The one-line summary ``normalizer batch`` prints."""
+        """The one-line summary ``exchange-normalizer batch`` prints."""
         actions = ", ".join(f"{a} {n}" for a, n in self.actions.most_common()) or "no rows"
         text = f"{self.rows} rows -> {self.output} ({self.format}): {actions}"
         if self.bad_rows or self.notes:

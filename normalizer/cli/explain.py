@@ -165,6 +165,10 @@ def run(args: argparse.Namespace) -> int:
         + f", scope {rec.scope.value}"
         + (f", first {rec.precondition.value}" if rec.precondition else "")
         + (f", hold {rec.hold_s:g}s" if rec.hold_s else ""),
+        f"  attempts:     {rec.attempt} of {rec.max_attempts}",
+        f"  policy rule:  {rec.policy_rule_id}"
+        + (f" (overridden by {rec.guard})" if rec.guard else ""),
+        f"  reason:       {rec.reason}",
         f"category:       {err.category.value}",
         f"subcategory:    {err.subcategory or '-'}",
         f"meaning:        {meaning}",
@@ -186,12 +190,6 @@ def run(args: argparse.Namespace) -> int:
             out.append(f"recognised as:  documented code {err.documented_code} (by its message)")
     else:
         out.append("rule:           none matched")
-    out += [
-        f"  attempts:     {rec.attempt} of {rec.max_attempts}",
-        f"  policy rule:  {rec.policy_rule_id}"
-        + (f" (overridden by {rec.guard})" if rec.guard else ""),
-        f"  reason:       {rec.reason}",
-    ]
     show = args.documented or bool(args.message)
     if entries and not show:
         out.append(

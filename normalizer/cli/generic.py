@@ -41,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
         path = g.model_path()
         stored = path.read_text(encoding="utf-8") if path.is_file() else ""
         if stored != fresh:
-            print(f"{model_file()} is stale: run `normalizer generic build`", file=sys.stderr)
+            print(
+                f"{model_file()} is stale: run `exchange-normalizer generic build`",
+                file=sys.stderr,
+            )
             return EXIT_FINDINGS
         print(f"{model_file()} is up to date")
         return EXIT_OK

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     new = done.catalog
     print(
         f"{args.exchange}: {len(new.entries)} entries, {len(new.codes())} codes, "
-        f"{len(new.sections())} sections, languages {', '.join(new.languages())}"
+        f"{len(new.sections())} section{'s' * (len(new.sections()) != 1)}, "
+        f"languages {', '.join(new.languages())}"
     )
     for page in done.ingested.pages:
         note = {"page": "", "option": " (--source-url)", "exchange.yaml": " (exchange.yaml)"}

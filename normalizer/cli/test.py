@@ -1,7 +1,7 @@
 """``test``: the policy tests and the venues' rule tests, as data (``normalizer.analysis``).
 
-The rule tests of the bundled rules run, and those of each ``--rules-dir``
-folder (loaded over the bundled rules for the whole command). Each venue's
+The rule tests of the bundled rules run, or, given ``--rules-dir``, those of
+each folder given (loaded over the bundled rules for the whole command). Each venue's
 share of rules reached by some case must clear its folder's bar
 (``test-coverage.yaml``; ``normalizer.analysis.rule_tests`` describes it):
 below it, the command fails, as on a failing case.
@@ -19,8 +19,8 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     te = sub.add_parser(
         "test",
         help="run the policy tests (policies/*.tests.yaml) and the venues' rule tests "
-        "(rules/*/tests.yaml); fail on a failing case or a venue whose tests reach too few "
-        "of its rules",
+        "(rules/*/tests.yaml, or those of each --rules-dir folder); fail on a failing case or "
+        "a venue whose tests reach too few of its rules",
     )
     te.add_argument(
         "policies",
@@ -31,7 +31,9 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     user_rules(te)
     # the spelling of earlier versions, kept working (every command says --rules-dir)
     te.add_argument("--rules", dest="user_rules", action="append", help=argparse.SUPPRESS)
-    te.add_argument("--policies-only", action="store_true", help="skip the rule tests")
+    only = te.add_mutually_exclusive_group()
+    only.add_argument("--policies-only", action="store_true", help="skip the rule tests")
+    only.add_argument("--rules-only", action="store_true", help="skip the policy tests")
     te.add_argument("--verbose", "-v", action="store_true", help="list passing cases too")
     te.add_argument("--json", action="store_true", help="print JSON")
     te.set_defaults(func=run)
@@ -42,15 +44,14 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.rule_tests import RuleTestsReport
 
     report = RuleTestsReport()
-    try:
-        report.extend(run_policy_tests(args.policies or None))
-    except FileNotFoundError as exc:
-        raise Usage(str(exc)) from None
+    if not args.rules_only:
+        try:
+            report.extend(run_policy_tests(args.policies or None))
+        except FileNotFoundError as exc:
+            raise Usage(str(exc)) from None
     if not args.policies_only:
-        # the bundled rules' tests, then each user folder's, each against its own bar
-        report.extend(run_rule_tests(None))
-        if args.user_rules:
-            report.extend(run_rule_tests(args.user_rules))
+        # the folders given, else the bundled rules, each against its own bar
+        report.extend(run_rule_tests(args.user_rules or None))
     if args.json:
         print(
             json.dumps(
