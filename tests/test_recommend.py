@@ -226,3 +226,130 @@ def test_default_policy_covers_every_category_with_a_rule_of_its_own() -> None:
     assert "default:defaults" not in ids
     assert len(ids) == len(normalizer.Category)
     assert ONTOLOGY.status_query  # operations that can be queried exist
+
+
+# ------------------------------------------ every rule that may RETRY a write (issue 24)
+
+#: what a rule's ``why`` must say for a write it decides to be retried plainly:
+#: that the venue refused the request or never got it, in the words its kind of
+#: refusal is told in (each list names the refusal, not the error's topic)
+NOT_PROCESSED = {
+    "*": r"\b(refus|reject|not (been )?(processed|placed|executed|accepted|carried out|sent|filled)"
+    r"|never (left|sent|reached|established)|nothing was|was killed|blocked|banned)",
+    "RATE_LIMIT": r"(rate|limit|too many|too (frequent|often)|frequen|throttl|exceed|slow down|ban"
+    r"|block|429|403|418|queue|in flight|more .{0,30} than .{0,40} allows)",
+    "AUTH.TIMESTAMP": r"(timestamp|recv ?window|receive window|nonce|clock|request time|expired)",
+    "UNAVAILABLE.LIQUIDITY": r"(no (usable )?(liquidity|counterpart|contra|depth|price|dealer"
+    r"|lender|execution price|order book|orders on the book|resting|trade price|offers|valid quot)"
+    r"|nothing in the book|not enough|too little|insufficient"
+    r"|lacks|could not (be )?fill|no .{0,20}to match|killed|canceled|exhausted|utilization"
+    r"|suspended borrowing|pool)",
+    "UNAVAILABLE.MAINTENANCE": r"(maintenance|upgrad|settlement|suspend)",
+    "ACCOUNT_RESTRICTED.TEMPORARY": r"(temporar|try again later|will pass|within 24 hours"
+    r"|being liquidated|risk check|paused)",
+}
+
+
+def _retry_on_writes() -> list[tuple[str, str, str, str]]:
+    """(rule id, label, venue, why) of every bundled rule that answers plain
+    RETRY to some non-idempotent write with the bundled policy."""
+    from normalizer import NormalizedError
+    from normalizer._formats.registry import ONTOLOGY, registry
+
+    found: dict[str, tuple[str, str, str, str]] = {}
+    for name in registry().names:
+        for rule in registry().get(name).rules:
+            if rule.id in found or rule.subcategory == "UNKNOWN.NO_ERROR":
+                continue
+            w = rule.when
+            code = min(w.code) if w.code else None
+            status = min(w.http_status) if w.http_status else None
+            err = NormalizedError(
+                exchange=name,
+                category=rule.category,
+                subcategory=rule.subcategory,
+                outcome=rule.outcome,
+                rule_id=rule.id,
+                code=code,
+                http_status=status,
+            )
+            for op in sorted(ONTOLOGY.writes, key=lambda o: o.value):
+                if w.operation is not None and op not in w.operation:
+                    continue
+                if normalizer.recommend(err, operation=op).action is Action.RETRY:
+                    found[rule.id] = (rule.id, rule.label, name, rule.why)
+                    break
+    return sorted(found.values())
+
+
+RETRY_ON_WRITES = _retry_on_writes()
+
+
+def _reason(label: str, why: str) -> str | None:
+    """The words of ``why`` that say the request was not processed, or None."""
+    import re
+
+    for key in ("*", label, label.split(".")[0]):
+        pattern = NOT_PROCESSED.get(key)
+        found = pattern and re.search(pattern, why, re.IGNORECASE)
+        if found:
+            return found.group(0)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "label", "venue", "why"),
+    RETRY_ON_WRITES,
+    ids=[f"{r[0]} ({r[1]})" for r in RETRY_ON_WRITES],
+)
+def test_a_rule_answering_retry_to_a_write_says_the_request_was_not_processed(
+    rule_id: str, label: str, venue: str, why: str
+) -> None:
+    """Issue 24: a write answered RETRY must come from a rule whose ``why`` says
+    the request was not processed. Run with ``-v`` to see every such rule in one
+    list; a new one without such a reason fails here, by name."""
+    assert label.split(".")[0] in ("RATE_LIMIT", "AUTH", "UNAVAILABLE", "ACCOUNT_RESTRICTED"), (
+        f"{rule_id} ({label}) answers RETRY to a write: only refusals may"
+    )
+    assert _reason(label, why), f"{rule_id} ({label}) answers RETRY to a write, but its why "
+    f"does not say the request was not processed: {why!r}"
+
+
+def test_the_list_of_rules_retrying_writes_is_complete_and_excludes_unknown_outcomes() -> None:
+    labels = {label for _, label, _, _ in RETRY_ON_WRITES}
+    assert "UNAVAILABLE.CONNECTION" in labels  # never sent: a resend cannot duplicate
+    assert not any(label.startswith(("UNKNOWN", "UNAVAILABLE.SERVICE")) for label in labels)
+    assert len(RETRY_ON_WRITES) > 50
+
+
+@pytest.mark.parametrize(("venue", "code"), [("okx", "54094"), ("bybit", "110124")])
+def test_a_user_chosen_cool_off_is_not_retried_within_minutes(venue: str, code: str) -> None:
+    """Issue 24: a cooling-off period the user chose lasts hours or days; it was
+    retried within minutes. Now it stops (HALT or ESCALATE), or waits at least an hour."""
+    err = normalizer.normalize(venue, code=code)
+    for op in ("place_order", "query"):
+        r = normalizer.recommend(err, operation=op)
+        waits_long = r.action is Action.RETRY and r.delay_s >= 3600
+        assert r.action in (Action.HALT, Action.ESCALATE) or waits_long, (venue, op, r)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "passphrase mismatch for this key",
+        "Signature check: bad",
+        "API key has no permission for this endpoint",
+        "credentials revoked",
+    ],
+)
+def test_an_unknown_error_speaking_of_credentials_is_not_retried_on_reads(message: str) -> None:
+    """Issue 24: an error no rule knows whose text says signature, API key,
+    passphrase or permission was retried on reads (UNKNOWN -> RETRY); repeated
+    failed authentication can lock a key."""
+    from normalizer import NormalizedError
+
+    err = NormalizedError(exchange="okx", category="UNKNOWN", message=message)
+    r = normalizer.recommend(err, operation="query")
+    assert (r.action, r.guard) == (Action.ESCALATE, "guard.auth-words")
+    plain = NormalizedError(exchange="okx", category="UNKNOWN", message="something odd happened")
+    assert normalizer.recommend(plain, operation="query").action is Action.RETRY
