@@ -849,7 +849,7 @@ def test_explain_shows_rule_paths_relative_to_the_rules_root(
     a user's rule: under the folder as given."""
     _, out, _ = run(capsys, "explain", "okx", "58102", "--json")
     data = json.loads(out)
-    assert re.fullmatch(r"rules/okx/rules\.yaml:\d+", data["rule_location"]), data
+    assert re.fullmatch(re.escape("rules/okx/rules.yaml:") + r"\d+", data["rule_location"]), data
     (tmp_path / "okx").mkdir()
     (tmp_path / "okx" / "rules.yaml").write_text(OVERRIDE_OKX)
     _code, out, _ = run(capsys, "explain", "okx", "58102", "--rules-dir", str(tmp_path))
