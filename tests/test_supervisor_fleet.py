@@ -476,8 +476,8 @@ def test_the_readme_fleet_example_runs(redis_url: str, capsys: pytest.CaptureFix
     text = (REPO / "README.md").read_text(encoding="utf-8")
     import re
 
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "store=" in b]
-    assert blocks, "the README shows a fleet example"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "desk-readme" in b]
+    assert len(blocks) == 1, "the README's supervisor section shows one fleet example"
     for block in blocks:
         code = block.replace('"redis://127.0.0.1:6379/0"', repr(redis_url))
         exec(compile(code, "README fleet example", "exec"), {})  # noqa: S102
