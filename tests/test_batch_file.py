@@ -1,4 +1,4 @@
-"""``exchange-normalizer batch``: the file batch, streamed (issue #15, "normalizer batch").
+"""``exchange-normalizer batch``: the file batch, streamed (issue #15).
 
 Memory is measured in a subprocess (peak RSS) on generated inputs of two sizes;
 nothing here asserts a time.

@@ -34,7 +34,7 @@ def gen(**kw):
 
 
 def test_committed_model_equals_a_fresh_build() -> None:
-    """`normalizer generic build` is the one way the model is made: the file in
+    """`exchange-normalizer generic build` is the one way the model is made: the file in
     the repository is exactly what it writes from the bundled catalogs and rules."""
     assert g.model_path().read_text(encoding="utf-8") == g.build(write=False)
 

@@ -232,7 +232,7 @@ class RulesSource:
     """A rules folder as data: the bytes of its YAML files, by relative path.
 
     The folder has ``<exchange>/exchange.yaml``, ``rules.yaml``, optionally
-    ``catalog.yaml``, and ``common/`` (what ``normalizer coverage --rules-dir``
+    ``catalog.yaml``, and ``common/`` (what ``exchange-normalizer coverage --rules-dir``
     reads). A worker writes the files to a private temporary folder, once per
     process, and loads the rules from there; so the folder need not exist on
     the workers' machines.
