@@ -10,11 +10,13 @@ RETRY, then the wider scope, then the longer hold.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
+from .._core.errors import SupervisorArgumentError
 from .._core.vocabulary import Action, Scope
 from .._engine.results import Recommendation
 from .._formats.escalation import EscalationRule
-from ._types import RANK, WIDTH, Decision, Halt, Keys, trusted_decision
+from ._types import RANK, WIDTH, Decision, Halt, Keys, finite_time, trusted_decision
 
 __all__ = [
     "STORE_RETRY_S",
@@ -22,6 +24,7 @@ __all__ = [
     "from_recommendation",
     "halt_strength",
     "halted",
+    "may_replace",
     "store_down",
     "strongest",
     "unreachable_halt",
@@ -153,3 +156,26 @@ def _strength(candidate: tuple[int, Decision]) -> tuple[int, int, float, int]:
 
 def halt_strength(halt: Halt) -> tuple[int, float]:
     return (WIDTH[halt.scope], halt.until)
+
+
+def may_replace(
+    rule: EscalationRule | None, sent_at: float, not_found_at: Sequence[float], now: float
+) -> bool:
+    """``Supervisor.may_replace``: the re-placing sequence's rule on the caller's times."""
+    for name, value in (("sent_at", sent_at), ("now", now)):
+        if finite_time(value) is None:
+            raise SupervisorArgumentError(f"{name} must be a finite number, not {value!r}")
+    if isinstance(not_found_at, (str, bytes)) or not isinstance(not_found_at, Sequence):
+        raise SupervisorArgumentError(
+            f"not_found_at must be a sequence of times, not {not_found_at!r}"
+        )
+    times = [finite_time(t) for t in not_found_at]
+    if any(t is None for t in times):
+        raise SupervisorArgumentError(f"not_found_at must hold finite numbers: {not_found_at!r}")
+    if rule is None or rule.sequence is None:
+        return False
+    window = rule.within_s or 0.0
+    seen = sorted(t for t in times if t is not None and sent_at <= t <= now)
+    seen = [t for t in seen if t - sent_at <= window]
+    needed = len(rule.sequence) - 1
+    return len(seen) >= needed and seen[-1] - sent_at >= rule.replace_min_age_s

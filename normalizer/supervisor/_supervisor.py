@@ -30,13 +30,11 @@ from ._decide import STORE_RETRY_S, halt_strength
 from ._matchers import Features
 from ._plans import Counted, build_plan
 from ._sequences import SequenceTracker
+from ._stores import make_store
 from ._stores._plan import Plan, Store, SyncAsAsync
-from ._stores.memory import MemoryStore
 from ._types import Decision, Halt, Keys, finite_time, fold_exchange, trusted_decision
 
 __all__ = ["STORE_RETRY_S", "Supervisor"]
-
-_STORE_METHODS = ("apply", "hold", "success", "halts_on", "lift", "status", "close")
 
 
 class Supervisor:
@@ -114,7 +112,7 @@ class Supervisor:
         self._on_error = on_store_error
         self._lock = threading.Lock()
         self._closed = False
-        self.store: Any = self._make_store(store, namespace, max_tracked, lost_grace_s)
+        self.store: Any = make_store(store, namespace, max_tracked, lost_grace_s)
         shared = bool(getattr(self.store, "shared", False))
         if clock is not None and shared:
             self.store.close()
@@ -135,32 +133,6 @@ class Supervisor:
             self.store.close()
             raise
         self._n = 0
-
-    @staticmethod
-    def _make_store(
-        store: object, namespace: str, max_tracked: int, lost_grace_s: float | None
-    ) -> Any:
-        if store is None:
-            return MemoryStore(max_tracked)
-        if isinstance(store, str):
-            if not store.startswith(
-                ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
-            ):
-                raise SupervisorArgumentError(
-                    f"store must be a redis:// URL or a store, not {store!r}"
-                )
-            from ._stores.redis import LOST_GRACE_S, RedisStore
-
-            grace = LOST_GRACE_S if lost_grace_s is None else lost_grace_s
-            return RedisStore(
-                store, namespace=namespace, max_tracked=max_tracked, lost_grace_s=grace
-            )
-        if all(callable(getattr(store, m, None)) for m in _STORE_METHODS):
-            return store
-        raise SupervisorArgumentError(
-            f"store must be None, a redis:// URL or a Store (with {', '.join(_STORE_METHODS)}), "
-            f"not {store!r}"
-        )
 
     def __repr__(self) -> str:
         return f"<Supervisor policy={self.policy.name!r} store={self.store!r}>"
@@ -547,23 +519,4 @@ class Supervisor:
         This is the rule alone: the caller must also hold the supervisor's
         other answers (no halt in force, the venue's wait honoured).
         """
-        rule = self._replacing
-        for name, value in (("sent_at", sent_at), ("now", now)):
-            if finite_time(value) is None:
-                raise SupervisorArgumentError(f"{name} must be a finite number, not {value!r}")
-        if isinstance(not_found_at, (str, bytes)) or not isinstance(not_found_at, Sequence):
-            raise SupervisorArgumentError(
-                f"not_found_at must be a sequence of times, not {not_found_at!r}"
-            )
-        times = [finite_time(t) for t in not_found_at]
-        if any(t is None for t in times):
-            raise SupervisorArgumentError(
-                f"not_found_at must hold finite numbers: {not_found_at!r}"
-            )
-        if rule is None or rule.sequence is None:
-            return False
-        window = rule.within_s or 0.0
-        seen = sorted(t for t in times if t is not None and sent_at <= t <= now)
-        seen = [t for t in seen if t - sent_at <= window]
-        needed = len(rule.sequence) - 1
-        return len(seen) >= needed and seen[-1] - sent_at >= rule.replace_min_age_s
+        return _decide.may_replace(self._replacing, sent_at, not_found_at, now)
