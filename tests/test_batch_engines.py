@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import normalizer
 from normalizer import ArgumentValueError, classify_frame
 from normalizer.batch import classify_partition, make_spec, output_columns
 
@@ -243,6 +244,78 @@ def test_spark_equals_classify_frame(spark: Any, shipped: dict[str, str], custom
     assert dict(out.dtypes)["delay_s"] == "double"
     got = out.toPandas().sort_values("request_id", key=lambda s: s.str[2:].astype(int))
     same(got, expected(frame, **kw))
+
+
+# ------------------------------------------- one bad row never fails a job
+
+
+def hostile_log(codes: Any) -> Any:
+    """Good rows and, among them, rows no rules can classify: a venue nobody wrote rules
+    for, an unknown operation, a yes/no cell that is neither; the codes as given."""
+    rows = []
+    for i in range(24):
+        row = {
+            "exchange": ["okx", "deribit", "OKX ", "okx"][i % 4],
+            "code": codes[i % len(codes)],
+            "message": None,
+            "operation": ["transfer", None, "levitate", "place_order"][i % 3],
+            "idempotent": ["yes", "no", "maybe", None][i % 4],
+            "request_id": f"r-{i}",
+        }
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+CODE_COLUMNS = {
+    "ints": [58102, 58350],
+    "floats-with-gaps": [58102.0, float("nan"), 58350.0],
+    "float-text": ["58102.0", "58350.0", None],
+}
+
+
+def check_bad_rows(got: Any, frame: Any) -> None:
+    """The job finished; every row is there, the bad ones with classify_frame's row_error,
+    and the codes were read as classify_frame reads them (the float text included)."""
+    want = expected(frame, seed=5)
+    same(got, want)
+    errors = cells(want["row_error"])
+    assert any(e and e.startswith("exchange: unknown exchange 'deribit'") for e in errors)
+    assert any(e and e.startswith("operation: unknown operation 'levitate'") for e in errors)
+    assert any(e and e.startswith("idempotent: ") for e in errors)
+    assert any(e is None for e in errors)
+    rules = {r for r in cells(want["rule_id"]) if r}
+    assert normalizer.normalize("okx", code="58102").rule_id in rules
+
+
+@pytest.mark.parametrize("codes", list(CODE_COLUMNS), ids=list(CODE_COLUMNS))
+def test_one_bad_row_never_fails_a_dask_job(dask_client: Any, codes: str) -> None:
+    dd = pytest.importorskip("dask.dataframe")
+    from normalizer.batch import dask as nd
+
+    frame = hostile_log(CODE_COLUMNS[codes])
+    got = nd.classify(dd.from_pandas(frame, npartitions=3), seed=5).compute()
+    check_bad_rows(got.sort_values("request_id", key=lambda s: s.str[2:].astype(int)), frame)
+
+
+@pytest.mark.parametrize("codes", ["ints", "float-text"])
+def test_one_bad_row_never_fails_a_spark_job(spark: Any, codes: str) -> None:
+    from normalizer.batch import spark as ns
+
+    frame = hostile_log(CODE_COLUMNS[codes])
+    if codes == "float-text":  # Spark keeps what a float column became as text
+        frame = frame.astype({"code": object})
+    sdf = spark.createDataFrame(frame.astype({"idempotent": object})).repartition(3)
+    got = ns.classify(sdf, seed=5).toPandas()
+    check_bad_rows(got.sort_values("request_id", key=lambda s: s.str[2:].astype(int)), frame)
+
+
+def test_dask_and_spark_default_to_a_row_error_for_unknown_venues() -> None:
+    """One default across classify_frame, the CLI, Dask and Spark: a row_error."""
+    from normalizer.batch._frame import engine_spec
+
+    assert make_spec().unknown_exchange == "error"
+    assert engine_spec(["exchange"]).unknown_exchange == "error"
+    assert "row_error" in output_columns()
 
 
 # ------------------------------------------------------------------ the README

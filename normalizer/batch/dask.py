@@ -47,9 +47,13 @@ def classify(
     file and ``rules_dir`` a folder (both read now). Each partition is
     classified by ``classify_partition``, so the rows get what
     ``classify_frame`` gives them, each distinct error classified once per
-    partition. Give ``seed`` for delays that do not depend on the partitioning;
-    ``unknown_exchange="generic"`` classifies rows of venues no rules know by
-    the generic profile.
+    partition. Give ``seed`` for delays that do not depend on the partitioning.
+    A row that cannot be classified (a venue no rules know, an unknown
+    operation, a yes/no or attempt cell that is neither) never fails the job:
+    it gets the reason in ``row_error``, the words the batch CLI writes for a
+    bad row (``unknown_exchange="error"``, the default everywhere);
+    ``unknown_exchange="generic"`` classifies venues no rules know by the
+    generic profile, ``"raise"`` fails the job at the first such row.
     """
     try:
         importlib.import_module("dask.dataframe")
