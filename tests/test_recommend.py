@@ -285,8 +285,18 @@ def _retry_on_writes() -> list[tuple[str, str, str, str]]:
 RETRY_ON_WRITES = _retry_on_writes()
 
 
-def _reason(label: str, why: str) -> str | None:
-    """The words of ``why`` that say the request was not processed, or None."""
+def _whys() -> dict[str, str]:
+    from normalizer._formats.registry import registry
+
+    return {r.id: r.why for n in registry().names for r in registry().get(n).rules}
+
+
+WHYS = _whys()
+
+
+def _reason(label: str, why: str, seen: frozenset[str] = frozenset()) -> str | None:
+    """The words of ``why`` that say the request was not processed, or None; a
+    ``why`` that gives a rule "the meaning of <another rule>" has that rule's."""
     import re
 
     for key in ("*", label, label.split(".")[0]):
@@ -294,6 +304,11 @@ def _reason(label: str, why: str) -> str | None:
         found = pattern and re.search(pattern, why, re.IGNORECASE)
         if found:
             return found.group(0)
+    for other in re.findall(r"meaning of ([a-z0-9][a-z0-9._-]+[a-z0-9])", why):
+        if other in WHYS and other not in seen:
+            got = _reason(label, WHYS[other], seen | {other})
+            if got:
+                return f"{got} (as {other})"
     return None
 
 

@@ -45,7 +45,7 @@ from .._core.policy import MAX_EXPONENT, Backoff, Policy
 from .._core.text import MAX_MESSAGE_CHARS
 from .._core.vocabulary import Action, Category, Operation, Outcome, Precondition, operation_of
 from .._formats import registry as _reg
-from .._formats.registry import default_policy
+from .._formats.registry import ONTOLOGY, default_policy
 from .guards import delay_bounds, guard
 from .results import NormalizedError, Recommendation
 
@@ -148,7 +148,7 @@ def recommend(
             err[11] if operation is None else operation,
             idempotent,
             attempt,
-            evidence(err),
+            evidence(err, operation),
         )
         fast = _fast.get(fkey)
         if fast is not None and fast[0] is _reg._default:
@@ -195,7 +195,7 @@ def _plan_of(
     idem = (
         idempotent if idempotent is True or idempotent is False else flag("idempotent", idempotent)
     )
-    ev = evidence(err)
+    ev = evidence(err, op)
     key = (id(pol), err.exchange, err.category, err.subcategory, op, idem, attempt, ev)
     hit = _plans.get(key)
     if hit is None or hit[0] is not pol:
@@ -316,7 +316,7 @@ _SAID_DONE_NOTHING = ("REJECTED", "NOT_SENT")
 _NO_EVIDENCE = (False, False, False)
 
 
-def evidence(err: NormalizedError) -> tuple[bool, bool, bool]:
+def evidence(err: NormalizedError, operation: object = None) -> tuple[bool, bool, bool]:
     """What the request's own evidence says, whatever rule decided its category
     (``Situation.unknown``, ``dedupe_all``, ``auth_words``).
 
@@ -327,30 +327,33 @@ def evidence(err: NormalizedError) -> tuple[bool, bool, bool]:
     a busy/unavailable one (``UNAVAILABLE.SERVICE``), unless the rule that
     decided declares itself (``outcome: REJECTED`` or ``NOT_SENT``, with its
     documented reason) that nothing was done.
-    """
-    exchange, category, sub = err[0], err[1], err[2]
-    try:
-        reg = _reg.registry()
-        unknown = err[3] is _UNKNOWN
-        code = err[4]
-        if not unknown and code is not None:
-            unknown = reg.unknown_code(exchange, code)
-        if not unknown:
-            raw_error = err[16][5]
-            if isinstance(raw_error, BaseException):
-                from .transport import transport_kind
 
-                reg.common_rules()
-                unknown = transport_kind(raw_error) in reg.after_send
-        if not unknown:
-            status = err[5]
-            if (status is not None and status >= 500) or sub == "UNAVAILABLE.SERVICE":
-                rule_id = err[7]
-                said = reg.declared_outcome(exchange, rule_id) if rule_id else None
-                unknown = said not in _SAID_DONE_NOTHING
-        dedupe = reg.dedupes_all(exchange)
-    except NormalizerError:  # a result built by hand, for a venue not loaded
+    Only a write needs the first two, and only an UNKNOWN error the third: a
+    read of a known category costs one dictionary lookup.
+    """
+    op = err[11] if operation is None else operation
+    write = _WRITES.get(op) if type(op) in _EXACT_OPS else None
+    if write is None:
+        write = _is_write(op)
+    category = err[1]
+    if not write and category is not Category.UNKNOWN:
         return _NO_EVIDENCE
+    key = (err[0], err[2], err[4], err[5], err[7])  # plain values: cheap to hash
+    known = _EVIDENCE.get(key)
+    if known is None:
+        known = _EVIDENCE[key] = _by_rules(err)
+        if len(_EVIDENCE) > MAX_PLANS:
+            _EVIDENCE.clear()
+    unknown, dedupe = known
+    unknown = unknown or err[3] is _UNKNOWN
+    if not unknown:
+        raw_error = err[16][5]
+        if isinstance(raw_error, BaseException):
+            from .transport import transport_kind
+
+            reg = _reg.registry()
+            reg.common_rules()
+            unknown = transport_kind(raw_error) in reg.after_send
     auth = False
     if category is Category.UNKNOWN:
         message = err[6]
@@ -358,6 +361,47 @@ def evidence(err: NormalizedError) -> tuple[bool, bool, bool]:
             lowered = message[:MAX_MESSAGE_CHARS].lower()
             auth = any(w in lowered for w in _AUTH_WORDS)
     return (unknown, dedupe, auth)
+
+
+def _by_rules(err: NormalizedError) -> tuple[bool, bool]:
+    """(unknown, dedupe_all) as the rules and the venue's data say (the
+    exception and the result's own outcome aside), kept per (exchange,
+    subcategory, code, status, rule)."""
+    exchange, sub = err[0], err[2]
+    try:
+        reg = _reg.registry()
+        unknown = False
+        code = err[4]
+        if not unknown and code is not None:
+            unknown = reg.unknown_code(exchange, code)
+        if not unknown:
+            status = err[5]
+            if (status is not None and status >= 500) or sub == "UNAVAILABLE.SERVICE":
+                rule_id = err[7]
+                said = reg.declared_outcome(exchange, rule_id) if rule_id else None
+                unknown = said not in _SAID_DONE_NOTHING
+        return unknown, reg.dedupes_all(exchange)
+    except NormalizerError:  # a result built by hand, for a venue not loaded
+        return False, False
+
+
+def _is_write(op: object) -> bool:
+    """Whether an operation as given writes (an unknown one counts as a write:
+    ``recommend`` refuses it when it plans)."""
+    try:
+        write = (Operation.OTHER if op is None else operation_of(op)) in ONTOLOGY.writes
+    except NormalizerError:
+        return True
+    if type(op) in _EXACT_OPS and len(_WRITES) < 256:
+        _WRITES[op] = write
+    return write
+
+
+#: operation as given -> whether it writes
+_WRITES: dict[object, bool] = {}
+#: see ``_by_rules``; cleared when the rules change
+_EVIDENCE: dict[tuple[Any, ...], tuple[bool, bool]] = {}
+_reg.on_change(_EVIDENCE.clear)
 
 
 def _reason(
