@@ -855,3 +855,86 @@ def test_comparison_asks_ccxt_with_the_venue_own_body_shape(
     rows = {r.code: r for r in compare_with_ccxt(exchange, ccxt)}
     assert (rows[code].ccxt_class, rows[code].matched_by) == (ccxt_class, "code")
     assert rows[code].verdict == "agree"
+
+
+# ------------------------------------------------- async ccxt: the client keeps the response
+
+
+def _async_client(ccxt: Any, server: Any, exchange: str) -> Any:
+    """An async ccxt client of ``exchange`` pointed at the local server."""
+    import re
+
+    from ccxt import async_support
+
+    client = getattr(async_support, exchange)(
+        {"apiKey": "k", "secret": "czNjcmV0", "password": "p", "timeout": 5000}
+    )
+
+    def point(urls: dict[str, Any]) -> None:
+        for key, value in urls.items():
+            if isinstance(value, dict):
+                point(value)
+            elif isinstance(value, str):
+                urls[key] = re.sub(r"^https?://[^/]+", server.base, value)
+
+    point(client.urls["api"])
+    return client
+
+
+def _raised_async(client: Any, method: str, params: dict[str, Any]) -> BaseException:
+    import asyncio
+
+    async def call() -> BaseException:
+        try:
+            await getattr(client, method)(params)
+        except Exception as exc:  # whatever ccxt raises is the subject
+            return exc
+        finally:
+            await client.close()
+        raise AssertionError("ccxt raised nothing")
+
+    return asyncio.run(call())
+
+
+def test_async_okx_429_keeps_the_retry_after_through_the_client(ccxt: Any, server: Any) -> None:
+    """async ccxt raises with no cause: the Retry-After comes from the client
+    object, so an asyncio router waits the 3 s the venue asked for, as a sync one does."""
+    server.answer = (429, {"code": "58102", "msg": OKX_429, "data": []}, {"Retry-After": "3"})
+    client = _async_client(ccxt, server, "okx")
+    exc = _raised_async(client, "private_post_asset_transfer", {"ccy": "USDT", "amt": "1"})
+    assert isinstance(exc, ccxt.RateLimitExceeded)
+    assert exc.__cause__ is None  # what loses the response without the client
+    assert normalizer.normalize("okx", error=exc, operation="transfer").retry_after_s is None
+    err = normalizer.normalize("okx", error=exc, operation="transfer", client=client)
+    assert (err.code, err.retry_after_s, err.rule_id) == ("58102", 3.0, "okx.transfer-rate-limit")
+    assert normalizer.recommend(err, operation="transfer").delay_s >= 3.0
+
+
+def test_async_binance_keeps_its_code_through_the_client(ccxt: Any, server: Any) -> None:
+    """Binance's async error text holds only the message: the client's last
+    body gives the code back (-2010), and its rule decides, as for the body."""
+    body = {"code": -2010, "msg": "Account has insufficient balance for requested action."}
+    server.answer = (400, body, {})
+    client = _async_client(ccxt, server, "binance")
+    params = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT"}
+    exc = _raised_async(client, "private_post_order", params)
+    assert isinstance(exc, ccxt.InsufficientFunds)
+    err = normalizer.normalize("binance", error=exc, operation="place_order", client=client)
+    direct = normalizer.normalize("binance", body=body, http_status=400, operation="place_order")
+    assert (err.code, err.message, err.rule_id) == (direct.code, direct.message, direct.rule_id)
+    assert err.code == "-2010"
+
+
+def test_a_client_whose_last_response_is_not_this_errors_is_ignored(ccxt: Any, server: Any) -> None:
+    """An error ccxt raised before sending (or a timeout) never takes the
+    client's older answer: the wait and code of a previous 429 are not this error's."""
+    server.answer = (429, {"code": "58102", "msg": OKX_429, "data": []}, {"Retry-After": "3"})
+    client = _async_client(ccxt, server, "okx")
+    _raised_async(client, "private_post_asset_transfer", {"ccy": "USDT"})
+    for later in (
+        ccxt.ArgumentsRequired("okx fetchOrder() requires a symbol argument"),
+        ccxt.RequestTimeout("okx GET https://www.okx.com/api/v5/trade/order request timeout"),
+    ):
+        err = normalizer.normalize("okx", error=later, operation="query", client=client)
+        assert err.code != "58102"
+        assert err.retry_after_s is None

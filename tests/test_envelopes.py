@@ -15,7 +15,8 @@ import pytest
 
 import normalizer
 from normalizer import Action, Category, Scope
-from normalizer._engine.envelope import MAX_RETRY_S, extract, header_hint, read_envelope, wait_of
+from normalizer._engine.envelope import extract
+from normalizer._engine.waits import MAX_RETRY_S, header_hint, read_envelope, wait_of
 from normalizer._formats.registry import registry
 
 

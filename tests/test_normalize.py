@@ -272,7 +272,7 @@ def test_unrecognised_exception_is_unknown() -> None:
 
 
 def test_unknown_exchange_lists_the_known_ones() -> None:
-    with pytest.raises(UnknownExchangeError, match=r"known exchanges: binance, bitget, .*, okx"):
+    with pytest.raises(UnknownExchangeError, match=r"known exchanges: binance, .*bitget, .*okx"):
         normalizer.normalize("nosuch", code="-1003")
     with pytest.raises(ValueError, match="unknown exchange"):
         normalizer.normalize(None, code="1")  # type: ignore[arg-type]
@@ -328,3 +328,165 @@ def test_every_result_keeps_at_most_the_documented_message_length() -> None:
     assert normalizer.normalize("okx", body=json.dumps({"code": "0", "msg": text})).label == (
         "UNKNOWN.NO_ERROR"
     )
+
+
+# ------------------------------------------------------- what the caller gives
+
+
+class _RefusesHash(type):
+    def __hash__(cls) -> int:
+        raise TypeError("no hashing this class")
+
+
+class _Unhashable(Exception, metaclass=_RefusesHash):
+    pass
+
+
+class _NoModule(Exception):
+    pass
+
+
+_NoModule.__module__ = None  # type: ignore[assignment]
+
+
+class _ResponseRaises(Exception):
+    @property
+    def response(self) -> object:
+        raise RuntimeError("the response was closed")
+
+
+class _CauseRaises(Exception):
+    @property  # type: ignore[override]
+    def __cause__(self) -> BaseException | None:
+        raise RuntimeError("no cause for you")
+
+
+class _StrRaises(Exception):
+    def __str__(self) -> str:
+        raise ValueError("unprintable")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        _Unhashable("okx said no"),
+        _NoModule("connection reset"),
+        _ResponseRaises("okx 429"),
+        _CauseRaises("okx 500"),
+        _StrRaises(),
+        "Read timed out",
+        b"Read timed out",
+        42,
+        {"code": "58102"},
+    ],
+    ids=[
+        "metaclass-hash",
+        "module-none",
+        "response-raises",
+        "cause-raises",
+        "str-raises",
+        "str",
+        "bytes",
+        "int",
+        "dict",
+    ],
+)
+def test_any_object_given_as_error_is_absorbed(error: object) -> None:
+    """Invariant: whatever a client library raised (or the caller passed as
+    ``error=``), normalize() returns a result, twice in a row (the memo path
+    too), and recommend() answers it."""
+    for _ in range(3):
+        err = normalizer.normalize("okx", error=error, operation="place_order")
+        assert isinstance(err, NormalizedError)
+        assert err.raw.error is error
+    rec = normalizer.recommend(err, operation="place_order")
+    assert rec.action in set(normalizer.Action)
+
+
+def test_a_string_given_as_error_is_read_as_the_message_and_said_so() -> None:
+    err = normalizer.normalize("okx", error="Rate limit reached.")
+    assert err.message == "Rate limit reached."
+    assert any("not an exception" in n for n in err.notes)
+
+
+def test_an_exception_whose_attributes_raise_is_said_in_notes() -> None:
+    err = normalizer.normalize("okx", error=_ResponseRaises("x"))
+    assert any("could not be read" in n for n in err.notes), err.notes
+    assert err.message is not None
+    assert "_ResponseRaises" in err.message
+
+
+def test_a_class_with_no_module_is_still_classified_by_its_text() -> None:
+    err = normalizer.normalize("okx", error=_NoModule('okx {"code":"58102","msg":"x"}'))
+    assert err.category is Category.UNKNOWN  # no module, no ccxt: the text is the message
+    assert err.message is not None
+
+
+def test_no_input_at_all_says_so_in_notes() -> None:
+    err = normalizer.normalize("okx")
+    assert err.subcategory == "UNKNOWN.MALFORMED"
+    assert any("no input" in n for n in err.notes)
+    assert not normalizer.normalize("okx", code="58102").notes
+
+
+def test_a_body_over_the_size_cap_says_so_in_notes() -> None:
+    from normalizer._engine.inputs import MAX_BODY_BYTES
+
+    big = '{"code":"58102","msg":"' + "x" * MAX_BODY_BYTES + '"}'
+    for body in (big, big.encode()):
+        err = normalizer.normalize("okx", body=body)
+        assert err.subcategory == "UNKNOWN.MALFORMED"
+        assert any("size cap" in n for n in err.notes), err.notes
+    under = '{"code":"58102","msg":"' + "x" * (MAX_BODY_BYTES // 2) + '"}'
+    assert normalizer.normalize("okx", body=under).code == "58102"
+
+
+# ------------------------------------------------------- success is no error
+
+SUCCESS_BODIES = [
+    ("okx", '{"code":"0","msg":"","data":[]}'),
+    ("bybit", '{"retCode":0,"retMsg":"OK","result":{},"time":1}'),
+    ("bybit", '{"success":true,"ret_msg":"","op":"subscribe"}'),
+    ("binance", '{"id":"7","status":200,"result":{"orderId":1}}'),
+    ("binance", '{"code":0,"msg":"success"}'),
+    ("kucoin", '{"code":"200000","data":{}}'),
+    ("bitget", '{"code":"00000","msg":"success","data":{}}'),
+    ("mexc", '{"code":0,"msg":"success"}'),
+    ("kraken", '{"error":[],"result":{}}'),
+    ("coinbase", '{"success":true,"success_response":{"order_id":"1"}}'),
+]
+
+
+@pytest.mark.parametrize(("venue", "body"), SUCCESS_BODIES)
+def test_a_success_envelope_is_no_error_and_is_never_escalated(venue: str, body: str) -> None:
+    """A router that passes every frame through normalize() is told a success
+    is no error (``is_error`` False), and recommend() refuses it with a
+    NormalizerError instead of paging a person (ESCALATE)."""
+    err = normalizer.normalize(venue, body=body, http_status=200)
+    assert err.is_error is False
+    assert err.subcategory == "UNKNOWN.NO_ERROR"
+    with pytest.raises(normalizer.NormalizerError, match="success"):
+        normalizer.recommend(err, operation="place_order")
+
+
+def test_every_venue_with_a_success_code_reads_it_as_no_error() -> None:
+    from normalizer._formats.registry import registry
+
+    checked = 0
+    for venue in normalizer.exchanges():
+        shape = registry().get(venue).spec.response
+        path = shape.code_fields[0] if shape.code_fields else ""
+        for ok in shape.success_codes:
+            if not path or "." in path:
+                continue
+            err = normalizer.normalize(venue, body=json.dumps({path: ok}), http_status=200)
+            assert not err.is_error, (venue, ok, err.label)
+            checked += 1
+    assert checked >= 8
+
+
+def test_a_binance_websocket_error_frame_is_still_read_by_its_code() -> None:
+    body = '{"id":"7","status":400,"error":{"code":-1013,"msg":"Filter failure: LOT_SIZE"}}'
+    err = normalizer.normalize("binance", body=body)
+    assert err.is_error
+    assert err.code == "-1013"

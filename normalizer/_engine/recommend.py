@@ -39,7 +39,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from .._core.arguments import attempt_of, flag
-from .._core.errors import ArgumentTypeError, NormalizerError
+from .._core.errors import ArgumentTypeError, ArgumentValueError, NormalizerError
 from .._core.guards import RATE_LIMIT_MIN_DELAY_S, Proposal, Situation
 from .._core.policy import MAX_EXPONENT, Backoff, Policy
 from .._core.text import MAX_MESSAGE_CHARS
@@ -131,6 +131,10 @@ def recommend(
     """
     if type(err) is not NormalizedError:
         raise ArgumentTypeError("err", "a NormalizedError", err)
+    if not err.is_error:  # a success frame: there is no next action (never ESCALATE)
+        raise ArgumentValueError(
+            "err", "reports success (err.is_error is False): nothing to recommend", err.code
+        )
     plan = None
     fkey: tuple[Any, ...] | None = None
     if (

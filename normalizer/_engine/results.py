@@ -254,6 +254,13 @@ class NormalizedError(Record):
         return self.subcategory or self.category.value
 
     @property
+    def is_error(self) -> bool:
+        """False when the input reports success (an OKX ``code "0"``, a Bybit
+        ``retCode 0``, a WebSocket ack): subcategory ``UNKNOWN.NO_ERROR``, for
+        which ``recommend()`` has no action to give."""
+        return self.subcategory != "UNKNOWN.NO_ERROR"
+
+    @property
     def rule_origin(self) -> str | None:
         """Which folder the deciding rule came from: ``"bundled"``, or the user's
         folder given to ``load_rules()`` (None when no rule decided)."""

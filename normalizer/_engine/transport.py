@@ -96,7 +96,9 @@ def _names(exc: BaseException) -> list[str]:
 def _names_of(exc_class: type[BaseException]) -> list[str]:
     out = []
     for cls in exc_class.__mro__:
-        module = cls.__module__
+        module = getattr(cls, "__module__", None)
+        if not isinstance(module, str):  # ``__module__ = None`` on a caller's class
+            module = ""
         out.append(f"{module}.{cls.__qualname__}")
         # libraries re-export from a private module: httpx._exceptions.X is httpx.X
         top = module.split(".", 1)[0]
@@ -117,16 +119,28 @@ def _kind_of_class(cls: type[BaseException]) -> str | None:
 
 
 def _own_kind(exc: BaseException) -> str | None:
-    return _kind_of_class(type(exc))  # type: ignore[arg-type]  # (mypy: a class is hashable)
+    cls = type(exc)
+    try:
+        return _kind_of_class(cls)  # type: ignore[arg-type]  # (mypy: a class is hashable)
+    except TypeError:  # a class whose metaclass refuses to hash: looked up uncached
+        return _kind_of_class.__wrapped__(cls)
+
+
+def _attribute(exc: BaseException, name: str) -> Any:
+    """``getattr(exc, name, None)``, None when the caller's property raises."""
+    try:
+        return getattr(exc, name, None)
+    except Exception:  # a third-party exception's property: what it wraps is unknown
+        return None
 
 
 def _wrapped(exc: BaseException) -> list[BaseException]:
     out: list[BaseException] = []
     for attr in ("__cause__", "__context__", "reason", "os_error"):
-        inner = getattr(exc, attr, None)
+        inner = _attribute(exc, attr)
         if isinstance(inner, BaseException) and inner is not exc:
             out.append(inner)
-    args: Any = getattr(exc, "args", ())
+    args: Any = _attribute(exc, "args") or ()
     if isinstance(args, tuple):
         out.extend(a for a in args[:3] if isinstance(a, BaseException) and a is not exc)
     return out
@@ -159,7 +173,7 @@ def response_of(exc: BaseException) -> tuple[Any, Any, Any] | None:
     requests' and httpx' errors keep a ``response``; aiohttp's
     ``ClientResponseError`` keeps ``status``, ``message`` and ``headers``.
     """
-    response = getattr(exc, "response", None)
+    response = _attribute(exc, "response")
     if response is not None:
         status = getattr(response, "status_code", None) or getattr(response, "status", None)
         body: Any = None
@@ -174,7 +188,8 @@ def response_of(exc: BaseException) -> tuple[Any, Any, Any] | None:
         headers = getattr(response, "headers", None)
         if status is not None or body is not None:
             return status, body, headers
-    status = getattr(exc, "status", None)
-    if isinstance(status, int) and "aiohttp" in type(exc).__module__:
-        return status, getattr(exc, "message", None), getattr(exc, "headers", None)
+    status = _attribute(exc, "status")
+    module = getattr(type(exc), "__module__", None)
+    if isinstance(status, int) and isinstance(module, str) and "aiohttp" in module:
+        return status, _attribute(exc, "message"), _attribute(exc, "headers")
     return None
