@@ -833,7 +833,6 @@ def test_asking_for_durable_rules_where_it_cannot_import_says_how_to_do_without(
 
 
 def test_memory_stays_flat_over_a_long_stream() -> None:
-    pytest.importorskip("durable.engine")
     result = subprocess.run(  # noqa: S603 - this interpreter, the repository's bench script
         [
             sys.executable,

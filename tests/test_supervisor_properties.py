@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import normalizer
@@ -14,9 +14,6 @@ from normalizer._formats.escalation import Match
 from normalizer._formats.registry import ONTOLOGY
 from normalizer.supervisor import _sequences
 from normalizer.supervisor._matchers import Features, compile_match
-
-if not _sequences.engine_available():  # absent, or present but not importable
-    pytest.skip("durable-rules cannot be imported here", allow_module_level=True)
 
 # ------------------------------------------------- compiled predicates
 
@@ -248,3 +245,62 @@ def test_halts_hold_until_they_expire_or_are_lifted_and_no_retry_crosses_them(
                 seen[(key, source)] = (h.until, h.lifted_by_success)
     finally:
         sup.close()
+
+
+# --------------------------------------------- both sequence engines, one answer
+
+_LABELS = ["UNKNOWN_STATE.TIMEOUT", "NOT_FOUND.ORDER", "RATE_LIMIT.REQUESTS", "AUTH.API_KEY"]
+_OPS = ["place_order", "query", "cancel_order"]
+
+
+@pytest.mark.skipif(
+    not _sequences.engine_available("durable-rules"), reason="durable-rules does not import here"
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*_LABELS, "success"]),
+            st.sampled_from(_OPS),
+            st.sampled_from(["r1", "r2", "r3"]),
+            st.booleans(),
+            st.sampled_from([0.0, 0.5, 3.0, 6.0, 700.0]),
+        ),
+        max_size=40,
+    )
+)
+@settings(max_examples=60)
+def test_the_python_correlator_decides_as_durable_rules_does(events: list) -> None:  # type: ignore[type-arg]
+    """Invariant: on any stream of placements, not-found queries, other errors and
+    successes over a few request ids, the pure-Python sequence correlator (Python 3.13)
+    and durable-rules give the same decision for every event."""
+    now = [0.0]
+    sups = [
+        Supervisor(testing_clock=lambda: now[0], sequence_engine=name)
+        for name in ("python", "durable-rules")
+    ]
+    try:
+        for label, op, request, idempotent, advance in events:
+            now[0] += advance
+            if label == "success":
+                got = [s.observe_success("okx", account="a", request_id=request) for s in sups]
+            else:
+                err = NormalizedError(
+                    exchange="okx", category=Category(label.split(".")[0]), subcategory=label
+                )
+                got = [
+                    (d.action, d.scope_key, d.replace, d.escalation_rule_id, d.until)
+                    for d in (
+                        s.observe(
+                            err,
+                            operation=op,
+                            account="a",
+                            request_id=request,
+                            idempotent=idempotent,
+                        )
+                        for s in sups
+                    )
+                ]
+            assert got[0] == got[1], (label, op, request)
+    finally:
+        for s in sups:
+            s.close()
