@@ -522,3 +522,115 @@ def test_a_users_rules_folder_gets_products_too(tmp_path: Path) -> None:
     assert lent.by_id["acme-perp.margin"].exchange == "acme-perp"
     assert products.alias(reg, "acmeperp") == "acme-perp"
     assert products.alias(reg, "acme") is None
+
+
+# ---------------------------------------------------------- async ccxt clients
+
+
+def _async_raised(server: Any, answer: tuple[int, Any, dict[str, str]], make: Any) -> Any:
+    """Run one call of an async ccxt client against the local server; return
+    (the exception it raised, the client) after closing the client."""
+    import asyncio
+
+    server.answer = answer
+
+    async def run() -> tuple[BaseException, Any]:
+        client, call = make()
+        try:
+            await call()
+        except Exception as exc:  # whatever ccxt raises is the subject
+            return exc, client
+        finally:
+            await client.close()
+        raise AssertionError("the call did not fail")
+
+    return asyncio.run(run())
+
+
+def _async_client(server: Any, exchange: str, **options: Any) -> Any:
+    ccxt_async = pytest.importorskip("ccxt.async_support")
+    client = getattr(ccxt_async, exchange)(
+        {"apiKey": "k", "secret": "czNjcmV0", "timeout": 5000, "options": options}
+    )
+
+    def point(urls: dict[str, Any]) -> None:
+        for key, value in urls.items():
+            if isinstance(value, dict):
+                point(value)
+            elif isinstance(value, str):
+                urls[key] = re.sub(r"^https?://[^/]+", server.base, value)
+
+    point(client.urls["api"])
+    return client
+
+
+def test_async_binanceusdm_rate_limit_keeps_the_venues_wait(server: Any) -> None:
+    """Async ccxt keeps no response on its exceptions: the client passed along
+    gives the headers (Retry-After) and names the product."""
+    body = {"code": -1003, "msg": "Too many requests; current limit is 2400 requests per minute."}
+
+    def make() -> tuple[Any, Any]:
+        client = _async_client(server, "binanceusdm")
+        return client, lambda: client.fapiprivate_post_order({"symbol": "BTCUSDT"})
+
+    exc, client = _async_raised(server, (429, body, {"Retry-After": "7"}), make)
+    err = normalizer.normalize("binance", error=exc, client=client, operation="place_order")
+    assert (err.exchange, err.code, err.category) == ("binance-usdm", "-1003", Category.RATE_LIMIT)
+    assert err.retry_after_s == 7.0
+    assert normalizer.recommend(err).delay_s >= 7.0
+
+
+def test_async_krakenfutures_and_mexc_swap_name_their_product(server: Any) -> None:
+    kraken_body = {
+        "result": "error",
+        "error": "marketUnavailable",
+        "serverTime": "2024-01-01T00:00:00Z",
+    }
+
+    def kraken() -> tuple[Any, Any]:
+        client = _async_client(server, "krakenfutures")
+        return client, lambda: client.private_post_sendorder({})
+
+    exc, client = _async_raised(server, (400, kraken_body, {}), kraken)
+    err = normalizer.normalize(client.id, error=exc, client=client, operation="place_order")
+    assert (err.exchange, err.code, err.subcategory) == (
+        "kraken-futures",
+        "marketUnavailable",
+        "UNAVAILABLE.MARKET",
+    )
+    mexc_body = {"success": False, "code": 2005, "message": "Balance insufficient"}
+
+    def mexc() -> tuple[Any, Any]:
+        client = _async_client(server, "mexc", defaultType="swap")
+        return client, lambda: client.contract_private_post_order_submit({})
+
+    exc, client = _async_raised(server, (200, mexc_body, {}), mexc)
+    err = normalizer.normalize("mexc", error=exc, client=client, operation="place_order")
+    assert (err.exchange, err.code, err.subcategory) == (
+        "mexc-futures",
+        "2005",
+        "INSUFFICIENT_FUNDS.BALANCE",
+    )
+
+
+@pytest.mark.parametrize(
+    ("venue", "kwargs", "rule_id"),
+    [
+        (
+            "mexc",
+            {"code": 2005, "message": "Balance insufficient"},
+            "mexc-futures.balance-insufficient",
+        ),
+        (
+            "kraken",
+            {"body": '{"result":"error","error":"apiLimitExceeded"}'},
+            "kraken-futures.api-limit",
+        ),
+        ("kraken", {"code": "EOrder:Insufficient funds"}, "kraken.insufficient-funds"),
+    ],
+)
+def test_a_venue_without_a_hint_is_lent_its_products_rules(
+    venue: str, kwargs: dict[str, Any], rule_id: str
+) -> None:
+    err = normalizer.normalize(venue, operation="place_order", **kwargs)
+    assert (err.exchange, err.rule_id) == (venue, rule_id)
