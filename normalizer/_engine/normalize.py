@@ -33,6 +33,7 @@ from .._core.errors import UnknownExchangeError
 from .._core.table import RuleSet, make_probe
 from .._core.text import MAX_MESSAGE_CHARS, _fold
 from .._core.vocabulary import Category, Operation, operation_of
+from .._formats import products as _products
 from .._formats.registry import GENERIC, ONTOLOGY, Registry, exchanges, on_change, registry
 from . import generic
 from .ccxt import class_fallback
@@ -106,6 +107,8 @@ def normalize(
     operation: Operation | str | None = None,
     unknown_exchange: generic.UnknownExchange | None = None,
     client: object = None,
+    product: str | None = None,
+    url: str | None = None,
 ) -> NormalizedError:
     """Classify one failed request of ``exchange``.
 
@@ -127,7 +130,12 @@ def normalize(
     ``unknown_exchange="generic"`` (or after ``use_generic_for_unknown()``) a
     name no rule folder knows is answered by the generic profile instead: the
     result keeps the name given, and its ``rule_id`` starts with ``generic.``.
+    A venue's product line (``binance-usdm``) is named by ``product``
+    (``"usdm"``, ``"future"``), the request's ``url`` (``https://fapi.binance.com/...``),
+    a ccxt ``client`` (``binanceusdm``, ``options["defaultType"]``) or a ccxt id.
     """
+    if product is not None or url is not None or client is not None:
+        exchange = _products.resolve(exchange, product, url, client)
     rs, name = _ruleset(exchange, unknown_exchange)
     op = None if operation is None else operation_of(operation)
     key = _memo_key(name, op, code, message, http_status, body, headers, error, client)
