@@ -75,6 +75,16 @@ def test_notebook_runs_and_saves_its_figures(name: str, tmp_path: Path) -> None:
         if output.output_type == "error"
     ]
     assert errors == []
+    # every label is drawn: matplotlib warns of a character its font has no glyph for
+    # (OKX's Chinese section names drew as empty boxes)
+    missing = [
+        output.get("text", "")
+        for cell in nb.cells  # type: ignore[attr-defined]
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if "missing from font" in str(output.get("text", ""))
+    ]
+    assert missing == []
     for figure in FIGURES[name]:
         saved = tmp_path / figure
         assert saved.is_file(), f"{name} did not save {figure}"
