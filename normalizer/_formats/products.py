@@ -24,8 +24,10 @@ Three things are answered here:
   lends its rules for it (a test holds that products disagreeing on a code
   the venue does not decide never leave that choice to the order).
 
-Nothing here is imported by ``normalize()`` unless a venue has products or a
-hint is given.
+The registry imports this module (its imports are ``weakref`` and the error
+classes); the product table is read from the product folders' specs the first
+time a venue with products loads, a name is not a folder, or a hint is given,
+and kept per registry.
 """
 
 from __future__ import annotations
