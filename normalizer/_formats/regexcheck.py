@@ -303,7 +303,8 @@ class _Analysis:
                 if op is getattr(_c, "POSSESSIVE_REPEAT", None):
                     return ONE, _count(high) + ONE
                 counts = _count(high) if high >= _UNBOUNDED else Bound(0, high - low + 1)
-                return counts, _count(high) + counts
+                # one step to start, one per character consumed, one per count tried
+                return counts, ONE + _count(high) + counts
             if high <= 1:
                 w, c = self.seq(body, rest)
                 return (w + ONE if low == 0 else w), c + ONE
@@ -356,29 +357,34 @@ class _Analysis:
     def search(self, alt: list[tuple[Any, Any]], anchored: bool) -> Bound:
         """The steps of a search for one top-level alternative, over every start.
 
-        Each start costs the alternative's per-start cost, but for the part
-        from the first unbounded repeat of one character class ``R`` that
-        follows a bounded prefix whose last character ``R`` cannot match: the
-        runs ``R`` consumes then begin right after a character outside its
-        class, so runs reached from different starts do not overlap, and
-        everything from ``R`` on is tried at most ``(L + 1) * ways(prefix)``
-        times per character of the message (``L`` the prefix's longest match),
-        not once per start and per character.
+        A path is a start and a count for every choice; each item costs, per
+        path reaching it, what ``step`` says. From the first unbounded repeat of
+        one character class ``R`` whose preceding character cannot be in ``R``'s
+        class, one power of ``N`` is saved:
+
+        - the paths reaching ``R`` at a position ``q`` are at most
+          ``ways / N``: the position fixes one of their free variables (the
+          start, or one unbounded count), given the others;
+        - each reachable ``q`` follows a character outside ``R``'s class, so it
+          starts a maximal run of that class: runs from different ``q`` do not
+          overlap, and what ``R`` consumes and tries, over every ``q``, is at
+          most ``N`` per path that reaches ``q``, not ``N`` for each ``q``.
         """
         items = _flat(alt)
         starts = ONE if anchored else Bound(1, 1)
         # anchored: every other start fails at its first step
         ways, total = ONE, Bound(1, 1) if anchored else ZERO
+        saved = False
         for i in range(len(items)):
             item = items[i]
-            if starts.deg == 1 and _single_repeat(item) and item[1][1] >= _UNBOUNDED and i > 0:
-                prefix = items[:i]
-                longest, last = _max_len(prefix), _last(prefix)
-                if longest is not None and last is not None and self.disjoint(item[1][2][0], last):
-                    # from here on, per character of the message rather than per start
-                    starts = Bound(0, longest + 1)
+            if not saved and _single_repeat(item) and item[1][1] >= _UNBOUNDED and i > 0:
+                last = _last(items[:i])
+                saved = last is not None and self.disjoint(item[1][2][0], last)
             w, c = self.step(items, i, [])
-            total = total + starts * ways * c
+            paths = starts * ways
+            if saved and paths.deg > 0:
+                paths = Bound(paths.deg - 1, paths.coef)
+            total = total + paths * c
             ways = ways * w
         return total
 
