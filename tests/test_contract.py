@@ -531,9 +531,12 @@ def test_hostile_recommendation_data_gives_invalid_result_error_or_a_valid_round
 
 
 def test_an_identical_body_gets_one_shared_result() -> None:
+    """Equal inputs give equal results; once the memo holds one, the same object."""
     a = normalizer.normalize("okx", body=RATE_LIMIT_BODY, http_status=200)
     b = normalizer.normalize("okx", body="" + RATE_LIMIT_BODY, http_status=200)
-    assert a is b
+    c = normalizer.normalize("okx", body=RATE_LIMIT_BODY, http_status=200)
+    assert a == b == c
+    assert b is c
     assert a.raw.body == RATE_LIMIT_BODY
 
 

@@ -264,6 +264,77 @@ def test_normalize_never_raises_and_keeps_the_raw_input(
     hash(err)
 
 
+_CONTAINERS = (tuple, list, dict, set, frozenset)
+
+
+def _a_cycle_from(root: object) -> list[str] | None:
+    """A reference cycle among the containers reachable from ``root`` (results are
+    tuples; their items, notes and raw are tuples, lists and dicts), or None.
+    Depth-first with colours; other objects (text, enum members, a caller's
+    exception) end the walk: they are leaves of a result, not parts of it."""
+    grey: dict[int, int] = {}  # id -> position on the path
+    black: set[int] = set()
+    path: list[object] = []
+    stack: list[tuple[object, Any]] = [(root, None)]
+    while stack:
+        obj, kids = stack[-1]
+        if kids is None:
+            grey[id(obj)] = len(path)
+            path.append(obj)
+            values = obj.values() if isinstance(obj, dict) else obj
+            kids = iter([k for k in values if isinstance(k, _CONTAINERS)])  # type: ignore[union-attr]
+            stack[-1] = (obj, kids)
+        kid = next(kids, None)
+        if kid is None:
+            stack.pop()
+            path.pop()
+            del grey[id(obj)]
+            black.add(id(obj))
+        elif id(kid) in grey:
+            return [type(o).__name__ for o in path[grey[id(kid)] :]]
+        elif id(kid) not in black:
+            stack.append((kid, None))
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    loop: list[Any] = [1]
+    loop.append((loop,))
+    assert _a_cycle_from(("a", [loop])) == ["list", "tuple"]  # loop -> (loop,) -> loop
+    assert _a_cycle_from(("a", [1, (2,)], {"k": [3]})) is None
+
+
+@given(
+    exchange=st.sampled_from(EXCHANGES),
+    body=_body,
+    status=_status,
+    code=st.one_of(st.none(), st.integers(), st.text(max_size=50)),
+    message=st.one_of(st.none(), st.text(max_size=200)),
+    operation=st.none() | st.sampled_from(list(Operation)),
+    idempotent=st.booleans(),
+)
+def test_results_and_recommendations_hold_no_reference_cycles(
+    exchange: str,
+    body: Any,
+    status: Any,
+    code: Any,
+    message: Any,
+    operation: Any,
+    idempotent: bool,
+) -> None:
+    """Results (items, notes and raw included) and recommendations hold no reference
+    cycle, so reference counting alone frees them and a memo of them gives the cyclic
+    collector nothing to find; JSON read back holds none either."""
+    err = normalizer.normalize(
+        exchange, code=code, message=message, http_status=status, body=body, operation=operation
+    )
+    assert _a_cycle_from(err) is None
+    assert _a_cycle_from(NormalizedError.from_json(err.to_json())) is None
+    if err.is_error:
+        rec = normalizer.recommend(err, operation, idempotent)
+        assert _a_cycle_from(rec) is None
+
+
 @given(junk=st.binary(min_size=1, max_size=2000), exchange=st.sampled_from(EXCHANGES))
 def test_unreadable_bodies_are_unknown_with_the_raw_body_kept(junk: bytes, exchange: str) -> None:
     """A body that is not JSON and carries no recognisable message is UNKNOWN,

@@ -30,7 +30,15 @@ import json
 import math
 from collections.abc import Mapping
 from enum import Enum
-from operator import itemgetter
+
+try:  # the C field reader namedtuple uses: a field read costs what a slot read costs
+    from collections import _tuplegetter  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - another Python: a property does the same
+    from operator import itemgetter
+
+    def _tuplegetter(index: int, doc: str) -> Any:
+        return property(itemgetter(index), doc=doc)
+
 
 from .errors import ArgumentTypeError, InvalidResultError, NormalizerError
 
@@ -68,7 +76,7 @@ class Record(tuple):  # type: ignore[type-arg]
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for i, name in enumerate(cls._fields):
-            setattr(cls, name, property(itemgetter(i), doc=f"field {name}"))
+            setattr(cls, name, _tuplegetter(i, f"field {name}"))
         compared = len(cls._fields)
         while compared and cls._fields[compared - 1] in cls._ignored:
             compared -= 1
