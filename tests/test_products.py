@@ -634,3 +634,19 @@ def test_a_venue_without_a_hint_is_lent_its_products_rules(
 ) -> None:
     err = normalizer.normalize(venue, operation="place_order", **kwargs)
     assert (err.exchange, err.rule_id) == (venue, rule_id)
+
+
+def test_a_hint_for_a_venue_without_rules_leaves_the_choice_to_normalize(ccxt: Any) -> None:
+    """A client, product or URL given with a name no folder answers changes nothing:
+    normalize refuses the name, or the generic profile answers when asked to."""
+    client = ccxt.deribit({"options": {"defaultType": "future"}})
+    assert products.resolve("deribit", client=client) == "deribit"
+    assert products.resolve("deribit", product="future", url="https://x.example/y") == "deribit"
+    err = normalizer.normalize(
+        "deribit", client=client, message="Order not found", unknown_exchange="generic"
+    )
+    assert err.exchange == "deribit"
+    assert err.rule_id is not None
+    assert err.rule_id.startswith("generic.")
+    with pytest.raises(NormalizerError, match="unknown exchange"):
+        normalizer.normalize("deribit", client=client, code="1")

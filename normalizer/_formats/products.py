@@ -212,12 +212,16 @@ def resolve(
     venue itself), the request's ``url`` (its path, then its host) or a ccxt
     ``client`` (its id, then its default market type). An explicit product wins,
     then the URL, then the client; a hint naming no product keeps the name given.
-    A name that is not a string is returned as is (``normalize`` refuses it)."""
+    A name that is not a string, or that no folder answers, is returned as is
+    (``normalize`` refuses it, or asks the generic profile when told to)."""
     from .registry import registry
 
     if not isinstance(exchange, str):
         return exchange
     reg = registry()
+    key = exchange.lower()
+    if key not in reg.names and alias(reg, key) is None:
+        return exchange  # no folder of ours: normalize refuses it or asks the generic profile
     if client is not None and product is None and url is None:
         if not any("-" in n for n in reg.names):
             return exchange
