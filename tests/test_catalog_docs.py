@@ -229,6 +229,8 @@ def test_catalog_property_every_entry_maps_to_a_specific_category(venue: str) ->
             continue  # documented under several codes: the message alone cannot decide
         expected = normalizer.normalize(venue, code=entry.code, message=entry.message)
         t = Template(entry.message)
+        if t.weight < 4:
+            continue  # too little text to recognise a message by (table._message_index)
         message = t.fill(["x1"] * len(t.placeholders))
         alone = normalizer.normalize(venue, message=message)
         if alone.documented_code is None:
