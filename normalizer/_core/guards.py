@@ -157,8 +157,9 @@ def unknown_outcome(s: Situation) -> bool:
 _ORDER_PLACING = (Operation.PLACE_ORDER, Operation.AMEND_ORDER)
 
 
-@frozen
 class _NeverRetry(Guard):
+    __slots__ = ()  # no fields of its own: no dataclass to build at import
+
     def applies(self, s: Situation, p: Proposal) -> bool:
         return (
             s.category in self.onto.never_retry
@@ -173,8 +174,9 @@ class _NeverRetry(Guard):
         return f"{s.category.value} errors are never retried"
 
 
-@frozen
 class _UnknownOutcomeWrite(Guard):
+    __slots__ = ()
+
     def applies(self, s: Situation, p: Proposal) -> bool:
         # a query first, but of the wrong thing (resyncing a clock, refreshing
         # credentials) says nothing about whether the write took effect
@@ -194,8 +196,9 @@ class _UnknownOutcomeWrite(Guard):
         )
 
 
-@frozen
 class _ResendNeedsDedupe(Guard):
+    __slots__ = ()
+
     """An order of unknown fate sent again with the same client order id is
     safe only where the venue refuses that id for every order it ever had."""
 
@@ -218,8 +221,9 @@ class _ResendNeedsDedupe(Guard):
         )
 
 
-@frozen
 class _AuthWords(Guard):
+    __slots__ = ()
+
     def applies(self, s: Situation, p: Proposal) -> bool:
         return s.auth_words and s.category is Category.UNKNOWN and p.action in _RETRYING
 
@@ -233,8 +237,9 @@ class _AuthWords(Guard):
         )
 
 
-@frozen
 class _RateLimitBackoff(Guard):
+    __slots__ = ()
+
     def applies(self, s: Situation, p: Proposal) -> bool:
         # before the unknown-outcome guards: a write whose evidence says it may
         # have taken effect (a rate limit on a 5xx page) is then queried first
@@ -247,8 +252,9 @@ class _RateLimitBackoff(Guard):
         return "rate limits are retried with backoff until the attempts are used up"
 
 
-@frozen
 class _QueryNeedsPrecondition(Guard):
+    __slots__ = ()
+
     def applies(self, s: Situation, p: Proposal) -> bool:
         return p.action is Action.QUERY_THEN_RETRY and p.precondition is None
 
