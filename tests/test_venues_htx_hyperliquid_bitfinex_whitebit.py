@@ -544,6 +544,22 @@ def test_htx_rate_limit_through_ccxt_waits_for_the_reset_header(ccxt: Any, serve
     assert rec.delay_s >= err.retry_after_s
 
 
+def test_htx_spot_expire_header_is_read_only_for_rate_limits() -> None:
+    """X-HB-RateLimit-Requests-Expire (epoch ms) comes on every spot answer: it
+    is the wait only when the answer is a rate limit."""
+    import time
+
+    expire = {"X-HB-RateLimit-Requests-Expire": str(int((time.time() + 4) * 1000))}
+    limited = '{"status":"error","err-code":"frequent-invoke","err-msg":"Operates too frequently"}'
+    err = normalizer.normalize("htx", body=limited, headers=expire, operation="place_order")
+    assert err.subcategory == "RATE_LIMIT.REQUESTS"
+    assert err.retry_after_s is not None
+    assert 0 < err.retry_after_s <= 4
+    other = '{"status":"error","err-code":"order-accountbalance-error","err-msg":"x"}'
+    plain = normalizer.normalize("htx", body=other, headers=expire, operation="place_order")
+    assert (plain.subcategory, plain.retry_after_s) == ("INSUFFICIENT_FUNDS.BALANCE", None)
+
+
 def test_htx_system_error_on_an_order_through_ccxt_is_checked_not_resent(
     ccxt: Any, server: Any
 ) -> None:
