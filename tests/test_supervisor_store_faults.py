@@ -271,6 +271,9 @@ def test_a_flushall_is_noticed_and_answered_as_a_store_failure_for_the_grace(
         while client.exists("{" + ns + "}|lost") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sup.halted("okx") is None  # the grace is over: the store is trusted again
+        client.flushall()  # and a second loss is noticed as the first was
+        assert sup.observe(RATE, account="y").action is Action.HALT
+        assert "lost its data" in sup.observe(RATE, account="y").reason
         client.close()
 
 

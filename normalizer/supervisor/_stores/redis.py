@@ -186,7 +186,7 @@ class RedisStore:
                 "max": self.max_tracked,
                 "now": now,
                 "epoch": self._epoch,
-                "cand": secrets.token_hex(8) if self._epoch is None else "",
+                "cand": secrets.token_hex(8),  # the epoch to make if there is none
                 "grace": self.lost_grace_s,
                 **fields,
             },
