@@ -594,3 +594,40 @@ def test_a_code_reads_the_same_whatever_the_column_made_of_it(code: Any) -> None
     pd = pytest.importorskip("pandas")
     out = classify_frame(pd.DataFrame({"exchange": ["okx"], "code": [code]}), rand=half)
     assert out["rule_id"].astype(object).tolist() == [normalize("okx", code="58102").rule_id]
+
+
+_hostile_arguments = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(["maybe", "skip", "fail", "generic", "RAISE ", " error", "/nonexistent"]),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@given(
+    argument=st.sampled_from(
+        ["operation", "idempotent", "attempt", "policy", "rules_dir", "seed", "unknown_exchange"]
+    ),
+    value=_hostile_arguments,
+)
+def test_every_caller_mistake_to_classify_frame_is_a_normalizer_error(
+    argument: str, value: Any
+) -> None:
+    """Invariant: classify_frame with any value of any argument either classifies the
+    frame or raises a NormalizerError (never a bare TypeError, ValueError or KeyError)."""
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"exchange": ["okx", "mexc"], "code": ["58102", "10101"]})
+    try:
+        out = classify_frame(df, **{argument: value}, rand=half)
+    except NormalizerError:
+        return
+    assert len(out) == 2
+
+
+@pytest.mark.parametrize("df", ["x", None, [{"exchange": "okx"}], {"exchange": ["okx"]}])
+def test_classify_frame_refuses_what_is_no_frame(df: Any) -> None:
+    with pytest.raises(normalizer.ArgumentTypeError, match="DataFrame"):
+        classify_frame(df)

@@ -245,6 +245,8 @@ class RulesSource:
     @classmethod
     def read(cls, root: str | Path) -> RulesSource:
         """Read a rules folder and check it here (a bad file is refused before any row)."""
+        if not isinstance(root, (str, os.PathLike)):
+            raise ArgumentTypeError("rules_dir", "a folder (str or Path) or None", root)
         folder = Path(root)
         if not folder.is_dir():
             raise ArgumentValueError(
@@ -662,6 +664,8 @@ def classify_partition(
     """
     pd = _pandas()
     np = _numpy()
+    if not isinstance(df, pd.DataFrame):
+        raise ArgumentTypeError("df", "a pandas DataFrame", df)
     if "exchange" not in df.columns:
         raise ArgumentValueError(
             "df",
