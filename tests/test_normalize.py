@@ -460,13 +460,17 @@ SUCCESS_BODIES = [
 @pytest.mark.parametrize(("venue", "body"), SUCCESS_BODIES)
 def test_a_success_envelope_is_no_error_and_is_never_escalated(venue: str, body: str) -> None:
     """A router that passes every frame through normalize() is told a success
-    is no error (``is_error`` False), and recommend() refuses it with a
-    NormalizerError instead of paging a person (ESCALATE)."""
+    is no error (``is_error`` False), and recommend() never pages a person
+    (ESCALATE) nor resends it: HALT of this request alone, held for no time."""
     err = normalizer.normalize(venue, body=body, http_status=200)
     assert err.is_error is False
     assert err.subcategory == "UNKNOWN.NO_ERROR"
-    with pytest.raises(normalizer.NormalizerError, match="success"):
-        normalizer.recommend(err, operation="place_order")
+    for op in ("place_order", "query", None):
+        rec = normalizer.recommend(err, operation=op, attempt=3)
+        assert rec.action is normalizer.Action.HALT
+        assert rec.scope is normalizer.Scope.REQUEST
+        assert (rec.hold_s, rec.delay_s) == (0.0, 0.0)
+        assert "success" in rec.reason
 
 
 def test_every_venue_with_a_success_code_reads_it_as_no_error() -> None:

@@ -39,11 +39,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from .._core.arguments import attempt_of, flag
-from .._core.errors import ArgumentTypeError, ArgumentValueError, NormalizerError
+from .._core.errors import ArgumentTypeError, NormalizerError
 from .._core.guards import RATE_LIMIT_MIN_DELAY_S, Proposal, Situation
 from .._core.policy import MAX_EXPONENT, Backoff, Policy
 from .._core.text import MAX_MESSAGE_CHARS
-from .._core.vocabulary import Action, Category, Operation, Outcome, Precondition, operation_of
+from .._core.vocabulary import (
+    Action,
+    Category,
+    Operation,
+    Outcome,
+    Precondition,
+    Scope,
+    operation_of,
+)
 from .._formats import registry as _reg
 from .._formats.registry import ONTOLOGY, default_policy
 from .guards import delay_bounds, guard
@@ -112,6 +120,17 @@ def _load_policy(path: Path) -> Policy:
     return load_policy(path)
 
 
+#: the answer to a result that reports success (``NormalizedError.is_error`` False):
+#: the request is done, so it is not resent, and nobody is paged for it
+_NO_ERROR = Recommendation(
+    action=Action.HALT,
+    scope=Scope.REQUEST,
+    hold_s=0.0,
+    reason="the response reports success: nothing to resend or escalate",
+    policy_rule_id="no-error",
+)
+
+
 def recommend(
     err: NormalizedError,
     operation: Operation | str | None = None,
@@ -131,10 +150,8 @@ def recommend(
     """
     if type(err) is not NormalizedError:
         raise ArgumentTypeError("err", "a NormalizedError", err)
-    if not err.is_error:  # a success frame: there is no next action (never ESCALATE)
-        raise ArgumentValueError(
-            "err", "reports success (err.is_error is False): nothing to recommend", err.code
-        )
+    if not err.is_error:  # a success frame: never resent, never escalated
+        return _NO_ERROR
     plan = None
     fkey: tuple[Any, ...] | None = None
     if (
