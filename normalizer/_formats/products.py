@@ -35,6 +35,7 @@ from __future__ import annotations
 import weakref
 
 from .._core.errors import ArgumentTypeError, ArgumentValueError
+from .._core.table import Frozen
 
 TYPE_CHECKING = False  # typing and dataclasses are not imported at start-up (registry imports this)
 if TYPE_CHECKING:
@@ -91,7 +92,14 @@ _tables: weakref.WeakKeyDictionary[Registry, _Table] = weakref.WeakKeyDictionary
 
 
 def _product_of(reg: Registry, name: str) -> Product | None:
-    spec = reg.get(name).spec
+    """The product ``name`` is, read from its spec alone (the bundled store's plain
+    data when the folder is in the root, so no product's rules are built for it)."""
+    loaded = reg._sets.get(name)
+    if loaded is not None or reg.overlays:
+        spec = (loaded if loaded is not None else reg.get(name)).spec
+    else:
+        plain = reg._base(name)
+        spec = Frozen(plain["spec"]) if plain is not None else reg.get(name).spec
     venue = getattr(spec, "product_of", None)
     if venue is None:
         return None
