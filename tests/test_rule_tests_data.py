@@ -106,6 +106,7 @@ MAINTENANCE = "the function is under maintenance; the request was refused"
 #: Every other rule answering RETRY to an order placement, with its reason.
 RETRY_ON_WRITE_RULES = {
     "okx.transfer-market-risk-control": PAUSED,
+    "binance-usdm.quantitative-rule": PAUSED,
     "okx.general.liquidation-pause": PAUSED,
     "okx.futures.transfer-after-delivery": PAUSED,
     "okx.trade.account-blocked-custody-wait": PAUSED,
