@@ -612,3 +612,34 @@ def test_every_caller_mistake_of_the_batch_layer_is_a_normalizer_error(tmp_path:
         run_batch(str(tmp_path / "missing.jsonl"), str(tmp_path / "out.csv"), progress=False)
     with pytest.raises(NormalizerError, match="records"):
         normalizer.normalize_many([{"code": "58102"}])
+
+
+_request_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 4),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.sampled_from(["query", " Query ", "PLACE_ORDER", "levitate", "true", "yes"]),
+)
+
+
+@given(operation=_request_values, idempotent=_request_values, attempt=_request_values)
+def test_the_shared_request_reader_refuses_what_recommend_refuses(
+    operation: Any, idempotent: Any, attempt: Any
+) -> None:
+    """Invariant: request_of (the reader the supervisor and the batch share) accepts a
+    request's operation, idempotent and attempt exactly when recommend() does, reads
+    them the same, and refuses only with a NormalizerError."""
+    from normalizer._core.arguments import request_of
+
+    err = normalizer.normalize("okx", code="58102")
+    try:
+        op, idem, number = request_of(operation, idempotent, attempt)
+    except NormalizerError:
+        with pytest.raises(NormalizerError):
+            normalizer.recommend(err, operation, idempotent, 1 if attempt is None else attempt)
+        return
+    direct = normalizer.recommend(err, operation, idempotent, number or 1, rand=lambda: 0.5)
+    read = normalizer.recommend(err, op, idem, number or 1, rand=lambda: 0.5)
+    assert direct == read

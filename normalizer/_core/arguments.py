@@ -17,6 +17,9 @@ Arguments (what a program passes):
   know (see ``UNKNOWN_EXCHANGE`` and ``BATCH_UNKNOWN_EXCHANGE``).
 - operations: ``normalizer._core.vocabulary.operation_of`` (case and
   surrounding spaces folded the same way).
+- ``request_of(operation, idempotent, attempt)``: the three together, as one
+  request's description (what ``recommend`` and the supervisor's ``observe``
+  take); ``attempt=None`` stays None (the caller counts).
 
 Cells of a log (what a CSV, JSON Lines or Parquet file or a DataFrame holds,
 read by the batch paths; a missing cell is None, NaN or pandas' NA):
@@ -47,6 +50,7 @@ import operator
 from numbers import Integral
 
 from .errors import ArgumentTypeError, ArgumentValueError
+from .vocabulary import Operation, operation_of
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -65,6 +69,7 @@ __all__ = [
     "exchange_key",
     "flag",
     "flag_cell",
+    "request_of",
     "status_of",
     "unknown_exchange_of",
 ]
@@ -102,6 +107,16 @@ def attempt_of(value: object, name: str = "attempt") -> int:
     if n < 1:
         raise ArgumentValueError(name, "must be a whole number from 1", value)
     return n
+
+
+def request_of(
+    operation: object, idempotent: object, attempt: object
+) -> tuple[Operation | None, bool, int | None]:
+    """``(operation or None, idempotent, attempt or None)`` of one request, each
+    read as every entry point reads it; a ``NormalizerError`` names the first
+    that is wrong."""
+    op = None if operation is None else operation_of(operation)
+    return op, flag("idempotent", idempotent), None if attempt is None else attempt_of(attempt)
 
 
 def exchange_key(name: str) -> str:
