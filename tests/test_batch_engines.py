@@ -297,7 +297,7 @@ def test_one_bad_row_never_fails_a_dask_job(dask_client: Any, codes: str) -> Non
     check_bad_rows(got.sort_values("request_id", key=lambda s: s.str[2:].astype(int)), frame)
 
 
-@pytest.mark.parametrize("codes", ["ints", "float-text"])
+@pytest.mark.parametrize("codes", list(CODE_COLUMNS), ids=list(CODE_COLUMNS))
 def test_one_bad_row_never_fails_a_spark_job(spark: Any, codes: str) -> None:
     from normalizer.batch import spark as ns
 
