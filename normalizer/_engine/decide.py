@@ -110,6 +110,8 @@ def _decide(
             message = text_message
         no_match = _MALFORMED if malformed else _no_rule(code, message, status, inputs.transport)
         decided = _verdict(rs, code, message, status, op, inputs.transport)
+        if rs.name == GENERIC and inputs.transport is None:  # how sure it is: posterior, words
+            notes.append(generic.confidence_note(code, message, decided[3]))
         result = _result(
             rs, name, code, message, status, op, retry_s, raw, notes, no_match, decided
         )

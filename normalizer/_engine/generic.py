@@ -151,10 +151,10 @@ def decide(
 
     text = bound(text_of(code, message)) or None
     rule, _entry = rs.select(Probe(code, text, status, operation, transport))
-    if rule is not None and not _weak(rule):
-        return _from_rule(rule, operation)
     model = model_for(root) if transport is None and text else None
     evidence = model.classify(text) if model is not None and text else None
+    if rule is not None and not _weak(rule) and not _outweighs(evidence, rule):
+        return _from_rule(rule, operation)
     if (
         evidence is not None
         and _retried(evidence.subcategory)
@@ -180,6 +180,27 @@ def decide(
     return None
 
 
+#: The model outweighs a phrase rule only from this posterior up, and only for
+#: an answer that is not retried: a phrase rule is wrong about a class of
+#: wordings more often than a model this sure of another category
+#: (measured leaving one venue out), but a retry is never taken on the
+#: model's word against a rule's.
+OVERRIDE_POSTERIOR = 0.9
+#: What an AUTH or KYC rule may be outweighed by: answers a person must look at too.
+_ESCALATED = ("AUTH", "KYC", "ACCOUNT_RESTRICTED")
+
+
+def _outweighs(evidence: Evidence | None, rule: Rule) -> bool:
+    if evidence is None or evidence.posterior < OVERRIDE_POSTERIOR:
+        return False
+    category = evidence.subcategory.split(".", 1)[0]
+    if category == rule.category.value or _retried(evidence.subcategory):
+        return False
+    if rule.id.endswith(BARE_FAILURE):
+        return False  # a failure that names no reason is not the words' guess
+    return rule.category.value not in _ESCALATED[:2] or category in _ESCALATED
+
+
 #: The model's answer is taken for a meaning a router retries (a rate limit, a
 #: service or market that is unavailable for now, a temporary restriction, the
 #: clock) only from this posterior up: were the words wrong and the request an
@@ -193,6 +214,46 @@ def _retried(subcategory: str) -> bool:
     return subcategory.startswith(_RETRIED)
 
 
-def _from_rule(rule: Rule, operation: Operation | None) -> Decision:
+def confidence_note(
+    code: str | None, message: str | None, rule_id: str | None, root: Path | None = None
+) -> str:
+    """How sure the generic profile is of its answer, for the result's notes:
+    the word model's category posterior and the words that weighed most (also
+    when a rule decided, and when the posterior was too low and the answer is
+    UNKNOWN, whose recommendation is the safe one: a person looks)."""
+    from .textmodel import text_of
+
+    text = bound(text_of(code, message))
+    model = model_for(root) if text else None
+    evidence = model.weigh(text) if model is not None else None
+    if evidence is None:
+        said = "the word model knows none of its words"
+    else:
+        words = ", ".join(f"{w} {v:+.2f}" for w, v in evidence.words) or "none"
+        said = (
+            f"the word model says {evidence.subcategory} with posterior "
+            f"{evidence.posterior:.2f} (threshold {model.threshold:.2f}; words {words})"  # type: ignore[union-attr]
+        )
+    if rule_id is None:
+        return f"generic profile: UNKNOWN (a person looks), no rule or sure guess decides; {said}"
+    if rule_id == MODEL_ID:
+        return f"generic profile: decided by the word model; {said}"
+    return f"generic profile: decided by rule {rule_id}; {said}"
+
+
+#: The id suffix of the rule for a failure that names no reason ("create order
+#: failed"): UNKNOWN_STATE on a write (check first), UNKNOWN on a read (a person
+#: looks), as the rubric says.
+BARE_FAILURE = ".bare-failure"
+
+
+def _from_rule(rule: Rule, operation: Operation | None) -> Decision | None:
+    if operation is Operation.QUERY and rule.id.endswith(BARE_FAILURE):
+        return None
     rid = rule.id if rule.id.startswith(PREFIX) else PREFIX + rule.id
+    if operation is Operation.QUERY and rule.category is Category.UNKNOWN_STATE:
+        sub = "UNAVAILABLE.SERVICE"  # a read changed nothing: the service failed for now
+        outcome = ONTOLOGY.outcome_of(Category.UNAVAILABLE, sub)
+        why = f"{rule.why} On a read nothing changed: unavailable for now."
+        return Decision(Category.UNAVAILABLE, sub, outcome, rid, why, rule.source_url)
     return Decision(rule.category, rule.subcategory, rule.outcome, rid, rule.why, rule.source_url)

@@ -192,6 +192,9 @@ class TextModel:
             self._log_prob[str(tok)] = row
         self._category_of = [c.split(".", 1)[0] for c in self.classes]
         self.vocabulary = frozenset(self._log_prob)
+        self._categories, self._cat_prior, self._cat_prob = _by_category(
+            self._category_of, docs, totals, counts, self.alpha, prior
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TextModel:
@@ -200,39 +203,87 @@ class TextModel:
 
     def classify(self, text: str) -> Evidence | None:
         """The subcategory the words of ``text`` point to, or None when the
-        evidence is weak."""
-        return self._classify(text[:MAX_TEXT])
+        evidence is weak: no known word, a category posterior below the
+        model's threshold, or fewer than ``min_words`` words for it."""
+        evidence = self.weigh(text)
+        if evidence is None or evidence.posterior < self.threshold:
+            return None
+        if sum(1 for _, v in evidence.words if v > 0) < self.min_words:
+            return None
+        return evidence
+
+    def weigh(self, text: str) -> Evidence | None:
+        """The model's best guess for ``text`` however weak (None only when it
+        knows none of the words): what a result's note reports."""
+        return self._weigh(text[:MAX_TEXT])
 
     @lru_cache(maxsize=8192)  # noqa: B019 - one model per process; the cache is the point
-    def _classify(self, text: str) -> Evidence | None:
+    def _weigh(self, text: str) -> Evidence | None:
         toks = sorted({t for t in tokens(text) if t in self._log_prob})
         if not toks:
             return None
-        n = len(self.classes)
+        # The category is decided by a model of categories (each category's
+        # subcategories pooled), so a category with many subcategories does not
+        # win by their number; the subcategory is the best one inside it.
+        k = len(self._categories)
+        cat_scores = list(self._cat_prior)
+        for t in toks:
+            row = self._cat_prob[t]
+            for j in range(k):
+                cat_scores[j] += row[j]
+        top = max(cat_scores)
+        weights = [math.exp(s - top) for s in cat_scores]
+        z = sum(weights)
+        j = max(range(k), key=lambda j: (weights[j], self._categories[j]))
+        category, posterior = self._categories[j], weights[j] / z
         scores = list(self._log_prior)
+        n = len(self.classes)
         for t in toks:
             row = self._log_prob[t]
             for i in range(n):
                 scores[i] += row[i]
-        top = max(scores)
-        weights = [math.exp(s - top) for s in scores]
-        z = sum(weights)
-        by_category: dict[str, float] = {}
-        for i, w in enumerate(weights):
-            by_category[self._category_of[i]] = by_category.get(self._category_of[i], 0.0) + w / z
-        category, posterior = max(by_category.items(), key=lambda kv: (kv[1], kv[0]))
-        if posterior < self.threshold:
-            return None
         best = max(
             (i for i in range(n) if self._category_of[i] == category),
             key=lambda i: (scores[i], self.classes[i]),
         )
         contrib = []
         for t in toks:
-            row = self._log_prob[t]
-            others = max(row[i] for i in range(n) if self._category_of[i] != category)
-            contrib.append((t, round(row[best] - others, 2)))
+            row = self._cat_prob[t]
+            others = max(row[o] for o in range(k) if o != j) if k > 1 else 0.0
+            contrib.append((t, round(row[j] - others, 2)))
         contrib.sort(key=lambda tw: (-tw[1], tw[0]))
-        if sum(1 for _, v in contrib if v > 0) < self.min_words:
-            return None
         return Evidence(self.classes[best], round(posterior, 3), tuple(contrib[:6]))
+
+
+def _by_category(
+    category_of: list[str],
+    docs: list[object],
+    totals: list[object],
+    counts: Mapping[str, Mapping[str, object]],
+    alpha: float,
+    prior: object,
+) -> tuple[tuple[str, ...], list[float], dict[str, list[float]]]:
+    """The categories' own model, pooled from their subcategories' counts:
+    the categories, their log priors and each word's log likelihood per category."""
+    cats = tuple(sorted(set(category_of)))
+    at = {c: j for j, c in enumerate(cats)}
+    k = len(cats)
+    cat_docs = [0.0] * k
+    cat_tokens = [0.0] * k
+    for i, c in enumerate(category_of):
+        cat_docs[at[c]] += float(docs[i])  # type: ignore[arg-type]
+        cat_tokens[at[c]] += float(totals[i])  # type: ignore[arg-type]
+    roots = [math.sqrt(d) if prior == "sqrt" else 1.0 for d in cat_docs]
+    log_prior = [math.log(r / sum(roots)) for r in roots]
+    vocab = len(counts)
+    denom = [math.log(t + alpha * vocab) for t in cat_tokens]
+    unseen = [math.log(alpha) - d for d in denom]
+    prob: dict[str, list[float]] = {}
+    for tok, per_class in counts.items():
+        pooled = [0.0] * k
+        for idx, seen in per_class.items():
+            pooled[at[category_of[int(idx)]]] += float(seen)  # type: ignore[arg-type]
+        prob[str(tok)] = [
+            math.log(pooled[j] + alpha) - denom[j] if pooled[j] else unseen[j] for j in range(k)
+        ]
+    return cats, log_prior, prob

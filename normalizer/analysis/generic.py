@@ -1,38 +1,41 @@
 """Building and measuring the generic profile's word model.
 
-``build()`` trains ``rules/generic/model.json`` from every catalog row of the
-bundled venues, each labelled by its own venue's rules (the rule the registry
-selects for that row's code and message, exactly what ``normalize(venue,
-code=..., message=...)`` answers). ``exchange-normalizer generic build``
-rewrites the file; a test checks that the committed file equals a fresh build.
+``build()`` trains ``rules/generic/model.json`` from every venue under the
+rules folder, whatever venues are there: each catalog row, labelled by its own
+venue's rules (what ``normalize(venue, code=..., message=...)`` answers); each
+rule's examples and ``why`` line; and each real answer of the venues' rule
+tests (``tests.yaml``), labelled by the venue's own answer.
+``exchange-normalizer generic build`` rewrites the file (the same bytes for the
+same rules); a test checks that the committed file equals a fresh build.
 
-``leave_one_venue_out()`` measures how well the generic profile (its rules and
-a model trained without venue V) agrees with V's own rules on V's catalog rows:
-per venue, the share of rows with the same category, the same write action
-(``recommend(..., operation="place_order")``), and where the profile abstained.
+``leave_one_venue_out()`` is a true leave-one-out: for each venue V, a model
+trained without V (and without the other products of V's family, such as
+``binance-usdm`` for ``binance``) and only the generic rules that do not name V
+(``names_venue``) classify V's catalog rows; the table compares them with V's
+own rules: the same category, the same action of a first-attempt
+``place_order``, and how often the profile answered UNKNOWN.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._core.table import Probe
-from .._core.text import bound
+from .._core.table import Rule, RuleSet
 from .._engine import generic
 from .._engine.normalize import Registry, normalize, registry
 from .._engine.results import NormalizedError
 from .._engine.textmodel import MODEL_VERSION, TextModel, text_of, tokens
+from .._formats.ruletests import load_cases, rule_test_files
 
 #: The training settings; part of the model file, so a change shows as drift.
-#: Chosen by ``calibrate()`` (leave-one-venue-out, mean write-action agreement,
-#: then category agreement): alpha 0.5 beat 0.03-0.3 and 1.0; thresholds 0.25-0.35
-#: tie and higher ones abstain more without gaining, so the threshold stays at 0.35
-#: (UNKNOWN only when the evidence is weak); sqrt and uniform priors tie.
+#: Chosen by ``calibrate()`` on the true leave-one-venue-out table (mean write
+#: action, then category agreement); see the README's generic-profile section.
 ALPHA = 0.5
 THRESHOLD = 0.35
 MIN_WORDS = 1
@@ -41,13 +44,28 @@ PRIOR = "sqrt"
 
 @dataclass(frozen=True)
 class Row:
-    """One labelled catalog row."""
+    """One labelled text."""
 
     venue: str
     code: str
     message: str
-    label: str  # CATEGORY.SUBCATEGORY (or CATEGORY) of the venue's own rule
-    kind: str = "catalog"  # "catalog" (a documented row), "example" or "why" (a rule's own text)
+    label: str  # CATEGORY.SUBCATEGORY (or CATEGORY) of the venue's own answer
+    kind: str = "catalog"  # "catalog", "example", "why" (a rule's text) or "response" (a test)
+
+
+def family(venue: str) -> str:
+    """The venue a product folder belongs to: ``binance-usdm`` -> ``binance``."""
+    return venue.split("-", 1)[0]
+
+
+def _registry(root: Path | None) -> Registry:
+    return registry() if root is None else Registry(root)
+
+
+def _label(err: NormalizedError) -> str | None:
+    if err.category.value == "UNKNOWN":
+        return None
+    return err.subcategory or err.category.value
 
 
 def training_rows(
@@ -55,8 +73,9 @@ def training_rows(
 ) -> list[Row]:
     """Every catalog row of every venue under ``root`` (default: the bundled
     rules) that its venue's rules map onto a category, in a fixed order; then
-    (``with_rules``) the rules' examples and ``why`` lines."""
-    reg = registry() if root is None else Registry(root)
+    (``with_rules``) the rules' examples and ``why`` lines and the rule tests'
+    answers."""
+    reg = _registry(root)
     skip = {generic.GENERIC, *exclude}
     out: list[Row] = []
     for name in reg.names:
@@ -66,19 +85,19 @@ def training_rows(
         if rs.catalog is None:
             continue
         for entry in rs.catalog.entries:
-            rule, _ = rs.select(Probe(entry.code, bound(entry.message), None, None, None))
-            if rule is None or rule.category.value == "UNKNOWN":
-                continue
-            out.append(Row(name, entry.code, entry.message, rule.label))
+            label = _label(normalize(name, code=entry.code, message=entry.message))
+            if label is not None:
+                out.append(Row(name, entry.code, entry.message, label))
     if with_rules:
         out.extend(_rule_rows(reg, skip))
+        out.extend(_response_rows(reg, skip))
     return out
 
 
 def _rule_rows(reg: Registry, skip: set[str]) -> list[Row]:
-    """The rules' own words as training rows: each rule's documented examples
-    and its one-line ``why``, labelled by the rule. A venue's rules count as
-    that venue (left out with it); the generic and common rules as themselves."""
+    """The rules' own words: each rule's examples and its one-line ``why``,
+    labelled by the rule. A venue's rules count as that venue (left out with
+    it); the generic and common rules as themselves (``generic``, ``*``)."""
     out: list[Row] = []
     seen: set[str] = set()
     names = [n for n in reg.names if n not in skip or n == generic.GENERIC]
@@ -92,6 +111,29 @@ def _rule_rows(reg: Registry, skip: set[str]) -> list[Row]:
                 out.append(Row(venue, "", example, rule.label, "example"))
             if rule.why:
                 out.append(Row(venue, "", rule.why, rule.label, "why"))
+    return out
+
+
+def _response_rows(reg: Registry, skip: set[str]) -> list[Row]:
+    """The venues' rule tests (real answers from bug reports, documented
+    bodies): the code and message the venue's envelope reads, labelled by what
+    the venue's own rules answer for the whole input."""
+    out: list[Row] = []
+    known = set(reg.names)
+    for path in rule_test_files(reg.root):
+        for case in load_cases(path):
+            if case.exchange in skip or case.exchange not in known:
+                continue
+            args = {k: v for k, v in case.input.items() if k not in ("transport", "headers")}
+            if "transport" in case.input:
+                continue
+            if isinstance(args.get("body"), (dict, list)):
+                args["body"] = json.dumps(args["body"])
+            err = normalize(case.exchange, **args)
+            label = _label(err)
+            if label is None or not (err.code or err.message):
+                continue
+            out.append(Row(case.exchange, err.code or "", err.message or "", label, "response"))
     return out
 
 
@@ -145,16 +187,36 @@ def dumps(model: dict[str, object]) -> str:
 
 
 def model_path(root: Path | None = None) -> Path:
-    return (root if root is not None else registry().root) / generic.GENERIC / generic.MODEL_FILE
+    return _registry(root).root / generic.GENERIC / generic.MODEL_FILE
 
 
 def build(root: Path | None = None, *, write: bool = True) -> str:
-    """Train on every bundled venue and (by default) write the model file;
-    returns the model's text."""
+    """Train on every venue under ``root`` and (by default) write the model
+    file; returns the model's text (the same for the same rules)."""
     text = dumps(train(training_rows(root)))
     if write:
         model_path(root).write_text(text, encoding="utf-8")
     return text
+
+
+# ------------------------------------------------------------ leaving one out
+
+
+def names_venue(rule: Rule, venue: str) -> bool:
+    """Whether a generic rule names ``venue`` (or its family): in its id, its
+    source URL, its ``why`` or one of its examples. Such a rule was written
+    looking at that venue, so the venue's leave-one-out row goes without it."""
+    pattern = re.compile(rf"(?<![a-z0-9]){re.escape(family(venue))}(?![a-z0-9])", re.IGNORECASE)
+    texts = (rule.id, rule.source_url or "", rule.why or "", *rule.examples)
+    return any(pattern.search(t) for t in texts)
+
+
+def generic_rules_without(venue: str, root: Path | None = None) -> RuleSet:
+    """The generic profile's rule set without the generic rules naming ``venue``."""
+    rs = _registry(root).get(generic.GENERIC)
+    own = [r for r in rs.rules if r.exchange != "*" and not names_venue(r, venue)]
+    common = [r for r in rs.rules if r.exchange == "*"]
+    return RuleSet(rs.spec, rs.catalog, own, common, check=False)
 
 
 @dataclass(frozen=True)
@@ -165,6 +227,7 @@ class VenueScore:
     write_action: float  # share whose write action (place_order, attempt 1) agrees
     abstained: float  # share answered UNKNOWN
     by_rule: float  # share decided by a generic/common rule (not the model)
+    rules_left_out: int = 0  # generic rules that name the venue, not used for it
 
 
 def _action(err: NormalizedError) -> str:
@@ -173,44 +236,83 @@ def _action(err: NormalizedError) -> str:
     return str(recommend(err, operation="place_order", attempt=1).action.value)
 
 
-def classify_with(
-    model: TextModel | None, rows: Sequence[Row]
-) -> list[tuple[Row, NormalizedError, NormalizedError]]:
-    """``(row, the venue's answer, the generic answer)`` for each row, the
-    generic profile using ``model``."""
-    out = []
-    with generic.using_model(model):
-        for row in rows:
-            own = normalize(row.venue, code=row.code, message=row.message)
-            gen = normalize(generic.GENERIC, code=row.code, message=row.message)
-            out.append((row, own, gen))
-    return out
+class _Actions:
+    """The write action of a generic answer, by its label (one recommend() per
+    label: a catalog row carries no status, operation or wait)."""
+
+    def __init__(self) -> None:
+        self.base = normalize(generic.GENERIC, message="zzyzx")
+        self.memo: dict[tuple[Any, ...], str] = {}
+
+    def of(self, d: generic.Decision | None) -> tuple[str, str]:
+        if d is None:
+            return "UNKNOWN", _action(self.base)
+        key = (d.category, d.subcategory, d.outcome)
+        if key not in self.memo:
+            err = self.base._replace(
+                category=d.category, subcategory=d.subcategory, outcome=d.outcome
+            )
+            self.memo[key] = _action(err)
+        return d.category.value, self.memo[key]
 
 
 def _venues(rows: Sequence[Row]) -> list[str]:
     return sorted({r.venue for r in rows if r.kind == "catalog"})
 
 
+def _left_in(rows: Sequence[Row], venue: str, mine: Sequence[Row]) -> list[Row]:
+    """Training rows for ``venue``'s fold: nothing of its family, and no generic
+    example that repeats one of its own catalog texts."""
+    own_texts = {r.message.casefold() for r in mine}
+    fam = family(venue)
+    return [
+        r
+        for r in rows
+        if family(r.venue) != fam
+        and not (r.venue == generic.GENERIC and r.message.casefold() in own_texts)
+    ]
+
+
+def fold_results(
+    root: Path | None = None, settings: dict[str, Any] | None = None
+) -> dict[str, list[tuple[Row, NormalizedError, str, str, str | None]]]:
+    """Per venue, each catalog row with the venue's own answer and the generic
+    profile's (category, write action, rule id), the model retrained without
+    the venue's family and only the generic rules that do not name it."""
+    rows = training_rows(root)
+    settings = settings or {}
+    actions = _Actions()
+    out: dict[str, list[tuple[Row, NormalizedError, str, str, str | None]]] = {}
+    for v in _venues(rows):
+        mine = [r for r in rows if r.venue == v and r.kind == "catalog"]
+        model = TextModel(train(_left_in(rows, v, mine), **settings))
+        rs = generic_rules_without(v, root)
+        triples = []
+        with generic.using_model(model):
+            for row in mine:
+                own = normalize(v, code=row.code, message=row.message)
+                d = generic.decide(rs, row.code, row.message, None, None, None)
+                cat, act = actions.of(d)
+                triples.append((row, own, cat, act, None if d is None else d.rule_id))
+        out[v] = triples
+    return out
+
+
 def leave_one_venue_out(
     root: Path | None = None, settings: dict[str, Any] | None = None
 ) -> list[VenueScore]:
-    """For each venue V: train without V, classify V's rows generically,
-    compare with V's own rules."""
-    rows = training_rows(root)
-    settings = settings or {}
+    """The true leave-one-venue-out table (see the module docstring)."""
+    reg = _registry(root)
+    rules = reg.get(generic.GENERIC).rules
     scores = []
-    for v in _venues(rows):
-        model = TextModel(train((r for r in rows if r.venue != v), **settings))
-        mine = [r for r in rows if r.venue == v and r.kind == "catalog"]
-        triples = classify_with(model, mine)
+    for v, triples in fold_results(root, settings).items():
         n = len(triples)
-        cat = sum(own.category == gen.category for _, own, gen in triples)
-        act = sum(_action(own) == _action(gen) for _, own, gen in triples)
-        unk = sum(gen.category.value == "UNKNOWN" for _, _, gen in triples)
-        rule = sum(
-            gen.rule_id is not None and gen.rule_id != generic.MODEL_ID for _, _, gen in triples
-        )
-        scores.append(VenueScore(v, n, cat / n, act / n, unk / n, rule / n))
+        cat = sum(own.category.value == c for _, own, c, _, _ in triples)
+        act = sum(_action(own) == a for _, own, _, a, _ in triples)
+        unk = sum(c == "UNKNOWN" for _, _, c, _, _ in triples)
+        rule = sum(rid is not None and rid != generic.MODEL_ID for *_, rid in triples)
+        left_out = sum(r.exchange != "*" and names_venue(r, v) for r in rules)
+        scores.append(VenueScore(v, n, cat / n, act / n, unk / n, rule / n, left_out))
     return scores
 
 
@@ -236,11 +338,8 @@ def calibrate(
 
 def confusion(root: Path | None = None) -> dict[tuple[str, str], int]:
     """Leave-one-venue-out pairs (venue's category, generic category) -> rows, all venues."""
-    rows = training_rows(root)
     out: Counter[tuple[str, str]] = Counter()
-    for v in _venues(rows):
-        model = TextModel(train(r for r in rows if r.venue != v))
-        mine = [r for r in rows if r.venue == v and r.kind == "catalog"]
-        for _, own, gen in classify_with(model, mine):
-            out[(own.category.value, gen.category.value)] += 1
+    for triples in fold_results(root).values():
+        for _, own, cat, _, _ in triples:
+            out[(own.category.value, cat)] += 1
     return dict(out)
