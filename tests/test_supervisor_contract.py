@@ -39,7 +39,9 @@ class TestRedisStore(StoreContract):
     def make_store(self, namespace: str, max_tracked: int) -> Store:
         from normalizer.supervisor import RedisStore
 
-        return RedisStore(self.url, namespace=namespace, max_tracked=max_tracked)  # type: ignore[no-any-return]
+        return RedisStore(  # type: ignore[no-any-return]
+            self.url, namespace=namespace, max_tracked=max_tracked, socket_timeout=5
+        )
 
 
 class TestRedisClusterStore(StoreContract):
@@ -50,4 +52,6 @@ class TestRedisClusterStore(StoreContract):
     def make_store(self, namespace: str, max_tracked: int) -> Store:
         from normalizer.supervisor import RedisStore
 
-        return RedisStore(self.url, namespace=namespace, max_tracked=max_tracked)  # type: ignore[no-any-return]
+        return RedisStore(  # type: ignore[no-any-return]
+            self.url, namespace=namespace, max_tracked=max_tracked, socket_timeout=5
+        )

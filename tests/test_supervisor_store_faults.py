@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from normalizer import Action, Category, NormalizedError, Scope, Supervisor
-from normalizer.supervisor import StoreUnavailable, SupervisorArgumentError
+from normalizer.supervisor import RedisStore, StoreUnavailable, SupervisorArgumentError
 from normalizer.supervisor.testing import (
     LocalRedis,
     redis_server_binary,
@@ -50,7 +50,6 @@ def server() -> Iterator[LocalRedis]:
 
 def assert_store_failure_answered(url: str, expect: str, **store_kw: object) -> None:
     """observe/halted/status/observe_success/lift, sync and async, halt and raise."""
-    from normalizer.supervisor import RedisStore
 
     def build(mode: str) -> Supervisor:
         store = RedisStore(url, namespace=NS, **store_kw)  # type: ignore[arg-type]
@@ -125,7 +124,8 @@ def test_a_read_only_replica_is_a_store_failure(server: LocalRedis) -> None:
 
 def test_a_flushed_script_cache_is_reloaded_not_a_failure(server: LocalRedis) -> None:
     """NOSCRIPT (SCRIPT FLUSH, a fresh server) reloads the script: the event is applied."""
-    with Supervisor(store=server.url, namespace=_ns()) as sup:
+    store = RedisStore(server.url, namespace=_ns(), socket_timeout=5)
+    with Supervisor(store=store) as sup:
         for i in range(4):
             sup.observe(RATE, account=f"a{i}")
         client = redis.Redis.from_url(server.url)
