@@ -418,7 +418,8 @@ def test_an_exception_whose_attributes_raise_is_said_in_notes() -> None:
 
 def test_a_class_with_no_module_is_still_classified_by_its_text() -> None:
     err = normalizer.normalize("okx", error=_NoModule('okx {"code":"58102","msg":"x"}'))
-    assert err.category is Category.UNKNOWN  # no module, no ccxt: the text is the message
+    # no module, no ccxt: the body in its text is read (textshapes.py, issue 24)
+    assert err.category is Category.RATE_LIMIT and err.code == "58102"
     assert err.message is not None
 
 

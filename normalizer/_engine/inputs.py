@@ -22,6 +22,7 @@ from json.scanner import make_scanner
 from .._core.arguments import status_of
 from .._core.text import html_title, strip_tags
 from .ccxt import is_ccxt_error, recover
+from .textshapes import reshape
 from .transport import response_of, transport_kind
 
 TYPE_CHECKING = False  # typing is not imported at start-up
@@ -87,6 +88,7 @@ def read_inputs(
         got.status, note = status_of(http_status if http_status is not None else got.status)
         if note is not None:
             got.notes.append(note)
+    reshape(got)  # text as people log it: Python-repr bodies, SDK formats (textshapes.py)
     return got
 
 
