@@ -22,6 +22,7 @@ from json.scanner import make_scanner
 from .._core.arguments import status_of
 from .._core.text import html_title, strip_tags
 from .ccxt import is_ccxt_error, recover
+from .sdks import read_sdk
 from .textshapes import reshape
 from .transport import response_of, transport_kind
 
@@ -115,6 +116,8 @@ def _read_error(got: Inputs, error: object) -> None:
 
 
 def _read_exception(got: Inputs, error: BaseException) -> None:
+    if read_sdk(got, error):  # an official SDK's exception held the answer (sdks.py)
+        return
     inner: BaseException | None = error
     if is_ccxt_error(error):  # what ccxt's exception carries
         r = recover(error)
