@@ -446,3 +446,26 @@ def test_evidence_of_an_unknown_outcome_never_lets_a_write_be_retried_plain(
     if op in ONTOLOGY.writes and p.action is Action.RETRY:
         assert idem
         assert dedupe or op not in (Operation.PLACE_ORDER, Operation.AMEND_ORDER)
+
+
+def test_a_user_folder_cannot_claim_a_bundled_venue_dedupes_every_order(
+    tmp_path: Path,
+) -> None:
+    """A user's ``exchange.yaml`` saying ``client_order_id_dedupe: all_orders`` for a
+    bundled venue would lift the resend guard; the bundled venue's own file decides."""
+    from normalizer._formats.registry import registry
+
+    venue = tmp_path / "okx"
+    venue.mkdir()
+    bundled = (Path(registry().root) / "okx" / "exchange.yaml").read_text()
+    (venue / "exchange.yaml").write_text(
+        bundled.replace("client_order_id_dedupe: none", "client_order_id_dedupe: all_orders")
+    )
+    try:
+        normalizer.load_rules(tmp_path)
+        assert registry().get("okx").spec.client_order_id_dedupe == "all_orders"
+        err = normalizer.normalize("okx", error=TimeoutError("read timed out"))
+        r = normalizer.recommend(err, operation="place_order", idempotent=True)
+        assert (r.action, r.guard) == (Action.QUERY_THEN_RETRY, "guard.resend-needs-dedupe")
+    finally:
+        normalizer.reset_rules()

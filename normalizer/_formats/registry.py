@@ -131,6 +131,7 @@ class Registry:
         self._origins: dict[str, dict[str, str]] = {}
         self._unknown_codes: dict[str, frozenset[str]] = {}
         self._overrides: list[Override] = []
+        self._dedupe: dict[str, bool] = {}
         self.after_send: frozenset[str] = frozenset()
         found = set(_folders(self._root_str, "exchange.yaml"))
         for overlay in self.overlays:
@@ -303,9 +304,19 @@ class Registry:
 
     def dedupes_all(self, name: str) -> bool:
         """Whether the venue refuses a repeated client order id for every order it
-        ever had (``client_order_id_dedupe: all_orders``)."""
+        ever had (``client_order_id_dedupe: all_orders``). For a venue of the
+        root folder (a bundled one) its own ``exchange.yaml`` says so, whatever a
+        user's folder says: that claim would lift a guard on writes."""
         spec = self.get(name).spec
-        return getattr(spec, "client_order_id_dedupe", "none") == "all_orders"
+        got = self._dedupe.get(spec.name)
+        if got is None:
+            said = getattr(spec, "client_order_id_dedupe", "none")
+            if self.overlays:
+                base = self._base(spec.name)
+                if base is not None:
+                    said = base["spec"].get("client_order_id_dedupe", "none")
+            got = self._dedupe[spec.name] = said == "all_orders"
+        return got
 
     def overrides(self) -> list[Override]:
         """Every declared override of a bundled rule by a user's folder (all venues loaded)."""
