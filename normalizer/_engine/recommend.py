@@ -7,12 +7,21 @@ forbid); ``Recommendation.guard`` names the guard that changed the outcome:
 
 - ``guard.never-retry``: AUTH (except AUTH.TIMESTAMP) and KYC errors are
   never answered with RETRY or QUERY_THEN_RETRY: they become ESCALATE.
-- ``guard.unknown-outcome-write``: an UNKNOWN_STATE or UNKNOWN error on a
-  non-idempotent write is never answered with RETRY, nor with a
-  QUERY_THEN_RETRY whose precondition is not the status query
-  (``query_order_status``, ``query_transfer_status``): the earlier attempt may
-  have taken effect. It becomes QUERY_THEN_RETRY with the operation's status
-  query, or ESCALATE when the operation has none.
+- ``guard.auth-words``: an error no rule knows (UNKNOWN) whose text speaks of
+  signatures, API keys, passphrases or permissions is never retried either.
+- ``guard.unknown-outcome-write``: a non-idempotent write whose outcome is
+  unknown is never answered with RETRY, nor with a QUERY_THEN_RETRY whose
+  precondition is not the status query (``query_order_status``,
+  ``query_transfer_status``): the earlier attempt may have taken effect. It
+  becomes QUERY_THEN_RETRY with the operation's status query, or ESCALATE when
+  the operation has none. Unknown means: the category (UNKNOWN_STATE, UNKNOWN),
+  or the request's own evidence (``evidence()``), whatever rule decided the
+  category: a code the bundled rules declare unknown-outcome, a transport
+  failure after sending, a 5xx or busy answer the deciding rule does not
+  declare refused.
+- ``guard.resend-needs-dedupe``: the same for an order marked idempotent, unless
+  its venue refuses a repeated client order id for every order it ever had
+  (``client_order_id_dedupe: all_orders``).
 - ``guard.rate-limit-backoff``: a RATE_LIMIT error is answered with RETRY and
   a delay of at least ``RATE_LIMIT_MIN_DELAY_S`` (or the cap, if lower) until
   the attempts are used up.
