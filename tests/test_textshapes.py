@@ -250,3 +250,25 @@ def test_bounded_before_any_search() -> None:
     got = Inputs(None, None, huge, None)
     reshape(got)
     assert got.body is huge
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"id":0,"code":0,"msg":"Not Subscribed successfully! [spot@private.orders.v3.api]. '
+        'Reason: Blocked!"}',
+        b'{"id":0,"code":0,"msg":"Not Subscribed successfully! [spot@x]. Reason: Blocked!"}',
+        {"id": 0, "code": 0, "msg": "Not Subscribed successfully! [spot@x]. Reason: Blocked!"},
+        "{'id': 0, 'code': 0, 'msg': 'Not Subscribed successfully! [spot@x]. Reason: Blocked!'}",
+    ],
+)
+def test_a_refusal_sent_with_code_zero_is_an_error(body: Any) -> None:
+    """MEXC's WebSocket refuses a subscription with code 0: its message decides."""
+    r = normalize("mexc", body=body, operation="query")
+    assert r.is_error
+    assert r.rule_id == "mexc.ws.subscription-blocked"
+
+
+def test_a_subscription_answered_with_code_zero_is_no_error() -> None:
+    r = normalize("mexc", body='{"id":0,"code":0,"msg":"spot@public.deals.v3.api@BTCUSDT"}')
+    assert not r.is_error

@@ -24,7 +24,10 @@ message):
   with the status the text names;
 - legacy envelopes: ``{"error_code": ..., "error_message": ...}`` and
   ``{"result": false, "code": ..., "message": ...}``, whose code and message
-  are given as the caller's own.
+  are given as the caller's own;
+- a refusal sent with the success code 0 (MEXC's WebSocket ``Not Subscribed
+  successfully!``): the code is dropped, so the message decides (an envelope
+  can only say that a code means success).
 
 Everything is total: any text, however hostile, yields the inputs unchanged or
 reshaped, never an exception. Text is cut to ``MAX_SHAPE_TEXT`` before any
@@ -78,6 +81,7 @@ def _reshape(got: Inputs) -> None:
                 got.body = shaped
                 got.notes.append("body read as Python literal or error strings (text shape)")
         _legacy(got)
+        _refused_with_zero(got)
     message = got.message
     if got.code is None and isinstance(message, str) and message:
         _message(got, message[:MAX_SHAPE_TEXT])
@@ -185,6 +189,31 @@ def _legacy(got: Inputs) -> None:
     if got.message is None and isinstance(msg, str):
         got.message = msg
     got.notes.append("a legacy envelope's code and message read (text shape)")
+
+
+#: a refusal sent with the success code 0 (MEXC's WebSocket: ``{"id": 0, "code": 0,
+#: "msg": "Not Subscribed successfully! [...]. Reason: Blocked!"}``)
+_REFUSALS_WITH_ZERO = ("Not Subscribed successfully",)
+
+
+def _refused_with_zero(got: Inputs) -> None:
+    """A body whose code says success but whose message says the request was
+    refused: the code is dropped, so the message decides."""
+    body = got.body
+    if isinstance(body, (str, bytes)):
+        head = body[:_HEAD]
+        if isinstance(head, bytes):
+            head = head.decode("utf-8", "replace")
+        if not any(r in head for r in _REFUSALS_WITH_ZERO):
+            return
+        text = _text(body)
+        body = None if text is None else _loads(text.strip())
+    if not isinstance(body, Mapping) or body.get("code") not in (0, "0"):
+        return
+    msg = body.get("msg")
+    if isinstance(msg, str) and msg.startswith(_REFUSALS_WITH_ZERO):
+        got.body = {k: v for k, v in body.items() if k != "code"}
+        got.notes.append("a refusal sent with the success code 0: its message decides (text shape)")
 
 
 def _first(value: Mapping[str, Any], *keys: str) -> Any:
