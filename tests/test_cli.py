@@ -983,3 +983,79 @@ def test_a_missing_optional_module_is_named_with_its_extra() -> None:
         "this command needs pyarrow, which is not installed: "
         "pip install 'exchange-error-normalizer[batch]'"
     )
+
+
+# ------------------------------------- batch: the fast path writes what run_batch writes
+
+MIXED_LOG = (
+    "exchange,code,msg,http_status,operation,desk\n"
+    "okx,58102,Too frequent,429,transfer,a\n"
+    "binance,-2010,Account has insufficient balance,400.0,place_order,b\n"
+    "nosuch,1,x,400,,c\n"
+    ",5,no exchange,,,d\n"
+    'okx,1,"multi\nline",abc,,e\n'
+    "mexc,10101,Insufficient balance,400,levitate,f\n"
+    'OKX ,58102,"quoted, with a comma",,transfer,g\n'
+    "bybit,10006,Too many visits,,,h\n"
+)
+
+
+@pytest.mark.parametrize("chunk", ["2", "1000"])
+def test_batch_fast_path_writes_what_the_general_path_writes(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: str,
+) -> None:
+    """Invariant: for a CSV file, the command's fast path (pandas reads it, the
+    partition function classifies whole chunks) writes the same rows, the same errors
+    file (lines, fields, problems, texts) and the same summary as run_batch, the
+    general path, whatever the chunk size; and it is the path the command takes."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    from normalizer.batch import _stream
+
+    log = tmp_path / "log.csv"
+    log.write_text(MIXED_LOG, encoding="utf-8")
+    slow = tmp_path / "slow.csv"
+    summary = _stream.run_batch(str(log), str(slow), seed=1, chunk_rows=int(chunk))
+
+    def general_path_not_taken(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the command took the general path")
+
+    monkeypatch.setattr(_stream, "run_batch", general_path_not_taken)
+    fast = tmp_path / "fast.csv"
+    code, _, err = run(
+        capsys, "batch", str(log), "-o", str(fast), "--seed", "1", "--chunk-rows", chunk
+    )
+    assert code == 1  # bad rows reported
+    assert err.strip() == summary.line().replace(str(slow), str(fast)).replace(
+        "slow.errors", "fast.errors"
+    )
+    with slow.open(newline="") as a, fast.open(newline="") as b:
+        assert list(csv.reader(a)) == list(csv.reader(b))
+    assert (tmp_path / "slow.errors.jsonl").read_text() == (
+        tmp_path / "fast.errors.jsonl"
+    ).read_text()
+    # Parquet in, Parquet out: classify_frame's answers for the same rows
+    import pandas as pd
+
+    rows = pd.DataFrame(
+        {
+            "exchange": ["okx", "binance", "bybit", "okx"],
+            "code": ["58102", "-2010", "10006", None],
+            "message": ["Too frequent", "Account has insufficient balance", None, "Bad Gateway"],
+            "http_status": [429, 400, None, 502],
+        }
+    )
+    source = tmp_path / "log.parquet"
+    rows.to_parquet(source, index=False)
+    target = tmp_path / "fast.parquet"
+    code, _, _ = run(capsys, "batch", str(source), "-o", str(target), "--seed", "1")
+    assert code == 0
+    out = pq.read_table(target).to_pandas()
+    want = normalizer.classify_frame(rows, seed=1)
+    for column in ("category", "subcategory", "rule_id", "action", "delay_s"):
+        assert out[column].tolist() == want[column].astype(object).tolist(), column

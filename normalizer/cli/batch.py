@@ -1,4 +1,10 @@
-"""``batch INPUT -o OUT``: classify a log of errors, streamed in chunks (``normalizer.batch``)."""
+"""``batch INPUT -o OUT``: classify a log of errors, streamed in chunks (``normalizer.batch``).
+
+A CSV, TSV or Parquet file takes the fast path (``_fastbatch``: pandas and
+pyarrow read each chunk, the partition function ``classify_frame`` runs
+classifies it); JSON Lines, standard input and ``--strict`` take
+``normalizer.batch.run_batch``, which reads row by row.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,11 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     ba.add_argument("--seed", type=int, help="make the jittered delays reproducible")
     ba.add_argument("--strict", action="store_true", help="stop at the first bad row (exit 2)")
     ba.add_argument("--errors", help="where bad rows are reported (default: OUT.errors.jsonl)")
-    ba.add_argument("--chunk-rows", type=int, default=20_000, help="rows per chunk (20000)")
+    ba.add_argument(
+        "--chunk-rows",
+        type=int,
+        help="rows per chunk (500000 for a CSV or Parquet file, else 20000)",
+    )
     ba.add_argument(
         "--unknown-exchange",
         choices=["skip", "generic", "fail"],
@@ -45,7 +55,13 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch._stream import run_batch
+    from . import _fastbatch
 
+    if _fastbatch.eligible(args):  # a CSV/TSV/Parquet file: read and classified in chunks
+        summary = _fastbatch.run(args)
+        if args.output != "-" or summary.bad_rows or summary.notes:
+            print(summary.line(), file=sys.stderr)
+        return EXIT_FINDINGS if summary.bad_rows or summary.notes else EXIT_OK
     summary = run_batch(
         args.input,
         args.output,
@@ -55,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         rules_dir=None,  # --rules-dir folders are loaded for the whole command (main)
         seed=args.seed,
         strict=args.strict,
-        chunk_rows=args.chunk_rows,
+        chunk_rows=args.chunk_rows if args.chunk_rows is not None else 20_000,
         errors=args.errors,
         progress=args.progress,
         unknown=args.unknown_exchange,

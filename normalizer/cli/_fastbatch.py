@@ -1,0 +1,378 @@
+"""The batch command's fast path: a CSV or Parquet file read by pandas and pyarrow in
+chunks, each chunk classified by the partition function ``classify_frame`` runs.
+
+``normalizer.batch.run_batch`` reads a log row by row in Python (any input: JSON
+Lines, standard input, ``--strict``), which costs more than classifying. For a
+CSV, TSV or Parquet file this path reads each chunk in C, checks in bulk what
+the general path checks per row (a field too long, text that is not Unicode, no
+exchange, a status that is no number: those few rows are judged by the general
+path's own checks, so their reports say the same), classifies the chunk with
+``classify_partition`` and writes it with the same columns, the same errors
+file and the same summary. Anything it does not handle (a line of CSV pandas
+cannot split) sends the whole file, from the start, to the general path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from ..batch import _frame, _stream
+
+#: input formats this path reads (the others go to ``run_batch``)
+FAST_FORMATS = ("csv", "tsv", "parquet")
+#: rows per chunk unless --chunk-rows says: each distinct error is classified once per
+#: chunk, so larger chunks repeat less work (a chunk of 500,000 log rows is ~100 MB)
+FAST_CHUNK_ROWS = 500_000
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Fallback(Exception):
+    """Something this path does not handle: the general path runs the file instead."""
+
+
+def eligible(args: argparse.Namespace) -> bool:
+    """Whether the fast path can run this command (a CSV/TSV/Parquet file, not --strict)."""
+    if args.input == "-" or args.strict or not os.path.isfile(args.input):
+        return False
+    if importlib.util.find_spec("pandas") is None or importlib.util.find_spec("pyarrow") is None:
+        return False  # the general path says which extra to install
+    try:
+        with open(args.input, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return False
+    return _stream._input_format(args.input, head) in FAST_FORMATS
+
+
+def run(args: argparse.Namespace) -> _stream.BatchSummary:
+    """The command on the fast path, or on the general path when this one cannot."""
+    try:
+        return _run(args)
+    except _Fallback:
+        return _general(args)
+
+
+def _general(args: argparse.Namespace) -> _stream.BatchSummary:
+    return _stream.run_batch(
+        args.input,
+        args.output,
+        out_format=args.format,
+        exchange=args.exchange,
+        policy=args.policy,
+        rules_dir=None,
+        seed=args.seed,
+        strict=args.strict,
+        chunk_rows=args.chunk_rows if args.chunk_rows is not None else _stream.CHUNK_ROWS,
+        errors=args.errors,
+        progress=args.progress,
+        unknown=args.unknown_exchange,
+    )
+
+
+def _chunks(source: str, fmt: str, rows: int) -> Iterator[tuple[Any, Any]]:
+    """(chunk as a DataFrame of the cells as read, the Parquet schema or None)."""
+    pd = _frame._pandas()
+    if fmt == "parquet":
+        pq = _stream._pyarrow("parquet")
+        try:
+            parquet = pq.ParquetFile(source)
+        except Exception as exc:
+            raise _stream.BatchInputError(f"{source}: not a Parquet file: {exc}") from None
+        for batch in parquet.iter_batches(batch_size=rows):
+            yield batch.to_pandas(), parquet.schema_arrow
+        return
+    reader = pd.read_csv(
+        source,
+        sep="\t" if fmt == "tsv" else ",",
+        dtype=object,  # Python strings, as the general path reads them
+        keep_default_na=False,
+        na_values=[""],
+        encoding="utf-8-sig",
+        encoding_errors="surrogateescape",  # reported per row, as the general path does
+        chunksize=rows,
+        skip_blank_lines=False,
+    )
+    try:
+        for chunk in reader:
+            yield chunk, None
+    except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
+        raise _Fallback(str(exc)) from None
+
+
+def _suspect(chunk: Any, textual: list[str]) -> tuple[Any, Any]:
+    """Rows the general path's per-row checks must judge (a cell too long or not valid
+    Unicode), and each row's line breaks inside quoted cells. Each distinct cell is
+    looked at once: a log repeats few distinct errors many times."""
+    pd = _frame._pandas()
+    flag = pd.Series(False, index=chunk.index)
+    breaks = pd.Series(0, index=chunk.index)
+    for column in textual:
+        values = chunk[column]
+        bad, lines = [], {}
+        for u in pd.unique(values.to_numpy()):
+            if not isinstance(u, str):
+                continue
+            if len(u) > _stream.MAX_FIELD_CHARS or _SURROGATE.search(u):
+                bad.append(u)
+            if "\n" in u:
+                lines[u] = u.count("\n")
+        if bad:
+            flag |= values.isin(bad)
+        if lines:
+            breaks += values.map(lines).fillna(0).astype(int)
+    return flag, breaks
+
+
+def _canonical(chunk: Any, exchange: str | None) -> Any:
+    """The fields the classification reads, from their first column (``ALIASES``)."""
+    pd = _frame._pandas()
+    out = {}
+    for name, columns in _stream.ALIASES.items():
+        value = None
+        for c in columns:
+            if c in chunk.columns:
+                value = chunk[c] if value is None else value.where(value.notna(), chunk[c])
+        if value is None:
+            value = pd.Series([None] * len(chunk), index=chunk.index, dtype=object)
+        out[name] = value.astype(object).where(value.notna(), None)
+    if exchange is not None:
+        out["exchange"] = out["exchange"].where(out["exchange"].notna(), exchange)
+    return pd.DataFrame(out, index=chunk.index)
+
+
+def _statuses(cells: Any) -> tuple[Any, Any]:
+    """The HTTP statuses as ``normalize()`` reads them (each distinct cell read once, kept
+    as Python objects: a column with gaps must not turn into floats), and which cells are
+    no status (the general path refuses those rows)."""
+    pd = _frame._pandas()
+    values = cells.tolist()
+    read: dict[Any, Any] = {}
+    for v in set(values):
+        read[v] = _frame.as_http_status(v)
+    out = [read[v] for v in values]
+    wrong = [s is not None and (isinstance(s, bool) or not isinstance(s, int)) for s in out]
+    return (
+        pd.Series(out, index=cells.index, dtype=object),
+        pd.Series(wrong, index=cells.index, dtype=bool),
+    )
+
+
+def _row(chunk: Any, i: int) -> dict[str, Any]:
+    """One row as the general path reads it: missing cells None."""
+    pd = _frame._pandas()
+    return {
+        str(k): (None if (not isinstance(v, (list, dict)) and pd.isna(v)) else v)
+        for k, v in chunk.iloc[i].items()
+    }
+
+
+def _run(args: argparse.Namespace) -> _stream.BatchSummary:
+    pd = _frame._pandas()
+    pa = _stream._pyarrow()
+    fmt = _stream.output_format(args.output, args.format)
+    if args.chunk_rows is not None and args.chunk_rows < 1:
+        raise _stream.BatchInputError(f"chunk_rows must be at least 1, not {args.chunk_rows}")
+    choice = _stream.UNKNOWN_CHOICES[args.unknown_exchange]
+    spec = _frame.make_spec(
+        policy=args.policy,
+        seed=args.seed,
+        categorical=False,
+        unknown_exchange="generic" if choice == "generic" else "error",
+    )
+    if args.exchange is not None and choice != "generic":
+        from .._core.errors import UnknownExchangeError
+        from .._formats.registry import registry
+
+        try:
+            registry().get(args.exchange)
+        except UnknownExchangeError as exc:
+            raise _stream.BatchInputError(f"--exchange: {exc}") from None
+    with open(args.input, "rb") as f:
+        in_format = _stream._input_format(args.input, f.read(8))
+    summary = _stream.BatchSummary(args.input, args.output, fmt)
+    errors_to = args.errors if args.errors is not None else _stream.errors_path(args.output)
+    summary.errors_file = errors_to
+    partial = None if args.output == "-" else f"{args.output}.partial"
+    added = [c for c in _frame.output_columns() if c != _frame.ERROR_COLUMN]
+    bar = _stream._bar(args.progress, sys.stderr)
+    err_file = open(errors_to, "w", encoding="utf-8") if errors_to else None  # noqa: SIM115
+    out_file: Any = None
+    writer: Any = None
+    schema: Any = None
+    columns: list[str] = []
+    line = 2 if in_format != "parquet" else 1  # the first row's line (CSV: after the header)
+    ok = False
+    try:
+        rows = args.chunk_rows if args.chunk_rows is not None else FAST_CHUNK_ROWS
+        for chunk, given in _chunks(args.input, in_format, rows):
+            n = len(chunk)
+            textual = [c for c in chunk.columns if chunk[c].dtype == object]
+            suspect, breaks = _suspect(chunk, textual)
+            numbers = pd.RangeIndex(n) + line
+            if in_format != "parquet":  # a quoted cell holding line breaks spans lines
+                numbers = numbers + breaks.cumsum().to_numpy()  # a record's last line, as csv's
+                line += int(breaks.sum())
+            line += n
+            numbers = list(numbers)
+            problems: list[_stream.Problem] = []
+            fields = _canonical(chunk, args.exchange)
+            judged = suspect | fields["exchange"].isna()
+            status, not_status = _statuses(fields["http_status"])
+            judged |= not_status
+            for i in judged.to_numpy().nonzero()[0]:
+                row = _row(chunk, int(i))
+                try:
+                    _stream._record(row, args.exchange)
+                except _stream._BadRow as bad:
+                    problems.append(
+                        _stream.Problem(
+                            numbers[i], bad.field, bad.problem, False, _stream._row_text(row)
+                        )
+                    )
+            bad_rows = {p.line for p in problems}
+            keep = [numbers[i] not in bad_rows for i in range(n)]
+            good, fields = chunk[keep], fields[keep]
+            kept_numbers = [x for x, k in zip(numbers, keep, strict=True) if k]
+            fields = fields.assign(http_status=status[keep])
+            done = _frame.classify_partition(fields, spec)
+            errors = done[_frame.ERROR_COLUMN]
+            failed = errors.notna().to_numpy()
+            for i in failed.nonzero()[0]:
+                field, _, problem = str(errors.iloc[i]).partition(": ")
+                row = _row(good, int(i))
+                problems.append(
+                    _stream.Problem(kept_numbers[i], field, problem, False, _stream._row_text(row))
+                )
+            for p in sorted(problems, key=lambda p: p.line):
+                if choice == "raise" and p.field == "exchange" and p.problem.startswith("unknown"):
+                    raise _stream.BatchInputError(
+                        f"{args.input}:{p.line}: exchange: {p.problem} (--unknown-exchange fail)"
+                    )
+                summary.bad_rows += 1
+                if err_file is not None:
+                    err_file.write(p.as_json() + "\n")
+                else:
+                    where = f"{p.field}: " if p.field else ""
+                    print(f"{args.input}:{p.line}: {where}{p.problem}", file=sys.stderr)
+            out = good.loc[~failed].copy()
+            classified = done.loc[~failed]
+            for c in added:
+                out[c] = classified[c].to_numpy()
+            if writer is None:
+                own = [c for c in chunk.columns if c not in added and c != _frame.ERROR_COLUMN]
+                if given is not None:
+                    own = [*dict.fromkeys([*given.names, *own])]
+                columns = [*own, *added]
+                if fmt == "parquet":
+                    assert partial is not None
+                    schema = _schema(pa, columns, given, out)
+                    writer = _stream._pyarrow("parquet").ParquetWriter(partial, schema)
+                else:
+                    out_file = (
+                        open(partial, "w", encoding="utf-8", newline="")  # noqa: SIM115
+                        if partial
+                        else sys.stdout
+                    )
+                    out_file.write(",".join(_quoted(c) for c in columns) + "\n")
+                    writer = out_file
+            out = out.reindex(columns=columns)
+            if fmt == "parquet":
+                writer.write_table(_table(pa, out, schema))
+            else:
+                _write_csv(pa, out, out_file)
+            summary.rows += len(out)
+            summary.actions.update(
+                {str(k): int(v) for k, v in out["action"].value_counts(dropna=False).items()}
+            )
+            if bar is not None:
+                bar.update(n)
+        if writer is None:  # an empty input: the general path writes its header
+            raise _Fallback("no rows")
+        ok = True
+    finally:
+        if bar is not None:
+            bar.close()
+        if fmt == "parquet" and writer is not None:
+            writer.close()
+        if out_file is not None and out_file is not sys.stdout:
+            out_file.close()
+        if err_file is not None:
+            err_file.close()
+        if partial is not None:
+            if ok:
+                os.replace(partial, args.output)
+            elif os.path.exists(partial):
+                os.remove(partial)
+    return summary
+
+
+def _write_csv(pa: Any, frame: Any, stream: Any) -> None:
+    """The rows as CSV, written by Arrow's C++ writer: every text cell quoted, numbers as
+    Python writes them (``1.0``, ``1e-07``), missing cells empty."""
+    import io
+
+    pa_csv = _stream._pyarrow("csv")
+
+    arrays = []
+    for c in frame.columns:
+        values = frame[c]
+        if values.dtype.kind != "f" and c != "delay_s":
+            try:  # text as read, or a categorical column: no Python per cell
+                arrays.append(pa.array(values, from_pandas=True).cast(pa.string()))
+                continue
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                pass
+        text = [None if v is None or v != v else str(v) for v in values.astype(object).tolist()]
+        arrays.append(pa.array(text, type=pa.string()))
+    table = pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+    stream.write(buffer.getvalue().decode("utf-8", "surrogateescape"))
+
+
+def _quoted(name: str) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow([name])
+    return buffer.getvalue()
+
+
+def _schema(pa: Any, columns: list[str], given: Any, first: Any) -> Any:
+    """The output's schema, fixed by the first chunk as the general path fixes it."""
+    fields = []
+    for c in columns:
+        if c == "delay_s":
+            t = pa.float64()
+        elif given is not None and c in given.names and c not in _frame.output_columns():
+            t = given.field(c).type
+        else:
+            t = pa.string()
+        fields.append(pa.field(c, t))
+    return pa.schema(fields)
+
+
+def _table(pa: Any, frame: Any, schema: Any) -> Any:
+    arrays = []
+    for f in schema:
+        values = frame[f.name]
+        if pa.types.is_string(f.type):
+            try:  # text, or a categorical column: no Python per cell
+                arrays.append(pa.array(values, from_pandas=True).cast(pa.string()))
+                continue
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                cells = values.astype(object).tolist()
+                values = [None if v is None or v != v else str(v) for v in cells]
+        elif f.name == "delay_s":
+            values = values.astype(float)
+        arrays.append(pa.array(values, type=f.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=schema)
