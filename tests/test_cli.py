@@ -1059,3 +1059,23 @@ def test_batch_fast_path_writes_what_the_general_path_writes(
     want = normalizer.classify_frame(rows, seed=1)
     for column in ("category", "subcategory", "rule_id", "action", "delay_s"):
         assert out[column].tolist() == want[column].astype(object).tolist(), column
+
+
+@pytest.mark.parametrize(
+    ("argv", "how"),
+    [
+        (["lint", "--rules-dir", "/no/such/folder"], "give a folder holding one folder per venue"),
+        (["test", "/no/such/tests.yaml"], "give policy tests files"),
+        (["lint", "/no/such/rules"], "give rule folders, exchange folders or YAML files"),
+        (["lint", "--select", "nope"], "lint --explain"),
+        (["explain", "okx"], "needs a CODE, --message or --http-status"),
+    ],
+)
+def test_a_refusal_says_how_to_fix_it(
+    capsys: pytest.CaptureFixture[str], argv: list[str], how: str
+) -> None:
+    """Every usage mistake exits 2 with one line that says what to do instead."""
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert how in err, err
+    assert "Traceback" not in err

@@ -123,6 +123,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     saved = current_registry()
     try:
         for folder in getattr(args, "user_rules", None) or ():
+            if not os.path.isdir(folder):
+                raise Usage(
+                    f"--rules-dir {folder}: no such folder; give a folder holding one folder "
+                    "per venue (VENUE/rules.yaml; a new venue also needs VENUE/exchange.yaml)"
+                )
             load_rules(folder)
         return int(args.func(args))
     except Usage as exc:
@@ -144,7 +149,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         return EXIT_USAGE
     except OSError as exc:
         name = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"{prog}: cannot use{name}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"{prog}: cannot use{name}: {exc.strerror or exc} (check the path and that you "
+            "may read it)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except Exception as exc:
         if os.environ.get("NORMALIZER_DEBUG"):

@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             report.extend(run_policy_tests(args.policies or None))
         except FileNotFoundError as exc:
-            raise Usage(str(exc)) from None
+            raise Usage(
+                f"{exc}; give policy tests files (NAME.tests.yaml), policies or folders of them"
+            ) from None
     if not args.policies_only:
         # the folders given, else the bundled rules, each against its own bar
         report.extend(run_rule_tests(args.user_rules or None))
