@@ -250,3 +250,30 @@ def test_a_hostile_retry_hint_regex_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as info:
         normalizer.load_rules(tmp_path)
     assert "exchange.yaml" in str(info.value)
+
+
+def _bundled_patterns() -> list[str]:
+    from normalizer._formats.registry import registry
+
+    found: set[str] = set()
+    for name in registry().names:
+        for rule in registry().get(name).rules:
+            found.update(rule.when.message_regex or ())
+    return sorted(found)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_bundled_pattern_never_takes_more_steps_than_its_bound(data: st.DataObject) -> None:
+    """Invariant: on messages made of a bundled pattern's own words and of the
+    characters its repeats take (the hostile case for backtracking), the steps
+    of a backtracking search stay under the pattern's bound."""
+    pattern = data.draw(st.sampled_from(_bundled_patterns()))
+    words = re.findall(r"[a-z]{2,}", pattern) or ["a"]
+    piece = st.sampled_from([*words, " ", "  ", "1", "_", "-", ":", "\n"])
+    message = "".join(data.draw(st.lists(piece, max_size=24)))[:80]
+    bound = bound_of(pattern)
+    counter = _Counter(pattern, message)
+    found = counter.search()
+    assert found == (re.search(pattern, message, re.IGNORECASE) is not None)
+    assert counter.steps <= bound.at(len(message)), (pattern, message, counter.steps, bound)
