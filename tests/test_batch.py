@@ -387,10 +387,10 @@ def test_classify_frame_signatures_survive_a_key_too_wide_for_its_integers(
 ) -> None:
     """Rows are told apart as exactly when the combined key widens to 64 bits or is renumbered."""
     pd = pytest.importorskip("pandas")
-    from normalizer.batch import _frame
+    from normalizer.batch import _signatures
 
-    monkeypatch.setattr(_frame, "_INT32_SAFE", int32_limit)
-    monkeypatch.setattr(_frame, "_INT64_SAFE", int64_limit)
+    monkeypatch.setattr(_signatures, "_INT32_SAFE", int32_limit)
+    monkeypatch.setattr(_signatures, "_INT64_SAFE", int64_limit)
     df = _mixed_log(pd)
     df = pd.concat([df, df.iloc[::-1]], ignore_index=True)  # every signature twice
     out = classify_frame(df, rand=half)
@@ -404,11 +404,11 @@ def test_classify_frame_without_arrow_hashing_says_the_same(
 ) -> None:
     """Arrow encodes text and numbers when it can; pandas' factorize must agree when it cannot."""
     pd = pytest.importorskip("pandas")
-    from normalizer.batch import _frame
+    from normalizer.batch import _signatures
 
     df = _mixed_log(pd)
     with_arrow = got_rows(classify_frame(df, rand=half))
-    monkeypatch.setattr(_frame, "_dictionary", lambda np, data: None)
+    monkeypatch.setattr(_signatures, "_dictionary", lambda np, data: None)
     assert got_rows(classify_frame(df, rand=half)) == with_arrow
 
 

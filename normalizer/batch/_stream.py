@@ -17,6 +17,10 @@ are judged by it, so a bad row's ``field: problem`` are the words of its
 row that is written but lost a value on the way (a value that does not fit its
 Parquet column's type, a column first seen after the first chunk) is reported
 there too, as a note. ``strict=True`` stops at the first bad row instead.
+
+(Over 500 lines: the file batch's reading, row checks and writers in one place;
+``normalizer/cli/_fastbatch.py`` reuses its readers and checks by name, so it
+is split only together with that module.)
 """
 
 from __future__ import annotations
@@ -39,12 +43,12 @@ from ._frame import (
     INPUT_COLUMNS,
     FrameSpec,
     _pandas,
-    _registry_of,
     as_http_status,
     classify_partition,
     make_spec,
     output_columns,
 )
+from ._spec import _registry_of
 
 #: A field longer than this many characters makes its row a bad row.
 MAX_FIELD_CHARS = 65_536
