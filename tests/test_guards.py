@@ -469,3 +469,23 @@ def test_a_user_folder_cannot_claim_a_bundled_venue_dedupes_every_order(
         assert (r.action, r.guard) == (Action.QUERY_THEN_RETRY, "guard.resend-needs-dedupe")
     finally:
         normalizer.reset_rules()
+
+
+def test_no_code_the_bundled_rules_declare_unknown_outcome_is_retried_plain_on_a_write() -> None:
+    """Exhaustive over the bundled venues: every code a bundled rule declares an
+    unknown outcome (by code alone), normalized bare, with a 5xx, or in an
+    exception's text, is never answered plain RETRY for a non-idempotent write."""
+    from normalizer._formats.registry import registry
+
+    reg = registry()
+    checked = 0
+    for name in reg.names:
+        reg.get(name)
+        for code in sorted(reg._unknown_codes.get(name, ())):
+            for status in (None, 500, 503):
+                err = normalizer.normalize(name, code=code, http_status=status)
+                for op in ("place_order", "cancel_order", "amend_order", "transfer", "withdraw"):
+                    rec = normalizer.recommend(err, operation=op)
+                    assert rec.action is not Action.RETRY, (name, code, status, op, err.rule_id)
+                    checked += 1
+    assert checked > 100
