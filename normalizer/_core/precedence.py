@@ -8,7 +8,8 @@
 
 A rule's rank is ``specificity(...)``, computed when the rule is compiled;
 the folder a rule comes from (its layer) is put in front of it by
-``normalizer._formats.rules.with_layer``. Higher ranks win.
+``with_layer`` below, when the registry lays folders over each other. Higher
+ranks win.
 """
 
 from __future__ import annotations
@@ -42,3 +43,17 @@ def specificity(w: Condition, priority: int, own: bool) -> tuple[int, ...]:
     if w.http_status_range is not None:
         status_width += w.http_status_range[1] - w.http_status_range[0] + 1
     return (priority, bits, -range_width, -status_width)
+
+
+def with_layer(rule: Any, layer: int) -> Any:
+    """``rule`` ranked in its folder's layer: ``(layer, *specificity)``.
+
+    Layer 0 holds the common rules (of every folder: they rank below every
+    venue's own rule), layer 1 the bundled venue's rules, layer ``i + 1`` the
+    rules of the ``i``-th folder given to ``load_rules()``. So a rule of a
+    user's folder outranks every bundled rule of its venue (which it must say
+    with ``replaces:``, ``normalizer._formats.overrides``), and within a layer
+    the order of ``specificity`` holds.
+    """
+    rule.specificity = (layer, *rule.specificity)
+    return rule

@@ -202,9 +202,9 @@ class Registry:
                 for kind in rule.when.transport or ()
             )
             if self.overlays:
+                from .._core.precedence import with_layer
                 from .compile import compile_common, declared
                 from .overrides import check_layer
-                from .rules import with_layer
 
                 for overlay in self.overlays:
                     meta = {}
@@ -244,9 +244,9 @@ class Registry:
         if not self.overlays:
             assert base is not None
             return rule_set_from_plain(base, common)
+        from .._core.precedence import with_layer
         from .compile import compile_layer, declared
         from .overrides import check_layer
-        from .rules import with_layer
 
         spec: dict[str, Any] | None = None
         catalog: CompiledCatalog | None = None

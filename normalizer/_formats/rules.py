@@ -1,10 +1,10 @@
 """Rule files: their schema (pydantic) and their compilation to the core's rules.
 
-Matching and the conflict check are defined on the compiled form, in
-``normalizer._core.table`` (``specificity``: the rank of a rule within its
-folder); a rule's full precedence, its folder's layer included, is set here
-(``with_layer``) and nowhere else. What a user's folder may change of the
-bundled rules is checked in ``normalizer._formats.overrides``.
+Matching is defined on the compiled form (``normalizer._core.table``); a rule's
+precedence, its rank within its folder (``specificity``) and its folder's
+layer (``with_layer``), in ``normalizer._core.precedence`` and nowhere else;
+the conflict check in ``normalizer._core.conflicts``. What a user's folder may
+change of the bundled rules is checked in ``normalizer._formats.overrides``.
 
 A rule may say ``outcome:`` (NOT_SENT, REJECTED, UNKNOWN) to override its
 category's declared outcome; UNKNOWN if and only if the category is
@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from .._core.errors import RuleFileError
+from .._core.precedence import with_layer
 from .._core.table import (
     TRANSPORT_KINDS,
     WEIGHTS,
@@ -443,22 +444,3 @@ def load_rules_file(
     located = load_file(path, RuleFileError)
     parsed = validate(RulesFile, located, RuleFileError, {"exchange": exchange})
     return compile_rules(parsed, located, exchange, meta)
-
-
-# ---------------------------------------------------------------- precedence
-
-
-def with_layer(rule: Rule, layer: int) -> Rule:
-    """``rule`` ranked in its folder's layer: precedence is
-    ``(layer, *specificity(when, priority, own))``, compared highest first.
-
-    Layer 0 holds the common rules (of every folder: they rank below every
-    venue's own rule), layer 1 the bundled venue's rules, layer ``i + 1`` the
-    rules of the ``i``-th folder given to ``load_rules()``. So a rule of a
-    user's folder outranks every bundled rule of its venue, and within a layer
-    the order of ``specificity`` holds. This is the one
-    place a rule's rank is set; the registry calls it for every rule it lays
-    over another layer.
-    """
-    rule.specificity = (layer, *rule.specificity)
-    return rule
