@@ -500,6 +500,69 @@ def _select_by_scan(rs: RuleSet, probe: Probe) -> Any:
     return best
 
 
+def _user_folder(root: Path, n: int) -> Path:
+    """``root/okx/rules.yaml``: ``n`` code-less rules (templates, regexes, statuses)."""
+    (root / "okx").mkdir(parents=True)
+    cats = ["INVALID_REQUEST.PARAMETER", "NOT_FOUND.ORDER", "RATE_LIMIT.REQUESTS"]
+    lines = ["exchange: okx", "source_url: https://example.com/gw", "rules:"]
+    for i in range(n):
+        lines += [
+            f"  - id: desk.gw-{i}",
+            f"    category: {cats[i % 3]}",
+            "    why: Our gateway says so.",
+            "    when:",
+        ]
+        if i % 5 == 0:
+            lines += [f'      message_regex: "gw (fault|error) {i}z"']
+        else:
+            lines += [f'      message: "gateway failure {i}q on {{venue}}"']
+        if i % 7 == 0:
+            lines += ["      http_status: 503"]
+        if i % 5 == 0:
+            lines += [f'    examples: ["gw fault {i}z"]']
+    (root / "okx" / "rules.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def test_a_large_group_narrowed_by_its_gates_picks_what_a_full_scan_picks(
+    tmp_path: Path,
+) -> None:
+    """Invariant: with a user's folder of hundreds of code-less rules (more
+    than ``LARGE`` in a group), select() tries only the rules whose gate the
+    message passes, and picks what trying every rule picks; bundled codes
+    still decide as the rules say."""
+    from normalizer._core.table import LARGE
+    from normalizer.testing import reset
+
+    n = 4 * LARGE
+    normalizer.load_rules(_user_folder(tmp_path, n))
+    try:
+        rs = registry().get("okx")
+        messages = (
+            [f"gateway failure {i}q on okx" for i in range(0, n, 3)]
+            + [f"gw error {i}z" for i in range(0, n, 5)]
+            + [
+                "Rate limit reached.",
+                "Système occupé",
+                "gateway failure 5q",
+                "",
+                "Order not found",
+            ]
+        )
+        for message in messages:
+            for status in (None, 200, 503):
+                for code in (None, "58102", "59999"):
+                    probe = Probe(code, message or None, status, None, None)
+                    got = rs.select(probe)[0]
+                    want = _select_by_scan(rs, probe)
+                    assert got is want or (
+                        got is not None and want is not None and got.specificity == want.specificity
+                    ), (probe, got, want)
+        assert normalizer.normalize("okx", message="gateway failure 3q on x").rule_id == "desk.gw-3"
+    finally:
+        reset()
+
+
 @pytest.mark.parametrize("venue", VENUES)
 def test_select_stopping_early_picks_what_a_full_scan_picks(venue: str) -> None:
     """Invariant: the strongest matching rule is found whichever way is used.
@@ -520,13 +583,31 @@ def test_select_stopping_early_picks_what_a_full_scan_picks(venue: str) -> None:
             ), (probe, got, want)
 
 
-def test_a_sieve_keeps_only_texts_that_contain_no_other() -> None:
-    """One text found is enough to pass the sieve; a text containing another
-    is found only where that other is, so it is left out."""
-    from normalizer._core.table import _fewest
+_index_words = st.sampled_from(["rate", "limit", "too", "many", "x1", "order", "时间", "é", "a_b"])
+_index_texts = (
+    st.lists(_index_words, min_size=1, max_size=4)
+    .map(" ".join)
+    .map(lambda t: t if len(t) % 2 else f" {t} ")
+)
 
-    assert _fewest(["limit", "rate limit", "limit", "too many ", "many"]) == ("many", "limit")
-    assert _fewest([]) == ()
+
+@given(
+    texts=st.lists(_index_texts | st.text(max_size=6), max_size=60),
+    message=st.lists(_index_words | st.text(max_size=4), max_size=12).map(" ".join),
+)
+def test_a_text_index_finds_exactly_the_texts_a_search_finds(
+    texts: list[str], message: str
+) -> None:
+    """Invariant: ``TextIndex.found`` yields each text that occurs in the
+    message (as ``in`` finds it) and no other, whether the set is small
+    (searched one by one) or large (filed by word)."""
+    from normalizer._core.textindex import TextIndex
+
+    for extra in ([], [f"filler{i} {i} words" for i in range(40)]):
+        pairs = [(t, t) for t in dict.fromkeys(texts + extra)]
+        got = list(TextIndex(pairs).found(message))
+        assert sorted(set(got)) == sorted(t for t, _ in pairs if t in message)
+        assert len(got) == len(set(got))
 
 
 def test_a_group_of_code_less_rules_has_a_sieve_only_when_every_rule_has_a_gate() -> None:
@@ -534,14 +615,18 @@ def test_a_group_of_code_less_rules_has_a_sieve_only_when_every_rule_has_a_gate(
     from normalizer._core.table import _sieve
 
     rs = registry().get("okx")
-    group, sieve = rs._group(200, Operation.QUERY, None)
+    grouped = rs._group(200, Operation.QUERY, None)
+    group, sieve = grouped.rules, grouped.sieve
     assert sieve is not None
-    assert "limit" in sieve[1]
+    assert sieve.passes("", "rate limit reached")
+    assert not sieve.passes("", "")
     assert all(r.gate is not None for r in group)
     ungated = [r for r in rs.rules if r.gate is None]
     assert ungated  # rules without a message condition have no gate
     assert _sieve([*group, ungated[0]]) is None
-    assert _sieve(()) == ((), ())
+    empty = _sieve(())
+    assert empty is not None
+    assert not empty.passes("anything", "anything")
 
 
 @pytest.mark.parametrize("venue", VENUES)
@@ -554,17 +639,17 @@ def test_a_sieve_lets_through_every_text_of_its_rules(venue: str) -> None:
     rs = registry().get(venue)
     for status in (None, 200, 400, 429, 503):
         for op in (None, *Operation):
-            group, sieve = rs._group(status, op, None)
+            grouped = rs._group(status, op, None)
+            group, sieve = grouped.rules, grouped.sieve
             if sieve is None:
                 continue
-            keys, literals = sieve
             for rule in group:
                 gate = rule.gate
                 assert gate is not None
                 for key in gate[0]:
-                    assert any(k in key for k in keys), (rule.id, key)
+                    assert sieve.passes(f"x {key} y", ""), (rule.id, key)
                 for literal in gate[1] or ():
-                    assert any(lit in literal for lit in literals), (rule.id, literal)
+                    assert sieve.passes("", f"x {literal} y"), (rule.id, literal)
 
 
 def test_a_template_key_is_its_longest_piece_after_the_store() -> None:
@@ -758,3 +843,43 @@ def test_an_error_string_resolves_as_by_squashing_it(data: st.DataObject) -> Non
         | st.text(max_size=20)
     )
     assert resolve_code.__wrapped__(raw, known, ":") == _resolve_by_squash(raw, known)
+
+
+@pytest.mark.parametrize("clash", ["template", "regex", "witness"])
+def test_a_tie_that_disagrees_is_found_in_a_large_group_too(tmp_path: Path, clash: str) -> None:
+    """Invariant: the index that finds candidate pairs among many rules of one
+    precedence (``conflicts.PAIRWISE``) finds what comparing every pair finds:
+    two rules that match the same message with another category are refused."""
+    from normalizer._core import conflicts
+    from normalizer._core.errors import RuleFileError
+    from normalizer.testing import reset
+
+    folder = _user_folder(tmp_path, 3 * conflicts.PAIRWISE)
+    text = (folder / "okx" / "rules.yaml").read_text(encoding="utf-8")
+    when = {
+        "template": '      message: "gateway failure 1q on {venue}"',
+        "regex": '      message: "gw fault 5z"',  # a template that the regex rule 5 matches
+        "witness": '      message_regex: "failure 2q on"',
+    }[clash]
+    extra = [
+        "  - id: desk.clash",
+        "    category: KYC.REGION",
+        "    why: Another meaning for the same message.",
+        "    when:",
+        when,
+    ]
+    if clash == "witness":
+        extra.append('    examples: ["gateway failure 2q on okx"]')
+    (folder / "okx" / "rules.yaml").write_text(text + "\n".join(extra) + "\n", encoding="utf-8")
+    try:
+        for pairwise in (conflicts.PAIRWISE, 10**9):
+            reset()
+            original = conflicts.PAIRWISE
+            conflicts.PAIRWISE = pairwise
+            try:
+                with pytest.raises(RuleFileError, match=r"desk\.clash"):
+                    normalizer.load_rules(folder)  # (the rules are checked as they load)
+            finally:
+                conflicts.PAIRWISE = original
+    finally:
+        reset()

@@ -12,11 +12,13 @@ None of this runs on the engine's hot path (``table.RuleSet.select``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .errors import Problem, RuleFileError
+from .literals import ascii_lowered
 from .rule import Probe, Rule
-from .text import bound
+from .text import bound, fold
+from .textindex import TextIndex
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -66,6 +68,11 @@ def witnesses(rs: RuleSet, rule: Rule) -> list[str]:
     return [m for m in out if rule.message_matches(m)]
 
 
+#: rules tying on precedence, up to this many, are compared pair by pair;
+#: more (a user's folder of thousands of message rules) through an index
+PAIRWISE = 64
+
+
 def conflicts(rs: RuleSet) -> list[tuple[Rule, Rule]]:
     """Pairs of this exchange's rules that tie, overlap and disagree."""
     groups: dict[tuple[int, ...], list[Rule]] = {}
@@ -73,13 +80,56 @@ def conflicts(rs: RuleSet) -> list[tuple[Rule, Rule]]:
         groups.setdefault(rule.specificity, []).append(rule)
     found = []
     for rules in groups.values():
-        for i, a in enumerate(rules):
-            for b in rules[i + 1 :]:
-                if (a.category, a.subcategory) != (b.category, b.subcategory) and _overlap(
-                    rs, a, b
-                ):
-                    found.append((a, b))
+        if len({(r.category, r.subcategory) for r in rules}) < 2:
+            continue  # they all agree
+        pairs = _all_pairs(rules) if len(rules) <= PAIRWISE else _candidate_pairs(rs, rules)
+        for a, b in pairs:
+            if (a.category, a.subcategory) != (b.category, b.subcategory) and _overlap(rs, a, b):
+                found.append((a, b))
     return found
+
+
+def _all_pairs(rules: list[Rule]) -> Iterator[tuple[Rule, Rule]]:
+    for i, a in enumerate(rules):
+        for b in rules[i + 1 :]:
+            yield a, b
+
+
+def _candidate_pairs(rs: RuleSet, rules: list[Rule]) -> list[tuple[Rule, Rule]]:
+    """The pairs of ``rules`` (in their order) whose messages may overlap: a
+    rule whose message condition needs no literal (or that has none) with
+    every other; two message rules when a witness of one passes the other's
+    gate (``Rule.gate``: a message it matches always does), found through an
+    index of the gates' texts (``TextIndex``) instead of trying every pair."""
+    order = {id(r): i for i, r in enumerate(rules)}
+    gated = [r for r in rules if r.gate is not None]
+    keys = TextIndex((k, r) for r in gated for k in r.gate[0])  # type: ignore[index]
+    literals = TextIndex((lit, r) for r in gated for lit in r.gate[1] or ())  # type: ignore[index]
+    regex_rules = [r for r in gated if r.gate[1] is not None]  # type: ignore[index]
+    pairs: set[tuple[int, int]] = set()
+
+    def add(a: Rule, b: Rule) -> None:
+        i, j = order[id(a)], order[id(b)]
+        if i != j:
+            pairs.add((i, j) if i < j else (j, i))
+
+    for a in rules:
+        if a.gate is None:
+            for b in rules:
+                add(a, b)
+            continue
+        for w in witnesses(rs, a):
+            message = bound(w)
+            for b in keys.found(fold(message)):
+                add(a, b)
+            lowered = ascii_lowered(message)
+            if lowered is None:  # a non-ASCII message passes every regex part of a gate
+                for b in regex_rules:
+                    add(a, b)
+            else:
+                for b in literals.found(lowered):
+                    add(a, b)
+    return [(rules[i], rules[j]) for i, j in sorted(pairs)]
 
 
 def _overlap(rs: RuleSet, a: Rule, b: Rule) -> bool:

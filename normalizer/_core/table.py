@@ -14,7 +14,8 @@ gate lets it (``Rule.gate``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 
 from .documented import CompiledCatalog, Entry
 from .literals import ascii_lowered
@@ -30,6 +31,7 @@ from .rule import (
 )
 from .spec import Frozen
 from .text import Template, fold
+from .textindex import TextIndex
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -55,18 +57,28 @@ __all__ = [
 _HEAD = 3
 
 
-#: What every rule of a code-less group needs of a message: the keys (one in
-#: the folded message) and the literals (one in the lowered ASCII message) of
-#: all their gates (``Rule.gate``).
-_Sieve = tuple[tuple[str, ...], tuple[str, ...]]
+class Sieve:
+    """What every rule of a code-less group needs of a message: one of the keys
+    of their gates (``Rule.gate``) in the folded message, or one of their
+    literals in the lowered ASCII message. A message holding none of them
+    passes no rule's gate, so none of the group is tried. Indexed by word
+    (``TextIndex``): a group of thousands of rules costs a lookup per word
+    of the message, not a search per rule."""
+
+    __slots__ = ("keys", "literals")
+
+    def __init__(self, keys: Iterable[str], literals: Iterable[str]) -> None:
+        self.keys = TextIndex((k, k) for k in dict.fromkeys(keys))
+        self.literals = TextIndex((lit, lit) for lit in dict.fromkeys(literals))
+
+    def passes(self, folded: str, lowered: str) -> bool:
+        """Whether a message (folded, and lowered ASCII) holds a key or a literal."""
+        return self.keys.any_in(folded) or self.literals.any_in(lowered)
 
 
-def _sieve(group: Sequence[Rule]) -> _Sieve | None:
-    """The group's sieve: when every rule of the group has a gate, a message in
-    which none of its keys and literals occur passes no rule's gate, so none of
-    them is tried. A text containing another in the list is left out (the
-    other is found in every message it is found in). None when some rule has
-    no gate (no message condition, or one that needs no literal)."""
+def _sieve(group: Sequence[Rule]) -> Sieve | None:
+    """The group's sieve; None when some rule has no gate (no message
+    condition, or one that needs no literal): then every message is tried."""
     keys: list[str] = []
     literals: list[str] = []
     for rule in group:
@@ -75,16 +87,62 @@ def _sieve(group: Sequence[Rule]) -> _Sieve | None:
             return None
         keys += gate[0]
         literals += gate[1] or ()
-    return _fewest(keys), _fewest(literals)
+    return Sieve(keys, literals)
 
 
-def _fewest(texts: list[str]) -> tuple[str, ...]:
-    """``texts`` without those containing another one (shortest first, then in order)."""
-    kept: list[str] = []
-    for text in sorted(set(texts), key=lambda t: (len(t), t)):
-        if not any(other in text for other in kept):
-            kept.append(text)
-    return tuple(kept)
+#: a group of code-less rules larger than this is narrowed through the index of
+#: the rule set's gates (``GateIndex``) instead of being walked rule by rule
+LARGE = 48
+
+
+class GateIndex:
+    """The gates (``Rule.gate``) of a rule set's code-less rules, indexed by
+    word: which of them a message may pass, without trying each. Built once,
+    when a large group is first narrowed (a user's folder of thousands)."""
+
+    __slots__ = ("keys", "literals", "regexed")
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        keys: list[tuple[str, int]] = []
+        literals: list[tuple[str, int]] = []
+        regexed: list[int] = []
+        for i, rule in enumerate(rules):
+            gate = rule.gate
+            if gate is None:
+                continue
+            keys += [(k, i) for k in gate[0]]
+            if gate[1] is not None:
+                regexed.append(i)
+                literals += [(lit, i) for lit in gate[1]]
+        self.keys = TextIndex(keys)
+        self.literals = TextIndex(literals)
+        #: the rules with a regex part, which a non-ASCII message always passes
+        self.regexed = tuple(regexed)
+
+    def passed(self, folded: str, lowered: str | None) -> set[int]:
+        """The positions of the rules whose gate the message passes."""
+        found = set(self.keys.found(folded))
+        if lowered is None:
+            found.update(self.regexed)
+        else:
+            found.update(self.literals.found(lowered))
+        return found
+
+
+class Group:
+    """The code-less rules an input's status, operation and transport admit,
+    strongest first: their positions among the rule set's code-less rules,
+    those with no gate (tried on every input), and, for a small group whose
+    every rule has a gate, its sieve."""
+
+    __slots__ = ("members", "open", "positions", "rules", "sieve")
+
+    def __init__(self, others: Sequence[Rule], positions: Sequence[int]) -> None:
+        self.positions = tuple(positions)
+        self.members = frozenset(self.positions)
+        self.rules = tuple(others[p] for p in self.positions)
+        self.open = tuple(p for p in self.positions if others[p].gate is None)
+        self.sieve = _sieve(self.rules) if len(self.rules) <= LARGE else None
 
 
 class RuleSet:
@@ -129,7 +187,10 @@ class RuleSet:
         #: the strongest code-less rule's precedence (``()`` sorts below any)
         self._strongest_other = other[0].specificity if other else ()
         # (status, operation, transport) -> the code-less rules it admits, strongest first
-        self._groups: dict[tuple[Any, ...], tuple[tuple[Rule, ...], _Sieve | None]] = {}
+        self._groups: dict[tuple[Any, ...], Group] = {}
+        #: how many code-less rules rank above a best rule's rank -> their gates' index
+        self._gates: dict[int, GateIndex] = {}
+        self._cuts: dict[tuple[int, ...], int] = {}
         self.known_codes = self.documented_codes | frozenset(self._by_code)
         #: code -> what its code alone decides (``select``'s answer for any input
         #: with that code): the code's strongest rule asks nothing else of an
@@ -236,20 +297,55 @@ class RuleSet:
                 return entry
         return None
 
-    def _group(
-        self, status: int | None, operation: Any, transport: str | None
-    ) -> tuple[tuple[Rule, ...], _Sieve | None]:
+    def _group(self, status: int | None, operation: Any, transport: str | None) -> Group:
         """The code-less rules an input with this status, operation and
-        transport admits (strongest first), and their sieve (``_sieve``)."""
+        transport admits (strongest first)."""
         key = (status, operation, transport)
         grouped = self._groups.get(key)
         if grouped is None:
-            group = tuple(r for r in self._other if r.admits(status, operation, transport))
-            grouped = (group, _sieve(group))
+            others = self._other
+            admitted = [i for i, r in enumerate(others) if r.admits(status, operation, transport)]
+            grouped = Group(others, admitted)
             if len(self._groups) >= 1024:
                 self._groups.clear()
             self._groups[key] = grouped
         return grouped
+
+    def _narrowed(
+        self, group: Group, folded: str | None, lowered: str | None, best: Rule | None
+    ) -> list[Rule]:
+        """The rules of a large group that can beat ``best`` and whose gate a
+        message may pass (with those that have none), strongest first; for no
+        message, those with none."""
+        others = self._other
+        cut = len(others) if best is None else self._cut(best.specificity)
+        open_ = group.open[: bisect_left(group.open, cut)]  # (positions ascend)
+        if folded is None:
+            return [others[p] for p in open_]
+        gates = self._gates.get(cut)
+        if gates is None:  # the index of the rules stronger than a best: made once
+            if len(self._gates) >= 64:
+                self._gates.clear()
+            gates = self._gates[cut] = GateIndex(others[:cut])
+        found = [p for p in gates.passed(folded, lowered) if p in group.members]
+        if not found:
+            return [others[p] for p in open_]
+        return [others[p] for p in sorted({*found, *open_})]
+
+    def _cut(self, rank: tuple[int, ...]) -> int:
+        """How many code-less rules (strongest first) rank above ``rank``."""
+        cut = self._cuts.get(rank)
+        if cut is None:
+            others = self._other
+            lo, hi = 0, len(others)
+            while lo < hi:  # ranks descend along the list
+                mid = (lo + hi) // 2
+                if others[mid].specificity > rank:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            cut = self._cuts[rank] = lo
+        return cut
 
     def select(self, probe: Probe) -> tuple[Rule | None, Entry | None]:
         """The winning rule for a probe, and the catalog entry its message fit.
@@ -278,22 +374,18 @@ class RuleSet:
                 grouped = self._groups.get((status, operation, transport))
                 if grouped is None:
                     grouped = self._group(status, operation, transport)
-                rules, sieve = grouped
-                if sieve is not None and message is not None:
+                rules = grouped.rules
+                sieve = grouped.sieve
+                if len(rules) > LARGE:  # only the rules whose gate the message passes
+                    if folded is None and message is not None:
+                        folded, lowered = fold(message), ascii_lowered(message)
+                    rules = self._narrowed(grouped, folded, lowered, best)
+                elif sieve is not None and message is not None:
                     # every one of them needs text: is any of it there at all?
                     if folded is None:
                         folded, lowered = fold(message), ascii_lowered(message)
-                    if lowered is not None:
-                        keys, literals = sieve
-                        for key in keys:
-                            if key in folded:
-                                break
-                        else:
-                            for literal in literals:
-                                if literal in lowered:
-                                    break
-                            else:
-                                break  # none is: no code-less rule can match
+                    if lowered is not None and not sieve.passes(folded, lowered):
+                        break  # none is: no code-less rule can match
             for rule in rules:
                 if best is not None and rule.specificity <= best.specificity:
                     break
