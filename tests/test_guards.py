@@ -489,3 +489,35 @@ def test_no_code_the_bundled_rules_declare_unknown_outcome_is_retried_plain_on_a
                     assert rec.action is not Action.RETRY, (name, code, status, op, err.rule_id)
                     checked += 1
     assert checked > 100
+
+
+def test_a_rule_overriding_several_bundled_rules_names_them_all_and_may_replace_a_list(
+    user_folder,  # type: ignore[no-untyped-def]
+) -> None:
+    """One problem names every bundled rule a user's rule overrides unsaid, and
+    ``replaces:`` takes a list."""
+    from normalizer._formats.registry import registry
+
+    codes = {"50004", "58102"}
+    two = (
+        "  - id: mine.two\n    category: UNAVAILABLE.SERVICE\n"
+        "    why: We read both codes as a busy service.\n"
+        '    when: {code: ["50004", "58102"]}\n'
+    )
+    ids = sorted(
+        r.id
+        for r in registry().get("okx").rules
+        if r.when.code
+        and codes & set(r.when.code)
+        and not (r.when.message or r.when.message_regex)
+        and r.label != "UNAVAILABLE.SERVICE"
+    )
+    assert len(ids) >= 2
+    with pytest.raises(normalizer.RuleFileError) as info:
+        normalizer.load_rules(user_folder(two))
+    (problem,) = info.value.problems
+    for rule_id in ids:
+        assert rule_id in problem.message
+    declared = two + f"    replaces: [{', '.join(ids)}]\n    reason: Our desk.\n"
+    normalizer.load_rules(user_folder(declared))
+    assert normalizer.normalize("okx", code="58102").rule_id == "mine.two"

@@ -3,7 +3,8 @@
 A user's rule outranks every bundled rule of its venue (``rules.with_layer``).
 So a rule that decides some input differently from a bundled rule (another
 category, subcategory or outcome) overrides it; that is allowed only when the
-rule says so, with ``replaces: <the bundled rule's id>`` and a ``reason:``.
+rule says so, with ``replaces: <the bundled rule's id>`` (or a list of them)
+and a ``reason:``.
 Otherwise ``load_rules()`` refuses the folder, naming the file, the line and
 the field. A rule reusing a bundled rule's id without ``replaces:`` is refused
 too (results would carry the bundled id for another meaning).
@@ -195,19 +196,20 @@ def check_layer(
         m = meta.get(rule.id)
         path = m.path if m else rule.path
         line = m.line if m else rule.line
-        replaces = m.replaces if m else None
-        if replaces is not None and replaces not in by_id:
+        replaces = m.replaces if m else ()
+        unknown = [r for r in replaces if r not in by_id]
+        if unknown:
             problems.append(
                 Problem(
                     path,
                     line,
                     f"{rule.id}.replaces",
-                    f"names {replaces!r}, which is no bundled rule of {exchange} "
-                    "(nor a common one)",
+                    f"names {', '.join(map(repr, unknown))}, which is no bundled rule of "
+                    f"{exchange} (nor a common one)",
                 )
             )
             continue
-        if rule.id in by_id and replaces != rule.id:
+        if rule.id in by_id and rule.id not in replaces:
             problems.append(
                 Problem(
                     path,
@@ -218,8 +220,9 @@ def check_layer(
                 )
             )
             continue
+        clashes: list[tuple[Rule, str]] = []
         for other in lower:
-            if other.id == replaces:
+            if other.id in replaces:
                 if _differs(rule, other) or rule.id == other.id:
                     found.append(
                         Override(
@@ -237,19 +240,23 @@ def check_layer(
             if not _differs(rule, other):
                 continue
             what = overlap(rule, other)
-            if what is None:
-                continue
+            if what is not None:
+                clashes.append((other, what))
+        if clashes:
+            (first, what), more = clashes[0], clashes[1:]
+            others = "".join(f", {o.id} ({_label(o)})" for o, _ in more[:9])
+            ids = [o.id for o, _ in clashes[:10]]
+            say = ids[0] if len(ids) == 1 else "[" + ", ".join(ids) + "]"
             problems.append(
                 Problem(
                     path,
                     line,
                     f"{rule.id}.category",
-                    f"decides {what} as {_label(rule)}, where the bundled rule {other.id} "
-                    f"decides {_label(other)}: say replaces: {other.id} with a reason: to "
-                    "override it on purpose",
+                    f"decides {what} as {_label(rule)}, where the bundled rule {first.id} "
+                    f"decides {_label(first)}{others}: say replaces: {say} with a reason: to "
+                    "override on purpose",
                 )
             )
-            break
     if problems:
         raise RuleFileError(problems)
     return found

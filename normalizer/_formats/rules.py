@@ -176,7 +176,7 @@ class RuleSpec(BaseModel):
     outcome: Outcome | None = None
     #: in a user's folder: the bundled rule (or an earlier folder's) this one
     #: decides differently, on purpose (see ``normalizer._formats.overrides``)
-    replaces: RuleId | None = None
+    replaces: RuleId | list[RuleId] | None = None
     #: why it does: required with ``replaces``
     reason: OneLine | None = None
 
@@ -392,7 +392,7 @@ class RuleMeta(NamedTuple):
     """What a rule file says of a rule beyond what the engine keeps (``Rule``):
     the rule it replaces and why, and the outcome it declares itself."""
 
-    replaces: str | None
+    replaces: tuple[str, ...]
     reason: str | None
     declared: Outcome | None
     path: str
@@ -410,7 +410,7 @@ def compile_rules(
     for i, spec in enumerate(parsed.rules):
         if meta is not None:
             meta[spec.id] = RuleMeta(
-                spec.replaces,
+                (spec.replaces,) if isinstance(spec.replaces, str) else tuple(spec.replaces or ()),
                 spec.reason,
                 spec.outcome,
                 str(located.path),
