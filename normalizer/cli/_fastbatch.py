@@ -29,6 +29,8 @@ FAST_FORMATS = ("csv", "tsv", "parquet")
 #: rows per chunk unless --chunk-rows says: each distinct error is classified once per
 #: chunk, so larger chunks repeat less work (a chunk of 500,000 log rows is ~100 MB)
 FAST_CHUNK_ROWS = 500_000
+#: distinct rows whose classification is kept across chunks, at most
+MEMO_ROWS = 1_000_000
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -148,6 +150,64 @@ def _canonical(chunk: Any, exchange: str | None) -> Any:
     return pd.DataFrame(out, index=chunk.index)
 
 
+class _Memo:
+    """Each distinct row's classification, kept across chunks: a log repeats few distinct
+    errors, so a chunk asks the partition function only about the rows no earlier chunk
+    had (``classify_frame`` on the whole log classifies each distinct row once, too).
+    Bounded: past ``MEMO_ROWS`` distinct rows it starts afresh."""
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+        self.columns = list(_frame.output_columns())
+        self.known: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def classify(self, fields: Any) -> tuple[Any, dict[str, Any]]:
+        """Each row's distinct-row number, and the added columns per distinct row as
+        object arrays (missing: None); ``delay_s`` also as the text Python writes for it
+        (``delay_text``)."""
+        import numpy as np
+
+        pd = _frame._pandas()
+        n = len(fields)
+        codes = np.zeros(n, dtype=np.int64)
+        for column in fields.columns:  # one key per distinct row, column by column
+            part, uniques = pd.factorize(fields[column].to_numpy(), use_na_sentinel=False)
+            codes, _ = pd.factorize(codes * (len(uniques) + 1) + part)
+        k = int(codes.max()) + 1 if n else 0
+        first = np.empty(k, dtype=np.int64)
+        first[codes[::-1]] = np.arange(n)[::-1]  # each distinct row's first row
+        distinct = fields.iloc[first]
+        keys = list(distinct.itertuples(index=False, name=None))
+        new = [i for i, key in enumerate(keys) if key not in self.known]
+        if len(self.known) + len(new) > MEMO_ROWS:
+            self.known.clear()
+            new = list(range(k))
+        if new:
+            done = _frame.classify_partition(distinct.iloc[new], self.spec)[self.columns]
+            cells = done.astype(object).where(done.notna(), None)
+            for i, row in zip(new, cells.itertuples(index=False, name=None), strict=True):
+                self.known[keys[i]] = row
+        table = [self.known[key] for key in keys]
+        out: dict[str, Any] = {}
+        for j, column in enumerate(self.columns):
+            values = np.empty(k, dtype=object)
+            values[:] = [row[j] for row in table]
+            out[column] = values
+            if column == "delay_s":
+                text = np.empty(k, dtype=object)
+                text[:] = [None if v is None or v != v else str(v) for v in values]
+                out["delay_text"] = text
+        return codes, out
+
+
+class _Coded:
+    """A column given as each row's distinct-row number and the distinct rows' values."""
+
+    def __init__(self, codes: Any, values: Any) -> None:
+        self.codes = codes
+        self.values = values
+
+
 def _statuses(cells: Any) -> tuple[Any, Any]:
     """The HTTP statuses as ``normalize()`` reads them (each distinct cell read once, kept
     as Python objects: a column with gaps must not turn into floats), and which cells are
@@ -175,6 +235,8 @@ def _row(chunk: Any, i: int) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> _stream.BatchSummary:
+    import numpy as np
+
     pd = _frame._pandas()
     pa = _stream._pyarrow()
     fmt = _stream.output_format(args.output, args.format)
@@ -210,6 +272,7 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
     columns: list[str] = []
     line = 2 if in_format != "parquet" else 1  # the first row's line (CSV: after the header)
     ok = False
+    memo = _Memo(spec)
     try:
         rows = args.chunk_rows if args.chunk_rows is not None else FAST_CHUNK_ROWS
         for chunk, given in _chunks(args.input, in_format, rows):
@@ -242,11 +305,11 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
             good, fields = chunk[keep], fields[keep]
             kept_numbers = [x for x, k in zip(numbers, keep, strict=True) if k]
             fields = fields.assign(http_status=status[keep])
-            done = _frame.classify_partition(fields, spec)
-            errors = done[_frame.ERROR_COLUMN]
-            failed = errors.notna().to_numpy()
+            codes, table = memo.classify(fields)
+            errors = table[_frame.ERROR_COLUMN]
+            failed = pd.notna(errors)[codes] if len(codes) else np.zeros(0, dtype=bool)
             for i in failed.nonzero()[0]:
-                field, _, problem = str(errors.iloc[i]).partition(": ")
+                field, _, problem = str(errors[codes[i]]).partition(": ")
                 row = _row(good, int(i))
                 problems.append(
                     _stream.Problem(kept_numbers[i], field, problem, False, _stream._row_text(row))
@@ -262,36 +325,35 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                 else:
                     where = f"{p.field}: " if p.field else ""
                     print(f"{args.input}:{p.line}: {where}{p.problem}", file=sys.stderr)
-            out = good.loc[~failed].copy()
-            classified = done.loc[~failed]
-            for c in added:
-                out[c] = classified[c].to_numpy()
+            written = ~failed
+            kept = codes[written]
+            out: dict[str, Any] = {str(c): good[c].to_numpy()[written] for c in good.columns}
+            for c in [*added, "delay_text"]:
+                out[c] = _Coded(kept, table[c])
+            per_row = np.bincount(kept, minlength=len(errors))
+            for action, count_ in zip(table["action"], per_row, strict=True):
+                if count_:
+                    summary.actions[str(action)] += int(count_)
             if writer is None:
                 own = [c for c in chunk.columns if c not in added and c != _frame.ERROR_COLUMN]
                 if given is not None:
                     own = [*dict.fromkeys([*given.names, *own])]
-                columns = [*own, *added]
+                columns = [str(c) for c in [*own, *added]]
                 if fmt == "parquet":
                     assert partial is not None
-                    schema = _schema(pa, columns, given, out)
+                    schema = _schema(pa, columns, given)
                     writer = _stream._pyarrow("parquet").ParquetWriter(partial, schema)
                 else:
-                    out_file = (
-                        open(partial, "w", encoding="utf-8", newline="")  # noqa: SIM115
-                        if partial
-                        else sys.stdout
-                    )
-                    out_file.write(",".join(_quoted(c) for c in columns) + "\n")
+                    out_file = open(partial, "wb") if partial else sys.stdout.buffer  # noqa: SIM115
+                    out_file.write((",".join(_quoted(c) for c in columns) + "\n").encode())
                     writer = out_file
-            out = out.reindex(columns=columns)
+            count = int(written.sum())
             if fmt == "parquet":
-                writer.write_table(_table(pa, out, schema))
+                writer.write_table(_table(pa, out, schema, count))
             else:
-                _write_csv(pa, out, out_file)
-            summary.rows += len(out)
-            summary.actions.update(
-                {str(k): int(v) for k, v in out["action"].value_counts(dropna=False).items()}
-            )
+                sys.stdout.flush()
+                _write_csv(pa, out, columns, count, out_file)
+            summary.rows += count
             if bar is not None:
                 bar.update(n)
         if writer is None:  # an empty input: the general path writes its header
@@ -302,8 +364,10 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
             bar.close()
         if fmt == "parquet" and writer is not None:
             writer.close()
-        if out_file is not None and out_file is not sys.stdout:
+        if out_file is not None and out_file is not sys.stdout.buffer:
             out_file.close()
+        elif out_file is not None:
+            out_file.flush()
         if err_file is not None:
             err_file.close()
         if partial is not None:
@@ -314,28 +378,27 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
     return summary
 
 
-def _write_csv(pa: Any, frame: Any, stream: Any) -> None:
+def _write_csv(pa: Any, out: dict[str, Any], columns: list[str], count: int, stream: Any) -> None:
     """The rows as CSV, written by Arrow's C++ writer: every text cell quoted, numbers as
     Python writes them (``1.0``, ``1e-07``), missing cells empty."""
-    import io
-
     pa_csv = _stream._pyarrow("csv")
+    arrays = [
+        _text(pa, out["delay_text"] if c == "delay_s" else out.get(c), count) for c in columns
+    ]
+    table = pa.Table.from_arrays(arrays, names=columns)
+    pa_csv.write_csv(table, stream, pa_csv.WriteOptions(include_header=False))
 
-    arrays = []
-    for c in frame.columns:
-        values = frame[c]
-        if values.dtype.kind != "f" and c != "delay_s":
-            try:  # text as read, or a categorical column: no Python per cell
-                arrays.append(pa.array(values, from_pandas=True).cast(pa.string()))
-                continue
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                pass
-        text = [None if v is None or v != v else str(v) for v in values.astype(object).tolist()]
-        arrays.append(pa.array(text, type=pa.string()))
-    table = pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
-    buffer = io.BytesIO()
-    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
-    stream.write(buffer.getvalue().decode("utf-8", "surrogateescape"))
+
+def _text(pa: Any, values: Any, count: int) -> Any:
+    """A column as Arrow text: as it is when it is text already (no Python per cell)."""
+    if values is None:
+        return pa.nulls(count, type=pa.string())
+    if isinstance(values, _Coded):  # the distinct values once, taken per row in C++
+        return _text(pa, values.values, len(values.values)).take(pa.array(values.codes))
+    try:
+        return pa.array(values, from_pandas=True).cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
 
 
 def _quoted(name: str) -> str:
@@ -347,7 +410,7 @@ def _quoted(name: str) -> str:
     return buffer.getvalue()
 
 
-def _schema(pa: Any, columns: list[str], given: Any, first: Any) -> Any:
+def _schema(pa: Any, columns: list[str], given: Any) -> Any:
     """The output's schema, fixed by the first chunk as the general path fixes it."""
     fields = []
     for c in columns:
@@ -361,18 +424,17 @@ def _schema(pa: Any, columns: list[str], given: Any, first: Any) -> Any:
     return pa.schema(fields)
 
 
-def _table(pa: Any, frame: Any, schema: Any) -> Any:
+def _table(pa: Any, out: dict[str, Any], schema: Any, count: int) -> Any:
     arrays = []
     for f in schema:
-        values = frame[f.name]
+        values = out.get(f.name)
         if pa.types.is_string(f.type):
-            try:  # text, or a categorical column: no Python per cell
-                arrays.append(pa.array(values, from_pandas=True).cast(pa.string()))
-                continue
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                cells = values.astype(object).tolist()
-                values = [None if v is None or v != v else str(v) for v in cells]
-        elif f.name == "delay_s":
-            values = values.astype(float)
-        arrays.append(pa.array(values, type=f.type, from_pandas=True))
+            arrays.append(_text(pa, values, count))
+        elif values is None:
+            arrays.append(pa.nulls(count, type=f.type))
+        elif isinstance(values, _Coded):
+            distinct = pa.array(values.values, type=f.type, from_pandas=True)
+            arrays.append(distinct.take(pa.array(values.codes)))
+        else:
+            arrays.append(pa.array(values, type=f.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=schema)
