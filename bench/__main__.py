@@ -16,7 +16,7 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
-from . import latency, startup, supervisor, throughput
+from . import body_size, latency, startup, supervisor, throughput, user_rules
 
 #: Targets (issue 22), ratios to ccxt in the same run, thread CPU time. The
 #: read-timeout and first-sight targets of issue 9 are retired.
@@ -77,7 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="alternating rounds per case (21)")
     parser.add_argument(
         "--skip",
-        choices=["latency", "startup", "batch", "batch-cli", "engines", "supervisor"],
+        choices=[
+            "latency",
+            "startup",
+            "rules",
+            "sizes",
+            "batch",
+            "batch-cli",
+            "engines",
+            "supervisor",
+        ],
         action="append",
         default=[],
         help="leave a part out (repeatable)",
@@ -179,6 +188,62 @@ def main(argv: list[str] | None = None) -> int:
             verdict("rules in memory (MiB)", s["rules_kib"] / 1024, TARGET_RULES_MIB, ".1f")
         )
         report["startup"] = s
+
+    if "rules" not in args.skip:
+        u = user_rules.run(500 if args.quick else 2000)
+        print("## A user's rules folder (okx/rules.yaml, code-less message rules)\n")
+        print("| rules | load CPU s | per 1,000 rules | peak memory growth |")
+        print("|---:|---:|---:|---:|")
+        for row in u["loads"]:
+            print(
+                f"| {row['n']:,} | {row['cpu_s']:.2f} | {row['cpu_s'] / row['n'] * 1000:.2f} "
+                f"| {row['mib']:.0f} MiB |"
+            )
+        print(
+            f"\nFirst sight of a bundled code (OKX 58102, nothing memoised): "
+            f"{u['first_sight_bundled_us']:.1f} us with the bundled rules only, "
+            f"{u['first_sight_user_us']:.1f} us with {user_rules.SIZES[-1]:,} user rules: "
+            f"{u['ratio']:.2f} x (target <= {TARGET_USER_RULES_RATIO:g}).\n"
+        )
+        verdicts.append(
+            verdict(
+                "10,000 user rules, first sight of a bundled code",
+                u["ratio"],
+                TARGET_USER_RULES_RATIO,
+            )
+        )
+        verdicts.append(
+            verdict(
+                "loading 10,000 vs 1,000 user rules, CPU per rule (1 = linear)",
+                u["cpu_growth"],
+                1.5,
+            )
+        )
+        report["user_rules"] = u
+
+    if "sizes" not in args.skip:
+        rows_s = body_size.run(3 if args.quick else 5)
+        print("## Cost against body size (OKX body padded; us of thread CPU per call)\n")
+        print("| characters | never seen | per KB | seen before |")
+        print("|---:|---:|---:|---:|")
+        for r in rows_s:
+            print(
+                f"| {r['size']:,} | {r['new_us']:.1f} | {r['new_us'] / (r['size'] / 1000):.2f} "
+                f"| {r['seen_us']:.1f} |"
+            )
+        stepped = body_size.step(rows_s)
+        spread = body_size.per_kb_spread(rows_s)
+        note = body_size.over_cap_note()
+        print(
+            f"\n4,096 -> 4,097 characters: {stepped:.2f} x. Per-KB cost from 16 KB to 1 MB: "
+            f'largest / smallest {spread:.2f}. Over the cap: notes say "{note}".\n'
+        )
+        verdicts.append(verdict("body size: step at 4,097 characters", stepped, 1.25))
+        verdicts.append(
+            "body over the size cap says so in notes: "
+            + ("met" if "size cap" in note else "MISSED")
+        )
+        report["body_size"] = {"rows": rows_s, "step": stepped, "spread": spread, "note": note}
 
     if "batch" not in args.skip:
         t = throughput.run(rows, many_rows=min(rows, 1_000_000), naive_rows=min(rows, 50_000))

@@ -69,7 +69,7 @@ import normalizer
 from normalizer._engine.normalize import reset_caches
 if sys.argv[1] != "-":
     normalizer.load_rules(sys.argv[1])
-body = '{"code":"58102","msg":"Rate limit reached. Please refer to API docs and throttle requests accordingly.","data":[]}'
+body = '{"code":"58102","msg":"Rate limit reached.","data":[]}'
 normalizer.normalize("okx", body='{"code":"1","msg":"warm up","data":[]}')
 clock, n = time.thread_time, int(sys.argv[2])
 best_call = best_reset = float("inf")

@@ -32,7 +32,7 @@ class Memo:
     """At most ``size`` values and ``budget`` units of weight (the characters of
     the text a key holds), each kept from its key's second sight on."""
 
-    __slots__ = ("_kept", "_lock", "_once", "_weight", "budget", "name", "size")
+    __slots__ = ("_kept", "_lock", "_once", "_weight", "budget", "get", "name", "size")
 
     def __init__(self, name: str, size: int = 8192, budget: int = 64 * 1024 * 1024) -> None:
         self.name = name
@@ -40,13 +40,12 @@ class Memo:
         self.budget = budget
         self._weight = 0
         self._kept: dict[Hashable, Any] = {}
+        #: ``get(key)``: the value kept for ``key``, or None (the table's own
+        #: ``get``: the table is only ever cleared in place, never replaced)
+        self.get: Callable[[Hashable], Any] = self._kept.get
         self._once: set[int] = set()  # hashes of keys met once: ints, never walked by gc
         self._lock = _thread.allocate_lock()
         _memos.append(self)
-
-    def get(self, key: Hashable) -> Any:
-        """The value kept for ``key``, or None."""
-        return self._kept.get(key)
 
     def put(self, key: Hashable, value: Any, weight: int = 0) -> None:
         """Keep ``value`` if ``key`` was met before (a full table starts over)."""

@@ -34,8 +34,9 @@ from .._formats.registry import GENERIC, Registry, exchanges, on_change, registr
 from . import generic
 from .decide import NO_ERROR, decide, retry_after, with_raw
 from .inputs import MAX_BODY_BYTES, MAX_KEPT_MESSAGE, MAX_NUMBER_DIGITS, read_inputs
-from .memo import Memo, clear_results, reset_caches
+from .memo import Memo, also_reset, clear_results, reset_caches
 from .results import NO_RAW, NormalizedError, RawInput
+from .transport import decides_alone
 from .waits import MAX_RETRY_S
 
 TYPE_CHECKING = False  # typing is not imported at start-up
@@ -65,6 +66,11 @@ MAX_MEMO_TEXT = MAX_BODY_BYTES
 
 #: identical inputs -> their shared result (the one memo layer, ``memo.py``)
 _results = Memo("results", 8192)
+#: a venue's name as given -> its rule set and the name its results carry
+#: (known venues only: the generic profile's answer depends on the caller's choice)
+_venues: dict[str, tuple[RuleSet, str]] = {}
+also_reset(_venues.clear)
+on_change(_venues.clear)
 #: a RawInput's fields before ``error`` (its last), all None
 _ERROR_ONLY = (None,) * RawInput._fields.index("error")
 assert len(_ERROR_ONLY) == len(RawInput._fields) - 1
@@ -112,9 +118,15 @@ def normalize(
     (``"usdm"``, ``"future"``), the request's ``url`` (``https://fapi.binance.com/...``),
     a ccxt ``client`` (``binanceusdm``, ``options["defaultType"]``) or a ccxt id.
     """
+    venue: object = exchange
     if product is not None or url is not None or client is not None:
-        exchange = _products.resolve(exchange, product, url, client)
-    rs, name = _ruleset(exchange, unknown_exchange)
+        venue = _products.resolve(exchange, product, url, client)
+    found = _venues.get(venue) if unknown_exchange is None and type(venue) is str else None
+    if found is None:
+        found = _ruleset(venue, unknown_exchange)
+        if type(venue) is str and found[0].name != GENERIC and len(_venues) < 256:
+            _venues[venue] = found
+    rs, name = found
     op = None if operation is None else operation_of(operation)
     key = _memo_key(name, op, code, message, http_status, body, headers, error, client)
     if key is not None:
@@ -224,6 +236,14 @@ def _memo_key(
         return None
     if code is None and message is None and http_status is None and body is None:
         try:  # the caller's exception: any of its attributes may raise
+            if (
+                isinstance(error, BaseException)
+                and decides_alone(type(error))
+                and getattr(error, "response", None) is None
+                and getattr(error, "status", None) is None
+            ):  # its class names the transport failure: its text is all that varies
+                text = str(error)
+                return (name, op, type(error), text) if len(text) <= MAX_KEPT_MESSAGE else None
             chain = _error_chain(error)
             if chain is not None:
                 key = (name, op, chain)

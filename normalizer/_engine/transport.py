@@ -126,6 +126,17 @@ def _own_kind(exc: BaseException) -> str | None:
         return _kind_of_class.__wrapped__(cls)
 
 
+def decides_alone(cls: type[BaseException]) -> bool:
+    """Whether an exception of ``cls`` (carrying no response) is classified by
+    its class alone: the class names a definite transport kind, so nothing it
+    wraps is read (``transport_kind`` stops there)."""
+    try:
+        kind = _kind_of_class(cls)  # type: ignore[arg-type]  # (mypy: a class is hashable)
+    except TypeError:  # a class whose metaclass refuses to hash
+        return False
+    return kind is not None and kind not in _REFINABLE
+
+
 def _attribute(exc: BaseException, name: str) -> Any:
     """``getattr(exc, name, None)``, None when the caller's property raises."""
     try:
