@@ -205,18 +205,6 @@ def expected(row: dict[str, Any], kw: dict[str, Any]) -> tuple[Any, ...]:
         http_status=row.get("http_status"),
         operation=op,
     )
-    if getattr(err, "is_error", True) is False:  # a success: no recommendation, no row_error
-        labels = result_row(err, None)
-        return (
-            *labels[: len(output_columns()) - 6],
-            err.rule_id,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-        )
     rec = normalizer.recommend(
         err, op, kw["idempotent"] or False, kw["attempt"] or 1, kw["policy"], rand=kw["rand"]
     )

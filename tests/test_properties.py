@@ -60,7 +60,21 @@ ENTRIES = [
 # The entries whose message the docs give for no other code: the message alone can
 # decide them. The others are left out of that property here, by name, not skipped
 # inside the test (which would pass without asserting).
-DECIDED_BY_MESSAGE = [(ex, e) for ex, e in ENTRIES if not _shared_message(ex, e.message)]
+
+
+def _has_words(message: str) -> bool:
+    """Whether a documented message says anything besides its placeholders and
+    numbers: WhiteBIT documents some codes by the number alone ("40"), HTX one
+    by "{0};{1}"; such a text cannot decide without its code, so those entries
+    are left out of the message-alone properties (by this filter, visibly)."""
+    import re
+
+    return any(c.isalpha() for c in re.sub(r"\{[^{}]*\}", "", message))
+
+
+DECIDED_BY_MESSAGE = [
+    (ex, e) for ex, e in ENTRIES if not _shared_message(ex, e.message) and _has_words(e.message)
+]
 LABELS = [c.value for c in Category] + list(ONTOLOGY.subcategories)
 WRITES = sorted(ONTOLOGY.writes)
 
@@ -114,7 +128,7 @@ def test_message_alone_maps_to_the_same_category_as_the_code(
         got.rule_id,
         expected.rule_id,
     )
-    assert got.documented_code is not None
+    assert _recognised(got, entry)
 
 
 ALL_VENUES = sorted(normalizer.exchanges())  # the generic profile has no catalog
@@ -130,7 +144,16 @@ def _decided_by_message(exchange: str) -> list[Any]:
     codes: dict[str, set[str]] = {}
     for e in catalog.entries:
         codes.setdefault(fold(e.message), set()).add(e.code)
-    return [e for e in catalog.entries if len(codes[fold(e.message)]) == 1]
+    return [
+        e for e in catalog.entries if len(codes[fold(e.message)]) == 1 and _has_words(e.message)
+    ]
+
+
+def _recognised(got: NormalizedError, entry: Any) -> bool:
+    """A message alone is recognised as its documented entry: named in
+    ``documented_code``, or read as the entry's code where the venue's code is
+    text the message starts with (Kraken's ``EService: Throttled: <time>``)."""
+    return got.documented_code is not None or got.code == entry.code
 
 
 @pytest.mark.parametrize("exchange", ALL_VENUES)
@@ -150,7 +173,7 @@ def test_every_venue_message_alone_maps_to_the_category_of_its_code(
     expected = _by_code(exchange, entry)
     assert expected.subcategory is not None, (exchange, entry.code, expected.rule_id)
     got = normalizer.normalize(exchange, message=message)
-    assert got.documented_code is not None, (exchange, entry.code, message)
+    assert _recognised(got, entry), (exchange, entry.code, message)
     assert (got.category, got.subcategory) == (expected.category, expected.subcategory), (
         exchange,
         message,
@@ -437,7 +460,10 @@ def test_recommend_is_total_over_every_situation_with_the_default_policy() -> No
                         assert rec.delay_s >= 0
                         assert rec.max_attempts >= 1
                         assert rec.reason
-                        assert rec.policy_rule_id.startswith("default:")
+                        if label == "UNKNOWN.NO_ERROR":  # a success: never escalated
+                            assert rec.action is not Action.ESCALATE
+                        else:
+                            assert rec.policy_rule_id.startswith("default:")
                         count += 1
     assert count == len(LABELS) * len(EXCHANGES) * len(Operation) * 2 * 5
 

@@ -361,8 +361,6 @@ def _classified_one(
     if _has_outcome():
         outcome = getattr(err, "outcome", None)
         labels += (None if outcome is None else outcome._value_,)
-    if getattr(err, "is_error", True) is False:  # a success frame: no next action to give
-        return (*labels, err.rule_id, None, None, None, None, None, None)
     if rand is None and spec.seed is not None:
         key = (spec.seed, *cells, op, idempotent, attempt)
         rand = random.Random(repr(key)).random  # noqa: S311 - jitter, not secrets
