@@ -156,8 +156,9 @@ class _Memo:
     had (``classify_frame`` on the whole log classifies each distinct row once, too).
     Bounded: past ``MEMO_ROWS`` distinct rows it starts afresh."""
 
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: Any, absent: set[str]) -> None:
         self.spec = spec
+        self.absent = absent
         self.columns = list(_frame.output_columns())
         self.known: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
@@ -171,6 +172,8 @@ class _Memo:
         n = len(fields)
         codes = np.zeros(n, dtype=np.int64)
         for column in fields.columns:  # one key per distinct row, column by column
+            if column in self.absent:
+                continue  # a field the log has no column for: None on every row
             part, uniques = pd.factorize(fields[column].to_numpy(), use_na_sentinel=False)
             codes, _ = pd.factorize(codes * (len(uniques) + 1) + part)
         k = int(codes.max()) + 1 if n else 0
@@ -272,7 +275,7 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
     columns: list[str] = []
     line = 2 if in_format != "parquet" else 1  # the first row's line (CSV: after the header)
     ok = False
-    memo = _Memo(spec)
+    memo: _Memo | None = None
     try:
         rows = args.chunk_rows if args.chunk_rows is not None else FAST_CHUNK_ROWS
         for chunk, given in _chunks(args.input, in_format, rows):
@@ -284,26 +287,36 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                 numbers = numbers + breaks.cumsum().to_numpy()  # a record's last line, as csv's
                 line += int(breaks.sum())
             line += n
-            numbers = list(numbers)
+            numbers = np.asarray(numbers, dtype=np.int64)
             problems: list[_stream.Problem] = []
             fields = _canonical(chunk, args.exchange)
+            if memo is None:  # the fields no column of the log gives are left out of its keys
+                given_names = {str(c) for c in chunk.columns}
+                absent = {
+                    name
+                    for name, aliases in _stream.ALIASES.items()
+                    if not given_names & set(aliases)
+                    and not (name == "exchange" and args.exchange is not None)
+                }
+                memo = _Memo(spec, absent)
             judged = suspect | fields["exchange"].isna()
             status, not_status = _statuses(fields["http_status"])
             judged |= not_status
+            refused = np.zeros(n, dtype=bool)
             for i in judged.to_numpy().nonzero()[0]:
                 row = _row(chunk, int(i))
                 try:
                     _stream._record(row, args.exchange)
                 except _stream._BadRow as bad:
+                    refused[i] = True
                     problems.append(
                         _stream.Problem(
-                            numbers[i], bad.field, bad.problem, False, _stream._row_text(row)
+                            int(numbers[i]), bad.field, bad.problem, False, _stream._row_text(row)
                         )
                     )
-            bad_rows = {p.line for p in problems}
-            keep = [numbers[i] not in bad_rows for i in range(n)]
+            keep = ~refused
             good, fields = chunk[keep], fields[keep]
-            kept_numbers = [x for x, k in zip(numbers, keep, strict=True) if k]
+            kept_numbers = numbers[keep]
             fields = fields.assign(http_status=status[keep])
             codes, table = memo.classify(fields)
             errors = table[_frame.ERROR_COLUMN]
@@ -312,7 +325,9 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                 field, _, problem = str(errors[codes[i]]).partition(": ")
                 row = _row(good, int(i))
                 problems.append(
-                    _stream.Problem(kept_numbers[i], field, problem, False, _stream._row_text(row))
+                    _stream.Problem(
+                        int(kept_numbers[i]), field, problem, False, _stream._row_text(row)
+                    )
                 )
             for p in sorted(problems, key=lambda p: p.line):
                 if choice == "raise" and p.field == "exchange" and p.problem.startswith("unknown"):
