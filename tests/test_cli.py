@@ -801,7 +801,9 @@ def test_every_lint_check_is_registered_and_explained(capsys: pytest.CaptureFixt
     used |= set(re.findall(r'_finding\(\s*\w+,\s*"([a-z-]+)"', source))
     used |= {"invalid", "unusable", "conflict", "duplicate-id"}  # mapped from problems
     assert used <= set(lint_checks.CHECKS), used - set(lint_checks.CHECKS)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
     for check in lint_checks.CHECKS.values():
+        assert f"`{check.id}`" in readme, f"the README's command table does not name {check.id}"
         assert len(check.why) > 40
         assert check.example
         code, out, _ = run(capsys, "lint", "--explain", check.id)
