@@ -315,9 +315,12 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                         )
                     )
             keep = ~refused
-            good, fields = chunk[keep], fields[keep]
-            kept_numbers = numbers[keep]
-            fields = fields.assign(http_status=status[keep])
+            if refused.any():
+                good, fields = chunk[keep], fields[keep]
+                kept_numbers = numbers[keep]
+            else:  # the common case: no copy
+                good, kept_numbers = chunk, numbers
+            fields = fields.assign(http_status=status[keep] if refused.any() else status)
             codes, table = memo.classify(fields)
             errors = table[_frame.ERROR_COLUMN]
             failed = pd.notna(errors)[codes] if len(codes) else np.zeros(0, dtype=bool)
@@ -341,8 +344,12 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                     where = f"{p.field}: " if p.field else ""
                     print(f"{args.input}:{p.line}: {where}{p.problem}", file=sys.stderr)
             written = ~failed
-            kept = codes[written]
-            out: dict[str, Any] = {str(c): good[c].to_numpy()[written] for c in good.columns}
+            every = not failed.any()
+            kept = codes if every else codes[written]
+            out: dict[str, Any] = {
+                str(c): good[c].to_numpy() if every else good[c].to_numpy()[written]
+                for c in good.columns
+            }
             for c in [*added, "delay_text"]:
                 out[c] = _Coded(kept, table[c])
             per_row = np.bincount(kept, minlength=len(errors))
