@@ -83,14 +83,15 @@ def test_a_bad_tests_file_is_refused_with_file_line_and_field(tmp_path: Path) ->
 
 # ------------------------------------------- writes answered RETRY, in one place
 
-#: The rule folders of the derivatives/judgement work (issue 24): the nine venues, their products
-#: and the common rules. Every rule of theirs whose answer to a first-attempt order placement is
-#: plain RETRY is listed here with the reason the request was not processed, so a reviewer sees
-#: them in one place (the other venues are still being written by other hands).
+#: The rule folders of the derivatives/judgement work (issue 24) and of issue 25's first four
+#: venues: every rule of theirs whose answer to a first-attempt order placement is plain RETRY
+#: is listed here with the reason the request was not processed, so a reviewer sees them in one
+#: place (BingX, Upbit, Bitvavo and Poloniex are still being written by other hands).
 RETRY_FOLDERS = [
     *("binance", "binance-usdm", "binance-coinm", "binance-pm", "binance-options"),
     *("mexc", "mexc-futures", "kraken", "kraken-futures", "okx", "bybit", "kucoin"),
     *("gate", "bitget", "coinbase"),
+    *("htx", "hyperliquid", "bitfinex", "whitebit"),
 ]
 #: Whole labels whose meaning is a refusal before processing, whatever the venue.
 RETRY_ON_WRITE_BY_LABEL = {
@@ -117,6 +118,7 @@ RETRY_ON_WRITE_RULES = {
     "gate.risk-reject": PAUSED,
     "bitget.temporary-restriction": PAUSED,
     "bitget.ws-temporary-restriction": PAUSED,
+    "htx.restricted.temporary": PAUSED,
     "okx.ws-close.idle": NOT_SENT,
     "kucoin.session-verification-timeout": NOT_SENT,
     "binance.no-depth": NO_LIQUIDITY,
@@ -144,6 +146,13 @@ RETRY_ON_WRITE_RULES = {
     "bitget.no-liquidity": NO_LIQUIDITY,
     "bitget.ws-no-liquidity": NO_LIQUIDITY,
     "coinbase.no-price-book": NO_LIQUIDITY,
+    "htx.unavailable.liquidity": NO_LIQUIDITY,
+    "hyperliquid.order.ioc-no-match": NO_LIQUIDITY,
+    "hyperliquid.order.no-liquidity": NO_LIQUIDITY,
+    "hyperliquid.status.liquidity": NO_LIQUIDITY,
+    # a killed FOK filled nothing; IOC CANCELED and RSN_BOOK_SLIP may follow partial fills and
+    # are not here (bitfinex.status.canceled-maybe-filled: NOT_FOUND.ORDER, looked up first)
+    "bitfinex.status.no-liquidity": NO_LIQUIDITY,
     "okx.chain-maintenance": MAINTENANCE,
     "okx.general.feature-improving": MAINTENANCE,
     "okx.trade.bot-engine-upgrade": MAINTENANCE,
@@ -152,6 +161,8 @@ RETRY_ON_WRITE_RULES = {
     "bybit.maintenance": MAINTENANCE,
     "kucoin.settlement-in-progress": MAINTENANCE,
     "bitget.server-upgrade": MAINTENANCE,
+    "htx.unavailable.maintenance": MAINTENANCE,
+    "htx.undocumented.maintenance": MAINTENANCE,
 }
 
 
