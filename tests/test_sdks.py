@@ -132,6 +132,38 @@ def test_python_binance_rate_limit_waits_retry_after(venue: tuple[str, Answer]) 
     assert r.retry_after_s == pytest.approx(17.0)
 
 
+def test_python_binance_async_client_keeps_the_wait(venue: tuple[str, Answer]) -> None:
+    """python-binance's AsyncClient raises BinanceAPIException over aiohttp's
+    response (no readable body there): code and message from the exception's
+    attributes, status and Retry-After from the response."""
+    pytest.importorskip("binance.async_client", reason="python-binance not installable here")
+    import asyncio
+
+    from binance.async_client import AsyncClient
+
+    url, answer = venue
+    answer.set(429, {"code": -1003, "msg": "Too many requests."}, {"Retry-After": "9"})
+
+    async def place() -> BaseException:
+        client = AsyncClient(KEY, SECRET)
+        client.FUTURES_URL = f"{url}/fapi"
+        try:
+            await client.futures_create_order(
+                symbol="BTCUSDT", side="BUY", type="MARKET", quantity=1
+            )
+        except Exception as exc:
+            return exc
+        finally:
+            await client.close_connection()
+        raise AssertionError("the SDK did not raise")
+
+    exc = asyncio.run(place())
+    assert type(exc).__name__ == "BinanceAPIException"
+    r = normalize("binance", error=exc, product="usdm", operation="place_order")
+    assert (r.code, r.http_status, r.category.name) == ("-1003", 429, "RATE_LIMIT")
+    assert r.retry_after_s == pytest.approx(9.0)
+
+
 def test_binance_connector_client_error_keeps_code_and_wait(venue: tuple[str, Answer]) -> None:
     """binance-connector's ClientError: status_code, error_code, error_message and
     header (Retry-After) read."""
