@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     if "rules" not in args.skip:
         u = user_rules.run(500 if args.quick else 2000)
         print("## A user's rules folder (okx/rules.yaml, code-less message rules)\n")
-        print("| rules | load CPU s | per 1,000 rules | peak memory growth |")
+        print("| rules | load CPU s | per 1,000 rules | resident memory added |")
         print("|---:|---:|---:|---:|")
         for row in u["loads"]:
             print(

@@ -6,7 +6,7 @@ template, four categories in turn). Measured in fresh interpreters, the same
 way for every N:
 
 - loading: CPU seconds of ``load_rules(folder)`` plus building OKX's rule set,
-  and the growth of the process's peak resident memory; for N = 1,000 to
+  and the growth of the process's resident memory it leaves; for N = 1,000 to
   10,000, so that growth can be seen to be linear (``per_rule`` figures);
 - first sight of a bundled code (OKX 58102 in a body) with nothing memoised
   (``reset_caches()`` before every call, its own cost timed alone and taken
@@ -50,17 +50,27 @@ def write_folder(root: Path, n: int) -> Path:
 
 
 LOAD = r"""
-import json, resource, sys, time
+import gc, json, os, sys, time
 import normalizer
 from normalizer._formats.registry import registry
+
+def resident():  # current resident memory in bytes (Linux), not the peak
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
 registry().get("okx")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+gc.collect()
+before = resident()
 t = time.process_time()
 normalizer.load_rules(sys.argv[1])
 rs = registry().get("okx")
 spent = time.process_time() - t
-grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-print(json.dumps({"cpu_s": spent, "mib": grew / 1024, "rules": len(rs.rules)}))
+gc.collect()
+grew = resident() - before
+print(json.dumps({"cpu_s": spent, "mib": grew / 2**20, "rules": len(rs.rules)}))
 """
 
 FIRST_SIGHT = r"""
