@@ -80,8 +80,13 @@ def _general(args: argparse.Namespace) -> _stream.BatchSummary:
 
 
 def _chunks(source: str, fmt: str, rows: int) -> Iterator[tuple[Any, Any]]:
-    """(chunk as a DataFrame of the cells as read, the Parquet schema or None)."""
-    pd = _frame._pandas()
+    """(chunk as a DataFrame of the cells as read, the Parquet schema or None).
+
+    Arrow reads the file and encodes each text column as its distinct values and
+    each row's number among them (pandas categoricals): a log repeats few distinct
+    cells, and every check below looks at each distinct cell once."""
+    pa = _stream._pyarrow()
+    pc = _stream._pyarrow("compute")
     if fmt == "parquet":
         pq = _stream._pyarrow("parquet")
         try:
@@ -89,64 +94,97 @@ def _chunks(source: str, fmt: str, rows: int) -> Iterator[tuple[Any, Any]]:
         except Exception as exc:
             raise _stream.BatchInputError(f"{source}: not a Parquet file: {exc}") from None
         for batch in parquet.iter_batches(batch_size=rows):
-            yield batch.to_pandas(), parquet.schema_arrow
+            yield _encoded(pa, pc, batch), parquet.schema_arrow
         return
-    reader = pd.read_csv(
-        source,
-        sep="\t" if fmt == "tsv" else ",",
-        dtype=object,  # Python strings, as the general path reads them
-        keep_default_na=False,
-        na_values=[""],
-        encoding="utf-8-sig",
-        encoding_errors="surrogateescape",  # reported per row, as the general path does
-        chunksize=rows,
-        skip_blank_lines=False,
-    )
+    pa_csv = _stream._pyarrow("csv")
+    import csv as _csv
+
     try:
-        for chunk in reader:
-            yield chunk, None
-    except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
+        with open(source, encoding="utf-8-sig", newline="") as f:
+            header = next(_csv.reader(f, delimiter="\t" if fmt == "tsv" else ","))
+    except (OSError, UnicodeError, StopIteration, _csv.Error) as exc:
         raise _Fallback(str(exc)) from None
+    if len(set(header)) != len(header) or not all(header):
+        raise _Fallback("a header the general path reads (repeated or empty names)")
+    try:
+        reader = pa_csv.open_csv(
+            source,
+            read_options=pa_csv.ReadOptions(block_size=max(1 << 20, min(rows * 96, 1 << 30))),
+            parse_options=pa_csv.ParseOptions(
+                delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in header}, strings_can_be_null=True
+            ),
+        )
+        for batch in reader:
+            yield _encoded(pa, pc, batch), None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeError, ValueError) as exc:
+        raise _Fallback(str(exc)) from None
+
+
+def _encoded(pa: Any, pc: Any, batch: Any) -> Any:
+    """A record batch as pandas, each text column dictionary-encoded (a categorical)."""
+    columns = []
+    for column in batch.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = pc.dictionary_encode(column)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=batch.schema.names).to_pandas()
 
 
 def _suspect(chunk: Any, textual: list[str]) -> tuple[Any, Any]:
     """Rows the general path's per-row checks must judge (a cell too long or not valid
     Unicode), and each row's line breaks inside quoted cells. Each distinct cell is
     looked at once: a log repeats few distinct errors many times."""
+    import numpy as np
+
     pd = _frame._pandas()
-    flag = pd.Series(False, index=chunk.index)
-    breaks = pd.Series(0, index=chunk.index)
+    n = len(chunk)
+    flag = np.zeros(n, dtype=bool)
+    breaks = np.zeros(n, dtype=np.int64)
     for column in textual:
         values = chunk[column]
-        bad, lines = [], {}
-        for u in pd.unique(values.to_numpy()):
-            if not isinstance(u, str):
-                continue
-            if len(u) > _stream.MAX_FIELD_CHARS or _SURROGATE.search(u):
-                bad.append(u)
-            if "\n" in u:
-                lines[u] = u.count("\n")
-        if bad:
-            flag |= values.isin(bad)
-        if lines:
-            breaks += values.map(lines).fillna(0).astype(int)
-    return flag, breaks
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            distinct, codes = list(values.cat.categories), values.cat.codes.to_numpy()
+        else:
+            codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
+            distinct = list(uniques)
+        bad = np.zeros(len(distinct) + 1, dtype=bool)  # the last: a missing cell
+        lines = np.zeros(len(distinct) + 1, dtype=np.int64)
+        for i, u in enumerate(distinct):
+            if isinstance(u, str):
+                bad[i] = len(u) > _stream.MAX_FIELD_CHARS or bool(_SURROGATE.search(u))
+                lines[i] = u.count("\n")
+        flag |= bad[codes]  # code -1 (missing) reads the last entry
+        breaks += lines[codes]
+    return pd.Series(flag, index=chunk.index), pd.Series(breaks, index=chunk.index)
 
 
 def _canonical(chunk: Any, exchange: str | None) -> Any:
-    """The fields the classification reads, from their first column (``ALIASES``)."""
+    """The fields the classification reads, from their first column (``ALIASES``);
+    a field from one column keeps that column's encoding."""
     pd = _frame._pandas()
     out = {}
     for name, columns in _stream.ALIASES.items():
-        value = None
-        for c in columns:
-            if c in chunk.columns:
-                value = chunk[c] if value is None else value.where(value.notna(), chunk[c])
-        if value is None:
+        present = [c for c in columns if c in chunk.columns]
+        if not present:
             value = pd.Series([None] * len(chunk), index=chunk.index, dtype=object)
-        out[name] = value.astype(object).where(value.notna(), None)
-    if exchange is not None:
-        out["exchange"] = out["exchange"].where(out["exchange"].notna(), exchange)
+        elif len(present) == 1:
+            value = chunk[present[0]]
+        else:
+            value = chunk[present[0]].astype(object)
+            for c in present[1:]:
+                value = value.where(value.notna(), chunk[c].astype(object))
+            value = value.where(value.notna(), None)
+        if name == "exchange" and exchange is not None and value.isna().any():
+            if isinstance(value.dtype, pd.CategoricalDtype):
+                if exchange not in value.cat.categories:
+                    value = value.cat.add_categories([exchange])
+                value = value.fillna(exchange)
+            else:
+                value = value.astype(object).where(value.notna(), exchange)
+        out[name] = value
     return pd.DataFrame(out, index=chunk.index)
 
 
@@ -174,13 +212,16 @@ class _Memo:
         for column in fields.columns:  # one key per distinct row, column by column
             if column in self.absent:
                 continue  # a field the log has no column for: None on every row
-            part, uniques = pd.factorize(fields[column].to_numpy(), use_na_sentinel=False)
+            part, uniques = pd.factorize(fields[column], use_na_sentinel=False)
             codes, _ = pd.factorize(codes * (len(uniques) + 1) + part)
         k = int(codes.max()) + 1 if n else 0
         first = np.empty(k, dtype=np.int64)
         first[codes[::-1]] = np.arange(n)[::-1]  # each distinct row's first row
         distinct = fields.iloc[first]
-        keys = list(distinct.itertuples(index=False, name=None))
+        keys = [
+            tuple(None if v is None or v != v else v for v in row)  # NaN -> None: one key
+            for row in distinct.itertuples(index=False, name=None)
+        ]
         new = [i for i, key in enumerate(keys) if key not in self.known]
         if len(self.known) + len(new) > MEMO_ROWS:
             self.known.clear()
@@ -215,16 +256,23 @@ def _statuses(cells: Any) -> tuple[Any, Any]:
     """The HTTP statuses as ``normalize()`` reads them (each distinct cell read once, kept
     as Python objects: a column with gaps must not turn into floats), and which cells are
     no status (the general path refuses those rows)."""
+    import numpy as np
+
     pd = _frame._pandas()
-    values = cells.tolist()
-    read: dict[Any, Any] = {}
-    for v in set(values):
-        read[v] = _frame.as_http_status(v)
-    out = [read[v] for v in values]
-    wrong = [s is not None and (isinstance(s, bool) or not isinstance(s, int)) for s in out]
+    if isinstance(cells.dtype, pd.CategoricalDtype):
+        distinct, codes = list(cells.cat.categories), cells.cat.codes.to_numpy()
+    else:
+        codes, uniques = pd.factorize(cells.to_numpy(), use_na_sentinel=True)
+        distinct = list(uniques)
+    read = np.empty(len(distinct) + 1, dtype=object)  # the last: a missing cell
+    read[:] = [*(_frame.as_http_status(v) for v in distinct), None]
+    wrong = np.array(
+        [s is not None and (isinstance(s, bool) or not isinstance(s, int)) for s in read],
+        dtype=bool,
+    )
     return (
-        pd.Series(out, index=cells.index, dtype=object),
-        pd.Series(wrong, index=cells.index, dtype=bool),
+        pd.Series(read[codes], index=cells.index, dtype=object),
+        pd.Series(wrong[codes], index=cells.index, dtype=bool),
     )
 
 
@@ -280,7 +328,11 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
         rows = args.chunk_rows if args.chunk_rows is not None else FAST_CHUNK_ROWS
         for chunk, given in _chunks(args.input, in_format, rows):
             n = len(chunk)
-            textual = [c for c in chunk.columns if chunk[c].dtype == object]
+            textual = [
+                c
+                for c in chunk.columns
+                if chunk[c].dtype == object or isinstance(chunk[c].dtype, pd.CategoricalDtype)
+            ]
             suspect, breaks = _suspect(chunk, textual)
             numbers = pd.RangeIndex(n) + line
             if in_format != "parquet":  # a quoted cell holding line breaks spans lines
@@ -347,8 +399,7 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
             every = not failed.any()
             kept = codes if every else codes[written]
             out: dict[str, Any] = {
-                str(c): good[c].to_numpy() if every else good[c].to_numpy()[written]
-                for c in good.columns
+                str(c): good[c] if every else good[c][written] for c in good.columns
             }
             for c in [*added, "delay_text"]:
                 out[c] = _Coded(kept, table[c])
