@@ -275,3 +275,50 @@ def test_caller_mistakes_are_normalizer_errors(kwargs: dict[str, Any], error: ty
         nc.wrap(client, **kwargs)
     with pytest.raises(normalizer.ArgumentTypeError):
         nc.wrap(object())
+
+
+# ------------------------------------------------------------ with a real Supervisor
+
+
+def test_with_a_supervisor_the_re_place_follows_its_policys_rule() -> None:
+    """The accepted order never shows: the wrapper re-places only when the supervisor's
+    ``may_replace`` (the bundled re-placing sequence: two not-founds, the last at least
+    5 s after the send) allows it, with the same client order id."""
+    venue, clock = _venue("okx", {0: "lost"}, visibility_s=10_000.0)
+    sup = normalizer.Supervisor()
+    try:
+        start = clock()
+        wrapped = nc.wrap(_sync("okx", venue), supervisor=sup, clock=clock, sleep=clock.sleep)
+        order = wrapped.create_order("BTC/USDT", "limit", "buy", 0.01, 30000.0)
+        assert venue.placements == 2
+        assert clock() - start >= 5.0
+        assert {o.client_order_id for o in venue.orders} == {order["clientOrderId"]}
+    finally:
+        sup.close()
+        venue.stop()
+
+
+def test_a_supervisor_halt_of_the_venue_refuses_every_send_before_it_leaves() -> None:
+    """Five rate limits from the fleet halt the venue (``venue-rate-limit-storm``): the
+    proxy then refuses a create_order and a cancel alike, and nothing reaches the venue."""
+    venue, clock = _venue("okx", {})
+    sup = normalizer.Supervisor()
+    try:
+        err = normalizer.normalize(
+            "okx", body={"code": "50011", "msg": "Rate limit reached"}, http_status=429
+        )
+        for n in range(5):
+            sup.observe(err, operation="place_order", account=f"acct{n}")
+        wrapped = nc.wrap(
+            _sync("okx", venue), supervisor=sup, while_halted="allow_exits",
+            clock=clock, sleep=clock.sleep,
+        )  # fmt: skip
+        with pytest.raises(nc.SendRefused) as refused:
+            wrapped.create_order("BTC/USDT", "limit", "buy", 0.01, 30000.0)
+        assert refused.value.decision.scope is normalizer.Scope.EXCHANGE
+        with pytest.raises(nc.SendRefused):
+            wrapped.cancel_order("1001", "BTC/USDT")
+        assert venue.requests == 0
+    finally:
+        sup.close()
+        venue.stop()

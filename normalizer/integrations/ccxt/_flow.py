@@ -136,7 +136,7 @@ class Call:
     exit: bool = False
     attempt: int = 1
     first_sent_at: float | None = None
-    not_found: int = 0
+    not_found_at: list[float] = field(default_factory=list)
     queries: int = 0
     errors: list[NormalizedError] = field(default_factory=list)
 
@@ -276,7 +276,7 @@ def _reconcile(settings: Settings, gate: Gate, call: Call, advice: Advice) -> Fl
     """The order if the venue has it; None once its absence is confirmed (then the
     caller places it again); ``OutcomeUnknown`` when the venue cannot tell."""
     yield Wait(advice.delay_s)
-    call.not_found = 0
+    call.not_found_at.clear()
     while call.queries < settings.max_queries:
         call.queries += 1
         yield from _pass_gate(settings, gate, call)
@@ -290,14 +290,29 @@ def _reconcile(settings: Settings, gate: Gate, call: Call, advice: Advice) -> Fl
         if found is not None:
             yield from _succeeded(settings, call, "reconciled-found")
             return found
-        call.not_found += 1
-        age = settings.clock() - (call.first_sent_at or settings.clock())
-        _log(settings, "not-found", call, None, not_found=call.not_found, age_s=age)
-        if call.not_found >= settings.confirmations and age >= settings.replace_after_s:
+        now = settings.clock()
+        sent_at = call.first_sent_at if call.first_sent_at is not None else now
+        call.not_found_at.append(now)
+        age = now - sent_at
+        _log(settings, "not-found", call, None, not_found=len(call.not_found_at), age_s=age)
+        if (yield from _may_replace(settings, call, sent_at, now)):
             _log(settings, "reconciled-absent", call, None)
             return None
         yield Wait(max(settings.poll_s, settings.replace_after_s - age))
     raise _unknown(settings, call, advice, f"still unknown after {call.queries} queries")
+
+
+def _may_replace(settings: Settings, call: Call, sent_at: float, now: float) -> Flow:
+    """The safe re-place rule: the supervisor's (its policy's re-placing sequence) when
+    there is one, else ``confirmations`` not-founds with the order ``replace_after_s`` old."""
+    if settings.supervisor is not None:
+        allowed = yield Consult(
+            "may_replace",
+            {"sent_at": sent_at, "not_found_at": tuple(call.not_found_at), "now": now},
+        )
+        return bool(allowed)
+    enough = len(call.not_found_at) >= settings.confirmations
+    return enough and now - sent_at >= settings.replace_after_s
 
 
 def _look_up(settings: Settings, call: Call) -> Flow:

@@ -266,8 +266,10 @@ def wrap(
     supervisor; ``venue`` the rules' name (default: the exchange's ccxt id);
     ``account`` the account key the supervisor's scopes use.
     ``while_halted="allow_exits"`` lets cancels and reduce-only orders through an
-    account or symbol halt (never a venue-wide one). ``replace_after_s`` and
-    ``confirmations`` are the safe re-place rule; ``max_queries`` bounds one
+    account or symbol halt (never a venue-wide one). The safe re-place rule is the
+    supervisor's (``Supervisor.may_replace``: its policy's re-placing sequence) when
+    one is given, else ``confirmations`` not-founds with the first send at least
+    ``replace_after_s`` old; ``max_queries`` bounds one
     reconciliation, ``poll_s`` spaces its queries; ``max_attempts`` bounds the
     sends of one call. ``clock``/``sleep`` are for tests (a virtual clock).
     """
