@@ -216,7 +216,7 @@ VENUE_CASES = [
         "RateLimitExceeded",
         "/v2/auth/w/order/submit",
         "11010",
-        "RATE_LIMIT.REQUESTS",
+        "RATE_LIMIT.BLOCKED",
         "bitfinex.reason.rate-limit",
         id="bitfinex-429-array-rate-limit",
     ),
