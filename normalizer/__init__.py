@@ -20,6 +20,7 @@ analysis) <- the command line.
 from ._core.errors import (
     ArgumentTypeError,
     ArgumentValueError,
+    BatchInputError,
     CatalogError,
     ConfigError,
     InvalidResultError,
@@ -79,6 +80,7 @@ __all__ = [
     "ArgumentTypeError",
     "ArgumentValueError",
     "Backoff",
+    "BatchInputError",
     "CatalogError",
     "Category",
     "ConfigError",
