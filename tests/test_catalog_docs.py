@@ -233,7 +233,8 @@ def test_catalog_property_every_entry_maps_to_a_specific_category(venue: str) ->
             continue  # too little text to recognise a message by (table._message_index)
         message = t.fill(["x1"] * len(t.placeholders))
         alone = normalizer.normalize(venue, message=message)
-        if alone.documented_code is None:
+        # recognised: named in documented_code, or read as its own code (Kraken's strings)
+        if alone.documented_code is None and alone.code != entry.code:
             problems.append(f"{entry.documented_as}: {message!r} alone is not recognised")
         elif (alone.category, alone.subcategory) != (expected.category, expected.subcategory):
             problems.append(
