@@ -64,6 +64,11 @@ class _Recorded(BaseHTTPRequestHandler):
         pass
 
 
+def _resolve(exchange: object, *args: object, **kwargs: object) -> object:
+    """The folder answering for ``exchange`` in this process's registry."""
+    return products.resolve(registry(), exchange, *args, **kwargs)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
     srv: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
@@ -300,30 +305,29 @@ def test_mexc_swap_rate_limit_through_ccxt(ccxt: Any, server: Any) -> None:
 def test_a_product_is_named_by_ccxt_id_argument_or_url(
     exchange: str, kwargs: dict[str, str], folder: str
 ) -> None:
-    assert products.resolve(exchange, kwargs.get("product"), kwargs.get("url")) == folder
+    assert _resolve(exchange, kwargs.get("product"), kwargs.get("url")) == folder
     err = normalizer.normalize(exchange, code="-2019", message="x", **kwargs)  # type: ignore[arg-type]
     assert err.exchange == folder
 
 
 def test_a_ccxt_client_names_its_product_by_id_or_default_type(ccxt: Any) -> None:
     assert (
-        products.resolve("binance", client=ccxt.binance({"options": {"defaultType": "future"}}))
+        _resolve("binance", client=ccxt.binance({"options": {"defaultType": "future"}}))
         == "binance-usdm"
     )
     inverse = ccxt.binance({"options": {"defaultType": "swap", "defaultSubType": "inverse"}})
-    assert products.resolve("binance", client=inverse) == "binance-coinm"
+    assert _resolve("binance", client=inverse) == "binance-coinm"
     assert (
-        products.resolve("binance", client=ccxt.binance({"options": {"defaultType": "margin"}}))
+        _resolve("binance", client=ccxt.binance({"options": {"defaultType": "margin"}}))
         == "binance"
     )
-    assert products.resolve("binance", client=ccxt.binance()) == "binance"
-    assert products.resolve("binance", client=ccxt.binancecoinm()) == "binance-coinm"
-    assert products.resolve("kraken", client=ccxt.krakenfutures()) == "kraken-futures"
+    assert _resolve("binance", client=ccxt.binance()) == "binance"
+    assert _resolve("binance", client=ccxt.binancecoinm()) == "binance-coinm"
+    assert _resolve("kraken", client=ccxt.krakenfutures()) == "kraken-futures"
     assert (
-        products.resolve("mexc", client=ccxt.mexc({"options": {"defaultType": "swap"}}))
-        == "mexc-futures"
+        _resolve("mexc", client=ccxt.mexc({"options": {"defaultType": "swap"}})) == "mexc-futures"
     )
-    assert products.resolve("okx", client=ccxt.okx()) == "okx"  # a venue without products
+    assert _resolve("okx", client=ccxt.okx()) == "okx"  # a venue without products
 
 
 def test_a_broken_client_object_names_no_product() -> None:
@@ -332,8 +336,8 @@ def test_a_broken_client_object_names_no_product() -> None:
         def id(self) -> str:
             raise RuntimeError("boom")
 
-    assert products.resolve("binance", client=Broken()) == "binance"
-    assert products.resolve("binance", client=object()) == "binance"
+    assert _resolve("binance", client=Broken()) == "binance"
+    assert _resolve("binance", client=object()) == "binance"
 
 
 def test_an_unknown_product_is_a_caller_mistake() -> None:
@@ -640,8 +644,8 @@ def test_a_hint_for_a_venue_without_rules_leaves_the_choice_to_normalize(ccxt: A
     """A client, product or URL given with a name no folder answers changes nothing:
     normalize refuses the name, or the generic profile answers when asked to."""
     client = ccxt.deribit({"options": {"defaultType": "future"}})
-    assert products.resolve("deribit", client=client) == "deribit"
-    assert products.resolve("deribit", product="future", url="https://x.example/y") == "deribit"
+    assert _resolve("deribit", client=client) == "deribit"
+    assert _resolve("deribit", product="future", url="https://x.example/y") == "deribit"
     err = normalizer.normalize(
         "deribit", client=client, message="Order not found", unknown_exchange="generic"
     )

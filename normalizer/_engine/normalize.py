@@ -120,7 +120,7 @@ def normalize(
     """
     venue: object = exchange
     if product is not None or url is not None or client is not None:
-        venue = _products.resolve(exchange, product, url, client)
+        venue = _products.resolve(registry(), exchange, product, url, client)
     found = _venues.get(venue) if unknown_exchange is None and type(venue) is str else None
     if found is None:
         found = _ruleset(venue, unknown_exchange)

@@ -11,7 +11,7 @@ Three things are answered here:
 
 - ``alias(registry, name)``: the product folder a name standing alone means
   (``Registry.get`` asks it before refusing a name);
-- ``resolve(exchange, product, url)``: the folder that answers for a venue given
+- ``resolve(registry, exchange, product, url)``: the folder that answers for a venue given
   the caller's hint (``normalize(..., product=, url=)``): an explicit product
   first, then the URL's path, then its host; no hint keeps the name given;
 - ``with_products(registry, name, rule_set)``: the venue's rule set, given the
@@ -35,14 +35,21 @@ from __future__ import annotations
 import weakref
 
 from .._core.errors import ArgumentTypeError, ArgumentValueError
-from .._core.table import Frozen
 
 TYPE_CHECKING = False  # typing and dataclasses are not imported at start-up (registry imports this)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Protocol
 
     from .._core.table import Rule, RuleSet
-    from .registry import Registry
+
+    class Registry(Protocol):
+        """What this module reads of ``registry.Registry`` (which imports this module)."""
+
+        names: tuple[str, ...]
+
+        def get(self, name: object) -> RuleSet: ...
+        def spec_of(self, name: str) -> Any: ...
+
 
 __all__ = ["Product", "alias", "products_of", "resolve", "with_products"]
 
@@ -94,12 +101,7 @@ _tables: weakref.WeakKeyDictionary[Registry, _Table] = weakref.WeakKeyDictionary
 def _product_of(reg: Registry, name: str) -> Product | None:
     """The product ``name`` is, read from its spec alone (the bundled store's plain
     data when the folder is in the root, so no product's rules are built for it)."""
-    loaded = reg._sets.get(name)
-    if loaded is not None or reg.overlays:
-        spec = (loaded if loaded is not None else reg.get(name)).spec
-    else:
-        plain = reg._base(name)
-        spec = Frozen(plain["spec"]) if plain is not None else reg.get(name).spec
+    spec = reg.spec_of(name)
     venue = getattr(spec, "product_of", None)
     if venue is None:
         return None
@@ -188,7 +190,7 @@ def _by_url(choices: tuple[Product, ...], url: object) -> str | None:
     return None
 
 
-def _client_product(client: object) -> str | None:
+def _client_product(reg: Registry, client: object) -> str | None:
     """What a ccxt exchange object says of its product: its id (``binanceusdm``),
     else ``options["portfolioMargin"]``, ``options["defaultSubType"]``
     (``inverse``) or ``options["defaultType"]`` (``future``, ``delivery``, ``swap``)."""
@@ -204,16 +206,18 @@ def _client_product(client: object) -> str | None:
             kind = "inverse"
     except Exception:  # a broken object names no product
         return None
-    if isinstance(cid, str) and cid.isascii() and len(cid) <= 64 and "-" not in cid:
-        from .registry import registry
-
-        if alias(registry(), cid.lower()) is not None:
-            return cid.lower()
+    named = isinstance(cid, str) and cid.isascii() and len(cid) <= 64 and "-" not in cid
+    if named and alias(reg, str(cid).lower()) is not None:
+        return str(cid).lower()
     return kind if isinstance(kind, str) and len(kind) <= 64 else None
 
 
 def resolve(
-    exchange: object, product: object = None, url: object = None, client: object = None
+    reg: Registry,
+    exchange: object,
+    product: object = None,
+    url: object = None,
+    client: object = None,
 ) -> object:
     """The rules folder answering for ``exchange`` given the caller's ``product``
     (a product's short name, its ccxt id or ccxt market type; ``"spot"`` for the
@@ -221,19 +225,17 @@ def resolve(
     ``client`` (its id, then its default market type). An explicit product wins,
     then the URL, then the client; a hint naming no product keeps the name given.
     A name that is not a string, or that no folder answers, is returned as is
-    (``normalize`` refuses it, or asks the generic profile when told to)."""
-    from .registry import registry
-
+    (``normalize`` refuses it, or asks the generic profile when told to). ``reg``
+    is the registry in use (this module never imports the registry, which imports it)."""
     if not isinstance(exchange, str):
         return exchange
-    reg = registry()
     key = exchange.lower()
     if key not in reg.names and alias(reg, key) is None:
         return exchange  # no folder of ours: normalize refuses it or asks the generic profile
     if client is not None and product is None and url is None:
         if not any("-" in n for n in reg.names):
             return exchange
-        product = _client_product(client)
+        product = _client_product(reg, client)
         if product is None:
             return exchange
         venue, base = _venue_and_base(reg, exchange)

@@ -178,6 +178,17 @@ class Registry:
                 self._sets[name] = rs
         return rs
 
+    def spec_of(self, name: str) -> Any:
+        """The ``exchange.yaml`` spec of folder ``name``, without building its rules
+        when the bundled store already holds it as plain data (the product table
+        reads every folder's spec)."""
+        loaded = self._sets.get(name)
+        if loaded is None and not self.overlays:
+            plain = self._base(name)
+            if plain is not None:
+                return Frozen(plain["spec"])
+        return (loaded if loaded is not None else self.get(name)).spec
+
     def load_all(self) -> list[RuleSet]:
         """Load every exchange now (and so refuse any bad file now)."""
         return [self.get(n) for n in self.names]
