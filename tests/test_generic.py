@@ -597,3 +597,22 @@ def test_unavailable_is_retried_on_a_read_and_checked_on_a_write() -> None:
 def test_a_bare_failure_is_unknown_on_a_read() -> None:
     err = gen(message="Create order failed", operation="query")
     assert err.category is Category.UNKNOWN
+
+
+def test_no_documented_auth_kyc_or_unknown_outcome_answer_is_retried_by_the_profile() -> None:
+    """Invariant over every venue's documented texts: where the venue's own
+    rules say AUTH (but the clock), KYC or an unknown outcome, the generic
+    profile, reading the same code and message, never answers a first-attempt
+    write with a plain RETRY."""
+    bad = []
+    for row in g.training_rows(with_rules=False):
+        own = row.label
+        unsafe = own.startswith(("KYC", "UNKNOWN_STATE")) or (
+            own.startswith("AUTH") and own != "AUTH.TIMESTAMP"
+        )
+        if not unsafe:
+            continue
+        err = gen(code=row.code, message=row.message, operation="place_order")
+        if normalizer.recommend(err, operation="place_order", attempt=1).action is Action.RETRY:
+            bad.append((row.venue, row.code, err.label))
+    assert not bad
