@@ -2,19 +2,25 @@
 
 ``rules/generic/`` is an ordinary rule folder (its envelope reads the common
 body shapes; its rules are venue-free phrases and symbolic names) plus
-``model.json``, a word model learned from the bundled venues' catalogs
-(``normalizer._engine.textmodel``). What decides, strongest first:
+``model.json``, a word model learned from every venue's catalog, rules and
+rule tests (``normalizer._engine.textmodel``). What decides, strongest first:
 
 1. a transport failure (as for every venue);
 2. a phrase or symbolic-name rule (rules with a code or message condition,
-   generic or common); the rules read the symbolic code and the message together;
-3. the word model, when it is confident;
+   generic or common); the rules read the symbolic code and the message
+   together; unless the model is at least ``OVERRIDE_POSTERIOR`` sure of
+   another category that is not retried (``_outweighs``);
+3. the word model, when its category posterior reaches its threshold
+   (``RETRY_POSTERIOR`` for a meaning a router retries);
 4. a bare HTTP-status rule;
-5. UNKNOWN.
+5. UNKNOWN, whose recommendation is the safe one (a person looks).
 
 Every rule id of a generic answer starts with ``generic.``; the model's is
 ``generic.model``. An outcome-unknown category on a query is reported as
-UNAVAILABLE.SERVICE, as the rubric says for every venue.
+UNAVAILABLE.SERVICE, as the rubric says for every venue, except a failure that
+names no reason (``BARE_FAILURE``), which is UNKNOWN on a read.
+``confidence_note`` says in every generic result's notes how sure it is: the
+model's posterior and the words that weighed most.
 
 Whether an unknown venue name falls back to this profile is the caller's
 choice (``unknown_exchange="generic"`` per call, ``use_generic_for_unknown()``
