@@ -21,7 +21,8 @@ from .._formats.registry import GENERIC, ONTOLOGY, on_change
 from . import generic
 from .ccxt import class_fallback
 from .envelope import FailedItem, Plan, plan_of, resolve_code
-from .inputs import MAX_KEPT_MESSAGE, Inputs, as_message, parse_body
+from .given import Inputs
+from .inputs import MAX_KEPT_MESSAGE, as_message, parse_body
 from .memo import Memo, also_reset
 from .results import NormalizedError, RawInput
 from .waits import body_hint, header_hint, header_value, longest, wait_of

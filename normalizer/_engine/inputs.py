@@ -22,6 +22,7 @@ from json.scanner import make_scanner
 from .._core.arguments import status_of
 from .._core.text import html_title, strip_tags
 from .ccxt import is_ccxt_error, recover
+from .given import Inputs
 from .sdks import read_sdk
 from .textshapes import reshape
 from .transport import response_of, transport_kind
@@ -39,24 +40,6 @@ MAX_KEPT_MESSAGE = 4096
 MAX_NUMBER_DIGITS = 100
 #: An exception's text is searched this far for a client's last body.
 MAX_TEXT = 256 * 1024
-
-
-class Inputs:
-    """What the caller gave, as plain values (``read_inputs``)."""
-
-    __slots__ = ("body", "classes", "code", "headers", "message", "notes", "status", "transport")
-
-    def __init__(self, code: Any, message: Any, body: Any, headers: Any) -> None:
-        self.code = code
-        self.message = message
-        self.body = body
-        self.headers = headers
-        self.status: int | None = None
-        #: the transport kind of a failure that got no answer (``transport.py``)
-        self.transport: str | None = None
-        #: ccxt's class names, most specific first (its fallback, ``ccxt.py``)
-        self.classes: tuple[str, ...] = ()
-        self.notes: list[str] = []
 
 
 def read_inputs(

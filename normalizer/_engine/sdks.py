@@ -42,7 +42,7 @@ TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
     from typing import Any
 
-    from .inputs import Inputs
+    from .given import Inputs
 
 #: An SDK's text (an exception's message) is read this far.
 MAX_SDK_TEXT = 64 * 1024

@@ -44,7 +44,7 @@ TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
     from typing import Any
 
-    from .inputs import Inputs
+    from .given import Inputs
 
 #: Text longer than this is not reshaped (an error body or log line is small).
 MAX_SHAPE_TEXT = 64 * 1024
