@@ -10,6 +10,9 @@ path's own checks, so their reports say the same), classifies the chunk with
 ``classify_partition`` and writes it with the same columns, the same errors
 file and the same summary. Anything it does not handle (a line of CSV pandas
 cannot split) sends the whole file, from the start, to the general path.
+It is a little over 500 lines because reading, checking, classifying and writing
+a chunk share one representation (distinct values and row numbers), kept in one
+place.
 """
 
 from __future__ import annotations
