@@ -1081,3 +1081,19 @@ def test_a_refusal_says_how_to_fix_it(
     assert code == 2
     assert how in err, err
     assert "Traceback" not in err
+
+
+def test_batch_fast_path_shows_a_progress_bar_when_asked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("tqdm")
+    log = tmp_path / "log.csv"
+    log.write_text("exchange,code,message\n" + "okx,58102,Too frequent\n" * 50)
+    out = tmp_path / "out.csv"
+    code, _, err = run(
+        capsys, "batch", str(log), "-o", str(out), "--progress", "--chunk-rows", "10"
+    )
+    assert code == 0
+    assert "normalizing: 50row" in err  # tqdm's last frame: every row counted
+    code, _, err = run(capsys, "batch", str(log), "-o", str(out), "--no-progress")
+    assert "normalizing" not in err
