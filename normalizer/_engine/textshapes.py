@@ -117,7 +117,7 @@ def body_shape(text: str) -> Any:
         if isinstance(value, list) and _all_kraken(value):
             return {"error": [_kraken(v) for v in value]}
         return None
-    if s[0] not in "{[<" and _KRAKEN.fullmatch(s[:256]) is not None:
+    if s.find(":", 0, 12) >= 2 and _KRAKEN.fullmatch(s[:256]) is not None:
         return {"error": [_kraken(s)]}
     return None
 
@@ -255,7 +255,7 @@ def _message(got: Inputs, text: str) -> None:
 
 def sdk_message(text: str) -> tuple[str, str] | None:
     """``(code, message)`` of an SDK's message format, or None."""
-    m = _SDK_CODE.match(text)
+    m = _SDK_CODE.match(text) if "(code=" in text[:48] else None
     if m is not None:
         return m.group(1), text[m.end() :].strip()
     at = text.find(" (ErrCode: ")
