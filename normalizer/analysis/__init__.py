@@ -35,9 +35,9 @@ Tests as data:
 - ``run_tests(policy_paths, rule_paths)``: those and the venues' rule tests
   (``rules/*/tests.yaml``).
 
-The modules: ``linter`` (lint checks), ``verdicts`` (code verdicts, coverage,
-uncovered), ``catalogs`` (ingest), ``ccxt_compare``, ``policy_tests``, ``rule_tests`` and
-``tests``.
+The modules: ``lint_paths`` (what lint reads), ``linter`` (lint checks),
+``verdicts`` (code verdicts, coverage, uncovered), ``catalogs`` (ingest),
+``ccxt_compare``, ``policy_tests``, ``rule_tests`` and ``tests``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ from .._formats.catalog import (
 from .._formats.rules import RuleSet
 from .catalogs import IngestReport, ingest
 from .ccxt_compare import Comparison, compare_with_ccxt
-from .linter import Finding, LintReport, lint
+from .lint_paths import lint
+from .linter import Finding, LintReport
 from .policy_tests import (
     CaseResult,
     TestReport,

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         paths = list(args.paths or ())
         if args.user_rules:  # the bundled data and the user's folders, checked together
-            from ..analysis.linter import default_paths
+            from ..analysis.lint_paths import default_paths
 
             paths = [*(paths or default_paths()), *args.user_rules]
         report = lint(
