@@ -15,7 +15,7 @@ The supervisor's store contract suite is ``normalizer.supervisor.testing``.
 
 from __future__ import annotations
 
-from ._engine.normalize import clear_caches
+from ._engine.memo import reset_caches
 from ._formats.registry import reset_rules
 
 __all__ = ["forget_memos", "reset"]
@@ -24,10 +24,10 @@ __all__ = ["forget_memos", "reset"]
 def forget_memos() -> None:
     """Empty every memo of the engine (decisions, folded text, resolved codes), keeping
     the rules loaded: each input is then seen for the first time."""
-    clear_caches()
+    reset_caches()
 
 
 def reset() -> None:
     """The bundled rules only, and every memo of the engine empty."""
     reset_rules()
-    clear_caches()
+    reset_caches()
