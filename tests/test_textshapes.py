@@ -243,13 +243,54 @@ def test_property_reshape_never_raises_and_keeps_explicit_code(text: str) -> Non
     assert got.code == "CALLER"
 
 
-def test_bounded_before_any_search() -> None:
-    """Text over the cap is not searched: a huge body is returned as given."""
+class _Recorder:
+    """A compiled pattern that records the length of every text it is shown."""
+
+    def __init__(self, pattern: Any, seen: list[int]) -> None:
+        self.pattern = pattern
+        self.seen = seen
+
+    def match(self, text: str, *args: Any) -> Any:
+        self.seen.append(len(text))
+        return self.pattern.match(text, *args)
+
+    def fullmatch(self, text: str, *args: Any) -> Any:
+        self.seen.append(len(text))
+        return self.pattern.fullmatch(text, *args)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    head=st.sampled_from(
+        ["APIError(code=-1): ", "EGeneral:", "429 - {", "(400)\nReason: x", "x (ErrCode: 1)"]
+    ),
+    filler=st.sampled_from(["a", "{", "'", ":", " ", "9"]),
+    size=st.integers(5_000, 200_000),
+)
+def test_property_no_regular_expression_sees_unbounded_text(
+    head: str, filler: str, size: int
+) -> None:
+    """Invariant: whatever the length of a body or message, every regular
+    expression of textshapes is shown at most 4096 characters."""
+    import normalizer._engine.textshapes as ts
+
+    seen: list[int] = []
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("_KRAKEN", "_SDK_CODE", "_STATUS_HEAD"):
+            mp.setattr(ts, name, _Recorder(getattr(ts, name), seen))
+        text = head + filler * size
+        for got in (Inputs(None, text, None, None), Inputs(None, None, text, None)):
+            reshape(got)
+    assert all(n <= 4096 for n in seen), max(seen)
+
+
+def test_over_cap_text_is_returned_as_given() -> None:
+    """Text over MAX_SHAPE_TEXT is not read as a shape: the body stays the caller's."""
     huge = "{'a': '" + "{" * (MAX_SHAPE_TEXT + 10) + "'}"
-    assert body_shape(huge[: MAX_SHAPE_TEXT + 1]) is None or len(huge) > MAX_SHAPE_TEXT
     got = Inputs(None, None, huge, None)
     reshape(got)
     assert got.body is huge
+    assert body_shape("{'a': 1}") == {"a": 1}  # the same shape under the cap is read
 
 
 @pytest.mark.parametrize(
