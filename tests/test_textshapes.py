@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from normalizer import exchanges, normalize
-from normalizer._engine.inputs import Inputs
+from normalizer._engine.given import Inputs
 from normalizer._engine.textshapes import MAX_SHAPE_TEXT, body_shape, reshape
 
 _SAME = ("category", "subcategory", "code", "rule_id", "retry_after_s", "message")
