@@ -599,3 +599,30 @@ def test_krakenex_returns_the_body_and_raises_http_errors(venue: tuple[str, Answ
     r = normalize("kraken", error=exc, operation="query")
     assert r.http_status == 503
     assert r.category.name in ("UNAVAILABLE", "SERVER")
+
+
+def test_python_kraken_sdk_futures_send_status(venue: tuple[str, Answer]) -> None:
+    """The SDK's Futures client raises on a sendStatus it knows; the body read back
+    is Kraken Futures' (product="futures"): insufficient funds, not an unknown outcome."""
+    pytest.importorskip("kraken.futures", reason="python-kraken-sdk not installable here")
+    from kraken.futures import Trade
+
+    url, answer = venue
+    trade = Trade(key=KEY, secret=SECRET, url=url)
+    answer.set(
+        200,
+        {
+            "result": "success",
+            "sendStatus": {"status": "insufficientAvailableFunds"},
+            "serverTime": "2024-01-01T00:00:00.000Z",
+        },
+    )
+    exc = _raised(
+        lambda: trade.create_order(
+            orderType="lmt", size=1, symbol="PF_XBTUSD", side="buy", limitPrice=1
+        )
+    )
+    assert type(exc).__name__ == "KrakenInsufficientAvailableFundsError"
+    r = normalize("kraken", error=exc, product="futures", operation="place_order")
+    assert r.code == "insufficientAvailableFunds"
+    assert r.category.name == "INSUFFICIENT_FUNDS"
