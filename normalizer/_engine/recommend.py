@@ -48,7 +48,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from .._core.arguments import attempt_of, flag
-from .._core.errors import ArgumentTypeError, NormalizerError
+from .._core.errors import ArgumentTypeError, ArgumentValueError, NormalizerError
 from .._core.guards import RATE_LIMIT_MIN_DELAY_S, Proposal, Situation
 from .._core.policy import MAX_EXPONENT, Backoff, Policy
 from .._core.text import MAX_MESSAGE_CHARS
@@ -102,6 +102,8 @@ def _policy(policy: Policy | str | Path | None) -> Policy:
             name, stamp = str(path.resolve()), (st.st_mtime_ns, st.st_size)
         except OSError:
             return _load_policy(path)  # refused with a clear PolicyError
+        except ValueError:  # a NUL character: no file can have this name
+            raise ArgumentValueError("policy", "must be a policy file's path", policy) from None
         with _POLICIES_LOCK:
             hit = _policies.get(name)
             if hit is not None and hit[0] == stamp:
