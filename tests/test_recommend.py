@@ -348,6 +348,21 @@ def test_a_user_chosen_cool_off_is_not_retried_within_minutes(venue: str, code: 
         assert r.action in (Action.HALT, Action.ESCALATE) or waits_long, (venue, op, r)
 
 
+#: a desk's policy that retries reads no rule recognises (the bundled one escalates them)
+LENIENT_UNKNOWN_READS = """
+version: 1
+rules:
+  - id: unknown
+    why: Nothing matched.
+    when: {category: [UNKNOWN]}
+    then: {action: ESCALATE, scope: request}
+  - id: unknown-query
+    why: This desk retries a read that failed in an unrecognised way, twice.
+    when: {category: [UNKNOWN], operation: [query]}
+    then: {action: RETRY, max_attempts: 2, exhausted: ESCALATE}
+"""
+
+
 @pytest.mark.parametrize(
     "message",
     [
@@ -360,11 +375,16 @@ def test_a_user_chosen_cool_off_is_not_retried_within_minutes(venue: str, code: 
 def test_an_unknown_error_speaking_of_credentials_is_not_retried_on_reads(message: str) -> None:
     """Issue 24: an error no rule knows whose text says signature, API key,
     passphrase or permission was retried on reads (UNKNOWN -> RETRY); repeated
-    failed authentication can lock a key."""
+    failed authentication can lock a key. The bundled policy escalates every
+    UNKNOWN (the rubric); a policy that retries unknown reads is held back by
+    the guard when the text speaks of credentials, and only then."""
     from normalizer import NormalizedError
 
     err = NormalizedError(exchange="okx", category="UNKNOWN", message=message)
-    r = normalizer.recommend(err, operation="query")
+    assert normalizer.recommend(err, operation="query").action is Action.ESCALATE
+    lenient = normalizer.parse_policy(LENIENT_UNKNOWN_READS)
+    r = normalizer.recommend(err, operation="query", policy=lenient)
     assert (r.action, r.guard) == (Action.ESCALATE, "guard.auth-words")
     plain = NormalizedError(exchange="okx", category="UNKNOWN", message="something odd happened")
-    assert normalizer.recommend(plain, operation="query").action is Action.RETRY
+    assert normalizer.recommend(plain, operation="query", policy=lenient).action is Action.RETRY
+    assert normalizer.recommend(plain, operation="query").action is Action.ESCALATE
