@@ -64,6 +64,7 @@ from .._core.vocabulary import (
 from .._formats import registry as _reg
 from .._formats.registry import ONTOLOGY, default_policy
 from .guards import delay_bounds, guard
+from .memo import also_reset
 from .results import NormalizedError, Recommendation
 
 TYPE_CHECKING = False  # typing is not imported at start-up
@@ -79,6 +80,8 @@ _RETRY_AFTER = NormalizedError._fields.index("retry_after_s")
 #: operation arguments kept as they are in the fast path's keys (no subclasses,
 #: whose hash or equality could differ)
 _EXACT_OPS = (str, Operation)
+#: operations as given whose write-ness is kept (``_WRITES``): those, and None
+_WRITE_KEYS = (*_EXACT_OPS, type(None))
 
 #: policies loaded from paths: resolved path -> ((mtime, size), policy), least
 #: recently used first. A rewritten file replaces its older version; at most
@@ -164,34 +167,42 @@ def recommend(
     if not err.is_error:  # a success frame: never resent, never escalated
         return _NO_ERROR
     plan = None
-    fkey: tuple[Any, ...] | None = None
     if (
         policy is None
         and (idempotent is False or idempotent is True)
         and type(attempt) is int
         and (operation is None or type(operation) in _EXACT_OPS)
     ):
-        # the common call: the bundled policy and plain arguments. The key holds
+        # the common call: the bundled policy and plain arguments. The keys hold
         # only values of exact types, stored once they were proven valid.
-        fkey = (
-            err[0],
-            err[1],
-            err[2],
-            err[11] if operation is None else operation,
-            idempotent,
-            attempt,
-            evidence(err, operation),
-        )
-        fast = _fast.get(fkey)
-        if fast is not None and fast[0] is _reg._default:
-            plan = fast[1]
+        ikey = (id(err), operation, idempotent, attempt)
+        again = _by_result.get(ikey)
+        if again is not None and again[0] is err and again[1] is _reg._default:
+            plan = again[2]  # the very result asked about before (see _by_result)
+        else:
+            fkey = (
+                err[0],
+                err[1],
+                err[2],
+                err[11] if operation is None else operation,
+                idempotent,
+                attempt,
+                evidence(err, operation),
+            )
+            fast = _fast.get(fkey)
+            if fast is not None and fast[0] is _reg._default:
+                plan = fast[1]
+            else:
+                pol = default_policy()
+                plan = _plan_of(err, operation, idempotent, attempt, pol)
+                if len(_fast) >= MAX_PLANS:
+                    _fast.clear()
+                _fast[fkey] = (pol, plan)
+            if len(_by_result) >= MAX_BY_RESULT:
+                _by_result.clear()
+            _by_result[ikey] = (err, default_policy(), plan)
     if plan is None:
-        pol = _policy(policy)
-        plan = _plan_of(err, operation, idempotent, attempt, pol)
-        if fkey is not None:
-            if len(_fast) >= MAX_PLANS:
-                _fast.clear()
-            _fast[fkey] = (pol, plan)
+        plan = _plan_of(err, operation, idempotent, attempt, _policy(policy))
     fixed = plan.fixed
     if fixed is not None:
         return fixed
@@ -281,6 +292,15 @@ MAX_PLANS = 8192
 #: operation, idempotent, attempt) -> (policy, plan); idempotent is a bool and
 #: attempt an int, never True (type checked), so the two cannot be confused
 _fast: dict[tuple[Any, ...], tuple[Policy, _Plan]] = {}
+#: the same again for a result object asked about before (the one ``normalize()``
+#: keeps for an input it met twice), so that the request's evidence is not
+#: read again: (id(err), operation, idempotent, attempt) -> (err, policy, plan).
+#: An entry holds its result, so the id cannot name another result while it is
+#: kept; the table is small, so a stream of new results keeps few of them alive.
+_by_result: dict[tuple[Any, ...], tuple[NormalizedError, Policy, _Plan]] = {}
+MAX_BY_RESULT = 1024
+_reg.on_change(_by_result.clear)  # the evidence of a result may change with the rules
+also_reset(_by_result.clear)
 
 
 def _plan(pol: Policy, exchange: str, s: Situation, attempt: int) -> _Plan:
@@ -364,19 +384,21 @@ def evidence(err: NormalizedError, operation: object = None) -> tuple[bool, bool
     read of a known category costs one dictionary lookup.
     """
     op = err[11] if operation is None else operation
-    write = _WRITES.get(op) if type(op) in _EXACT_OPS else None
+    write = _WRITES.get(op) if type(op) in _WRITE_KEYS else None
     if write is None:
         write = _is_write(op)
     category = err[1]
     if not write and category is not Category.UNKNOWN:
         return _NO_EVIDENCE
-    key = (err[0], err[2], err[4], err[5], err[7])  # plain values: cheap to hash
+    # plain values, cheap to hash; the message only where the auth words are read
+    message = err[6][:MAX_MESSAGE_CHARS] if category is Category.UNKNOWN and err[6] else None
+    key = (err[0], err[2], err[4], err[5], err[7], message)
     known = _EVIDENCE.get(key)
     if known is None:
-        known = _EVIDENCE[key] = _by_rules(err)
+        known = _EVIDENCE[key] = (*_by_rules(err), _speaks_of_credentials(message))
         if len(_EVIDENCE) > MAX_PLANS:
             _EVIDENCE.clear()
-    unknown, dedupe = known
+    unknown, dedupe, auth = known
     unknown = unknown or err[3] is _UNKNOWN
     if not unknown:
         raw_error = err[16][5]
@@ -386,13 +408,12 @@ def evidence(err: NormalizedError, operation: object = None) -> tuple[bool, bool
             reg = _reg.registry()
             reg.common_rules()
             unknown = transport_kind(raw_error) in reg.after_send
-    auth = False
-    if category is Category.UNKNOWN:
-        message = err[6]
-        if message:
-            lowered = message[:MAX_MESSAGE_CHARS].lower()
-            auth = any(w in lowered for w in _AUTH_WORDS)
     return (unknown, dedupe, auth)
+
+
+def _speaks_of_credentials(message: str | None) -> bool:
+    lowered = message.lower() if message else ""
+    return any(w in lowered for w in _AUTH_WORDS)
 
 
 def _by_rules(err: NormalizedError) -> tuple[bool, bool]:
@@ -424,15 +445,16 @@ def _is_write(op: object) -> bool:
         write = (Operation.OTHER if op is None else operation_of(op)) in ONTOLOGY.writes
     except NormalizerError:
         return True
-    if type(op) in _EXACT_OPS and len(_WRITES) < 256:
+    if type(op) in _WRITE_KEYS and len(_WRITES) < 256:
         _WRITES[op] = write
     return write
 
 
 #: operation as given -> whether it writes
 _WRITES: dict[object, bool] = {}
-#: see ``_by_rules``; cleared when the rules change
-_EVIDENCE: dict[tuple[Any, ...], tuple[bool, bool]] = {}
+#: see ``_by_rules`` (and the auth words of an UNKNOWN error's message); cleared
+#: when the rules change
+_EVIDENCE: dict[tuple[Any, ...], tuple[bool, bool, bool]] = {}
 _reg.on_change(_EVIDENCE.clear)
 
 
