@@ -296,9 +296,11 @@ _fast: dict[tuple[Any, ...], tuple[Policy, _Plan]] = {}
 #: keeps for an input it met twice), so that the request's evidence is not
 #: read again: (id(err), operation, idempotent, attempt) -> (err, policy, plan).
 #: An entry holds its result, so the id cannot name another result while it is
-#: kept; the table is small, so a stream of new results keeps few of them alive.
+#: kept. The table is small, so that a stream of new results keeps too few of
+#: them alive to start the cyclic garbage collector (1,024 entries started
+#: it: ~0.3 us per new body, measured; 256 did not).
 _by_result: dict[tuple[Any, ...], tuple[NormalizedError, Policy, _Plan]] = {}
-MAX_BY_RESULT = 1024
+MAX_BY_RESULT = 128
 _reg.on_change(_by_result.clear)  # the evidence of a result may change with the rules
 also_reset(_by_result.clear)
 
