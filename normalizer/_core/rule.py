@@ -277,6 +277,11 @@ class Rule:
             self.gate,  # worked out once, when the store is built (it parses the regexes)
         )
 
+    @staticmethod
+    def outcome_of_plain(data: Sequence[Any]) -> Outcome:
+        """The outcome of a rule in plain form (``to_plain``), without building it."""
+        return _OUTCOME[data[4]]
+
     @classmethod
     def from_plain(cls, data: Sequence[Any]) -> Rule:
         i, ex, cat, sub, outcome, why, url, prio, when, examples, path, line, templates = data[:13]

@@ -341,6 +341,8 @@ def unknown_codes(plain_rules: list[Any]) -> frozenset[str]:
     alone (no message condition)."""
     out: set[str] = set()
     for plain in plain_rules:
+        if Rule.outcome_of_plain(plain) is not Outcome.UNKNOWN:
+            continue  # most rules: not built twice at a venue's first load
         rule = Rule.from_plain(plain)
         w = rule.when
         if rule.outcome is Outcome.UNKNOWN and w.code and not (w.message or w.message_regex):
