@@ -72,7 +72,7 @@ def test_batch_jsonl_to_csv(capsys, tmp_path: Path) -> None:
     assert list(rows[0])[-len(written) :] == written
     assert [r["ts"] for r in rows] == [r["ts"] for r in LOG]  # kept, in order
     assert [r["category"] for r in rows] == ["RATE_LIMIT", "INSUFFICIENT_FUNDS", "UNKNOWN"]
-    assert [r["action"] for r in rows] == ["RETRY", "HALT", "RETRY"]
+    assert [r["action"] for r in rows] == ["RETRY", "HALT", "ESCALATE"]
     assert rows[0]["rule_id"] == "okx.transfer-rate-limit"
     assert rows[2]["rule_id"] == ""  # missing, not "nan"
     assert float(rows[0]["delay_s"]) >= 1.0
@@ -99,7 +99,7 @@ def test_batch_progress_bar_and_standard_input(capsys, monkeypatch, tmp_path: Pa
     monkeypatch.setattr("sys.stdin", io.StringIO(src.read_text()))
     code, out, err = run(capsys, "batch", "-")
     assert (code, err) == (0, "")  # not a terminal: no bar
-    assert [r["action"] for r in csv.DictReader(io.StringIO(out))] == ["RETRY", "HALT", "RETRY"]
+    assert [r["action"] for r in csv.DictReader(io.StringIO(out))] == ["RETRY", "HALT", "ESCALATE"]
 
 
 def test_usage_mistakes_are_refused_before_any_row(capsys, tmp_path: Path) -> None:

@@ -411,9 +411,11 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                 if count_:
                     summary.actions[str(action)] += int(count_)
             if writer is None:
-                own = [c for c in chunk.columns if c not in added and c != _frame.ERROR_COLUMN]
-                if given is not None:
+                own = [str(c) for c in chunk.columns]
+                if given is not None:  # a Parquet input keeps its own column order
                     own = [*dict.fromkeys([*given.names, *own])]
+                # an input that is an earlier output: its added columns are written anew
+                own = [c for c in own if c not in added and c != _frame.ERROR_COLUMN]
                 columns = [str(c) for c in [*own, *added]]
                 if fmt == "parquet":
                     assert partial is not None
