@@ -181,6 +181,46 @@ def test_a_body_met_once_leaves_no_result_behind() -> None:
     assert sum(len(m) for m in _memos) >= 1
 
 
+def _recommendations(err: Any, policy: Any = None) -> list[Any]:
+    return [
+        normalizer.recommend(err, op, idem, attempt, policy, rand=lambda: 0.5)
+        for op in (None, "place_order", "query", "withdraw")
+        for idem in (False, True)
+        for attempt in (1, 9)
+    ]
+
+
+@pytest.mark.parametrize(("venue", "body", "status"), RECORDED[::5])
+def test_recommend_on_a_result_asked_again_is_the_recommendation_decided_afresh(
+    venue: str, body: str, status: Any
+) -> None:
+    """Invariant: recommend() on the very result it was asked about before (its
+    plan found by the result's identity) answers what it decides when the
+    policy is given explicitly (no shortcut: the request's evidence read again)."""
+    from normalizer._formats.registry import default_policy
+
+    if not (status is None or (type(status) is int and 100 <= status <= 599)):
+        status = None
+    err = _kept(venue, body, status)
+    first = _recommendations(err)
+    again = _recommendations(err)  # the identity shortcut
+    afresh = _recommendations(err, default_policy())
+    assert first == again == afresh
+
+
+def test_a_rules_change_forgets_the_plans_kept_by_result() -> None:
+    """A change of the rules may change what a result's evidence says: the plans
+    kept for result objects are forgotten, like every kept decision."""
+    from normalizer._engine import recommend as rec
+    from normalizer._formats.registry import changed
+
+    err = normalizer.normalize("okx", code="50004")
+    normalizer.recommend(err, "place_order")
+    assert rec._by_result
+    changed()
+    assert not rec._by_result
+
+
 # ------------------------------------------------------------------ folding
 
 
