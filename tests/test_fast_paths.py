@@ -221,6 +221,18 @@ def test_a_rules_change_forgets_the_plans_kept_by_result() -> None:
     assert not rec._by_result
 
 
+def test_no_plan_kept_by_result_holds_a_callers_exception() -> None:
+    """A result read from an exception holds the caller's exception (and its
+    traceback): recommend() keeps no such result alive."""
+    from normalizer._engine import recommend as rec
+
+    reset_caches()
+    for _ in range(3):
+        err = normalizer.normalize("okx", error=TimeoutError("read timed out"))
+        normalizer.recommend(err, "place_order")
+    assert not any(kept[0].raw.error is not None for kept in rec._by_result.values())
+
+
 # ------------------------------------------------------------------ folding
 
 

@@ -198,9 +198,10 @@ def recommend(
                 if len(_fast) >= MAX_PLANS:
                     _fast.clear()
                 _fast[fkey] = (pol, plan)
-            if len(_by_result) >= MAX_BY_RESULT:
-                _by_result.clear()
-            _by_result[ikey] = (err, default_policy(), plan)
+            if err[16][5] is None:  # never keep a caller's exception (and its traceback) alive
+                if len(_by_result) >= MAX_BY_RESULT:
+                    _by_result.clear()
+                _by_result[ikey] = (err, default_policy(), plan)
     if plan is None:
         plan = _plan_of(err, operation, idempotent, attempt, _policy(policy))
     fixed = plan.fixed
