@@ -115,6 +115,14 @@ def ccxt_class_for(
     return None
 
 
+def _ccxt_id(ccxt_module: Any, folder: str, spec: Any) -> str | None:
+    """ccxt's exchange id for a rules folder: its own name, a ccxt id among its
+    aliases (``binance-coinm``: ``binancecoinm``), else its venue's (a product line
+    ccxt serves through the venue's class, as ``binance`` serves Portfolio Margin)."""
+    names = [folder, *(getattr(spec, "aliases", None) or ()), getattr(spec, "product_of", None)]
+    return next((n for n in names if n and hasattr(ccxt_module, n)), None)
+
+
 def compare_with_ccxt(exchange: str, ccxt_module: Any = None) -> list[Comparison]:
     """For every catalog code of ``exchange``, our category and ccxt's class.
 
@@ -130,10 +138,13 @@ def compare_with_ccxt(exchange: str, ccxt_module: Any = None) -> list[Comparison
     if ccxt_module is None:
         ccxt_module = importlib.import_module("ccxt")  # an optional dependency
 
-    client = getattr(ccxt_module, exchange)()
+    rs = registry().get(exchange)
+    ccxt_id = _ccxt_id(ccxt_module, exchange, rs.spec)
+    if ccxt_id is None:  # a venue ccxt has no class for
+        return []
+    client = getattr(ccxt_module, ccxt_id)()
     exact, broad = _exception_tables(client.exceptions)
     table = load_class_table()
-    rs = registry().get(exchange)
     statuses = {e.code: e.http_status for e in rs.catalog.entries} if rs.catalog else {}
     out = []
     for v in code_verdicts(rs):
