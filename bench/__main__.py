@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch-cli",
             "engines",
             "supervisor",
+            "wrapper",
         ],
         action="append",
         default=[],
@@ -310,6 +311,14 @@ def main(argv: list[str] | None = None) -> int:
         print(batch_cli.table(cli_rates) + "\n")
         verdicts += batch_cli.verdicts(cli_rates)
         report["batch_cli"] = [asdict(r) for r in cli_rates]
+
+    if "wrapper" not in args.skip:  # the ccxt wrapper: its cost and the chaos run (issue 27)
+        from . import wrapper
+
+        text, figures = wrapper.report(quick=args.quick)
+        print(text + "\n")
+        verdicts.append(wrapper.verdict(figures))
+        report["wrapper"] = figures
 
     print("## Targets\n")
     for v in verdicts:

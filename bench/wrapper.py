@@ -115,6 +115,19 @@ def report(quick: bool = False) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines), {"overhead": cost, "chaos": rows}
 
 
+def verdict(figures: dict[str, Any]) -> str:
+    """The target's line for ``python -m bench``."""
+    share = figures["overhead"]["overhead"]
+    dups = sum(row["duplicates"] for row in figures["chaos"])
+    return (
+        f"ccxt wrapper: proxy cost {share:+.1%} of a loopback round trip (target <= "
+        f"{TARGET_OVERHEAD:.0%}): "
+        + ("met" if share <= TARGET_OVERHEAD else "MISSED")
+        + f"; chaos run: {dups} duplicates (naive loop: "
+        + f"{sum(row['naive duplicates'] for row in figures['chaos'])})"
+    )
+
+
 if __name__ == "__main__":
     text, _ = report(quick="--quick" in sys.argv)
     print(text)
