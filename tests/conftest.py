@@ -4,6 +4,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -159,3 +160,14 @@ def redis_url():  # type: ignore[no-untyped-def]
     yield url
     proc.kill()  # type: ignore[attr-defined]
     proc.wait()  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------- a venue answering recorded bodies
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    """A recorded venue on 127.0.0.1 for the module's tests (``recorded_venue.py``)."""
+    from recorded_venue import serve
+
+    yield from serve()

@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from recorded_venue import point_at
 
 import normalizer
 from normalizer import Action, Category
@@ -178,40 +176,6 @@ def test_a_broken_class_table_is_refused_with_its_line(tmp_path: Path) -> None:
 # ------------------------------------------------- a real ccxt, locally
 
 
-class _Recorded(BaseHTTPRequestHandler):
-    """Answers every request with the server's current recorded answer."""
-
-    def _answer(self) -> None:
-        server: Any = self.server
-        status, body, headers = server.answer
-        server.requests.append((self.command, self.path))
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    srv: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
-    srv.requests = []
-    srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-
-
 @pytest.fixture
 def ccxt() -> Any:
     return pytest.importorskip("ccxt")
@@ -363,21 +327,13 @@ def _pointed(ccxt: Any, server: Any, exchange: str) -> Any:
     nested mappings, some with a ``{hostname}`` placeholder); the path part of
     each is kept, so the request reaches the path the exchange would see.
     """
-    import re
 
     client = getattr(ccxt, exchange)(
         # kraken decodes its secret as base64: "czNjcmV0" is "s3cret"
         {"apiKey": "k", "secret": "czNjcmV0", "password": "p", "timeout": 5000}
     )
 
-    def point(urls: dict[str, Any]) -> None:
-        for key, value in urls.items():
-            if isinstance(value, dict):
-                point(value)
-            elif isinstance(value, str):
-                urls[key] = re.sub(r"^https?://[^/]+", server.base, value)
-
-    point(client.urls["api"])
+    point_at(client, server.base)
     return client
 
 
@@ -862,7 +818,6 @@ def test_comparison_asks_ccxt_with_the_venue_own_body_shape(
 
 def _async_client(ccxt: Any, server: Any, exchange: str) -> Any:
     """An async ccxt client of ``exchange`` pointed at the local server."""
-    import re
 
     from ccxt import async_support
 
@@ -870,14 +825,7 @@ def _async_client(ccxt: Any, server: Any, exchange: str) -> Any:
         {"apiKey": "k", "secret": "czNjcmV0", "password": "p", "timeout": 5000}
     )
 
-    def point(urls: dict[str, Any]) -> None:
-        for key, value in urls.items():
-            if isinstance(value, dict):
-                point(value)
-            elif isinstance(value, str):
-                urls[key] = re.sub(r"^https?://[^/]+", server.base, value)
-
-    point(client.urls["api"])
+    point_at(client, server.base)
     return client
 
 

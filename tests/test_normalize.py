@@ -419,7 +419,8 @@ def test_an_exception_whose_attributes_raise_is_said_in_notes() -> None:
 def test_a_class_with_no_module_is_still_classified_by_its_text() -> None:
     err = normalizer.normalize("okx", error=_NoModule('okx {"code":"58102","msg":"x"}'))
     # no module, no ccxt: the body in its text is read (textshapes.py, issue 24)
-    assert err.category is Category.RATE_LIMIT and err.code == "58102"
+    assert err.category is Category.RATE_LIMIT
+    assert err.code == "58102"
     assert err.message is not None
 
 

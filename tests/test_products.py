@@ -11,16 +11,13 @@ reaches the internet.
 from __future__ import annotations
 
 import json
-import re
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from recorded_venue import point_at
 
 import normalizer
 from normalizer import Action, Category, NormalizerError
@@ -42,43 +39,9 @@ PRODUCTS = {
 # --------------------------------------------------------------- the server
 
 
-class _Recorded(BaseHTTPRequestHandler):
-    """Answers every request with the server's current recorded answer."""
-
-    def _answer(self) -> None:
-        server: Any = self.server
-        status, body, headers = server.answer
-        server.requests.append((self.command, self.path))
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def _resolve(exchange: object, *args: object, **kwargs: object) -> object:
     """The folder answering for ``exchange`` in this process's registry."""
     return products.resolve(registry(), exchange, *args, **kwargs)  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    srv: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
-    srv.requests = []
-    srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 @pytest.fixture
@@ -93,14 +56,7 @@ def _client(ccxt: Any, server: Any, exchange: str, **options: Any) -> Any:
         {"apiKey": "k", "secret": "czNjcmV0", "timeout": 5000, "options": options}
     )
 
-    def point(urls: dict[str, Any]) -> None:
-        for key, value in urls.items():
-            if isinstance(value, dict):
-                point(value)
-            elif isinstance(value, str):
-                urls[key] = re.sub(r"^https?://[^/]+", server.base, value)
-
-    point(client.urls["api"])
+    point_at(client, server.base)
     return client
 
 
@@ -557,14 +513,7 @@ def _async_client(server: Any, exchange: str, **options: Any) -> Any:
         {"apiKey": "k", "secret": "czNjcmV0", "timeout": 5000, "options": options}
     )
 
-    def point(urls: dict[str, Any]) -> None:
-        for key, value in urls.items():
-            if isinstance(value, dict):
-                point(value)
-            elif isinstance(value, str):
-                urls[key] = re.sub(r"^https?://[^/]+", server.base, value)
-
-    point(client.urls["api"])
+    point_at(client, server.base)
     return client
 
 

@@ -13,14 +13,11 @@ the internet.
 from __future__ import annotations
 
 import json
-import re
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from recorded_venue import point_at
 
 import normalizer
 from normalizer import Action, Category
@@ -137,38 +134,6 @@ def test_bitvavo_429_waits_for_the_reset_header() -> None:
 # --------------------------------------------------------------- through ccxt
 
 
-class _Recorded(BaseHTTPRequestHandler):
-    def _answer(self) -> None:
-        server: Any = self.server
-        status, body, headers = server.answer
-        server.requests.append((self.command, self.path))
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    srv: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
-    srv.requests = []
-    srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-
-
 @pytest.fixture
 def ccxt() -> Any:
     return pytest.importorskip("ccxt")
@@ -178,14 +143,7 @@ def _pointed(ccxt: Any, server: Any, exchange: str) -> Any:
     """A ccxt client whose every API base URL is the local server (paths kept)."""
     client = getattr(ccxt, exchange)({"apiKey": "k" * 64, "secret": "czNjcmV0", "timeout": 5000})
 
-    def point(urls: dict[str, Any]) -> None:
-        for key, value in urls.items():
-            if isinstance(value, dict):
-                point(value)
-            elif isinstance(value, str):
-                urls[key] = re.sub(r"^https?://[^/]+", server.base, value)
-
-    point(client.urls["api"])
+    point_at(client, server.base)
     return client
 
 

@@ -12,13 +12,10 @@ venues against ``rules/common/ccxt.yaml`` and this project's rules.
 from __future__ import annotations
 
 import json
-import re
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from recorded_venue import point_at
 
 import normalizer
 from normalizer import Action, Category
@@ -26,40 +23,6 @@ from normalizer._engine.ccxt import ccxt_classes
 from normalizer._formats.ccxt_table import load_class_table
 
 VENUES = ("htx", "hyperliquid", "bitfinex", "whitebit")
-
-
-class _Recorded(BaseHTTPRequestHandler):
-    """Answers every request with the server's current recorded answer."""
-
-    def _answer(self) -> None:
-        server: Any = self.server
-        status, body, headers = server.answer
-        server.requests.append((self.command, self.path))
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = do_PUT = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    srv: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
-    srv.requests = []
-    srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +43,7 @@ def _pointed(ccxt: Any, server: Any, exchange: str) -> Any:
         }
     )
 
-    def point(urls: dict[str, Any]) -> None:
-        for key, value in urls.items():
-            if isinstance(value, dict):
-                point(value)
-            elif isinstance(value, str):
-                urls[key] = re.sub(r"^https?://[^/]+", server.base, value)
-
-    point(client.urls["api"])
+    point_at(client, server.base)
     return client
 
 
