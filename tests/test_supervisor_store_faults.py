@@ -205,22 +205,27 @@ def test_moved_from_a_cluster_node_is_a_store_failure_for_a_plain_client() -> No
 
 
 def test_a_timeout_is_a_store_failure(server: LocalRedis) -> None:
-    """DEBUG SLEEP holds the server past the store's socket timeout."""
+    """DEBUG SLEEP holds the server past the store's socket timeout. One long sleep,
+    not a loop of short ones: a command sent between two of those could be answered
+    in time on a loaded machine, and the store would rightly not fail."""
     blocker = redis.Redis.from_url(server.url)
-    stop = threading.Event()
-
-    def sleepy() -> None:
-        while not stop.is_set():
-            blocker.execute_command("DEBUG", "SLEEP", "0.5")
-
-    thread = threading.Thread(target=sleepy, daemon=True)
+    thread = threading.Thread(
+        target=blocker.execute_command, args=("DEBUG", "SLEEP", "5"), daemon=True
+    )
+    probe = redis.Redis.from_url(server.url, socket_timeout=0.05)
     thread.start()
     try:
-        time.sleep(0.05)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # until the server is seen asleep
+            try:
+                probe.ping()
+            except redis.exceptions.TimeoutError:
+                break
+            time.sleep(0.01)
         assert_store_failure_answered(server.url, "timeout", socket_timeout=0.05)
     finally:
-        stop.set()
         thread.join(timeout=10)
+        probe.close()
         blocker.close()
 
 
