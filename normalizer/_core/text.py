@@ -138,10 +138,12 @@ class Template:
         if end < len(first) or not folded.startswith(first) or not folded.endswith(last):
             return False
         pos = len(first)
-        for middle in parts[1:-1]:
+        for k, middle in enumerate(parts[1:-1], 1):
             found = folded.find(middle, pos, end)
             if found < 0:
-                return False
+                # folding strips a message's trailing punctuation: literal pieces made
+                # only of it ("{0};{1}" filled with "." at the end) may be gone with it
+                return not last and all(not p.rstrip(_TRAILING) for p in parts[k:])
             pos = found + len(middle)
         return True
 
