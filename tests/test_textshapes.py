@@ -313,3 +313,16 @@ def test_a_refusal_sent_with_code_zero_is_an_error(body: Any) -> None:
 def test_a_subscription_answered_with_code_zero_is_no_error() -> None:
     r = normalize("mexc", body='{"id":0,"code":0,"msg":"spot@public.deals.v3.api@BTCUSDT"}')
     assert not r.is_error
+
+
+@pytest.mark.parametrize("text", ["{'code': 1or 2}", "{'msg': '\\d+'}", "['EOrder:x', 0x1for]"])
+def test_reading_a_repr_shaped_text_warns_nothing(text: str) -> None:
+    """A log line shaped like a Python literal but not one ("1or 2", an invalid escape)
+    is read without a SyntaxWarning or DeprecationWarning reaching the caller."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        err = normalize("bybit", body=text)
+    assert [str(w.message) for w in caught] == []
+    assert err.raw.body == text

@@ -127,9 +127,15 @@ def literal(text: str) -> Any:
     if len(text) > MAX_SHAPE_TEXT:
         return None
     import ast
+    import warnings
 
     try:
-        return ast.literal_eval(text)
+        # the compiler warns of what a log holds by chance ("1abc", "\\d"); those
+        # warnings would reach the router's own log from a call that only reads text
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # before 3.12
+            return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
 
