@@ -18,8 +18,7 @@ import pytest
 from recorded_venue import point_at
 
 import normalizer
-from normalizer import Action, Category
-from normalizer._core.errors import RuleFileError
+from normalizer import Action, Category, RuleFileError
 from normalizer._engine.ccxt import ccxt_classes, is_ccxt_error, recover
 from normalizer._formats.ccxt_table import load_class_table
 

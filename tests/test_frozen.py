@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from normalizer._core.errors import Problem
+from normalizer import Problem
 from normalizer._core.frozen import FrozenInstanceError, field, frozen, replace
 from normalizer._core.table import Probe
 

@@ -20,8 +20,7 @@ import yaml
 from recorded_venue import point_at
 
 import normalizer
-from normalizer import Action, Category, NormalizerError
-from normalizer._core.errors import RuleFileError
+from normalizer import Action, Category, NormalizerError, RuleFileError
 from normalizer._formats import products
 from normalizer._formats.registry import Registry, registry
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from normalizer._core.errors import RuleFileError
+from normalizer import RuleFileError
 from normalizer._engine.ruletests import Case, load_cases, rule_test_files, run_case, run_rule_tests
 from normalizer._formats.registry import registry
 

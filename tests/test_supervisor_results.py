@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from normalizer import Category, NormalizedError, Supervisor
-from normalizer._core.errors import InvalidResultError
+from normalizer import Category, InvalidResultError, NormalizedError, Supervisor
 from normalizer.supervisor import Decision, Halt
 
 HALT = Halt(
