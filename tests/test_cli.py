@@ -688,8 +688,8 @@ rules:
 
 
 def _load_rules_problems(folder: Path) -> list[normalizer.NormalizerError]:
-    from normalizer._core.errors import ConfigError
-    from normalizer._formats.registry import current_registry, load_rules, restore_registry
+    from normalizer import ConfigError, load_rules
+    from normalizer._formats.registry import current_registry, restore_registry
 
     saved = current_registry()
     try:

@@ -22,6 +22,7 @@ from normalizer import (
     ArgumentTypeError,
     ArgumentValueError,
     Category,
+    ExceptionInfo,
     InvalidResultError,
     NormalizedError,
     NormalizerError,
@@ -29,7 +30,6 @@ from normalizer import (
     Recommendation,
     UnknownOperationError,
 )
-from normalizer._core.record import ExceptionInfo
 from normalizer._formats.registry import ONTOLOGY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -599,7 +599,7 @@ def test_a_wrong_unknown_exchange_choice_is_a_normalizer_error(value: object) ->
 
 
 def test_every_caller_mistake_of_the_batch_layer_is_a_normalizer_error(tmp_path: Path) -> None:
-    from normalizer._core.errors import BatchInputError
+    from normalizer import BatchInputError
     from normalizer.batch._stream import run_batch
 
     assert issubclass(BatchInputError, NormalizerError)

@@ -9,9 +9,8 @@ import pytest
 import yaml
 
 import normalizer
-from normalizer import CatalogError, Category
+from normalizer import Action, CatalogError, Category, Operation, Precondition, Scope
 from normalizer._core.resources import data_dir
-from normalizer._core.vocabulary import Action, Operation, Precondition, Scope
 from normalizer._core.vocabulary import __doc__ as ONTOLOGY_DOC
 from normalizer._engine.normalize import registry
 from normalizer._formats.catalog import (

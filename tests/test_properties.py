@@ -16,10 +16,17 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import normalizer
-from normalizer import Action, Category, NormalizedError, Operation, PolicyError, Scope
+from normalizer import (
+    Action,
+    Category,
+    NormalizedError,
+    Operation,
+    PolicyError,
+    Scope,
+    parse_policy,
+)
 from normalizer._core.text import Template
 from normalizer._engine.normalize import registry
-from normalizer._formats.policy import parse_policy
 from normalizer._formats.registry import ONTOLOGY
 
 EXCHANGES = list(normalizer.exchanges())  # every bundled venue

@@ -877,8 +877,9 @@ def test_the_supervisors_own_decisions_equal_checked_ones() -> None:
     """The supervisor builds its decisions without re-checking what it holds
     valid; the record is the one ``Decision(...)`` builds, and a time from a
     broken clock is still refused."""
-    from normalizer._core.errors import InvalidResultError
-    from normalizer.supervisor._types import Decision, Keys, trusted_decision
+    from normalizer import InvalidResultError
+    from normalizer.supervisor import Decision
+    from normalizer.supervisor._types import Keys, trusted_decision
 
     err = normalizer.normalize("okx", body='{"code":"58102","msg":"Rate limit reached."}')
     rec = normalizer.recommend(err, operation="transfer")
