@@ -32,8 +32,8 @@ import normalizer
 from normalizer._core.literals import ASCII_EQUALS, Prefilter, lowered_twin, projected, required
 from normalizer._core.table import Probe, RuleSet
 from normalizer._core.text import _fold, _fold_general
-from normalizer._engine.normalize import reset_caches
 from normalizer._formats.registry import GENERIC, registry
+from normalizer.testing import forget_memos
 
 ROOT = Path(__file__).resolve().parent.parent
 VENUES = [v for v in normalizer.exchanges()]
@@ -115,13 +115,13 @@ def _bodies(venue: str) -> st.SearchStrategy[dict[str, Any]]:
 
 def _decided(venue: str, body: str, status: Any) -> Any:
     """The result the pipeline decides for a body, with nothing kept."""
-    reset_caches()
+    forget_memos()
     return normalizer.normalize(venue, body=body, http_status=status)
 
 
 def _kept(venue: str, body: str, status: Any) -> Any:
     """The result of a body met before (its second sight keeps it, the third reads it)."""
-    reset_caches()
+    forget_memos()
     normalizer.normalize(venue, body=body, http_status=status)
     second = normalizer.normalize(venue, body=body, http_status=status)
     third = normalizer.normalize(venue, body=_fresh(body), http_status=status)
@@ -161,7 +161,7 @@ def test_a_kept_result_is_the_result_decided_afresh_on_hostile_bodies(
     junk in the exchange's fields), the memo changes no result."""
     body = json.dumps(data.draw(_bodies(venue)), allow_nan=True)
     decided = _decided(venue, body, status)
-    reset_caches()
+    forget_memos()
     for _ in range(3):
         again = normalizer.normalize(venue, body=_fresh(body), http_status=status)
         assert again._replace(retry_after_s=None) == decided._replace(retry_after_s=None)
@@ -172,7 +172,7 @@ def test_a_body_met_once_leaves_no_result_behind() -> None:
     input at its second sight, so new results are never walked by the collector."""
     from normalizer._engine.memo import _memos
 
-    reset_caches()
+    forget_memos()
     for i in range(200):
         normalizer.normalize("okx", body=f'{{"code":"5{i:04d}","msg":"m{i}","data":[]}}')
     assert sum(len(m) for m in _memos) == 0
@@ -197,7 +197,7 @@ def test_recommend_on_a_result_asked_again_is_the_recommendation_decided_afresh(
     """Invariant: recommend() on the very result it was asked about before (its
     plan found by the result's identity) answers what it decides when the
     policy is given explicitly (no shortcut: the request's evidence read again)."""
-    from normalizer._formats.registry import default_policy
+    from normalizer import default_policy
 
     if not (status is None or (type(status) is int and 100 <= status <= 599)):
         status = None
@@ -226,7 +226,7 @@ def test_no_plan_kept_by_result_holds_a_callers_exception() -> None:
     traceback): recommend() keeps no such result alive."""
     from normalizer._engine import recommend as rec
 
-    reset_caches()
+    forget_memos()
     for _ in range(3):
         err = normalizer.normalize("okx", error=TimeoutError("read timed out"))
         normalizer.recommend(err, "place_order")
@@ -808,7 +808,7 @@ def test_the_generic_profile_is_never_answered_from_the_table(
     generic = registry().get(GENERIC)
     bogus = registry().get("okx").by_id["okx.insufficient-balance"].verdict
     monkeypatch.setitem(generic.decided_by_code, "429", bogus)
-    reset_caches()
+    forget_memos()
     body = '{"code":"429","message":"Too many requests"}'
     for got in (
         normalizer.normalize(GENERIC, code="429", message="Too many requests", http_status=429),
@@ -817,7 +817,7 @@ def test_the_generic_profile_is_never_answered_from_the_table(
     ):
         assert got.rule_id != "okx.insufficient-balance"
         assert got.category is normalizer.Category.RATE_LIMIT
-    reset_caches()
+    forget_memos()
 
 
 def test_a_code_decides_alone_only_when_nothing_else_can_win() -> None:
@@ -902,8 +902,8 @@ def test_a_tie_that_disagrees_is_found_in_a_large_group_too(tmp_path: Path, clas
     """Invariant: the index that finds candidate pairs among many rules of one
     precedence (``conflicts.PAIRWISE``) finds what comparing every pair finds:
     two rules that match the same message with another category are refused."""
+    from normalizer import RuleFileError
     from normalizer._core import conflicts
-    from normalizer._core.errors import RuleFileError
     from normalizer.testing import reset
 
     folder = _user_folder(tmp_path, 3 * conflicts.PAIRWISE)

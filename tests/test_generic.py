@@ -437,8 +437,8 @@ def test_a_weak_model_guess_is_never_one_that_gets_retried(
     unavailable service) needs a posterior of at least RETRY_POSTERIOR; a weaker
     guess answers UNKNOWN (a person looks), a guess that halts is taken as is."""
     from normalizer._engine import generic as g
-    from normalizer._engine.normalize import clear_caches
     from normalizer._engine.textmodel import Evidence
+    from normalizer.testing import forget_memos
 
     class Fake:
         def __init__(self, sub: str, posterior: float) -> None:
@@ -453,7 +453,7 @@ def test_a_weak_model_guess_is_never_one_that_gets_retried(
 
     def answer(sub: str, posterior: float) -> normalizer.NormalizedError:
         monkeypatch.setattr(g, "model_for", lambda root=None: Fake(sub, posterior))
-        clear_caches()
+        forget_memos()
         return normalizer.normalize("generic", message="zzyzx qwv", operation="place_order")
 
     try:
@@ -466,7 +466,7 @@ def test_a_weak_model_guess_is_never_one_that_gets_retried(
         assert halting.subcategory == "INVALID_REQUEST.PARAMETER"
     finally:
         monkeypatch.undo()
-        clear_caches()
+        forget_memos()
 
 
 # ------------------------------------------- issue 25: true leave-one-out, confidence

@@ -14,8 +14,8 @@ import urllib3
 
 import normalizer
 from normalizer import ArgumentTypeError, NormalizerError
-from normalizer._engine import normalize as engine
 from normalizer._engine import recommend as rec
+from normalizer.testing import forget_memos
 
 URL = "https://www.okx.com/api/v5/trade/order"
 RATE = '{"code":"58102","msg":"Rate limit reached.","data":[]}'
@@ -27,7 +27,7 @@ def _timeout(text: str = "Read timed out. (read timeout=10)") -> BaseException:
 
 
 def _forget() -> None:
-    engine.reset_caches()
+    forget_memos()
     rec._fast.clear()
     rec._plans.clear()
 
