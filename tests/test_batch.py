@@ -558,7 +558,7 @@ def test_one_bad_row_gets_an_error_column_and_the_others_go_on() -> None:
 def test_the_batch_cli_reports_a_bad_row_in_the_words_of_row_error(tmp_path: Any) -> None:
     """The CLI's errors file and classify_frame's row_error say the same thing."""
     pd = pytest.importorskip("pandas")
-    from normalizer.batch._stream import run_batch
+    from normalizer.batch import run_batch
 
     rows = [
         {"exchange": "deribit", "code": "1"},

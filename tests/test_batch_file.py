@@ -289,7 +289,7 @@ def test_rules_dir_and_policy(capsys, tmp_path: Path) -> None:
 
 MEMORY = """
 import json, os, resource, sys
-from normalizer.batch._stream import run_batch
+from normalizer.batch import run_batch
 src, out, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with open(src, "w") as fh:
     for i in range(rows):

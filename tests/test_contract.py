@@ -600,7 +600,7 @@ def test_a_wrong_unknown_exchange_choice_is_a_normalizer_error(value: object) ->
 
 def test_every_caller_mistake_of_the_batch_layer_is_a_normalizer_error(tmp_path: Path) -> None:
     from normalizer import BatchInputError
-    from normalizer.batch._stream import run_batch
+    from normalizer.batch import run_batch
 
     assert issubclass(BatchInputError, NormalizerError)
     assert issubclass(BatchInputError, ValueError)

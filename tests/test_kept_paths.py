@@ -28,8 +28,19 @@ def _timeout(text: str = "Read timed out. (read timeout=10)") -> BaseException:
 
 def _forget() -> None:
     forget_memos()
-    rec._fast.clear()
-    rec._plans.clear()
+
+
+def test_forget_memos_also_forgets_the_kept_plans_of_recommend() -> None:
+    """normalizer.testing.forget_memos() empties recommend()'s kept plans too, so a test
+    that calls it decides every situation anew (no cache cleared by name)."""
+    err = normalizer.normalize("okx", body=RATE, http_status=200)
+    normalizer.recommend(err, operation="transfer")
+    normalizer.recommend(err, operation="place_order", policy=normalizer.default_policy())
+    assert rec._fast
+    assert rec._plans
+    forget_memos()
+    assert not rec._fast
+    assert not rec._plans
 
 
 def test_a_kept_retry_still_draws_its_jitter_on_every_call() -> None:

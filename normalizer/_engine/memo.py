@@ -11,7 +11,7 @@ every pass, and costs nothing to forget.
 Every ``Memo`` registers itself here; ``reset_caches()`` empties them all and
 the lower caches (folded text, error strings' codes, exceptions' classes), as
 in a fresh process with the rules loaded. Tests use it through
-``normalizer.testing.reset_caches``. Thread safety: a dict's own operations
+``normalizer.testing.forget_memos()``. Thread safety: a dict's own operations
 are atomic; the lock keeps two threads from both starting a full table over.
 """
 

@@ -21,7 +21,7 @@ One pipeline, in three stages:
    traceback is never kept alive).
 
 ``reset_caches()`` forgets everything the engine keeps (tests reach it as
-``normalizer.testing.reset_caches``).
+``normalizer.testing.forget_memos()``).
 """
 
 from __future__ import annotations

@@ -304,6 +304,8 @@ _by_result: dict[tuple[Any, ...], tuple[NormalizedError, Policy, _Plan]] = {}
 MAX_BY_RESULT = 128
 _reg.on_change(_by_result.clear)  # the evidence of a result may change with the rules
 also_reset(_by_result.clear)
+also_reset(_fast.clear)  # forgotten with the memos: a test then decides anew
+also_reset(_plans.clear)
 
 
 def _plan(pol: Policy, exchange: str, s: Situation, attempt: int) -> _Plan:

@@ -19,8 +19,10 @@ from ._frame import (
     normalize_many,
     output_columns,
 )
+from ._stream import BatchSummary, run_batch
 
 __all__ = [
+    "BatchSummary",
     "FrameSpec",
     "as_http_status",
     "classify_frame",
@@ -28,4 +30,5 @@ __all__ = [
     "make_spec",
     "normalize_many",
     "output_columns",
+    "run_batch",
 ]
