@@ -1,14 +1,14 @@
-"""Wheel build hook: compile the bundled YAML into the marshal store the wheel ships.
+"""Wheel build hook: compile the bundled YAML into the marshal file the wheel ships.
 
 An installed package then starts without PyYAML and pydantic (see
-``normalizer._formats.registry``): the store's key is a BLAKE2b digest of its
+``normalizer._formats.registry``): the compiled file's key is a BLAKE2b digest of its
 sources (folder and file name, length, bytes) and the package version, and the
-wheel carries the same files under ``normalizer/_data/``, so the store is fresh
+wheel carries the same files under ``normalizer/_data/``, so the compiled file is fresh
 where it is installed. (Its recorded sizes, modification and change times and
 inodes differ there: the first start checks the content once and records the
 installed files' own, when the folder is writable.) A
 Python whose marshal format differs recompiles once, into the user's cache
-folder (``normalizer._formats.store.cache_path``) when site-packages is read-only.
+folder (``normalizer._formats.compiled.cache_path``) when site-packages is read-only.
 """
 
 from __future__ import annotations
@@ -31,15 +31,15 @@ class CompiledStoreHook(BuildHookInterface[Any]):
         sys.path.insert(0, self.root)
         try:
             from normalizer._formats.compile import compile_bundled
-            from normalizer._formats.store import fingerprint, stamp, stat_fingerprint, write_store
+            from normalizer._formats.compiled import fingerprint, stamp, stat_fingerprint, write_compiled
         finally:
             sys.path.remove(self.root)
         stats = stat_fingerprint()
         fp = fingerprint()
         data = stamp(compile_bundled(), fp, stats)
-        out = Path(tempfile.mkdtemp(prefix="normalizer-store-")) / "_compiled.marshal"
-        if not write_store(data, out):
-            raise RuntimeError(f"could not write the compiled store to {out}")
+        out = Path(tempfile.mkdtemp(prefix="normalizer-compiled-")) / "_compiled.marshal"
+        if not write_compiled(data, out):
+            raise RuntimeError(f"could not write the compiled rules file to {out}")
         self._out = out
         build_data["force_include"][os.fspath(out)] = "normalizer/_compiled.marshal"
 

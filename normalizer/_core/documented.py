@@ -2,7 +2,7 @@
 
 Each entry is one code and message as the venue's docs list it; the engine
 recognises a message by its template (``Template``) when the input carries no
-(known) code. Read from the compiled store, the entries are made when first
+(known) code. Read from the compiled rules file, the entries are made when first
 asked for: a first call with a known code needs only the set of codes.
 """
 
@@ -68,7 +68,7 @@ class Entry:
         self.description = description
         #: the message compiled for matching (made when first needed if not given)
         self.template = template
-        #: its compiled form from the store, turned into ``template`` when first needed
+        #: its compiled form from the compiled file, turned into ``template`` when first needed
         self._plain_template: Sequence[Any] | None = None
 
     def compiled(self) -> Template:
@@ -115,7 +115,7 @@ def _entry(e: Sequence[Any]) -> Entry:
 class CompiledCatalog:
     """The documented codes of one exchange (compiled form).
 
-    Read from the store, its entries are made when first asked for: a first
+    Read from the compiled file, its entries are made when first asked for: a first
     call with a known code needs only the set of documented codes.
     """
 
@@ -129,7 +129,7 @@ class CompiledCatalog:
         self.updated_at = updated_at
         self._entries: tuple[Entry, ...] | None = entries
         self._plain: Sequence[Sequence[Any]] = ()
-        #: the store's form: the entries' plain rows as one marshal blob, and their codes
+        #: the compiled file's form: the entries' plain rows as one marshal blob, and their codes
         self._packed: bytes | None = None
         self._codes: Sequence[str] = ()
 
@@ -139,7 +139,7 @@ class CompiledCatalog:
         if entries is None:
             packed = self._packed
             if packed is not None:
-                self._plain = marshal.loads(packed)  # noqa: S302 - our own store (_formats/store.py)
+                self._plain = marshal.loads(packed)  # noqa: S302 - our own compiled file (_formats/compiled.py)
                 self._packed = None
             entries = tuple(_entry(e) for e in self._plain)
             self._entries = entries
@@ -176,7 +176,7 @@ class CompiledCatalog:
     def from_plain(cls, data: Sequence[Any]) -> CompiledCatalog:
         catalog = cls(data[0], data[1], data[2], ())
         catalog._entries = None
-        if len(data) == 5 and isinstance(data[3], bytes):  # packed by the store
+        if len(data) == 5 and isinstance(data[3], bytes):  # packed in the compiled file
             catalog._packed = data[3]
             catalog._codes = data[4]
         else:

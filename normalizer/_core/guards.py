@@ -37,7 +37,7 @@ must be at least ``1 + jitter``), refused at load otherwise.
 The guards read the vocabulary's facts (which categories are never retried,
 which operations write, each operation's status query) from the loaded
 ontology they are bound to (``GuardSet``); the bundled one is bound once, in
-``normalizer._formats.store`` (``GUARDS``), and re-exported by
+``normalizer._formats.compiled`` (``GUARDS``), and re-exported by
 ``normalizer._engine.guards``. Pure: no pydantic, no YAML.
 """
 

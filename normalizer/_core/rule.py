@@ -19,7 +19,7 @@ from .precedence import specificity
 from .text import Template, bound, fold
 from .vocabulary import Category, Operation, Outcome
 
-# value -> member, for reading the store: a dict lookup instead of an Enum call
+# value -> member, for reading the compiled file: a dict lookup instead of an Enum call
 # (the first call builds hundreds of rules)
 _CATEGORY = {m.value: m for m in Category}
 _OUTCOME = {m.value: m for m in Outcome}
@@ -274,7 +274,7 @@ class Rule:
             self.path,
             self.line,
             tuple(t.to_plain() for t in self.templates),
-            self.gate,  # worked out once, when the store is built (it parses the regexes)
+            self.gate,  # worked out once, when the compiled file is built (it parses the regexes)
         )
 
     @staticmethod

@@ -113,7 +113,7 @@ class Template:
         self.key = max(self.parts, key=len)
 
     def to_plain(self) -> tuple[Any, ...]:
-        """The compiled form, for the compiled store (``from_plain`` rebuilds it unfolded)."""
+        """The compiled form, for the compiled rules file (``from_plain`` rebuilds it unfolded)."""
         return (self.source, self.parts, self.weight)
 
     @classmethod

@@ -7,7 +7,7 @@ policy loader refuses, with ``refusal()``, a rule asking what a guard forbids.
 from __future__ import annotations
 
 from .._core.guards import RATE_LIMIT_MIN_DELAY_S, Guard, GuardSet, Proposal, Situation
-from .._formats.store import GUARDS as GUARD_SET
+from .._formats.compiled import GUARDS as GUARD_SET
 
 __all__ = [
     "AUTH_WORDS",

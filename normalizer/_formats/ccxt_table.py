@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from .._core.errors import RuleFileError
 from .._core.resources import data_dir
+from .compiled import ONTOLOGY
 from .fields import OneLine, Url
-from .store import ONTOLOGY
 from .yaml import load_file, validate
 
 ClassName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]{1,60}$")]

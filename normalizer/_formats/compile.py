@@ -1,7 +1,7 @@
 """Compiling the YAML files (validated with pydantic) into plain data.
 
 Everything here imports PyYAML and pydantic; the engine never imports this
-module unless the compiled store is missing or stale (``registry``).
+module unless the compiled rules file is missing or stale (``registry``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from .._core.errors import RuleFileError
 from .._core.resources import data_dir
 from .._core.table import CompiledCatalog, Entry, Frozen, Rule, RuleSet
 from .catalog import Catalog, load_catalog
+from .compiled import COMMON
 from .ontology import compile_ontology
 from .rules import ExchangeSpec, RuleMeta, load_rules_file
-from .store import COMMON
 from .yaml import load_file, validate
 
 

@@ -24,8 +24,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from .._core.vocabulary import Operation
+from .compiled import ONTOLOGY
 from .fields import VenueName
-from .store import ONTOLOGY
 
 #: At most this many values in one condition.
 MAX_VALUES_PER_CONDITION = 16

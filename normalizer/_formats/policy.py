@@ -58,10 +58,10 @@ from .._core.policy import (
 )
 from .._core.resources import data_dir
 from .._core.vocabulary import Action, Precondition, Scope
+from .compiled import GUARDS
 from .conditions import Situation
 from .escalation import EscalationSection, resolve_escalations
 from .fields import OneLine
-from .store import GUARDS
 from .yaml import Located, load_file, load_text, problems_from_validation
 
 PolicyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]

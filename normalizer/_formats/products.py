@@ -99,7 +99,7 @@ _tables: weakref.WeakKeyDictionary[Registry, _Table] = weakref.WeakKeyDictionary
 
 
 def _product_of(reg: Registry, name: str) -> Product | None:
-    """The product ``name`` is, read from its spec alone (the bundled store's plain
+    """The product ``name`` is, read from its spec alone (the bundled compiled file's plain
     data when the folder is in the root, so no product's rules are built for it)."""
     spec = reg.spec_of(name)
     venue = getattr(spec, "product_of", None)

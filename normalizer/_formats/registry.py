@@ -33,7 +33,7 @@ from .._core.resources import data_dir, data_path
 from .._core.table import CompiledCatalog, Frozen, Rule, RuleSet
 from .._core.vocabulary import Outcome
 from . import products as _products
-from .store import COMMON, ONTOLOGY, fingerprint, stamp, state, write_store
+from .compiled import COMMON, ONTOLOGY, fingerprint, stamp, state, write_compiled
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ _lock = _thread.RLock()
 
 
 def _compiled() -> dict[str, Any]:
-    """The bundled data compiled: from the store, else compiled now and stored."""
+    """The bundled data compiled: from the compiled file, else compiled now and stored."""
     data = state["data"]
     if data is None:
         with _lock:
@@ -75,7 +75,7 @@ def _compiled() -> dict[str, Any]:
 
                 fp = fingerprint()  # before compiling: see stamp()
                 data = stamp(compile_bundled(), fp, state["stats"])
-                write_store(data)
+                write_compiled(data)
                 state["data"] = data
     return data  # type: ignore[no-any-return]
 
@@ -101,7 +101,7 @@ class Registry:
     """The rule sets of every exchange found under a rules folder, and of the
     user's rule folders laid over it (``overlays``, later ones stronger).
 
-    The bundled folder (``root=None``) is read from the compiled store; any
+    The bundled folder (``root=None``) is read from the compiled rules file; any
     other folder is compiled from its YAML (and checked) on first use. Each
     exchange is loaded once, under a lock.
 
@@ -180,7 +180,7 @@ class Registry:
 
     def spec_of(self, name: str) -> Any:
         """The ``exchange.yaml`` spec of folder ``name``, without building its rules
-        when the bundled store already holds it as plain data (the product table
+        when the bundled compiled file already holds it as plain data (the product table
         reads every folder's spec)."""
         loaded = self._sets.get(name)
         if loaded is None and not self.overlays:
@@ -237,11 +237,12 @@ class Registry:
             return None
         if self.bundled:
             plain = _compiled()["exchanges"].get(name)
-            if isinstance(plain, bytes):  # the store keeps each exchange as its own blob
-                plain = marshal.loads(plain)  # noqa: S302 - our own store (see store.py)
+            if isinstance(plain, bytes):  # the compiled file keeps each exchange as its own blob
+                plain = marshal.loads(plain)  # noqa: S302 - our own compiled file (see compiled.py)
             if plain is not None:
                 return plain  # type: ignore[no-any-return]
-            # the store was replaced by one of other sources since it was read: from the YAML
+            # the compiled file was replaced by one of other sources since it was read:
+            # from the YAML
         from .compile import compile_exchange
 
         return compile_exchange(self.root, name, self.common_rules())
@@ -465,7 +466,7 @@ _default: Policy | None = None
 
 
 def default_policy() -> Policy:
-    """The bundled default policy (``policies/default.yaml``), from the compiled store."""
+    """The bundled default policy (``policies/default.yaml``), from the compiled rules file."""
     global _default
     if _default is None:
         with _lock:

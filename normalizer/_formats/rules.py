@@ -43,10 +43,10 @@ from .._core.table import (
 )
 from .._core.text import MAX_MESSAGE_CHARS, Template, bound, fold
 from .._core.vocabulary import Category, Outcome
+from .compiled import ONTOLOGY
 from .conditions import Operations
 from .fields import VENUE_NAME, Code, OneLine, Url
 from .regexcheck import check as check_regex
-from .store import ONTOLOGY
 from .yaml import Located, validate
 
 __all__ = [

@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from .._core.errors import ArgumentTypeError, ArgumentValueError
 from .._core.vocabulary import Category
 from .catalog import Catalog
+from .compiled import ONTOLOGY
 from .policy import PolicyFile
 from .rules import ExchangeSpec, RulesFile
-from .store import ONTOLOGY
 
 Kind = Literal["rules", "policy", "catalog", "exchange"]
 _MODELS: dict[str, type[BaseModel]] = {

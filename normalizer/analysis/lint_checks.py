@@ -41,7 +41,7 @@ _ALL = (
     Check(
         "invalid",
         "error",
-        "load_rules() and the bundled store refuse the file: bad YAML, an unknown field (a "
+        "load_rules() and the rules compiler refuse the file: bad YAML, an unknown field (a "
         "typo), a value outside the ontology, a field of the wrong type.",
         "okx/rules.yaml:4: rules[0].category: 'RATE_LIMT' is not a category",
     ),

@@ -1,8 +1,8 @@
-"""The compiled rule store is verified, not trusted (issue 23).
+"""The compiled rules file is verified, not trusted (issue 23).
 
-A store is keyed by a digest of its sources and the package version; a source
+A compiled file is keyed by a digest of its sources and the package version; a source
 edited to the same size with its modification time put back is noticed (its
-change time moved); a store whose bytes changed is not used; a cache folder
+change time moved); a compiled file whose bytes changed is not used; a cache folder
 another user owns or may write to is not used (a warning; the rules compile in
 memory).
 """
@@ -16,46 +16,46 @@ from pathlib import Path
 
 import pytest
 
-from normalizer._formats import store
+from normalizer._formats import compiled
 
 
 @pytest.fixture
 def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Two YAML sources of our own, and a store compiled from them beside the package."""
+    """Two YAML sources of our own, and the rules compiled from them beside the package."""
     folder = tmp_path / "rules" / "okx"
     folder.mkdir(parents=True)
     files = [folder / "exchange.yaml", folder / "rules.yaml"]
     files[0].write_text("exchange: okx\n")
     files[1].write_text("rules: [a]\n")
-    monkeypatch.setattr(store, "sources", lambda: list(files))
-    monkeypatch.setattr(store, "STORE", tmp_path / "pkg" / "_compiled.marshal")
+    monkeypatch.setattr(compiled, "sources", lambda: list(files))
+    monkeypatch.setattr(compiled, "COMPILED", tmp_path / "pkg" / "_compiled.marshal")
     monkeypatch.setenv("NORMALIZER_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "pkg").mkdir()
     data = {"exchanges": {"okx": {"rules": [1]}, "gate": {"rules": [2]}}, "policy": {"a": 1}}
-    stats = store.stat_fingerprint()
-    assert store.write_store(store.stamp(data, store.fingerprint(), stats)) is True
+    stats = compiled.stat_fingerprint()
+    assert compiled.write_compiled(compiled.stamp(data, compiled.fingerprint(), stats)) is True
     return files
 
 
 def test_a_same_size_edit_with_the_modification_time_put_back_is_noticed(
     sources: list[Path],
 ) -> None:
-    """Issue 23: the store was trusted on size and mtime; an edit of the same
+    """Issue 23: the compiled file was trusted on size and mtime; an edit of the same
     size whose mtime was restored (``touch -r``, ``os.utime``) used stale rules."""
     before = sources[1].stat()
     sources[1].write_text("rules: [b]\n")  # same size, other bytes
     os.utime(sources[1], ns=(before.st_atime_ns, before.st_mtime_ns))
     after = sources[1].stat()
     assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
-    assert store._read_store(stats=store.stat_fingerprint()) is None
+    assert compiled._read_compiled(stats=compiled.stat_fingerprint()) is None
 
 
-def test_another_package_version_does_not_use_the_store(
+def test_another_package_version_does_not_use_the_compiled_file(
     sources: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert store._read_store(stats=store.stat_fingerprint()) is not None
-    monkeypatch.setattr(store, "VERSION", "99.0.0")
-    assert store._read_store(stats=store.stat_fingerprint()) is None
+    assert compiled._read_compiled(stats=compiled.stat_fingerprint()) is not None
+    monkeypatch.setattr(compiled, "VERSION", "99.0.0")
+    assert compiled._read_compiled(stats=compiled.stat_fingerprint()) is None
 
 
 def _flip(path: Path, at: int) -> None:
@@ -64,22 +64,22 @@ def _flip(path: Path, at: int) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_a_store_whose_header_bytes_changed_is_not_used(sources: list[Path]) -> None:
-    path = Path(store.STORE)
-    head_at = len(store._MAGIC) + 8 + store._DIGEST + 3
+def test_a_compiled_file_whose_header_bytes_changed_is_not_used(sources: list[Path]) -> None:
+    path = Path(compiled.COMPILED)
+    head_at = len(compiled._MAGIC) + 8 + compiled._DIGEST + 3
     _flip(path, head_at)
-    assert store._read_store(stats=store.stat_fingerprint()) is None
+    assert compiled._read_compiled(stats=compiled.stat_fingerprint()) is None
 
 
 def test_a_venue_whose_blob_bytes_changed_is_not_served(sources: list[Path]) -> None:
     """A changed blob is missing (the registry then compiles that venue from its
     YAML); the other venues are still served."""
-    path = Path(store.STORE)
-    data = store._read_store(stats=store.stat_fingerprint())
+    path = Path(compiled.COMPILED)
+    data = compiled._read_compiled(stats=compiled.stat_fingerprint())
     assert data is not None
     blobs = data["exchanges"]
     start, length, _ = blobs.offsets["okx"]
-    _flip(path, blobs.base + store._TOKEN + start + length - 1)
+    _flip(path, blobs.base + compiled._TOKEN + start + length - 1)
     assert blobs.get("okx") is None
     assert marshal.loads(blobs["gate"]) == {"rules": [2]}  # noqa: S302 - our own
 
@@ -87,27 +87,28 @@ def test_a_venue_whose_blob_bytes_changed_is_not_served(sources: list[Path]) -> 
 def _unwritable_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "site-packages-file"
     blocker.write_text("a file where the package folder would be")
-    monkeypatch.setattr(store, "STORE", blocker / "_compiled.marshal")
+    monkeypatch.setattr(compiled, "COMPILED", blocker / "_compiled.marshal")
 
 
 def test_a_world_writable_cache_folder_is_not_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A store planted in a mode-1777 cache folder is never read, and none is written there."""
+    """A compiled file planted in a mode-1777 cache folder is never read, and none is written
+    there."""
     _unwritable_package(tmp_path, monkeypatch)
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o1777)
     monkeypatch.setenv("NORMALIZER_CACHE_DIR", str(shared))
-    store._warned.clear()
+    compiled._warned.clear()
     fp = ("test", 1)
-    planted = store.cache_path()
-    # a store someone planted there, fresh for these sources
-    assert store.write_store({"fingerprint": fp, "exchanges": {}, "policy": "evil"}, planted)
+    planted = compiled.cache_path()
+    # a compiled file someone planted there, fresh for these sources
+    assert compiled.write_compiled({"fingerprint": fp, "exchanges": {}, "policy": "evil"}, planted)
     with pytest.warns(RuntimeWarning, match="writable by other users"):
-        assert store._read_store(fp) is None
+        assert compiled._read_compiled(fp) is None
     planted.unlink()
-    assert store.write_store({"fingerprint": fp, "exchanges": {}}) is False
+    assert compiled.write_compiled({"fingerprint": fp, "exchanges": {}}) is False
     assert not planted.exists()
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
 
@@ -120,26 +121,26 @@ def test_a_cache_folder_owned_by_another_user_is_not_used(
     theirs = tmp_path / "theirs"
     theirs.mkdir(mode=0o755)
     monkeypatch.setenv("NORMALIZER_CACHE_DIR", str(theirs))
-    store._warned.clear()
+    compiled._warned.clear()
     fp = ("test", 2)
-    assert store.write_store({"fingerprint": fp, "exchanges": {}}, store.cache_path())
+    assert compiled.write_compiled({"fingerprint": fp, "exchanges": {}}, compiled.cache_path())
     os.chown(theirs, 12345, 12345)
     with pytest.warns(RuntimeWarning, match="not owned by this user"):
-        assert store._read_store(fp) is None
+        assert compiled._read_compiled(fp) is None
 
 
 def test_a_private_cache_folder_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _unwritable_package(tmp_path, monkeypatch)
     monkeypatch.setenv("NORMALIZER_CACHE_DIR", str(tmp_path / "mine"))
     fp = ("test", 3)
-    assert store.write_store({"fingerprint": fp, "exchanges": {}, "policy": 1}) is True
-    assert stat.S_IMODE(store.cache_path().parent.stat().st_mode) & 0o022 == 0
-    got = store._read_store(fp)
+    assert compiled.write_compiled({"fingerprint": fp, "exchanges": {}, "policy": 1}) is True
+    assert stat.S_IMODE(compiled.cache_path().parent.stat().st_mode) & 0o022 == 0
+    got = compiled._read_compiled(fp)
     assert got is not None
     assert got["policy"] == 1
 
 
-def test_the_bundled_store_records_a_content_digest_and_the_package_version() -> None:
-    fp = store.fingerprint()
-    assert fp[:3] == (store.COMPILER_VERSION, marshal.version, store.VERSION)
+def test_the_bundled_compiled_file_records_a_content_digest_and_the_package_version() -> None:
+    fp = compiled.fingerprint()
+    assert fp[:3] == (compiled.COMPILER_VERSION, marshal.version, compiled.VERSION)
     assert len(fp[3]) == 64

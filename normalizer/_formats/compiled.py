@@ -1,10 +1,10 @@
-"""The compiled store of the bundled data: where it is, whether it is fresh, reading it.
+"""The compiled rules file of the bundled data: where it is, whether it is fresh, reading it.
 
 See ``normalizer._formats.registry`` for what it holds and when it is built.
-This module also holds ``ONTOLOGY``, the loaded vocabulary, read from the store
-(or compiled from the YAML when the store is missing or stale).
+This module also holds ``ONTOLOGY``, the loaded vocabulary, read from the compiled file
+(or compiled from the YAML when the compiled file is missing or stale).
 
-What a store is trusted on (issue 23):
+What a compiled file is trusted on (issue 23):
 
 - Its key: a BLAKE2b digest of every source file's name, length and bytes,
   with the compiler's version, marshal's and the package's (``fingerprint``).
@@ -16,7 +16,7 @@ What a store is trusted on (issue 23):
   any of them differs, the content digest decides (about 3 ms for the bundled
   1.3 MB of YAML), and the new stats are recorded when equal.
 - Its bytes: the header carries its own digest, and each venue's blob a digest
-  checked when it is first read; a store whose bytes changed is not used
+  checked when it is first read; a compiled file whose bytes changed is not used
   (the header), or that venue is compiled from its YAML (a blob).
 - Its folder: a cache folder (``NORMALIZER_CACHE_DIR`` and the default one)
   is used only when owned by the user and writable by no one else (not a
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 #: Bump when the compiled form changes shape.
 COMPILER_VERSION = 9
-STORE: AnyPath = os.path.join(
+COMPILED: AnyPath = os.path.join(
     os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "_compiled.marshal"
 )
 COMMON = "common"
@@ -102,7 +102,7 @@ def stat_fingerprint() -> tuple[Any, ...]:
     """The cheap check: the compiler, the package's version, and every source
     file's size, modification time, change time and inode.
 
-    When these equal the ones recorded in the store, the sources are taken as
+    When these equal the ones recorded in the compiled file, the sources are taken as
     unchanged without reading them; when any differs (a file edited, touched,
     added, removed, or copied elsewhere, as an installed wheel is), the
     content ``fingerprint()`` decides. The change time is what makes this
@@ -119,7 +119,7 @@ def stamp(data: dict[str, Any], fp: tuple[Any, ...], stats: tuple[Any, ...]) -> 
     """Record in compiled data what it was compiled from.
 
     ``stats`` must have been taken before ``fp``, and ``fp`` before compiling:
-    a file changed in between then makes the store look stale, never fresh.
+    a file changed in between then makes the compiled file look stale, never fresh.
     """
     data["fingerprint"] = fp
     data["stats"] = stats
@@ -127,7 +127,7 @@ def stamp(data: dict[str, Any], fp: tuple[Any, ...], stats: tuple[Any, ...]) -> 
 
 
 def cache_path() -> Path:
-    """Where the store goes when the package's folder is not writable.
+    """Where the compiled file goes when the package's folder is not writable.
 
     ``$NORMALIZER_CACHE_DIR``, else ``$XDG_CACHE_HOME/exchange-error-normalizer``,
     else ``~/.cache/exchange-error-normalizer``; one file per installed copy
@@ -137,8 +137,8 @@ def cache_path() -> Path:
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         base = os.path.join(xdg, "exchange-error-normalizer")
-    tag = f"{zlib.crc32(str(STORE).encode()):08x}-v{COMPILER_VERSION}-m{marshal.version}"
-    from pathlib import Path  # only when the package's own store is missing or stale
+    tag = f"{zlib.crc32(str(COMPILED).encode()):08x}-v{COMPILER_VERSION}-m{marshal.version}"
+    from pathlib import Path  # only when the package's own compiled file is missing or stale
 
     return Path(base) / f"compiled-{tag}.marshal"
 
@@ -193,6 +193,7 @@ class _Sources:
 #: The file starts with this, then the header's length (8 bytes, little-endian),
 #: the header (a marshal dict: everything but the exchanges, which it lists as
 #: offsets), then each exchange's marshal blob, preceded by the file's token.
+#: (the format's first name, kept: files already written stay readable)
 _MAGIC = b"normalizer-store-3\n"
 _TOKEN = 16
 _DIGEST = 16  # BLAKE2b digest of the header, and of each blob, in bytes
@@ -203,7 +204,7 @@ def _digest(data: bytes) -> bytes:
 
 
 class _Blobs:
-    """The exchanges of a store on disk, each read from the file when first asked for.
+    """The exchanges of a compiled file on disk, each read from the file when first asked for.
 
     Each blob is preceded by the token the header names: should the file be
     replaced meanwhile (another process wrote it), a blob whose token differs is
@@ -276,7 +277,7 @@ def _read_one(path: AnyPath, sources: _Sources) -> dict[str, Any] | None:
             head = f.read(size)
             if len(head) != size or _digest(head) != digest:
                 return None  # truncated, or bytes changed since written
-            # our own file, written by write_store() below (or the wheel's build hook)
+            # our own file, written by write_compiled() below (or the wheel's build hook)
             data = marshal.loads(head)  # noqa: S302
     except (OSError, ValueError, EOFError, TypeError):
         return None
@@ -296,20 +297,20 @@ def _read_one(path: AnyPath, sources: _Sources) -> dict[str, Any] | None:
         # record the new ones so that the next start skips reading the sources
         # (best effort: a read-only folder keeps checking the content)
         data["stats"] = sources.stats
-        write_store(data, path)
+        write_compiled(data, path)
     return data
 
 
-def _read_store(
+def _read_compiled(
     fp: tuple[Any, ...] | None = None, stats: tuple[Any, ...] | None = None
 ) -> dict[str, Any] | None:
-    """The fresh store: the package's own, else the one in the cache folder.
+    """The fresh compiled file: the package's own, else the one in the cache folder.
 
     Fresh means: its recorded ``stats`` equal ``stats``, else its recorded
     content fingerprint equals ``fp`` (computed only then, when not given).
     """
     sources = _Sources(fp, stats)
-    data = _read_one(STORE, sources)
+    data = _read_one(COMPILED, sources)
     if data is None:
         cached = cache_path()
         if _cache_usable(cached):
@@ -329,22 +330,22 @@ def _packed(exchange: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_store(data: dict[str, Any], path: AnyPath | None = None) -> bool:
+def write_compiled(data: dict[str, Any], path: AnyPath | None = None) -> bool:
     """Write compiled data atomically; False when it could not be written.
 
-    Without ``path``: next to the package (``STORE``), else, when that folder
+    Without ``path``: next to the package (``COMPILED``), else, when that folder
     is not writable (a read-only site-packages), into ``cache_path()``, so that
     the next start reads it instead of compiling the YAML again.
     """
     if path is None:
-        if write_store(data, STORE):
+        if write_compiled(data, COMPILED):
             return True
         target = cache_path()
         with contextlib.suppress(OSError):
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _cache_usable(target):
             return False
-        return write_store(data, target)
+        return write_compiled(data, target)
     tmp = f"{os.fspath(path)}.{os.getpid()}.{_thread.get_ident()}.tmp"
     # each exchange is a marshal blob of its own, read only when first asked for
     blobs = [
@@ -374,9 +375,9 @@ def write_store(data: dict[str, Any], path: AnyPath | None = None) -> bool:
 
 
 _STATS = stat_fingerprint()
-#: the compiled data when the store on disk is fresh (the registry fills it otherwise);
+#: the compiled data when the compiled file on disk is fresh (the registry fills it otherwise);
 #: ``stats``: the sources' sizes and modification times when this module was imported
-state: dict[str, Any] = {"data": _read_store(stats=_STATS), "stats": _STATS}
+state: dict[str, Any] = {"data": _read_compiled(stats=_STATS), "stats": _STATS}
 
 
 def _ontology_data() -> dict[str, Any]:
