@@ -208,7 +208,7 @@ def test_a_timeout_is_a_store_failure(server: LocalRedis) -> None:
     """DEBUG SLEEP holds the server past the store's socket timeout. One long sleep,
     not a loop of short ones: a command sent between two of those could be answered
     in time on a loaded machine, and the store would rightly not fail."""
-    blocker = redis.Redis.from_url(server.url)
+    blocker = redis.Redis.from_url(server.url, socket_timeout=60)  # outlives its own sleep
     thread = threading.Thread(
         target=blocker.execute_command, args=("DEBUG", "SLEEP", "5"), daemon=True
     )
