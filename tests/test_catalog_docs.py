@@ -229,10 +229,8 @@ def test_catalog_property_every_entry_maps_to_a_specific_category(venue: str) ->
             continue  # documented under several codes: the message alone cannot decide
         expected = normalizer.normalize(venue, code=entry.code, message=entry.message)
         t = Template(entry.message)
-        if t.weight < 4 or not any(c.isalpha() for part in t.parts for c in part):
-            # too little text to recognise a message by, or a number given for the
-            # message (HTX "3011"): only the code decides (table._message_index)
-            continue
+        if not t.recognisable:
+            continue  # only the code decides (Template.recognisable, table._message_index)
         message = t.fill(["x1"] * len(t.placeholders))
         alone = normalizer.normalize(venue, message=message)
         # recognised: named in documented_code, or read as its own code (Kraken's strings)

@@ -249,10 +249,8 @@ class RuleSet:
         templated: list[tuple[Template, Entry]] = []
         for entry in self.catalog.entries if self.catalog else ():
             t = entry.compiled()
-            if t.weight < 4 or not any(c.isalpha() for part in t.parts for c in part):
-                # too little text to recognise a message by, or no words at all (docs
-                # that give a number for the message, "3011"): only its code decides
-                continue
+            if not t.recognisable:
+                continue  # only its code decides
             if len(t.parts) == 1:
                 exact.setdefault(t.parts[0], entry)
             else:

@@ -125,6 +125,13 @@ class Template:
         return t
 
     @property
+    def recognisable(self) -> bool:
+        """Whether a message can be recognised by this template alone: enough literal
+        text, and words in it (docs that give a number for the message, HTX's "3011",
+        leave only the code to decide)."""
+        return self.weight >= 4 and any(c.isalpha() for part in self.parts for c in part)
+
+    @property
     def placeholders(self) -> list[str]:
         return [m.group(0).lstrip("$%")[1:-1] or "x" for m in _PLACEHOLDER.finditer(self.source)]
 
