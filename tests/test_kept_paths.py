@@ -26,10 +26,6 @@ def _timeout(text: str = "Read timed out. (read timeout=10)") -> BaseException:
     return requests.exceptions.ReadTimeout(inner)
 
 
-def _forget() -> None:
-    forget_memos()
-
-
 def test_forget_memos_also_forgets_the_kept_plans_of_recommend() -> None:
     """normalizer.testing.forget_memos() empties recommend()'s kept plans too, so a test
     that calls it decides every situation anew (no cache cleared by name)."""
@@ -54,7 +50,7 @@ def test_a_kept_retry_still_draws_its_jitter_on_every_call() -> None:
     low = normalizer.recommend(err, operation="transfer", rand=lambda: 0.0)
     high = normalizer.recommend(err, operation="transfer", rand=lambda: 1.0)
     assert low.delay_s <= high.delay_s
-    _forget()
+    forget_memos()
     assert normalizer.recommend(err, operation="transfer", rand=lambda: 1.0) == high
 
 
@@ -92,7 +88,7 @@ def test_a_kept_plan_gives_what_the_full_path_gives() -> None:
                 kept = normalizer.recommend(
                     err, operation=op, idempotent=idem, attempt=attempt, rand=lambda: 0.5
                 )
-                _forget()
+                forget_memos()
                 fresh = normalizer.recommend(
                     err, operation=op, idempotent=idem, attempt=attempt, rand=lambda: 0.5
                 )
@@ -111,7 +107,7 @@ def test_an_exception_decided_by_its_class_keeps_the_callers_own_exception() -> 
     other = normalizer.normalize("okx", error=_timeout("Read timed out. (read timeout=3)"))
     assert other.message is not None
     assert "read timeout=3" in other.message
-    _forget()
+    forget_memos()
     assert normalizer.normalize("okx", error=_timeout()) == ra
 
 
