@@ -1,39 +1,38 @@
-"""The batch command's fast path: a CSV or Parquet file read by pandas and pyarrow in
-chunks, each chunk classified by the partition function ``classify_frame`` runs.
+"""The batch command's fast path: a CSV or Parquet file read by Arrow in chunks, each
+chunk classified by the partition function ``classify_frame`` runs.
 
 ``normalizer.batch.run_batch`` reads a log row by row in Python (any input: JSON
 Lines, standard input, ``--strict``), which costs more than classifying. For a
 CSV, TSV or Parquet file this path reads each chunk in C, checks in bulk what
 the general path checks per row (a field too long, text that is not Unicode, no
 exchange, a status that is no number: those few rows are judged by the general
-path's own checks, so their reports say the same), classifies the chunk with
-``classify_partition`` and writes it with the same columns, the same errors
-file and the same summary. Anything it does not handle (a line of CSV pandas
-cannot split) sends the whole file, from the start, to the general path.
-It is a little over 500 lines because reading, checking, classifying and writing
-a chunk share one representation (distinct values and row numbers), kept in one
-place.
+path's own checks, so their reports say the same), classifies the chunk's distinct
+rows not seen before (``_distinct``) and writes it with the same columns, the same
+errors file and the same summary; the log's own columns are written from the Arrow
+columns read, as they were. The next chunk is read and the last one written on
+threads of their own (``_overlap``). Anything it does not handle (a line of CSV
+Arrow cannot split) sends the whole file, from the start, to the general path.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..batch import _frame, _stream
+from . import _distinct, _overlap
 
 #: input formats this path reads (the others go to ``run_batch``)
 FAST_FORMATS = ("csv", "tsv", "parquet")
 #: rows per chunk unless --chunk-rows says: each distinct error is classified once per
 #: chunk, so larger chunks repeat less work (a chunk of 500,000 log rows is ~100 MB)
 FAST_CHUNK_ROWS = 500_000
-#: distinct rows whose classification is kept across chunks, at most
-MEMO_ROWS = 1_000_000
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -82,8 +81,9 @@ def _general(args: argparse.Namespace) -> _stream.BatchSummary:
     )
 
 
-def _chunks(source: str, fmt: str, rows: int) -> Iterator[tuple[Any, Any]]:
-    """(chunk as a DataFrame of the cells as read, the Parquet schema or None).
+def _chunks(source: str, fmt: str, rows: int) -> Iterator[tuple[Any, Any, Any]]:
+    """(chunk as a DataFrame of the cells as read, the Parquet schema or None, the
+    chunk as Arrow read it: the output's own columns are taken from it as they are).
 
     Arrow reads the file and encodes each text column as its distinct values and
     each row's number among them (pandas categoricals): a log repeats few distinct
@@ -97,7 +97,7 @@ def _chunks(source: str, fmt: str, rows: int) -> Iterator[tuple[Any, Any]]:
         except Exception as exc:
             raise _stream.BatchInputError(f"{source}: not a Parquet file: {exc}") from None
         for batch in parquet.iter_batches(batch_size=rows):
-            yield _encoded(pa, pc, batch), parquet.schema_arrow
+            yield _encoded(pa, pc, batch), parquet.schema_arrow, batch
         return
     pa_csv = _stream._pyarrow("csv")
     import csv as _csv
@@ -121,7 +121,7 @@ def _chunks(source: str, fmt: str, rows: int) -> Iterator[tuple[Any, Any]]:
             ),
         )
         for batch in reader:
-            yield _encoded(pa, pc, batch), None
+            yield _encoded(pa, pc, batch), None, batch
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeError, ValueError) as exc:
         raise _Fallback(str(exc)) from None
 
@@ -167,12 +167,14 @@ def _suspect(chunk: Any, textual: list[str]) -> tuple[Any, Any]:
 def _canonical(chunk: Any, exchange: str | None) -> Any:
     """The fields the classification reads, from their first column (``ALIASES``);
     a field from one column keeps that column's encoding."""
+    import numpy as np
+
     pd = _frame._pandas()
     out = {}
     for name, columns in _stream.ALIASES.items():
         present = [c for c in columns if c in chunk.columns]
         if not present:
-            value = pd.Series([None] * len(chunk), index=chunk.index, dtype=object)
+            value = pd.Series(np.full(len(chunk), None), index=chunk.index, dtype=object)
         elif len(present) == 1:
             value = chunk[present[0]]
         else:
@@ -191,62 +193,6 @@ def _canonical(chunk: Any, exchange: str | None) -> Any:
     return pd.DataFrame(out, index=chunk.index)
 
 
-class _Memo:
-    """Each distinct row's classification, kept across chunks: a log repeats few distinct
-    errors, so a chunk asks the partition function only about the rows no earlier chunk
-    had (``classify_frame`` on the whole log classifies each distinct row once, too).
-    Bounded: past ``MEMO_ROWS`` distinct rows it starts afresh."""
-
-    def __init__(self, spec: Any, absent: set[str]) -> None:
-        self.spec = spec
-        self.absent = absent
-        self.columns = list(_frame.output_columns())
-        self.known: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-
-    def classify(self, fields: Any) -> tuple[Any, dict[str, Any]]:
-        """Each row's distinct-row number, and the added columns per distinct row as
-        object arrays (missing: None); ``delay_s`` also as the text Python writes for it
-        (``delay_text``)."""
-        import numpy as np
-
-        pd = _frame._pandas()
-        n = len(fields)
-        codes = np.zeros(n, dtype=np.int64)
-        for column in fields.columns:  # one key per distinct row, column by column
-            if column in self.absent:
-                continue  # a field the log has no column for: None on every row
-            part, uniques = pd.factorize(fields[column], use_na_sentinel=False)
-            codes, _ = pd.factorize(codes * (len(uniques) + 1) + part)
-        k = int(codes.max()) + 1 if n else 0
-        first = np.empty(k, dtype=np.int64)
-        first[codes[::-1]] = np.arange(n)[::-1]  # each distinct row's first row
-        distinct = fields.iloc[first]
-        keys = [
-            tuple(None if v is None or v != v else v for v in row)  # NaN -> None: one key
-            for row in distinct.itertuples(index=False, name=None)
-        ]
-        new = [i for i, key in enumerate(keys) if key not in self.known]
-        if len(self.known) + len(new) > MEMO_ROWS:
-            self.known.clear()
-            new = list(range(k))
-        if new:
-            done = _frame.classify_partition(distinct.iloc[new], self.spec)[self.columns]
-            cells = done.astype(object).where(done.notna(), None)
-            for i, row in zip(new, cells.itertuples(index=False, name=None), strict=True):
-                self.known[keys[i]] = row
-        table = [self.known[key] for key in keys]
-        out: dict[str, Any] = {}
-        for j, column in enumerate(self.columns):
-            values = np.empty(k, dtype=object)
-            values[:] = [row[j] for row in table]
-            out[column] = values
-            if column == "delay_s":
-                text = np.empty(k, dtype=object)
-                text[:] = [None if v is None or v != v else str(v) for v in values]
-                out["delay_text"] = text
-        return codes, out
-
-
 class _Coded:
     """A column given as each row's distinct-row number and the distinct rows' values."""
 
@@ -255,10 +201,10 @@ class _Coded:
         self.values = values
 
 
-def _statuses(cells: Any) -> tuple[Any, Any]:
-    """The HTTP statuses as ``normalize()`` reads them (each distinct cell read once, kept
-    as Python objects: a column with gaps must not turn into floats), and which cells are
-    no status (the general path refuses those rows)."""
+def _not_statuses(cells: Any) -> Any:
+    """Which cells are no HTTP status as ``normalize()`` reads them (the general path
+    refuses those rows); each distinct cell is read once. The cells themselves go to
+    the partition function as they are: it reads them with the same reader."""
     import numpy as np
 
     pd = _frame._pandas()
@@ -267,25 +213,18 @@ def _statuses(cells: Any) -> tuple[Any, Any]:
     else:
         codes, uniques = pd.factorize(cells.to_numpy(), use_na_sentinel=True)
         distinct = list(uniques)
-    read = np.empty(len(distinct) + 1, dtype=object)  # the last: a missing cell
-    read[:] = [*(_frame.as_http_status(v) for v in distinct), None]
+    read = [*(_frame.as_http_status(v) for v in distinct), None]  # the last: a missing cell
     wrong = np.array(
         [s is not None and (isinstance(s, bool) or not isinstance(s, int)) for s in read],
         dtype=bool,
     )
-    return (
-        pd.Series(read[codes], index=cells.index, dtype=object),
-        pd.Series(wrong[codes], index=cells.index, dtype=bool),
-    )
+    return pd.Series(wrong[codes], index=cells.index, dtype=bool)
 
 
-def _row(chunk: Any, i: int) -> dict[str, Any]:
-    """One row as the general path reads it: missing cells None."""
-    pd = _frame._pandas()
-    return {
-        str(k): (None if (not isinstance(v, (list, dict)) and pd.isna(v)) else v)
-        for k, v in chunk.iloc[i].items()
-    }
+def _row(batch: Any, i: int) -> dict[str, Any]:
+    """Row ``i`` of a chunk as the general path reads it, from Arrow (missing cells None)."""
+    row: dict[str, Any] = batch.slice(i, 1).to_pylist()[0]
+    return row
 
 
 def _run(args: argparse.Namespace) -> _stream.BatchSummary:
@@ -326,10 +265,12 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
     columns: list[str] = []
     line = 2 if in_format != "parquet" else 1  # the first row's line (CSV: after the header)
     ok = False
-    memo: _Memo | None = None
+    memo: _distinct.Answers | None = None
+    behind = _overlap.WriteBehind()  # formats each chunk (Parquet: and writes it)
+    flusher = _overlap.WriteBehind()  # CSV: writes each chunk's text to the file
     try:
         rows = args.chunk_rows if args.chunk_rows is not None else FAST_CHUNK_ROWS
-        for chunk, given in _chunks(args.input, in_format, rows):
+        for chunk, given, batch in _overlap.read_ahead(_chunks(args.input, in_format, rows)):
             n = len(chunk)
             textual = [
                 c
@@ -353,13 +294,13 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                     if not given_names & set(aliases)
                     and not (name == "exchange" and args.exchange is not None)
                 }
-                memo = _Memo(spec, absent)
+                memo = _distinct.Answers(spec, absent)
             judged = suspect | fields["exchange"].isna()
-            status, not_status = _statuses(fields["http_status"])
+            not_status = _not_statuses(fields["http_status"])
             judged |= not_status
             refused = np.zeros(n, dtype=bool)
             for i in judged.to_numpy().nonzero()[0]:
-                row = _row(chunk, int(i))
+                row = _row(batch, int(i))
                 try:
                     _stream._record(row, args.exchange)
                 except _stream._BadRow as bad:
@@ -371,17 +312,15 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                     )
             keep = ~refused
             if refused.any():
-                good, fields = chunk[keep], fields[keep]
-                kept_numbers = numbers[keep]
+                fields, kept_numbers, kept_rows = fields[keep], numbers[keep], np.flatnonzero(keep)
             else:  # the common case: no copy
-                good, kept_numbers = chunk, numbers
-            fields = fields.assign(http_status=status[keep] if refused.any() else status)
+                kept_numbers, kept_rows = numbers, np.arange(n)
             codes, table = memo.classify(fields)
             errors = table[_frame.ERROR_COLUMN]
             failed = pd.notna(errors)[codes] if len(codes) else np.zeros(0, dtype=bool)
             for i in failed.nonzero()[0]:
                 field, _, problem = str(errors[codes[i]]).partition(": ")
-                row = _row(good, int(i))
+                row = _row(batch, int(kept_rows[i]))
                 problems.append(
                     _stream.Problem(
                         int(kept_numbers[i]), field, problem, False, _stream._row_text(row)
@@ -401,9 +340,13 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
             written = ~failed
             every = not failed.any()
             kept = codes if every else codes[written]
-            out: dict[str, Any] = {
-                str(c): good[c] if every else good[c][written] for c in good.columns
-            }
+            if every and not refused.any():
+                source = batch
+            else:  # the rows written, of all the chunk's rows
+                mask = keep.copy()
+                mask[np.flatnonzero(keep)[failed]] = False
+                source = batch.filter(pa.array(mask))
+            out: dict[str, Any] = dict(zip(source.schema.names, source.columns, strict=True))
             for c in [*added, "delay_text"]:
                 out[c] = _Coded(kept, table[c])
             per_row = np.bincount(kept, minlength=len(errors))
@@ -427,17 +370,22 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                     writer = out_file
             count = int(written.sum())
             if fmt == "parquet":
-                writer.write_table(_table(pa, out, schema, count))
+                behind.put(functools.partial(_write_parquet, pa, writer, out, schema, count))
             else:
                 sys.stdout.flush()
-                _write_csv(pa, out, columns, count, out_file)
+                write = functools.partial(_flush, flusher, out_file)
+                behind.put(functools.partial(_write_csv, pa, out, columns, count, write))
             summary.rows += count
             if bar is not None:
                 bar.update(n)
         if writer is None:  # an empty input: the general path writes its header
             raise _Fallback("no rows")
+        behind.finish()
+        flusher.finish()
         ok = True
     finally:
+        behind.stop()
+        flusher.stop()
         if bar is not None:
             bar.close()
         if fmt == "parquet" and writer is not None:
@@ -456,15 +404,31 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
     return summary
 
 
-def _write_csv(pa: Any, out: dict[str, Any], columns: list[str], count: int, stream: Any) -> None:
-    """The rows as CSV, written by Arrow's C++ writer: every text cell quoted, numbers as
-    Python writes them (``1.0``, ``1e-07``), missing cells empty."""
+def _write_parquet(pa: Any, writer: Any, out: dict[str, Any], schema: Any, count: int) -> None:
+    writer.write_table(_table(pa, out, schema, count))
+
+
+def _flush(flusher: _overlap.WriteBehind, stream: Any, text: Any) -> None:
+    """Hand a chunk's CSV text to the thread that writes it to the file: the system's
+    copy of a chunk's text costs about as much as making it."""
+    flusher.put(functools.partial(stream.write, memoryview(text)))
+
+
+def _write_csv(
+    pa: Any, out: dict[str, Any], columns: list[str], count: int, write: Callable[[Any], Any]
+) -> None:
+    """The rows as CSV, made by Arrow's C++ writer: every text cell quoted, numbers as
+    Python writes them (``1.0``, ``1e-07``), missing cells empty. Arrow writes the
+    chunk into its own buffer, given to ``write`` whole (written straight to a Python
+    file, Arrow would call back into Python, under the GIL, for every 1,024 rows)."""
     pa_csv = _stream._pyarrow("csv")
     arrays = [
         _text(pa, out["delay_text"] if c == "delay_s" else out.get(c), count) for c in columns
     ]
     table = pa.Table.from_arrays(arrays, names=columns)
-    pa_csv.write_csv(table, stream, pa_csv.WriteOptions(include_header=False))
+    text = pa.BufferOutputStream()
+    pa_csv.write_csv(table, text, pa_csv.WriteOptions(include_header=False))
+    write(text.getvalue())
 
 
 def _text(pa: Any, values: Any, count: int) -> Any:
@@ -473,10 +437,29 @@ def _text(pa: Any, values: Any, count: int) -> Any:
         return pa.nulls(count, type=pa.string())
     if isinstance(values, _Coded):  # the distinct values once, taken per row in C++
         return _text(pa, values.values, len(values.values)).take(pa.array(values.codes))
+    if isinstance(values, pa.Array):  # a column of the input, as Arrow read it
+        return _input_text(pa, values)
     try:
         return pa.array(values, from_pandas=True).cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
+
+
+def _input_text(pa: Any, values: Any) -> Any:
+    """A column of the input as text: text as it is, anything else as Python writes
+    each distinct value (``2.0``, ``True``, ``2026-01-01 00:00:00+09:00``), as the
+    general path writes it, where Arrow's own cast would write ``2``, ``true``."""
+    kind = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return values if values.type == pa.string() else values.cast(pa.string())
+    errors = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+    try:
+        encoded = _stream._pyarrow("compute").dictionary_encode(values)
+        distinct, codes = encoded.dictionary.to_pylist(), encoded.indices
+    except errors:  # a type Arrow does not encode (lists, structs): every cell
+        distinct, codes = values.to_pylist(), None
+    text = pa.array([None if v is None or v != v else str(v) for v in distinct], type=pa.string())
+    return text if codes is None else text.take(codes)
 
 
 def _quoted(name: str) -> str:
@@ -513,6 +496,8 @@ def _table(pa: Any, out: dict[str, Any], schema: Any, count: int) -> Any:
         elif isinstance(values, _Coded):
             distinct = pa.array(values.values, type=f.type, from_pandas=True)
             arrays.append(distinct.take(pa.array(values.codes)))
+        elif isinstance(values, pa.Array):  # a column of the input, of the type it had
+            arrays.append(values if values.type == f.type else values.cast(f.type))
         else:
             arrays.append(pa.array(values, type=f.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=schema)

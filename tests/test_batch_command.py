@@ -1,0 +1,158 @@
+"""The batch command's fast path on CSV and Parquet files: it reads the next chunk and
+writes the last one on threads of their own while it classifies, keeps a log's own
+columns as they were, and fails as the command always failed.
+
+``test_cli.py`` holds the command's other tests (the general path, the summary line,
+the progress bar); these are about what the threads and the Arrow columns changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from normalizer.cli import main
+
+pd = pytest.importorskip("pandas")
+pq = pytest.importorskip("pyarrow.parquet")
+
+
+def _log(rows: int) -> object:
+    """A Parquet-able log with columns of every kind a log carries, and a row without
+    an exchange every fourth row (reported aside, not written)."""
+    import numpy as np
+
+    return pd.DataFrame(
+        {
+            "exchange": (["okx", "binance", None, "bybit"] * rows)[:rows],
+            "code": (["58102", "-2010", "1", "10006"] * rows)[:rows],
+            "ts": pd.date_range("2026-01-01", periods=rows, freq="h", tz="Asia/Tokyo"),
+            "qty": pd.array(([1, None, 3, 4] * rows)[:rows], dtype="Int64"),
+            "price": ([1.5, np.nan, 1e-7, 2.0] * rows)[:rows],
+            "desk": pd.Categorical((["a", "b", "a", None] * rows)[:rows]),
+            "flag": ([True, False, True, False] * rows)[:rows],
+        }
+    )
+
+
+def _general_path(source: Path, target: Path) -> None:
+    from normalizer.batch import run_batch
+
+    run_batch(str(source), str(target), seed=1, chunk_rows=5)
+
+
+def _threads() -> set[str]:
+    return {t.name for t in threading.enumerate() if t.name.startswith("batch-")}
+
+
+def test_a_parquet_log_keeps_its_own_columns_with_their_types_and_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Invariant: Parquet in, Parquet out, the log's own columns (timestamps with their
+    zone, integers with gaps, floats, categories, booleans) are written with the type
+    and the values they were read with, row for row, over chunk boundaries and around
+    the rows reported aside."""
+    source, target = tmp_path / "log.parquet", tmp_path / "out.parquet"
+    _log(40).to_parquet(source, index=False)
+    assert main(["batch", str(source), "-o", str(target), "--chunk-rows", "7"]) == 1
+    capsys.readouterr()
+    given = pq.read_table(source)
+    given = given.filter(given.column("exchange").is_valid())
+    out = pq.read_table(target)
+    own = given.schema.names
+    assert out.num_rows == given.num_rows == 30
+    assert out.select(own).schema == given.select(own).schema
+    assert out.select(own).to_pylist() == given.select(own).to_pylist()
+
+
+def test_a_parquet_log_written_as_csv_reads_as_the_general_path_writes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Invariant: Parquet in, CSV out, every cell reads back as the general path writes
+    it: Python's text for numbers, booleans and timestamps (``2.0``, ``True``,
+    ``2026-01-01 00:00:00+09:00``), not Arrow's (``2``, ``true``); the same rows aside."""
+    source = tmp_path / "log.parquet"
+    _log(40).to_parquet(source, index=False)
+    _general_path(source, tmp_path / "slow.csv")
+    fast = tmp_path / "fast.csv"
+    assert main(["batch", str(source), "-o", str(fast), "--chunk-rows", "7", "--seed", "1"]) == 1
+    capsys.readouterr()
+    with (tmp_path / "slow.csv").open(newline="") as a, fast.open(newline="") as b:
+        slow_rows, fast_rows = list(csv.reader(a)), list(csv.reader(b))
+    assert len(fast_rows) == 31
+    assert fast_rows == slow_rows
+    assert (tmp_path / "slow.errors.jsonl").read_text() == (
+        tmp_path / "fast.errors.jsonl"
+    ).read_text()
+
+
+def test_a_chunk_that_cannot_be_written_fails_the_command_and_leaves_no_thread(
+    tmp_path: Path,
+) -> None:
+    """A write that fails on the writing thread (a full disk: ``/dev/full``) fails the
+    command with the system's reason and exit 2, as a write in the command's own thread
+    did; it neither hangs nor reports success."""
+    source = tmp_path / "log.csv"
+    source.write_text("exchange,code,message\n" + "okx,58102,Too frequent\n" * 2000)
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(  # noqa: S603 - this interpreter, the command under test
+            [
+                *(sys.executable, "-m", "normalizer", "batch", str(source), "-o", "-"),
+                *("--chunk-rows", "100", "--no-progress"),
+            ],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "No space left on device" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_command_stopped_mid_file_stops_its_reader_and_writer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command that stops at a bad row in its third chunk (``--unknown-exchange
+    fail``) ends the threads that read ahead and write behind, and leaves no output,
+    not even the partial file."""
+    source, target = tmp_path / "log.csv", tmp_path / "out.csv"
+    rows = ["okx,58102,Too frequent"] * 250 + ["nosuch,1,x"] + ["okx,58102,Too frequent"] * 250
+    source.write_text("exchange,code,message\n" + "\n".join(rows) + "\n")
+    before = _threads()
+    code = main(
+        [
+            *("batch", str(source), "-o", str(target)),
+            *("--chunk-rows", "100", "--unknown-exchange", "fail"),
+        ]
+    )
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert f"{source}:252: exchange:" in err
+    assert _threads() == before == set()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv", "out.errors.jsonl"]
+
+
+def test_the_memo_of_distinct_rows_starting_afresh_changes_no_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invariant: the fast path's memo of distinct rows is bounded; when a chunk would
+    overflow it, it starts afresh, and the file written is still the general path's."""
+    from normalizer.cli import _distinct
+
+    source = tmp_path / "log.csv"
+    codes = ["58102", "50011", "51008", "-2010", "10006", "1", "", "58102.0"]
+    lines = [f"okx,{c},msg {i % 5},{400 + i % 3}" for i, c in enumerate(codes * 6)]
+    source.write_text("exchange,code,message,http_status\n" + "\n".join(lines) + "\n")
+    _general_path(source, tmp_path / "slow.csv")
+    monkeypatch.setattr(_distinct, "MEMO_ROWS", 4)
+    fast = tmp_path / "fast.csv"
+    assert main(["batch", str(source), "-o", str(fast), "--chunk-rows", "3", "--seed", "1"]) == 0
+    capsys.readouterr()
+    with (tmp_path / "slow.csv").open(newline="") as a, fast.open(newline="") as b:
+        assert list(csv.reader(b)) == list(csv.reader(a))
