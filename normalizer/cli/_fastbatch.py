@@ -22,7 +22,7 @@ import importlib.util
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from ..batch import _frame, _stream
@@ -266,8 +266,7 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
     line = 2 if in_format != "parquet" else 1  # the first row's line (CSV: after the header)
     ok = False
     memo: _distinct.Answers | None = None
-    behind = _overlap.WriteBehind()  # formats each chunk (Parquet: and writes it)
-    flusher = _overlap.WriteBehind()  # CSV: writes each chunk's text to the file
+    behind = _overlap.WriteBehind()
     try:
         rows = args.chunk_rows if args.chunk_rows is not None else FAST_CHUNK_ROWS
         for chunk, given, batch in _overlap.read_ahead(_chunks(args.input, in_format, rows)):
@@ -365,7 +364,14 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                     schema = _schema(pa, columns, given)
                     writer = _stream._pyarrow("parquet").ParquetWriter(partial, schema)
                 else:
-                    out_file = open(partial, "wb") if partial else sys.stdout.buffer  # noqa: SIM115
+                    # Arrow's own file: it writes without the GIL (standard output is a
+                    # Python file, which Arrow calls back into for every 1,024 rows)
+                    if partial:
+                        with open(partial, "wb"):  # refused as any file is (a missing folder)
+                            pass
+                        out_file = pa.OSFile(partial, "wb")
+                    else:
+                        out_file = sys.stdout.buffer
                     out_file.write((",".join(_quoted(c) for c in columns) + "\n").encode())
                     writer = out_file
             count = int(written.sum())
@@ -373,19 +379,16 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                 behind.put(functools.partial(_write_parquet, pa, writer, out, schema, count))
             else:
                 sys.stdout.flush()
-                write = functools.partial(_flush, flusher, out_file)
-                behind.put(functools.partial(_write_csv, pa, out, columns, count, write))
+                behind.put(functools.partial(_write_csv, pa, out, columns, count, out_file))
             summary.rows += count
             if bar is not None:
                 bar.update(n)
         if writer is None:  # an empty input: the general path writes its header
             raise _Fallback("no rows")
         behind.finish()
-        flusher.finish()
         ok = True
     finally:
         behind.stop()
-        flusher.stop()
         if bar is not None:
             bar.close()
         if fmt == "parquet" and writer is not None:
@@ -408,27 +411,17 @@ def _write_parquet(pa: Any, writer: Any, out: dict[str, Any], schema: Any, count
     writer.write_table(_table(pa, out, schema, count))
 
 
-def _flush(flusher: _overlap.WriteBehind, stream: Any, text: Any) -> None:
-    """Hand a chunk's CSV text to the thread that writes it to the file: the system's
-    copy of a chunk's text costs about as much as making it."""
-    flusher.put(functools.partial(stream.write, memoryview(text)))
-
-
-def _write_csv(
-    pa: Any, out: dict[str, Any], columns: list[str], count: int, write: Callable[[Any], Any]
-) -> None:
-    """The rows as CSV, made by Arrow's C++ writer: every text cell quoted, numbers as
-    Python writes them (``1.0``, ``1e-07``), missing cells empty. Arrow writes the
-    chunk into its own buffer, given to ``write`` whole (written straight to a Python
-    file, Arrow would call back into Python, under the GIL, for every 1,024 rows)."""
+def _write_csv(pa: Any, out: dict[str, Any], columns: list[str], count: int, stream: Any) -> None:
+    """The rows as CSV, written by Arrow's C++ writer: every text cell quoted, numbers as
+    Python writes them (``1.0``, ``1e-07``), missing cells empty. Written to the file
+    as Arrow makes it: made whole in memory first, a chunk's text would land on fresh
+    pages the system must clear, which costs more than making it."""
     pa_csv = _stream._pyarrow("csv")
     arrays = [
         _text(pa, out["delay_text"] if c == "delay_s" else out.get(c), count) for c in columns
     ]
     table = pa.Table.from_arrays(arrays, names=columns)
-    text = pa.BufferOutputStream()
-    pa_csv.write_csv(table, text, pa_csv.WriteOptions(include_header=False))
-    write(text.getvalue())
+    pa_csv.write_csv(table, stream, pa_csv.WriteOptions(include_header=False))
 
 
 def _text(pa: Any, values: Any, count: int) -> Any:
