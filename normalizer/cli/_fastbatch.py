@@ -266,10 +266,11 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
     line = 2 if in_format != "parquet" else 1  # the first row's line (CSV: after the header)
     ok = False
     memo: _distinct.Answers | None = None
+    rows = args.chunk_rows if args.chunk_rows is not None else FAST_CHUNK_ROWS
+    chunks = _overlap.read_ahead(_chunks(args.input, in_format, rows))
     behind = _overlap.WriteBehind()
     try:
-        rows = args.chunk_rows if args.chunk_rows is not None else FAST_CHUNK_ROWS
-        for chunk, given, batch in _overlap.read_ahead(_chunks(args.input, in_format, rows)):
+        for chunk, given, batch in chunks:
             n = len(chunk)
             textual = [
                 c
@@ -388,6 +389,7 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
         behind.finish()
         ok = True
     finally:
+        chunks.close()  # the reader stops now, not when this frame is collected
         behind.stop()
         if bar is not None:
             bar.close()

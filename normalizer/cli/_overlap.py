@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 
 
-def read_ahead(chunks: Iterator[_T], depth: int = 1) -> Iterator[_T]:
+def read_ahead(chunks: Iterator[_T], depth: int = 1) -> Generator[_T, None, None]:
     """The chunks, each read on a thread of its own while the one before it is
     classified (Arrow parses and encodes without the GIL, so on two cores reading
     overlaps the rest). What reading raises is raised here, where the chunk would have
