@@ -9,10 +9,13 @@ the progress bar); these are about what the threads and the Arrow columns change
 from __future__ import annotations
 
 import csv
+import functools
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +25,7 @@ pd = pytest.importorskip("pandas")
 pq = pytest.importorskip("pyarrow.parquet")
 
 
-def _log(rows: int) -> object:
+def _log(rows: int) -> Any:
     """A Parquet-able log with columns of every kind a log carries, and a row without
     an exchange every fourth row (reported aside, not written)."""
     import numpy as np
@@ -156,3 +159,65 @@ def test_the_memo_of_distinct_rows_starting_afresh_changes_no_answer(
     capsys.readouterr()
     with (tmp_path / "slow.csv").open(newline="") as a, fast.open(newline="") as b:
         assert list(csv.reader(b)) == list(csv.reader(a))
+
+
+def test_reading_ahead_keeps_the_order_and_raises_where_the_chunk_would_come() -> None:
+    """Invariant: the chunks read on the reader's thread come in their order, and what
+    reading raised is raised in the command's thread in the place of the chunk that
+    failed, after every chunk before it."""
+    from normalizer.cli._overlap import read_ahead
+
+    def source() -> Iterator[int]:
+        yield from range(5)
+        raise ValueError("line 6: cannot split")
+
+    chunks = read_ahead(source())
+    assert [next(chunks) for _ in range(5)] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="line 6"):
+        next(chunks)
+
+
+def test_a_reader_closed_early_closes_its_source_and_ends_its_thread() -> None:
+    """A command that stops after the first chunk closes the reader: the source is
+    closed (its file with it) and the reading thread ends, though more chunks wait."""
+    from normalizer.cli._overlap import read_ahead
+
+    closed = threading.Event()
+
+    def source() -> Iterator[int]:
+        try:
+            yield from range(1000)
+        finally:
+            closed.set()
+
+    chunks = read_ahead(source())
+    assert next(chunks) == 0
+    chunks.close()
+    assert closed.is_set()
+    assert _threads() == set()
+
+
+def test_a_failed_write_is_raised_in_the_command_and_drops_what_waits() -> None:
+    """A chunk that cannot be written fails the command with the writer's own error
+    (here when it waits for the end); the chunks queued behind it are not written."""
+    from normalizer.cli._overlap import WriteBehind
+
+    written: list[int] = []
+    gate = threading.Event()
+
+    def write(i: int) -> None:
+        if i == 0:
+            gate.wait(10)  # chunks 1 and 2 are queued behind this one
+        if i == 1:
+            raise OSError(28, "No space left on device")
+        written.append(i)
+
+    behind = WriteBehind()
+    for i in range(3):
+        behind.put(functools.partial(write, i))
+    gate.set()
+    with pytest.raises(OSError, match="No space"):
+        behind.finish()
+    behind.stop()
+    assert written == [0]
+    assert _threads() == set()
