@@ -221,3 +221,69 @@ def test_a_failed_write_is_raised_in_the_command_and_drops_what_waits() -> None:
     behind.stop()
     assert written == [0]
     assert _threads() == set()
+
+
+@pytest.mark.parametrize(
+    ("log", "exchange"),
+    [
+        ("foo\n1\n2\n", None),  # no field the classification reads, no exchange
+        ("foo\n1\n2\n", "okx"),  # the exchange from the command line only
+        ("exchange\nokx\nbinance\n", None),  # an exchange and nothing else
+        ("exchange,code\n,1\n,2\n", None),  # every row reported aside
+        ("exchange,code,msg\nokx,58102,Too frequent\nnosuch,1,x\n", None),
+        ("code,message\n58102,Too frequent\n,\n", "okx"),
+    ],
+)
+def test_the_fast_path_writes_what_the_general_path_writes_for_sparse_logs(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    log: str,
+    exchange: str | None,
+) -> None:
+    """Invariant: on logs with few of the fields (none at all, the exchange from the
+    command line only, every row bad), the fast path writes the general path's rows,
+    errors file and summary, and does take the fast path."""
+    from normalizer.batch import _stream
+
+    source = tmp_path / "log.csv"
+    source.write_text(log)
+    slow = tmp_path / "slow.csv"
+    summary = _stream.run_batch(str(source), str(slow), seed=1, exchange=exchange)
+
+    def general_path_not_taken(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the command took the general path")
+
+    monkeypatch.setattr(_stream, "run_batch", general_path_not_taken)
+    fast = tmp_path / "fast.csv"
+    argv = ["batch", str(source), "-o", str(fast), "--seed", "1"]
+    code = main([*argv, *(("--exchange", exchange) if exchange else ())])
+    _, err = capsys.readouterr()
+    assert code == (1 if summary.bad_rows else 0), err
+    assert err.strip() == summary.line().replace(str(slow), str(fast)).replace(
+        "slow.errors", "fast.errors"
+    )
+    with slow.open(newline="") as a, fast.open(newline="") as b:
+        assert list(csv.reader(b)) == list(csv.reader(a))
+    slow_errors, fast_errors = tmp_path / "slow.errors.jsonl", tmp_path / "fast.errors.jsonl"
+    assert fast_errors.exists() == slow_errors.exists()
+    if slow_errors.exists():
+        assert fast_errors.read_text() == slow_errors.read_text()
+
+
+def test_a_csv_whose_first_chunk_is_all_bad_keeps_its_columns(tmp_path: Path) -> None:
+    """The general path fixes the output's columns at its first chunk: a CSV whose first
+    chunk holds only bad rows keeps its own columns (from its header) for the rows that
+    follow; they were dropped, each row with a note, when only the rows written counted."""
+    from normalizer.batch import run_batch
+
+    source, target = tmp_path / "log.csv", tmp_path / "out.csv"
+    source.write_text("exchange,code,desk\n,1,a\n,2,b\nokx,58102,c\nbybit,10006,d\n")
+    summary = run_batch(str(source), str(target), seed=1, chunk_rows=2)
+    with target.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["desk"] for r in rows] == ["c", "d"]
+    assert [r["category"] for r in rows] == ["RATE_LIMIT", "RATE_LIMIT"]
+    assert summary.bad_rows == 2
+    notes = (tmp_path / "out.errors.jsonl").read_text()
+    assert "first seen after the first chunk" not in notes

@@ -185,7 +185,15 @@ def _jsonl_items(lines: Iterable[bytes]) -> Iterator[Item]:
         yield number, row, None
 
 
-def _csv_items(stream: IO[str], delimiter: str, name: str) -> Iterator[Item]:
+def _names(schema: Any, header: list[str]) -> list[str]:
+    """The columns a Parquet schema or a CSV header names, in order."""
+    return list(schema.names) if schema is not None else list(dict.fromkeys(header))
+
+
+def _csv_items(
+    stream: IO[str], delimiter: str, name: str, header_read: list[str]
+) -> Iterator[Item]:
+    """The rows of a CSV; ``header_read`` gets the column names once they are read."""
     reader = csv.reader(stream, delimiter=delimiter)
     try:
         header = next(reader)
@@ -195,6 +203,7 @@ def _csv_items(stream: IO[str], delimiter: str, name: str) -> Iterator[Item]:
         raise BatchInputError(f"{name}:1: the header is not valid CSV: {exc}") from None
     if not header or not any(h.strip() for h in header):
         raise BatchInputError(f"{name}: the first line must name the columns")
+    header_read.extend(header)
     width = len(header)
     while True:
         try:
@@ -554,6 +563,7 @@ def run_batch(
     binary, head = _open_input(source, stdin)
     in_format = _input_format(source, head)
     given_schema = None
+    header: list[str] = []  # a CSV's column names, which the output keeps as Parquet's
     text_stream: IO[str] | None = None
     if in_format == "parquet":
         if source == "-":
@@ -567,7 +577,7 @@ def run_batch(
         text_stream = io.TextIOWrapper(
             binary, encoding="utf-8-sig", errors="surrogateescape", newline=""
         )
-        items = _csv_items(text_stream, "\t" if in_format == "tsv" else ",", name)
+        items = _csv_items(text_stream, "\t" if in_format == "tsv" else ",", name, header)
 
     summary = BatchSummary(name, output, fmt)
     errors_to = errors if errors is not None else errors_path(output)
@@ -630,9 +640,10 @@ def run_batch(
                 report(p)
             lines = done_lines
             if writer is None:
-                seen = dict.fromkeys(k for r in done_rows for k in r)
-                if given_schema is not None:
-                    seen = dict.fromkeys([*given_schema.names, *seen])
+                # a CSV's or Parquet's own columns even when no row of the first chunk is
+                # written; JSON Lines: the keys of the rows written
+                own = _names(given_schema, header)
+                seen = dict.fromkeys([*own, *(k for r in done_rows for k in r)])
                 columns = [c for c in seen if c not in added and c != ERROR_COLUMN] + added
                 if fmt == "parquet":
                     assert partial is not None
@@ -663,7 +674,8 @@ def run_batch(
             if bar is not None:
                 bar.update(len(chunk))
         if writer is None:  # an empty input
-            columns = list(added)
+            columns = [c for c in _names(given_schema, header) if c not in added] + added
+            columns = [c for c in columns if c != ERROR_COLUMN]
             if fmt == "parquet":
                 assert partial is not None
                 writer = _ParquetOut(partial, columns, [], given_schema)

@@ -56,10 +56,12 @@ class Answers:
         pd = _frame._pandas()
         n = len(fields)
         names = [c for c in fields.columns if c not in self.absent]
-        signature, codes, distinct = _signatures.signatures(pd, np, [fields[c] for c in names])
-        k = len(codes[0]) if codes else (1 if n else 0)
-        if not names:  # no field the log gives: one distinct row
-            signature = np.zeros(n, dtype=np.int64)
+        if names:
+            signature, codes, distinct = _signatures.signatures(pd, np, [fields[c] for c in names])
+            k = len(codes[0])
+        else:  # no field the log gives (every row is reported aside): one distinct row
+            signature, codes, distinct = np.zeros(n, dtype=np.int64), [], []
+            k = 1 if n else 0
         if len(self.known) + k > MEMO_ROWS:
             self._reset()
         per_field = [
