@@ -287,3 +287,27 @@ def test_a_csv_whose_first_chunk_is_all_bad_keeps_its_columns(tmp_path: Path) ->
     assert summary.bad_rows == 2
     notes = (tmp_path / "out.errors.jsonl").read_text()
     assert "first seen after the first chunk" not in notes
+
+
+def test_a_row_arrow_cannot_split_far_into_a_file_is_never_written_twice(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """A CSV row Arrow's reader cannot split (more values than columns), past the rows
+    already written: to a file, the command reads the file again row by row and writes
+    every row once, the bad one aside; to standard output, which cannot be taken back,
+    it stops with exit 2 and says how to get the whole file, rather than writing the
+    rows before it a second time."""
+    source = tmp_path / "log.csv"
+    good = "okx,58102,Too frequent\n"
+    source.write_text("exchange,code,message\n" + good * 100_000 + "okx,1,a,b\n" + good * 5)
+    target = tmp_path / "out.csv"
+    argv = ["--chunk-rows", "1000", "--no-progress"]
+    assert main(["batch", str(source), "-o", str(target), *argv]) == 1
+    with target.open(newline="") as f:
+        assert sum(1 for _ in csv.reader(f)) == 1 + 100_005
+    assert '"problem": "4 values for 3 columns"' in (tmp_path / "out.errors.jsonl").read_text()
+    capsysbinary.readouterr()
+    assert main(["batch", str(source), "-o", "-", *argv]) == 2
+    out, err = capsysbinary.readouterr()
+    assert b"give -o FILE" in err
+    assert 0 < out.count(b"\n") <= 1 + 100_000

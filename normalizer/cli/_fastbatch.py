@@ -388,6 +388,13 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
             raise _Fallback("no rows")
         behind.finish()
         ok = True
+    except _Fallback as exc:
+        if partial is None and writer is not None:  # standard output cannot be taken back
+            raise _stream.BatchInputError(
+                f"{args.input}: {exc}; the rows before it are already written to standard "
+                "output: give -o FILE, and the command reads such a file again row by row"
+            ) from None
+        raise
     finally:
         chunks.close()  # the reader stops now, not when this frame is collected
         behind.stop()
