@@ -67,7 +67,8 @@ class WriteBehind:
     """Writes the chunks, in order, on a thread of its own while the next chunk is read
     and classified: Arrow's writers release the GIL, so on two cores writing overlaps
     the rest. At most ``depth`` chunks wait to be written; an error while writing is
-    raised in the command at its next chunk, or at the end."""
+    raised in the command at its next chunk, or at the end, and nothing after the chunk
+    that failed is written."""
 
     def __init__(self, depth: int = 2) -> None:
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=depth)
@@ -85,9 +86,8 @@ class WriteBehind:
                     self._error = exc
 
     def _raise(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+        if self._error is not None:  # kept: the chunks queued behind it stay unwritten
+            raise self._error
 
     def put(self, job: Callable[[], None]) -> None:
         """Write a chunk once the chunks before it are written."""
