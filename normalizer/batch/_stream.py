@@ -185,9 +185,15 @@ def _jsonl_items(lines: Iterable[bytes]) -> Iterator[Item]:
         yield number, row, None
 
 
-def _names(schema: Any, header: list[str]) -> list[str]:
-    """The columns a Parquet schema or a CSV header names, in order."""
-    return list(schema.names) if schema is not None else list(dict.fromkeys(header))
+def _columns(
+    schema: Any, header: list[str], first: list[dict[str, Any]], added: list[str]
+) -> list[str]:
+    """The output's columns, fixed at the first chunk: a Parquet's or CSV's own columns
+    (even when no row of that chunk is written), the keys of the rows written (JSON
+    Lines), then the added columns."""
+    own = list(schema.names) if schema is not None else header
+    seen = dict.fromkeys([*own, *(k for r in first for k in r)])
+    return [c for c in seen if c not in added and c != ERROR_COLUMN] + added
 
 
 def _csv_items(
@@ -640,11 +646,7 @@ def run_batch(
                 report(p)
             lines = done_lines
             if writer is None:
-                # a CSV's or Parquet's own columns even when no row of the first chunk is
-                # written; JSON Lines: the keys of the rows written
-                own = _names(given_schema, header)
-                seen = dict.fromkeys([*own, *(k for r in done_rows for k in r)])
-                columns = [c for c in seen if c not in added and c != ERROR_COLUMN] + added
+                columns = _columns(given_schema, header, done_rows, added)
                 if fmt == "parquet":
                     assert partial is not None
                     writer = _ParquetOut(partial, columns, done_rows, given_schema)
@@ -674,8 +676,7 @@ def run_batch(
             if bar is not None:
                 bar.update(len(chunk))
         if writer is None:  # an empty input
-            columns = [c for c in _names(given_schema, header) if c not in added] + added
-            columns = [c for c in columns if c != ERROR_COLUMN]
+            columns = _columns(given_schema, header, [], added)
             if fmt == "parquet":
                 assert partial is not None
                 writer = _ParquetOut(partial, columns, [], given_schema)

@@ -344,7 +344,7 @@ def _run(args: argparse.Namespace) -> _stream.BatchSummary:
                 source = batch
             else:  # the rows written, of all the chunk's rows
                 mask = keep.copy()
-                mask[np.flatnonzero(keep)[failed]] = False
+                mask[kept_rows[failed]] = False
                 source = batch.filter(pa.array(mask))
             out: dict[str, Any] = dict(zip(source.schema.names, source.columns, strict=True))
             for c in [*added, "delay_text"]:
