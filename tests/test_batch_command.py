@@ -13,6 +13,7 @@ import functools
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -311,3 +312,37 @@ def test_a_row_arrow_cannot_split_far_into_a_file_is_never_written_twice(
     out, err = capsysbinary.readouterr()
     assert b"give -o FILE" in err
     assert 0 < out.count(b"\n") <= 1 + 100_000
+
+
+def test_a_failed_write_stays_failed_after_it_is_raised() -> None:
+    """Invariant: once a chunk failed to be written, no chunk after it is written, even
+    after the failure was raised in the command once (standard output would get a gap
+    in its rows); every later call raises it again."""
+    from normalizer.cli._overlap import WriteBehind
+
+    written: list[int] = []
+    gate = threading.Event()
+
+    def write(i: int) -> None:
+        if i == 0:
+            gate.wait(10)  # chunks 1 and 2 are queued behind this one
+        if i == 1:
+            raise OSError(28, "No space left on device")
+        written.append(i)
+
+    behind = WriteBehind()
+    for i in range(3):
+        behind.put(functools.partial(write, i))
+    gate.set()
+    deadline = time.monotonic() + 10
+    raised = False
+    while not raised and time.monotonic() < deadline:  # the command's next chunks
+        try:
+            behind.put(functools.partial(write, 99))
+        except OSError:
+            raised = True
+    assert raised
+    with pytest.raises(OSError, match="No space"):
+        behind.finish()
+    behind.stop()
+    assert written == [0]
