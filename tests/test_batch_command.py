@@ -198,9 +198,9 @@ def test_a_reader_closed_early_closes_its_source_and_ends_its_thread() -> None:
     assert _threads() == set()
 
 
-def test_a_failed_write_is_raised_in_the_command_and_drops_what_waits() -> None:
-    """A chunk that cannot be written fails the command with the writer's own error
-    (here when it waits for the end); the chunks queued behind it are not written."""
+def _second_write_fails() -> tuple[Any, list[int]]:
+    """A writer given chunks 0, 1 and 2, whose chunk 1 fails (a full disk) while chunk 2
+    waits behind it; and the list of the chunks written."""
     from normalizer.cli._overlap import WriteBehind
 
     written: list[int] = []
@@ -217,6 +217,13 @@ def test_a_failed_write_is_raised_in_the_command_and_drops_what_waits() -> None:
     for i in range(3):
         behind.put(functools.partial(write, i))
     gate.set()
+    return behind, written
+
+
+def test_a_failed_write_is_raised_in_the_command_and_drops_what_waits() -> None:
+    """A chunk that cannot be written fails the command with the writer's own error
+    (here when it waits for the end); the chunks queued behind it are not written."""
+    behind, written = _second_write_fails()
     with pytest.raises(OSError, match="No space"):
         behind.finish()
     behind.stop()
@@ -318,27 +325,12 @@ def test_a_failed_write_stays_failed_after_it_is_raised() -> None:
     """Invariant: once a chunk failed to be written, no chunk after it is written, even
     after the failure was raised in the command once (standard output would get a gap
     in its rows); every later call raises it again."""
-    from normalizer.cli._overlap import WriteBehind
-
-    written: list[int] = []
-    gate = threading.Event()
-
-    def write(i: int) -> None:
-        if i == 0:
-            gate.wait(10)  # chunks 1 and 2 are queued behind this one
-        if i == 1:
-            raise OSError(28, "No space left on device")
-        written.append(i)
-
-    behind = WriteBehind()
-    for i in range(3):
-        behind.put(functools.partial(write, i))
-    gate.set()
+    behind, written = _second_write_fails()
     deadline = time.monotonic() + 10
     raised = False
     while not raised and time.monotonic() < deadline:  # the command's next chunks
         try:
-            behind.put(functools.partial(write, 99))
+            behind.put(functools.partial(written.append, 99))
         except OSError:
             raised = True
     assert raised
