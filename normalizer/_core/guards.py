@@ -158,7 +158,7 @@ _ORDER_PLACING = (Operation.PLACE_ORDER, Operation.AMEND_ORDER)
 
 
 class _NeverRetry(Guard):
-    __slots__ = ()  # no fields of its own: no dataclass to build at import
+    __slots__ = ()  # no fields of its own: Guard's, and no per-instance dict
 
     def applies(self, s: Situation, p: Proposal) -> bool:
         return (

@@ -23,14 +23,15 @@ is wrong, and they read at most ``MAX_JSON_CHARS`` characters and
 Fields named in ``_ignored`` (the raw evidence) take no part in equality and
 hashing.
 
-Why a tuple and not a frozen dataclass (the package's other value classes):
-a result is built on every never-seen error, and building one of 17 fields
-costs about 0.3-0.4 µs as a tuple against 3.8-5.4 µs as a frozen, slotted
-dataclass (its ``__init__`` assigns each field through ``object.__setattr__``;
-without ``__init__``, a slot descriptor per field, still about 10x); hashing
-and comparing cost the same. Fields are read by the C reader namedtuple uses.
-A result holds no reference cycle (its items, notes and raw are tuples of
-values), so reference counting alone frees it.
+Why a tuple and not a ``@frozen`` value (``_core/frozen.py``, the package's
+other value classes): a result is built on every never-seen error, and building
+one of 17 fields costs about 0.3-0.4 µs as a tuple against several µs as a
+frozen, slotted class (its ``__init__`` assigns each field through
+``object.__setattr__``, as a frozen dataclass's does; without ``__init__``, a
+slot descriptor per field, still about 10x); hashing and comparing cost the
+same. Fields are read by the C reader namedtuple uses. A result holds no
+reference cycle (its items, notes and raw are tuples of values), so reference
+counting alone frees it.
 """
 
 from __future__ import annotations

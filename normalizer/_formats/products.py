@@ -36,7 +36,7 @@ import weakref
 
 from .._core.errors import ArgumentTypeError, ArgumentValueError
 
-TYPE_CHECKING = False  # typing and dataclasses are not imported at start-up (registry imports this)
+TYPE_CHECKING = False  # typing is not imported at start-up (registry imports this)
 if TYPE_CHECKING:
     from typing import Any, Protocol
 

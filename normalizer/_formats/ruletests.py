@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._core.errors import Problem, RuleFileError
+from .._core.frozen import frozen
 from .yaml import load_file
 
 __all__ = ["INPUT_KEYS", "Case", "load_cases", "rule_test_files"]
@@ -16,7 +16,7 @@ __all__ = ["INPUT_KEYS", "Case", "load_cases", "rule_test_files"]
 INPUT_KEYS = {"code", "message", "http_status", "body", "headers", "operation", "transport"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Case:
     """One rule test."""
 

@@ -15,10 +15,10 @@ act on; a rule or exchange file with a mistake raises ``ConfigError``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._core.errors import ArgumentValueError
+from .._core.frozen import field, frozen
 from .._formats.catalog import (
     Catalog,
     Drift,
@@ -38,7 +38,7 @@ from .verdicts import CodeVerdict, uncovered
 __all__ = ["IngestReport", "ingest"]
 
 
-@dataclass(frozen=True)
+@frozen
 class IngestReport:
     """What ``ingest`` built, how it differs from the catalog before, what has no rule."""
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from .._core.frozen import as_dict, frozen
 from .._engine.ccxt import ccxt_class_names
 from .._formats.ccxt_table import load_class_table
 from .verdicts import code_verdicts
@@ -24,7 +24,7 @@ __all__ = ["Comparison", "ccxt_class_for", "compare_with_ccxt", "error_body"]
 # ------------------------------------------------------------ comparing
 
 
-@dataclass(frozen=True)
+@frozen
 class Comparison:
     """One catalog code: this project's category beside ccxt's class for it.
 
@@ -43,6 +43,9 @@ class Comparison:
     ccxt_category: str | None
     matched_by: str  # "code", "message" or "-"
     verdict: str
+
+    #: the fields by name, for a data frame row
+    as_dict = as_dict
 
 
 def _exception_tables(

@@ -22,10 +22,10 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._core.frozen import as_dict, frozen
 from .._core.table import Rule, RuleSet
 from .._engine import generic
 from .._engine.normalize import Registry, normalize, registry
@@ -44,7 +44,7 @@ MIN_WORDS = 1
 PRIOR = "sqrt"
 
 
-@dataclass(frozen=True)
+@frozen
 class Row:
     """One labelled text."""
 
@@ -221,7 +221,7 @@ def generic_rules_without(venue: str, root: Path | None = None) -> RuleSet:
     return RuleSet(rs.spec, rs.catalog, own, common, check=False)
 
 
-@dataclass(frozen=True)
+@frozen
 class VenueScore:
     venue: str
     rows: int
@@ -230,6 +230,9 @@ class VenueScore:
     abstained: float  # share answered UNKNOWN
     by_rule: float  # share decided by a generic/common rule (not the model)
     rules_left_out: int = 0  # generic rules that name the venue, not used for it
+
+    #: the fields by name, for a data frame row
+    as_dict = as_dict
 
 
 def _action(err: NormalizedError) -> str:

@@ -9,15 +9,15 @@ check a finding can carry is registered here and documented.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from .._core.errors import ArgumentValueError
+from .._core.frozen import frozen
 
 Severity = Literal["error", "warning"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Check:
     """One lint check: its id, how bad its findings are, why, and an example."""
 

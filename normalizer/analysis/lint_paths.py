@@ -11,10 +11,10 @@ file by itself. It returns a ``LintReport`` of ``Finding``s, filtered by
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from .._core.errors import ConfigError, RuleFileError
+from .._core.frozen import replace
 from .._core.resources import data_dir
 from .._formats.yaml import load_file
 from .linter import (

@@ -6,9 +6,10 @@ unreachable, shadowed and overlapping rules, documented codes no rule maps,
 regexes written with capitals. ``lint_paths.lint(paths)`` decides what to read
 and runs them; ``lint_checks`` registers every check (id, severity, why, an
 example); ``lint_layers`` reads a user's folder the way ``load_rules()`` does
-and lists the rules that override bundled ones. This module is over 500 lines
-because the rule-set checks (reachability, overlaps and the refinement logic
-they share) read as one argument.
+and lists the rules that override bundled ones.
+
+(Over 500 lines: the rule-set checks, reachability, overlaps and the
+refinement logic they share, read as one argument.)
 
 Errors make the check fail; warnings are reported but leave it clean.
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._core.errors import CatalogError, ConfigError, Problem, RuleFileError
+from .._core.frozen import frozen
 from .._core.text import bound, fold
 from .._formats.catalog import Catalog, load_catalog
 from .._formats.rules import (
@@ -43,7 +45,7 @@ COMMON = "common"
 CCXT_TABLE = "ccxt.yaml"
 
 
-@dataclass(frozen=True, order=True)
+@frozen
 class Finding:
     """One thing lint found: where it is, how bad, which check, what to do."""
 

@@ -43,6 +43,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .._core.errors import ConfigError, PolicyError, Problem, SupervisorUnavailable
+from .._core.frozen import frozen
 from .._core.policy import Policy
 from .._core.resources import data_dir
 from .._core.vocabulary import Action, Operation, Precondition, Scope
@@ -138,7 +139,7 @@ class PolicyTestsFile(_Strict):
 # ------------------------------------------------------------------ results
 
 
-@dataclass(frozen=True)
+@frozen
 class CaseResult:
     """One case or scenario: where it is written and what did not hold."""
 
@@ -162,7 +163,7 @@ class CaseResult:
         return f"{where}: FAIL {self.kind} {self.id}: " + "; ".join(self.failures)
 
 
-@dataclass(frozen=True)
+@frozen
 class Unreached:
     """A policy or escalation rule that no test reaches."""
 

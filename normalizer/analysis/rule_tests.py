@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._core.errors import Problem, RuleFileError
+from .._core.frozen import frozen
 from .._engine.ruletests import RuleTestReport
 from .._engine.ruletests import run_rule_tests as _run_engine
 from .._formats.registry import (
@@ -47,7 +48,7 @@ BAR_FILE = "test-coverage.yaml"
 DEFAULT_THRESHOLD = 0.8
 
 
-@dataclass(frozen=True)
+@frozen
 class Exemption:
     """Rules (ids or ``fnmatch`` patterns) left out of the coverage count, and why."""
 
@@ -58,7 +59,7 @@ class Exemption:
         return any(fnmatch.fnmatchcase(rule_id, p) for p in self.patterns)
 
 
-@dataclass(frozen=True)
+@frozen
 class Bar:
     """What a rules folder's tests must reach: a threshold and the exemptions."""
 
@@ -113,7 +114,7 @@ def load_bar(root: Path) -> Bar:
     return Bar(float(threshold), tuple(exempt), str(path))
 
 
-@dataclass(frozen=True)
+@frozen
 class VenueCoverage:
     """How much of one venue's own rules its tests reach, against the bar."""
 

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._core.frozen import as_dict, field, frozen
 from .._core.text import bound
 from .._formats.rules import Probe, Rule, RuleSet
 
 Level = Literal["specific", "generic", "none"]
 
 
-@dataclass(frozen=True)
+@frozen
 class CodeVerdict:
     """What one documented code maps to."""
 
@@ -38,6 +38,9 @@ class CodeVerdict:
     category: str | None
     rule_id: str | None
     section: str = ""
+
+    #: the fields by name, for a data frame row
+    as_dict = as_dict
 
 
 def _level(rule: Rule | None) -> Level:
@@ -79,7 +82,7 @@ def code_verdicts(rs: RuleSet, section: str | None = None) -> list[CodeVerdict]:
     return list(best.values())
 
 
-@dataclass(frozen=True)
+@frozen
 class SectionCoverage:
     """Coverage of one docs section: one covered section is not a covered venue."""
 
@@ -101,7 +104,7 @@ class SectionCoverage:
         }
 
 
-@dataclass(frozen=True)
+@frozen
 class ExchangeCoverage:
     exchange: str
     codes: int

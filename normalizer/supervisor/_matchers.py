@@ -9,14 +9,14 @@ account of 65,536+ characters could pass for a short one).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from .._core.frozen import frozen
 from .._formats.escalation import Match
 
 __all__ = ["Features", "Predicate", "compile_match"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Features:
     """What the conditions may test about one error."""
 

@@ -43,11 +43,11 @@ import secrets
 import sys
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from .._core.errors import SupervisorUnavailable
+from .._core.frozen import frozen
 from .._formats.escalation import MAX_SEQUENCE_STEPS, EscalationRule
 from ._matchers import Features, Predicate, compile_match
 
@@ -213,7 +213,7 @@ def _reset_for_tests(module: ModuleType | None = None) -> None:
 # ------------------------------------------------------- per supervisor
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Completed:
     rule: EscalationRule
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..._core.errors import ActionRequired, OutcomeUnknown, RequestRejected, SendRefused
+from ..._core.frozen import frozen
 from ..._core.vocabulary import Action, Category, Outcome, Scope
 from ..._engine.normalize import normalize
 from ..._engine.recommend import recommend
@@ -55,7 +56,7 @@ PLACE, CANCEL, AMEND, QUERY = "place_order", "cancel_order", "amend_order", "que
 # ------------------------------------------------------------------ steps
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Send:
     """Call ``method`` of the exchange client; answered with a ``Sent``."""
 
@@ -64,7 +65,7 @@ class Send:
     kwargs: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Sent:
     """What a ``Send`` gave: the value, or the exception it raised."""
 
@@ -72,14 +73,14 @@ class Sent:
     error: Exception | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Wait:
     """Sleep this long (seconds) before the next step."""
 
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Consult:
     """Call the supervisor's ``name`` (``observe``, ``halted``, ``observe_success``);
     the async driver awaits its ``a``-prefixed twin."""
@@ -141,7 +142,7 @@ class Call:
     errors: list[NormalizedError] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Advice:
     """The classification of one failure and what to do about it."""
 

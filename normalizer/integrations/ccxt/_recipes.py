@@ -25,12 +25,13 @@ Any other venue gets the scan (open, then closed orders, matched on
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+
+from ..._core.frozen import frozen
 
 __all__ = ["RECIPES", "Recipe", "new_client_order_id", "recipe_for"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Recipe:
     """How one venue's orders are found by client order id.
 
