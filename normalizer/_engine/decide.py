@@ -19,7 +19,6 @@ from .._core.text import MAX_MESSAGE_CHARS, _fold
 from .._core.vocabulary import Category, Operation
 from .._formats.registry import GENERIC, ONTOLOGY, on_change
 from . import generic
-from .ccxt import class_fallback
 from .envelope import FailedItem, Plan, plan_of, resolve_code
 from .given import Inputs
 from .inputs import MAX_KEPT_MESSAGE, as_message, parse_body
@@ -126,7 +125,9 @@ def _decide(
         )
         if wait != result.retry_after_s:
             result = _with(result, retry_after_s=wait)
-    if inputs.classes:
+    if inputs.classes:  # a ccxt exception was read: its adapter is imported
+        from .ccxt import class_fallback
+
         result = class_fallback(result, inputs.classes)
     return result, at is not None
 

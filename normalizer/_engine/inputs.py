@@ -21,9 +21,7 @@ from json.scanner import make_scanner
 
 from .._core.arguments import status_of
 from .._core.text import html_title, strip_tags
-from .ccxt import is_ccxt_error, recover
 from .given import Inputs
-from .sdks import read_sdk
 from .textshapes import reshape
 from .transport import response_of, transport_kind
 
@@ -99,6 +97,11 @@ def _read_error(got: Inputs, error: object) -> None:
 
 
 def _read_exception(got: Inputs, error: BaseException) -> None:
+    # imported with the first exception read: a router that gives bodies never
+    # loads the adapters of ccxt and the official SDKs (start-up, issue 22)
+    from .ccxt import is_ccxt_error, recover
+    from .sdks import read_sdk
+
     if read_sdk(got, error):  # an official SDK's exception held the answer (sdks.py)
         return
     inner: BaseException | None = error

@@ -27,10 +27,8 @@ What a compiled file is trusted on (issue 23):
 from __future__ import annotations
 
 import _thread  # not threading: its import costs a millisecond at start-up
-import contextlib
 import marshal
 import os
-import zlib
 
 from .._core.guards import GuardSet
 from .._core.resources import VERSION, data_path
@@ -137,6 +135,8 @@ def cache_path() -> Path:
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         base = os.path.join(xdg, "exchange-error-normalizer")
+    import zlib  # only when the package's own compiled file is missing or stale
+
     tag = f"{zlib.crc32(str(COMPILED).encode()):08x}-v{COMPILER_VERSION}-m{marshal.version}"
     from pathlib import Path  # only when the package's own compiled file is missing or stale
 
@@ -337,6 +337,8 @@ def write_compiled(data: dict[str, Any], path: AnyPath | None = None) -> bool:
     is not writable (a read-only site-packages), into ``cache_path()``, so that
     the next start reads it instead of compiling the YAML again.
     """
+    import contextlib  # writing only: not imported at start-up
+
     if path is None:
         if write_compiled(data, COMPILED):
             return True
