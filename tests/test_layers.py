@@ -199,3 +199,24 @@ def test_the_error_tree_docstring_is_true() -> None:
 def test_caller_mistakes_are_also_the_builtin_errors(name: str, builtin: type) -> None:
     assert issubclass(getattr(errors, name), builtin)
     assert issubclass(getattr(errors, name), errors.NormalizerError)
+
+
+#: "about 500 lines" (issue 22): a module may pass it by a little without a word
+LONG_MODULE = 510
+
+
+def test_a_module_over_about_500_lines_says_why_at_its_top() -> None:
+    """Invariant: every module of the package longer than ``LONG_MODULE`` lines states,
+    in its docstring, why it is one module ("Over 500 lines: ...")."""
+    long = {
+        str(path.relative_to(PACKAGE)): path
+        for path in PACKAGE.rglob("*.py")
+        if len(path.read_text(encoding="utf-8").splitlines()) > LONG_MODULE
+    }
+    assert long, "no module is long: the check would pass by itself"
+    silent = [
+        name
+        for name, path in sorted(long.items())
+        if "Over 500 lines:" not in (ast.get_docstring(ast.parse(path.read_text("utf-8"))) or "")
+    ]
+    assert not silent, silent

@@ -24,6 +24,9 @@ header-less rows ``58102 | 429 | text`` and lines of the form
 The language of a section is Chinese when its heading or table header is
 written in Chinese, otherwise the front matter's ``language`` (default
 English). The section is the front matter's ``section``, else the heading.
+
+(Over 500 lines: a docs page's catalog from reading its tables to the
+YAML written and the drift between two versions, one format in one place.)
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ Beside it: ``_spec`` (the caller's arguments, checked, as ``FrameSpec``),
 ``_logged`` (a logged exception's class name as the exception).
 
 pandas is optional: it is imported when a frame function is called.
+
+(Over 500 lines: the one partition function and its two entry points share
+the signature, the row checks and the output columns; split, each would
+need the others' private helpers.)
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 See ``normalizer/supervisor/__init__.py`` for the whole story; this module
 holds the public class. ``_plans`` turns an error into what the store
 applies, ``_decide`` builds the decisions, ``_stores`` keeps the state.
+
+(Over 500 lines: the public class is one object, and its docstrings are the
+reference of every method and setting.)
 """
 
 from __future__ import annotations
