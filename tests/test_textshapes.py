@@ -276,8 +276,9 @@ def test_property_no_regular_expression_sees_unbounded_text(
 
     seen: list[int] = []
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("_KRAKEN", "_SDK_CODE", "_STATUS_HEAD"):
-            mp.setattr(ts, name, _Recorder(getattr(ts, name), seen))
+        for name in ("_kraken_pattern", "_sdk_code_pattern", "_status_head_pattern"):
+            recorder = _Recorder(getattr(ts, name)(), seen)
+            mp.setattr(ts, name, lambda recorder=recorder: recorder)
         text = head + filler * size
         for got in (Inputs(None, text, None, None), Inputs(None, None, text, None)):
             reshape(got)

@@ -19,7 +19,6 @@ It needs no regular expression and is linear in the message's length.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -30,15 +29,18 @@ if TYPE_CHECKING:
 #: Messages are cut to this many characters before any matching.
 MAX_MESSAGE_CHARS = 1024
 
-# placeholders as the venues' docs write them: {name}, ${name}, <name>, [name], %s
-_PLACEHOLDER = re.compile(
-    r"\$?\{[^{}\n]{0,40}\}|<[A-Za-z_][^<>\n]{0,40}>|\[[^\[\]\n]{1,40}\]|%[sdf]"
-)
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u3000": " "})
 _SPACES = re.compile(r"\s+")
 # CJK ideographs, kana, hangul and CJK punctuation
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\u3000-\u303f"
 _CJK_FIRST = "\u2e80"  # no CJK character sorts below this one
+
+
+@lru_cache(maxsize=1)
+def _placeholder() -> re.Pattern[str]:
+    # placeholders as the venues' docs write them: {name}, ${name}, <name>, [name], %s
+    # (compiled on first use: the compiled file's templates are already marked)
+    return re.compile(r"\$?\{[^{}\n]{0,40}\}|<[A-Za-z_][^<>\n]{0,40}>|\[[^\[\]\n]{1,40}\]|%[sdf]")
 
 
 @lru_cache(maxsize=1)
@@ -79,6 +81,8 @@ def _fold(text: str) -> str:
 
 def _fold_general(text: str) -> str:
     """``_fold`` without its ASCII shortcut (the tests hold the two equal)."""
+    import unicodedata  # with the first text that is not ASCII (not at start-up)
+
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
     text = _SPACES.sub(" ", text).strip()
     if text and max(text) >= _CJK_FIRST:
@@ -99,7 +103,7 @@ class Template:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        marked = _PLACEHOLDER.sub(PLACEHOLDER_MARK, source).rstrip()
+        marked = _placeholder().sub(PLACEHOLDER_MARK, source).rstrip()
         # A template ending in a colon is followed by the value it names
         # ("cannot be less than :" arrives as "cannot be less than :5USDT").
         if marked.endswith((":", "\uff1a")):
@@ -133,7 +137,7 @@ class Template:
 
     @property
     def placeholders(self) -> list[str]:
-        return [m.group(0).lstrip("$%")[1:-1] or "x" for m in _PLACEHOLDER.finditer(self.source)]
+        return [m.group(0).lstrip("$%")[1:-1] or "x" for m in _placeholder().finditer(self.source)]
 
     def matches(self, folded: str) -> bool:
         """Whether an already folded message fits this template (glob match)."""
@@ -157,7 +161,7 @@ class Template:
     def fill(self, values: list[str]) -> str:
         """The template with its placeholders replaced by ``values`` in order."""
         it = iter(values)
-        return _PLACEHOLDER.sub(lambda _m: next(it, "x"), self.source)
+        return _placeholder().sub(lambda _m: next(it, "x"), self.source)
 
 
 # ------------------------------------------------------------------ HTML

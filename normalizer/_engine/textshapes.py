@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -51,16 +52,30 @@ MAX_SHAPE_TEXT = 64 * 1024
 #: A message's head searched for an SDK's format.
 _HEAD = 4096
 
-# Kraken's error categories (docs.kraken.com/api/docs/guides/spot-errors)
-_KRAKEN = re.compile(
-    r"[EW]?(General|API|Auth|Order|Trade|Query|Funding|Service|Session|Database|Earnings"
-    r"|BM|Account|ST):[^\n]{1,200}"
-)
-_SDK_CODE = re.compile(r"[A-Za-z][A-Za-z ]{0,40}\(code=(-?[A-Za-z0-9_.]{1,40})\):\s?")
-_STATUS_HEAD = re.compile(
-    r"(?:[A-Za-z_][A-Za-z0-9_.]{0,63}: )?\(?([1-5][0-9]{2})\)?"
-    r"(?: - |\nReason: | Client Error| Server Error)"
-)
+# The patterns are compiled on first use: a JSON body, the common case, needs
+# none of them, and compiling them was a part of the start-up (bench/).
+
+
+@lru_cache(maxsize=1)
+def _kraken_pattern() -> re.Pattern[str]:
+    # Kraken's error categories (docs.kraken.com/api/docs/guides/spot-errors)
+    return re.compile(
+        r"[EW]?(General|API|Auth|Order|Trade|Query|Funding|Service|Session|Database|Earnings"
+        r"|BM|Account|ST):[^\n]{1,200}"
+    )
+
+
+@lru_cache(maxsize=1)
+def _sdk_code_pattern() -> re.Pattern[str]:
+    return re.compile(r"[A-Za-z][A-Za-z ]{0,40}\(code=(-?[A-Za-z0-9_.]{1,40})\):\s?")
+
+
+@lru_cache(maxsize=1)
+def _status_head_pattern() -> re.Pattern[str]:
+    return re.compile(
+        r"(?:[A-Za-z_][A-Za-z0-9_.]{0,63}: )?\(?([1-5][0-9]{2})\)?"
+        r"(?: - |\nReason: | Client Error| Server Error)"
+    )
 
 
 def reshape(got: Inputs) -> None:
@@ -117,7 +132,7 @@ def body_shape(text: str) -> Any:
         if isinstance(value, list) and _all_kraken(value):
             return {"error": [_kraken(v) for v in value]}
         return None
-    if s.find(":", 0, 12) >= 2 and _KRAKEN.fullmatch(s[:256]) is not None:
+    if s.find(":", 0, 12) >= 2 and _kraken_pattern().fullmatch(s[:256]) is not None:
         return {"error": [_kraken(s)]}
     return None
 
@@ -154,7 +169,7 @@ def _loads(text: str) -> Any:
 
 def _all_kraken(values: list[Any]) -> bool:
     return 0 < len(values) <= 100 and all(
-        isinstance(v, str) and _KRAKEN.fullmatch(v[:256]) is not None for v in values
+        isinstance(v, str) and _kraken_pattern().fullmatch(v[:256]) is not None for v in values
     )
 
 
@@ -248,7 +263,7 @@ def _message(got: Inputs, text: str) -> None:
         return
     if "{" not in text:
         return
-    status = _STATUS_HEAD.match(head)
+    status = _status_head_pattern().match(head)
     embedded = embedded_body(text)
     if embedded is None:
         return
@@ -261,7 +276,7 @@ def _message(got: Inputs, text: str) -> None:
 
 def sdk_message(text: str) -> tuple[str, str] | None:
     """``(code, message)`` of an SDK's message format, or None."""
-    m = _SDK_CODE.match(text) if "(code=" in text[:48] else None
+    m = _sdk_code_pattern().match(text) if "(code=" in text[:48] else None
     if m is not None:
         return m.group(1), text[m.end() :].strip()
     at = text.find(" (ErrCode: ")
