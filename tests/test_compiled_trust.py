@@ -13,6 +13,7 @@ import marshal
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,50 @@ def test_the_bundled_compiled_file_records_a_content_digest_and_the_package_vers
     fp = compiled.fingerprint()
     assert fp[:3] == (compiled.COMPILER_VERSION, marshal.version, compiled.VERSION)
     assert len(fp[3]) == 64
+
+
+def _catalog_copy(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """The bundled compiled data written to a file of the test's own, and read back."""
+    from normalizer._formats.registry import _compiled
+
+    data = _compiled()
+    path = tmp_path / "compiled.marshal"
+    assert compiled.write_compiled(data, path)  # also from data read from a file
+    sources = compiled._Sources(data.get("fingerprint"), data.get("stats"))
+    read = compiled._read_one(path, sources)
+    assert read is not None
+    return path, read
+
+
+def test_a_catalogs_entries_are_a_blob_apart_and_its_codes_are_in_the_venues(
+    tmp_path: Path,
+) -> None:
+    """The first call with a known code reads the venue's blob (with its documented
+    codes), not its catalog's entries, which make most of its bytes."""
+    _, read = _catalog_copy(tmp_path)
+    plain = marshal.loads(read["exchanges"]["okx"])  # noqa: S302 - our own
+    name, _, _, packed, codes = plain["catalog"]
+    assert name == "okx"
+    assert packed is None
+    assert "58102" in codes
+    entries = marshal.loads(read["catalogs"]["okx"])  # noqa: S302 - our own
+    assert [e[0] for e in entries] == list(codes)
+    assert read["catalogs"].offsets["okx"][1] > read["exchanges"].offsets["okx"][1]
+
+
+def test_a_catalog_whose_bytes_changed_is_compiled_from_the_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A changed catalog blob is not used; the venue's rules still come from the compiled
+    file, and its catalog's entries from the YAML, equal to the bundled ones."""
+    from normalizer._formats.registry import Registry, registry
+
+    expected = [e.to_plain() for e in registry().get("okx").catalog.entries]
+    path, read = _catalog_copy(tmp_path)
+    start, length, _ = read["catalogs"].offsets["okx"]
+    _flip(path, read["catalogs"].base + compiled._TOKEN + start + length // 2)
+    assert read["catalogs"].get("okx") is None
+    assert read["exchanges"].get("okx") is not None
+    monkeypatch.setitem(compiled.state, "data", read)
+    rs = Registry().get("okx")
+    assert [e.to_plain() for e in rs.catalog.entries] == expected

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import math
 import operator
-from numbers import Integral
 
 from .errors import ArgumentTypeError, ArgumentValueError
 from .vocabulary import Operation, operation_of
@@ -100,10 +99,10 @@ def attempt_of(value: object, name: str = "attempt") -> int:
     """The number of the attempt that failed: an int >= 1."""
     if type(value) is int:
         n = value
-    elif isinstance(value, bool) or not isinstance(value, Integral):
+    elif isinstance(value, bool) or not _integral(value):
         raise ArgumentTypeError(name, "an int >= 1", value)
     else:
-        n = operator.index(value)
+        n = operator.index(value)  # type: ignore[arg-type]  # an Integral, checked above
     if n < 1:
         raise ArgumentValueError(name, "must be a whole number from 1", value)
     return n
@@ -168,7 +167,7 @@ def flag_cell(value: object, name: str = "idempotent") -> bool | None:
     n = _integer(value)
     if n == 1 or n == 0:
         return n == 1
-    if n is None and not isinstance(value, (Integral, float)):
+    if n is None and not (isinstance(value, float) or _integral(value)):
         raise ArgumentTypeError(name, "yes or no (true/false, 1/0)", value)
     raise ArgumentValueError(name, "must be yes or no (true/false, 1/0)", value)
 
@@ -183,7 +182,7 @@ def attempt_cell(value: object, name: str = "attempt") -> int | None:
         return None
     n = _integer(value)
     if n is None:
-        if isinstance(value, (str, bytes, Integral, float)):
+        if isinstance(value, (str, bytes, float)) or _integral(value):
             raise ArgumentValueError(name, "must be a whole number from 1", value)
         raise ArgumentTypeError(name, "a whole number from 1", value)
     if n < 1:
@@ -211,13 +210,21 @@ def code_cell(value: object) -> object:
     return value
 
 
+def _integral(value: object) -> bool:
+    """An integer of another type than int (numpy's, ...): ``numbers.Integral``,
+    imported when first asked (not at start-up)."""
+    from numbers import Integral
+
+    return isinstance(value, Integral)
+
+
 def _integer(value: Any) -> int | None:
     """A whole number from an int, numpy integer, whole float or numeric string."""
     if type(value) is int:
         return value
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, Integral):
+    if _integral(value):
         return operator.index(value)
     if isinstance(value, float):
         if math.isfinite(value) and value.is_integer() and abs(value) < 2**53:

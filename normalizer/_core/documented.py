@@ -9,7 +9,7 @@ asked for: a first call with a known code needs only the set of codes.
 from __future__ import annotations
 
 import marshal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .text import Template
 
@@ -129,8 +129,9 @@ class CompiledCatalog:
         self.updated_at = updated_at
         self._entries: tuple[Entry, ...] | None = entries
         self._plain: Sequence[Sequence[Any]] = ()
-        #: the compiled file's form: the entries' plain rows as one marshal blob, and their codes
-        self._packed: bytes | None = None
+        #: the compiled file's form: the entries' plain rows as one marshal blob (or what
+        #: reads it from the file when first needed), and their codes
+        self._packed: bytes | Callable[[], bytes] | None = None
         self._codes: Sequence[str] = ()
 
     @property
@@ -139,7 +140,8 @@ class CompiledCatalog:
         if entries is None:
             packed = self._packed
             if packed is not None:
-                self._plain = marshal.loads(packed)  # noqa: S302 - our own compiled file (_formats/compiled.py)
+                raw = packed if isinstance(packed, bytes) else packed()
+                self._plain = marshal.loads(raw)  # noqa: S302 - our own compiled file (_formats/compiled.py)
                 self._packed = None
             entries = tuple(_entry(e) for e in self._plain)
             self._entries = entries
@@ -173,11 +175,17 @@ class CompiledCatalog:
         )
 
     @classmethod
-    def from_plain(cls, data: Sequence[Any]) -> CompiledCatalog:
+    def from_plain(
+        cls, data: Sequence[Any], entries: Callable[[], bytes] | None = None
+    ) -> CompiledCatalog:
+        """``data`` as ``to_plain`` made it, or in the compiled file's form (the
+        codes, the entries packed, or apart: then ``entries`` reads them)."""
         catalog = cls(data[0], data[1], data[2], ())
         catalog._entries = None
-        if len(data) == 5 and isinstance(data[3], bytes):  # packed in the compiled file
-            catalog._packed = data[3]
+        if len(data) == 5:  # the compiled file's form
+            if data[3] is None and entries is None:
+                raise ValueError("a catalog whose entries are apart needs what reads them")
+            catalog._packed = data[3] if data[3] is not None else entries
             catalog._codes = data[4]
         else:
             catalog._plain = data[3]

@@ -31,7 +31,6 @@ from .rule import (
 )
 from .spec import Frozen
 from .text import Template, fold
-from .textindex import TextIndex
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
@@ -68,6 +67,8 @@ class Sieve:
     __slots__ = ("keys", "literals")
 
     def __init__(self, keys: Iterable[str], literals: Iterable[str]) -> None:
+        from .textindex import TextIndex  # with the first group's sieve (not at start-up)
+
         self.keys = TextIndex((k, k) for k in dict.fromkeys(keys))
         self.literals = TextIndex((lit, lit) for lit in dict.fromkeys(literals))
 
@@ -114,6 +115,8 @@ class GateIndex:
             if gate[1] is not None:
                 regexed.append(i)
                 literals += [(lit, i) for lit in gate[1]]
+        from .textindex import TextIndex  # a large group's index (not at start-up)
+
         self.keys = TextIndex(keys)
         self.literals = TextIndex(literals)
         #: the rules with a regex part, which a non-ASCII message always passes

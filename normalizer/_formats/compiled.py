@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     AnyPath = str | os.PathLike[str]
 
 #: Bump when the compiled form changes shape.
-COMPILER_VERSION = 9
+COMPILER_VERSION = 10
 COMPILED: AnyPath = os.path.join(
     os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "_compiled.marshal"
 )
@@ -204,7 +204,9 @@ def _digest(data: bytes) -> bytes:
 
 
 class _Blobs:
-    """The exchanges of a compiled file on disk, each read from the file when first asked for.
+    """One table of a compiled file on disk (``exchanges``, or ``catalogs``: the
+    entries of each exchange's catalog apart, read only when a message is first
+    looked up), each blob read from the file when first asked for.
 
     Each blob is preceded by the token the header names: should the file be
     replaced meanwhile (another process wrote it), a blob whose token differs is
@@ -213,13 +215,20 @@ class _Blobs:
     """
 
     def __init__(
-        self, path: AnyPath, base: int, offsets: dict[str, Any], token: bytes, fp: object
+        self,
+        path: AnyPath,
+        base: int,
+        offsets: dict[str, Any],
+        token: bytes,
+        fp: object,
+        table: str = "exchanges",
     ) -> None:
         self.path = path
         self.base = base
         self.offsets = offsets
         self.token = token
         self.fp = fp
+        self.table = table
         self._read: dict[str, bytes] = {}
 
     def __contains__(self, name: object) -> bool:
@@ -236,14 +245,15 @@ class _Blobs:
             start, length, digest = self.offsets[name]
             with open(self.path, "rb") as f:
                 f.seek(self.base + start)
-                data = f.read(_TOKEN + length)
+                token = f.read(_TOKEN)
+                data = f.read(length)  # read apart: no copy of a blob of 100s of KB
         except (OSError, ValueError, TypeError):
             return None
-        if data[:_TOKEN] != self.token or len(data) != _TOKEN + length:
+        if token != self.token or len(data) != length:
             return None
-        if _digest(data[_TOKEN:]) != digest:
+        if _digest(data) != digest:
             return None  # bytes changed since written: compiled from the YAML instead
-        return data[_TOKEN:]
+        return data
 
     def get(self, name: str, default: bytes | None = None) -> bytes | None:
         blob = self._read.get(name)
@@ -252,7 +262,7 @@ class _Blobs:
             if blob is None:  # the file was replaced: the new one, if its content is ours
                 other = _read_one(self.path, _Sources(self.fp))  # type: ignore[arg-type]
                 if other is not None:
-                    blob = other["exchanges"]._blob(name)
+                    blob = other[self.table]._blob(name)
             if blob is not None:
                 self._read[name] = blob
         return blob if blob is not None else default
@@ -284,10 +294,13 @@ def _read_one(path: AnyPath, sources: _Sources) -> dict[str, Any] | None:
     if not isinstance(data, dict) or not isinstance(data.get("exchanges"), dict):
         return None
     token = data.pop("token", None)
-    if not isinstance(token, bytes):
+    catalogs = data.get("catalogs", {})
+    if not isinstance(token, bytes) or not isinstance(catalogs, dict):
         return None
     base = len(_MAGIC) + 8 + _DIGEST + size
-    data["exchanges"] = _Blobs(path, base, data["exchanges"], token, data.get("fingerprint"))
+    fp = data.get("fingerprint")
+    data["exchanges"] = _Blobs(path, base, data["exchanges"], token, fp)
+    data["catalogs"] = _Blobs(path, base, catalogs, token, fp, "catalogs")
     if sources.stats is not None and data.get("stats") == sources.stats:
         return data  # no source touched since it was compiled
     if data.get("fingerprint") != sources.content():
@@ -318,16 +331,17 @@ def _read_compiled(
     return data
 
 
-def _packed(exchange: dict[str, Any]) -> dict[str, Any]:
-    """An exchange's plain data with its catalog's entries as a blob of their own
-    (decoded when a message is first looked up) and its codes beside them."""
+def _packed(exchange: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
+    """An exchange's plain data, its catalog's codes kept and its entries apart:
+    a blob of their own in the ``catalogs`` table, read and decoded when a
+    message is first looked up (most first calls carry a known code)."""
     catalog = exchange.get("catalog")
     if not catalog or len(catalog) != 4:
-        return exchange
+        return exchange, None
     name, url, updated, entries = catalog
     out = dict(exchange)
-    out["catalog"] = (name, url, updated, marshal.dumps(entries), tuple(e[0] for e in entries))
-    return out
+    out["catalog"] = (name, url, updated, None, tuple(e[0] for e in entries))
+    return out, marshal.dumps(entries)
 
 
 def write_compiled(data: dict[str, Any], path: AnyPath | None = None) -> bool:
@@ -349,24 +363,33 @@ def write_compiled(data: dict[str, Any], path: AnyPath | None = None) -> bool:
             return False
         return write_compiled(data, target)
     tmp = f"{os.fspath(path)}.{os.getpid()}.{_thread.get_ident()}.tmp"
-    # each exchange is a marshal blob of its own, read only when first asked for
-    blobs = [
-        (name, v if isinstance(v, bytes) else marshal.dumps(_packed(v)))
-        for name, v in data["exchanges"].items()
-    ]
+    # each exchange is a marshal blob of its own, read only when first asked for,
+    # and so are its catalog's entries
+    blobs: list[tuple[str, str, bytes]] = []  # (table, exchange, blob)
+    read = data.get("catalogs")  # a compiled file's own, when ``data`` was read from one
+    for name, v in data["exchanges"].items():
+        if isinstance(v, bytes):
+            plain, entries = v, read.get(name) if read is not None else None
+        else:
+            packed, entries = _packed(v)
+            plain = marshal.dumps(packed)
+        blobs.append(("exchanges", name, plain))
+        if entries is not None:
+            blobs.append(("catalogs", name, entries))
     token = os.urandom(_TOKEN)
     header = dict(data)
     header["token"] = token
-    header["exchanges"] = offsets = {}
+    header["exchanges"] = {}
+    header["catalogs"] = {}
     at = 0
-    for name, blob in blobs:
-        offsets[name] = (at, len(blob), _digest(blob))
+    for table, name, blob in blobs:
+        header[table][name] = (at, len(blob), _digest(blob))
         at += _TOKEN + len(blob)
     head = marshal.dumps(header)
     try:
         with open(tmp, "wb") as f:
             f.write(_MAGIC + len(head).to_bytes(8, "little") + _digest(head) + head)
-            for _, blob in blobs:
+            for _, _, blob in blobs:
                 f.write(token + blob)
         os.replace(tmp, path)
     except OSError:

@@ -24,15 +24,13 @@ Three things are answered here:
   lends its rules for it (a test holds that products disagreeing on a code
   the venue does not decide never leave that choice to the order).
 
-The registry imports this module (its imports are ``weakref`` and the error
-classes); the product table is read from the product folders' specs the first
-time a venue with products loads, a name is not a folder, or a hint is given,
-and kept per registry.
+The registry imports this module (its one import is the error classes); the
+product table is read from the product folders' specs the first time a venue
+with products loads, a name is not a folder, or a hint is given, and kept in
+the registry's ``products``.
 """
 
 from __future__ import annotations
-
-import weakref
 
 from .._core.errors import ArgumentTypeError, ArgumentValueError
 
@@ -46,6 +44,7 @@ if TYPE_CHECKING:
         """What this module reads of ``registry.Registry`` (which imports this module)."""
 
         names: tuple[str, ...]
+        products: Any  # the product table this module keeps in it (None until made)
 
         def get(self, name: object) -> RuleSet: ...
         def spec_of(self, name: str) -> Any: ...
@@ -95,9 +94,6 @@ class _Table:
         self.by_venue = by_venue
 
 
-_tables: weakref.WeakKeyDictionary[Registry, _Table] = weakref.WeakKeyDictionary()
-
-
 def _product_of(reg: Registry, name: str) -> Product | None:
     """The product ``name`` is, read from its spec alone (the bundled compiled file's plain
     data when the folder is in the root, so no product's rules are built for it)."""
@@ -109,7 +105,7 @@ def _product_of(reg: Registry, name: str) -> Product | None:
 
 
 def _table(reg: Registry) -> _Table:
-    table = _tables.get(reg)
+    table: _Table | None = reg.products
     if table is None:
         found = [p for n in reg.names if "-" in n for p in (_product_of(reg, n),) if p]
         by_alias: dict[str, Product] = {}
@@ -119,7 +115,7 @@ def _table(reg: Registry) -> _Table:
                 by_alias.setdefault(a, p)
             by_venue.setdefault(p.venue, []).append(p)
         table = _Table(by_alias, {v: tuple(ps) for v, ps in by_venue.items()})
-        _tables[reg] = table
+        reg.products = table
     return table
 
 

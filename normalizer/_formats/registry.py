@@ -80,8 +80,12 @@ def _compiled() -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
-def rule_set_from_plain(data: dict[str, Any], common: list[Rule]) -> RuleSet:
-    catalog = CompiledCatalog.from_plain(data["catalog"]) if data["catalog"] else None
+def rule_set_from_plain(
+    data: dict[str, Any], common: list[Rule], entries: Callable[[], bytes] | None = None
+) -> RuleSet:
+    """A rule set from plain data (``entries``: what reads its catalog's entries when
+    the compiled file keeps them apart)."""
+    catalog = CompiledCatalog.from_plain(data["catalog"], entries) if data["catalog"] else None
     own = [Rule.from_plain(r) for r in data["rules"]]
     return RuleSet(Frozen(data["spec"]), catalog, own, common, check=False)
 
@@ -133,6 +137,8 @@ class Registry:
         self._overrides: list[Override] = []
         self._dedupe: dict[str, bool] = {}
         self.after_send: frozenset[str] = frozenset()
+        #: this registry's product table, made by ``products.py`` when first needed
+        self.products: Any = None
         found = set(_folders(self._root_str, "exchange.yaml"))
         for overlay in self.overlays:
             found |= set(_folders(overlay, "exchange.yaml"))
@@ -247,6 +253,19 @@ class Registry:
 
         return compile_exchange(self.root, name, self.common_rules())
 
+    def _catalog_entries(self, name: str) -> bytes:
+        """The packed entries of ``name``'s bundled catalog, kept apart in the compiled
+        file; compiled from the YAML when that file changed since it was read."""
+        tables = _compiled()
+        catalogs = tables.get("catalogs")
+        packed = catalogs.get(name) if catalogs is not None else None
+        if packed is None:
+            from .compile import compile_exchange
+
+            plain = compile_exchange(self.root, name, self.common_rules())
+            packed = marshal.dumps(plain["catalog"][3])
+        return packed
+
     def _load(self, name: str) -> RuleSet:
         base = self._base(name)
         common = self.common_rules()
@@ -255,7 +274,7 @@ class Registry:
             self._unknown_codes[name] = unknown_codes(base["rules"])
         if not self.overlays:
             assert base is not None
-            return rule_set_from_plain(base, common)
+            return rule_set_from_plain(base, common, lambda: self._catalog_entries(name))
         from .._core.precedence import with_layer
         from .compile import compile_layer, declared
         from .overrides import check_layer
@@ -266,7 +285,11 @@ class Registry:
         origins: dict[str, str] = {}
         if base is not None:
             spec = base["spec"]
-            catalog = CompiledCatalog.from_plain(base["catalog"]) if base["catalog"] else None
+            catalog = (
+                CompiledCatalog.from_plain(base["catalog"], lambda: self._catalog_entries(name))
+                if base["catalog"]
+                else None
+            )
             for rule in (Rule.from_plain(r) for r in base["rules"]):
                 by_id[rule.id] = with_layer(rule, 1)
         for layer, overlay in enumerate(self.overlays, start=2):
