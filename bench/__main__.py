@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     if "startup" not in args.skip:
-        s = startup.measure(5 if args.quick else 9)
+        s = startup.measure(5 if args.quick else 21)
         print("## Start-up (fresh interpreters, median)\n")
         print(
             "| import normalizer | first normalize + recommend | total (fastest) "
