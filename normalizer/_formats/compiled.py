@@ -15,9 +15,11 @@ What a compiled file is trusted on (issue 23):
   the same size with the modification time put back still changes it. When
   any of them differs, the content digest decides (about 3 ms for the bundled
   1.3 MB of YAML), and the new stats are recorded when equal.
-- Its bytes: the header carries its own digest, and each venue's blob a digest
-  checked when it is first read; a compiled file whose bytes changed is not used
-  (the header), or that venue is compiled from its YAML (a blob).
+- Its bytes: the header carries its own digest, and each venue's blob (and
+  its catalog's entries, a blob apart read when a message is first looked up)
+  a digest checked when it is first read; a compiled file whose bytes changed
+  is not used (the header), or that venue, or its catalog, is compiled from its
+  YAML (a blob).
 - Its folder: a cache folder (``NORMALIZER_CACHE_DIR`` and the default one)
   is used only when owned by the user and writable by no one else (not a
   mode-1777 ``/tmp``); otherwise a ``RuntimeWarning`` says so, and the rules
