@@ -13,7 +13,6 @@ import os
 import pickle
 import shutil
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 
 import normalizer
 from normalizer import ArgumentValueError, classify_frame
+from normalizer._core.frozen import replace
 from normalizer.batch import classify_partition, make_spec, output_columns
 
 pd = pytest.importorskip("pandas")

@@ -185,3 +185,19 @@ def test_a_field_without_a_default_after_one_with_is_refused() -> None:
         frozen(type("Bad", (), body))
     with pytest.raises(ValueError, match="not both"):
         field(default=1, default_factory=list)
+
+
+def test_the_package_has_one_kind_of_frozen_value_class() -> None:
+    """Invariant: every frozen value class of the package is ``@frozen``; no
+    ``@dataclass(frozen=True)`` is left beside it (mutable state classes may stay
+    dataclasses)."""
+    lines = [
+        (f"{path.relative_to(ROOT)}:{number}", line.strip())
+        for path in sorted((ROOT / "normalizer").rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+    ]
+    assert sum(line == "@frozen" for _, line in lines) >= 30  # the scan reads the package
+    dataclass_frozen = [
+        where for where, line in lines if line.startswith("@") and "dataclass(frozen=" in line
+    ]
+    assert not dataclass_frozen, dataclass_frozen

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._core.frozen import frozen
 from .._formats.registry import registry
 from .._formats.ruletests import INPUT_KEYS, Case, load_cases, rule_test_files
 from .normalize import normalize
@@ -52,7 +53,7 @@ __all__ = [
 RETRY_TOLERANCE_S = 1.0
 
 
-@dataclass(frozen=True)
+@frozen
 class CaseResult:
     case: Case
     result: NormalizedError | None

@@ -13,10 +13,10 @@ import contextlib
 import hashlib
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._core.errors import ArgumentTypeError, ArgumentValueError
+from .._core.frozen import field, frozen
 from .._core.policy import Policy
 from .._engine.recommend import _policy as _policy_of_argument
 from .._formats.policy import parse_policy
@@ -26,7 +26,7 @@ from .._formats.registry import Registry
 MAX_RULES_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@frozen
 class PolicySource:
     """A policy file as data: its name (for messages) and its YAML text."""
 
@@ -42,7 +42,7 @@ class PolicySource:
         return source
 
 
-@dataclass(frozen=True)
+@frozen
 class RulesSource:
     """A rules folder as data: the bytes of its YAML files, by relative path.
 

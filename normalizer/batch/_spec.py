@@ -9,12 +9,12 @@ custom policy and rules folder as data (``_shipping``), to every partition.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._core.arguments import attempt_of, flag, unknown_exchange_of
 from .._core.errors import ArgumentTypeError, ArgumentValueError
+from .._core.frozen import frozen
 from .._core.policy import Policy
 from .._core.vocabulary import Operation, operation_of
 from .._engine.generic import unknown_choice
@@ -22,7 +22,7 @@ from .._formats.registry import Registry
 from ._shipping import PolicySource, RulesSource, policy_of, registry_of
 
 
-@dataclass(frozen=True)
+@frozen
 class FrameSpec:
     """Everything the partition function needs besides the frame: plain data.
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._core.errors import BatchInputError, UnknownExchangeError
+from .._core.frozen import frozen
 from ._frame import (
     ERROR_COLUMN,
     INPUT_COLUMNS,
@@ -95,7 +96,7 @@ UNKNOWN_CHOICES = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Problem:
     """One entry of the errors file."""
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._core.frozen import frozen
 from .._core.vocabulary import Operation
 from ._frame import FrameSpec, classify_partition, engine_spec, output_columns
 
@@ -31,7 +31,7 @@ def output_schema(schema: Any) -> Any:
     return types.StructType(fields)
 
 
-@dataclass(frozen=True)
+@frozen
 class _Partitions:
     """The function ``mapInPandas`` calls: picklable, carrying only the spec."""
 
