@@ -338,3 +338,28 @@ def test_a_failed_write_stays_failed_after_it_is_raised() -> None:
         behind.finish()
     behind.stop()
     assert written == [0]
+
+
+def test_a_parquet_log_with_nested_columns_is_written_as_the_general_path_writes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Parquet column of lists or structs (the general path writes each cell as JSON
+    text) sends the file to the general path; before, the fast path failed on it with
+    an unexpected ``TypeError`` (unhashable ``ndarray``)."""
+    source = tmp_path / "log.parquet"
+    pd.DataFrame(
+        {
+            "exchange": ["okx", "binance", "okx", "bybit"],
+            "code": ["58102", "-2010", "1", "10006"],
+            "tags": [["a"], [], None, ["b", "c"]],
+            "meta": [{"k": 1}, {"k": 2}, None, {"k": 3}],
+        }
+    ).to_parquet(source, index=False)
+    _general_path(source, tmp_path / "slow.csv")
+    fast = tmp_path / "fast.csv"
+    assert main(["batch", str(source), "-o", str(fast), "--seed", "1"]) == 0
+    capsys.readouterr()
+    with (tmp_path / "slow.csv").open(newline="") as a, fast.open(newline="") as b:
+        slow_rows, fast_rows = list(csv.reader(a)), list(csv.reader(b))
+    assert fast_rows == slow_rows
+    assert fast_rows[1][2:4] == ['["a"]', '{"k": 1}']

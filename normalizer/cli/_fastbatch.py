@@ -96,6 +96,10 @@ def _chunks(source: str, fmt: str, rows: int) -> Iterator[tuple[Any, Any, Any]]:
             parquet = pq.ParquetFile(source)
         except Exception as exc:
             raise _stream.BatchInputError(f"{source}: not a Parquet file: {exc}") from None
+        if any(pa.types.is_nested(f.type) for f in parquet.schema_arrow):
+            # lists, structs, maps: the general path writes them as JSON text, and
+            # neither the checks here nor Arrow's encoding take them
+            raise _Fallback("a column of lists, structs or maps")
         for batch in parquet.iter_batches(batch_size=rows):
             yield _encoded(pa, pc, batch), parquet.schema_arrow, batch
         return
@@ -450,18 +454,15 @@ def _text(pa: Any, values: Any, count: int) -> Any:
 def _input_text(pa: Any, values: Any) -> Any:
     """A column of the input as text: text as it is, anything else as Python writes
     each distinct value (``2.0``, ``True``, ``2026-01-01 00:00:00+09:00``), as the
-    general path writes it, where Arrow's own cast would write ``2``, ``true``."""
+    general path writes it, where Arrow's own cast would write ``2``, ``true``. (No
+    column is nested: a file with one goes to the general path, ``_chunks``.)"""
     kind = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return values if values.type == pa.string() else values.cast(pa.string())
-    errors = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
-    try:
-        encoded = _stream._pyarrow("compute").dictionary_encode(values)
-        distinct, codes = encoded.dictionary.to_pylist(), encoded.indices
-    except errors:  # a type Arrow does not encode (lists, structs): every cell
-        distinct, codes = values.to_pylist(), None
+    encoded = _stream._pyarrow("compute").dictionary_encode(values)
+    distinct = encoded.dictionary.to_pylist()
     text = pa.array([None if v is None or v != v else str(v) for v in distinct], type=pa.string())
-    return text if codes is None else text.take(codes)
+    return text.take(encoded.indices)
 
 
 def _quoted(name: str) -> str:
