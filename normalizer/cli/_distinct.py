@@ -10,6 +10,12 @@ from ..batch import _frame, _signatures
 MEMO_ROWS = 1_000_000
 
 
+def python_texts(values: list[Any]) -> list[str | None]:
+    """Each value as the general path's CSV writer writes it (``str``: ``2.0``,
+    ``True``), a missing one (None, NaN) as None."""
+    return [None if v is None or v != v else str(v) for v in values]
+
+
 class Answers:
     """Each distinct row's classification, kept across chunks: a log repeats few distinct
     errors, so a chunk asks the partition function only about the rows no earlier chunk
@@ -80,9 +86,7 @@ class Answers:
             start = len(self.answers[0])
             for j, column in enumerate(self.columns[:-1]):
                 self.answers[j].extend(cells[column].tolist())
-            self.answers[-1].extend(
-                None if v is None or v != v else str(v) for v in cells["delay_s"].tolist()
-            )
+            self.answers[-1].extend(python_texts(cells["delay_s"].tolist()))
             for offset, i in enumerate(new):
                 self.known[keys[i]] = place[i] = start + offset
             self.arrays = []

@@ -448,7 +448,7 @@ def _text(pa: Any, values: Any, count: int) -> Any:
     try:
         return pa.array(values, from_pandas=True).cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
+        return pa.array(_distinct.python_texts(list(values)), type=pa.string())
 
 
 def _input_text(pa: Any, values: Any) -> Any:
@@ -461,7 +461,7 @@ def _input_text(pa: Any, values: Any) -> Any:
         return values if values.type == pa.string() else values.cast(pa.string())
     encoded = _stream._pyarrow("compute").dictionary_encode(values)
     distinct = encoded.dictionary.to_pylist()
-    text = pa.array([None if v is None or v != v else str(v) for v in distinct], type=pa.string())
+    text = pa.array(_distinct.python_texts(distinct), type=pa.string())
     return text.take(encoded.indices)
 
 
