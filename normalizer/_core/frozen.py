@@ -17,9 +17,12 @@ what the package uses of that:
 Why not ``dataclasses`` itself: importing it brings ``inspect``, ``ast``,
 ``dis`` and ``tokenize``, about 9 ms, as long as ``import json, re, random``
 takes, and the start-up budget of ``import normalizer`` plus the first
-``normalize()`` is three times that (issue 22). This module imports nothing.
-``__init__`` is one plain function shared by every class (no generated source);
-a value is built once per rule at load or per result, never in a tight loop.
+``normalize()`` is three times that (issue 22). This module imports only
+``operator`` (which the interpreter has loaded already). ``__init__`` is one plain
+function shared by every class (no generated source): it builds a value in about
+twice the time of a dataclass's generated one (1.6 against 0.85 µs for 8 fields),
+and a value is built at load, or once per new input or situation, never for an
+input seen before (results are ``Record`` tuples, ``_core/record.py``).
 Declarations read from files are validated by pydantic at load time
 (``normalizer._formats``); what they compile into is built from these classes.
 """
