@@ -27,7 +27,7 @@ def signatures(
     """Per row, the number of its distinct signature; per column, its code in each
     signature (-1: missing) and its distinct values, in code order.
 
-    Each column is factorized (``_factorize``) and the codes are combined, one
+    Each column is factorized (``factorize``) and the codes are combined, one
     column after another, into one integer key per row: a number written in
     mixed radix, one digit per column, so equal keys mean equal cells. The
     distinct keys are decoded back into each column's codes, so a signature's
@@ -36,7 +36,7 @@ def signatures(
     stage: list[tuple[int, int]] = []  # (column, radix) of the digits in ``key``
     offset = 0  # ``key + offset`` has digits code + 1: codes start at -1 (missing)
     prefix: list[Array] | None = None  # per combination number: each earlier column's code
-    factorized = [_factorize(pd, np, column) for column in columns]
+    factorized = [factorize(pd, np, column) for column in columns]
     key: Array = None  # set by the first column
     size = 1
     for i, (codes, values) in enumerate(factorized):
@@ -86,7 +86,7 @@ def _decode(
     return codes
 
 
-def _factorize(pd: Any, np: Any, column: Series) -> tuple[Array, list[Any]]:
+def factorize(pd: Any, np: Any, column: Series) -> tuple[Array, list[Any]]:
     """Integer codes of a column's values (-1 where missing, or a code of its
     own), and the distinct values in code order.
 

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from ..batch import _frame, _stream
+from ..batch import _frame, _signatures, _stream
 from . import _distinct, _overlap
 
 #: input formats this path reads (the others go to ``run_batch``)
@@ -151,12 +151,7 @@ def _suspect(chunk: Any, textual: list[str]) -> tuple[Any, Any]:
     flag = np.zeros(n, dtype=bool)
     breaks = np.zeros(n, dtype=np.int64)
     for column in textual:
-        values = chunk[column]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            distinct, codes = list(values.cat.categories), values.cat.codes.to_numpy()
-        else:
-            codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
-            distinct = list(uniques)
+        codes, distinct = _signatures.factorize(pd, np, chunk[column])
         bad = np.zeros(len(distinct) + 1, dtype=bool)  # the last: a missing cell
         lines = np.zeros(len(distinct) + 1, dtype=np.int64)
         for i, u in enumerate(distinct):
@@ -212,11 +207,7 @@ def _not_statuses(cells: Any) -> Any:
     import numpy as np
 
     pd = _frame._pandas()
-    if isinstance(cells.dtype, pd.CategoricalDtype):
-        distinct, codes = list(cells.cat.categories), cells.cat.codes.to_numpy()
-    else:
-        codes, uniques = pd.factorize(cells.to_numpy(), use_na_sentinel=True)
-        distinct = list(uniques)
+    codes, distinct = _signatures.factorize(pd, np, cells)
     read = [*(_frame.as_http_status(v) for v in distinct), None]  # the last: a missing cell
     wrong = np.array(
         [s is not None and (isinstance(s, bool) or not isinstance(s, int)) for s in read],
