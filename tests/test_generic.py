@@ -233,6 +233,30 @@ def test_batch_unknown_exchange_modes(tmp_path: Path, capsys) -> None:
     assert main(["batch", str(src), "--no-progress", "--unknown-exchange", "fail"]) == 2
 
 
+def test_generic_evaluate_prints_the_table_and_json(capsys, monkeypatch) -> None:
+    """``generic evaluate`` renders the leave-one-out scores as a table and as JSON
+    (the scores themselves are the notebook's test: the whole run takes ~20 s)."""
+    from normalizer.cli import main
+
+    scores = [g.VenueScore("acme", 40, 0.875, 0.9, 0.025, 0.5, 2)]
+    monkeypatch.setattr(g, "leave_one_venue_out", lambda *a, **k: scores)
+    assert main(["generic", "evaluate", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {
+            "venue": "acme",
+            "rows": 40,
+            "category": 0.875,
+            "write_action": 0.9,
+            "abstained": 0.025,
+            "by_rule": 0.5,
+            "rules_left_out": 2,
+        }
+    ]
+    assert main(["generic", "evaluate"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert ["acme", "40", "88%", "90%", "2%", "50%", "2"] in [ln.split() for ln in lines]
+
+
 # ------------------------------------------------------------------ safety
 
 

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     scores = g.leave_one_venue_out()
     if args.json:
-        print(json.dumps([s.__dict__ for s in scores], indent=2))
+        print(json.dumps([s.as_dict() for s in scores], indent=2))
         return EXIT_OK
     print(
         "true leave-one-venue-out: each venue scored by a model trained without its family "
