@@ -493,6 +493,34 @@ def test_a_weak_model_guess_is_never_one_that_gets_retried(
         forget_memos()
 
 
+def test_a_model_class_that_is_a_bare_category_answers_without_a_subcategory() -> None:
+    """Rows that a venue labels with a category alone (``AUTH``) train a class of
+    that name: when the model picks it, the decision has the category and no
+    subcategory, and the leave-one-out scoring reads it (it raised
+    InvalidResultError, 'AUTH' is not a subcategory of AUTH)."""
+    from normalizer._engine import generic as ge
+    from normalizer._engine.textmodel import TextModel
+    from normalizer.testing import forget_memos
+
+    rows = [
+        g.Row("acme", "", "zork blorp refused", "AUTH"),
+        g.Row("acme", "", "wibble wobble", "INVALID_REQUEST.PARAMETER"),
+    ]
+    rs = engine.registry().get(ge.GENERIC)
+    with ge.using_model(TextModel(g.train(rows))):
+        forget_memos()
+        try:
+            d = ge.decide(rs, None, "zork blorp", None, None, None)
+            assert d is not None
+            assert d.rule_id == MODEL_ID
+            assert (d.category, d.subcategory) == (Category.AUTH, None)
+            assert g._Actions().of(d) == ("AUTH", "ESCALATE")
+            err = normalizer.normalize("nowhere", message="zork blorp", unknown_exchange="generic")
+            assert (err.label, err.rule_id) == ("AUTH", MODEL_ID)
+        finally:
+            forget_memos()
+
+
 # ------------------------------------------- issue 25: true leave-one-out, confidence
 
 

@@ -168,10 +168,12 @@ def decide(
     ):
         evidence = None  # a guess that would be retried must be a confident one
     if evidence is not None:
-        sub = evidence.subcategory
-        if sub.startswith("UNKNOWN_STATE.") and operation is Operation.QUERY:
-            sub = "UNAVAILABLE.SERVICE"
-        category = Category(sub.split(".", 1)[0])
+        label = evidence.subcategory
+        if label.startswith("UNKNOWN_STATE.") and operation is Operation.QUERY:
+            label = "UNAVAILABLE.SERVICE"
+        category = Category(label.split(".", 1)[0])
+        # a class of rows their venue labels with a category alone has no subcategory
+        sub = label if "." in label else None
         return Decision(
             category,
             sub,
