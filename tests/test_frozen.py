@@ -101,6 +101,27 @@ def test_replace_builds_a_changed_copy_and_refuses_unknown_fields() -> None:
         replace(object(), a=1)
 
 
+def test_copy_replace_works_on_frozen_values_and_records() -> None:
+    """``copy.replace`` (Python 3.13) calls ``__replace__``, which dataclasses and
+    named tuples define: a ``@frozen`` value and a result record answer it too
+    (with the same checks as ``replace()`` and ``_replace()``)."""
+    import normalizer
+
+    err = normalizer.normalize("okx", code="58102")
+    values = [(_Child(1), {"c": 9}), (err, {"message": "changed"})]
+    for value, changes in values:
+        changed = value.__replace__(**changes)
+        assert type(changed) is type(value)
+        for name, new in changes.items():
+            assert getattr(changed, name) == new
+        if sys.version_info >= (3, 13):
+            assert copy.replace(value, **changes) == changed  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        _Child(1).__replace__(nope=1)
+    with pytest.raises(normalizer.NormalizerError):
+        err.__replace__(nope=1)
+
+
 def test_as_dict_gives_every_field_by_name_in_order() -> None:
     v = _Child(1, hidden="h")
     assert list(as_dict(v).items()) == [("a", 1), ("b", "x"), ("hidden", "h"), ("c", 3)]

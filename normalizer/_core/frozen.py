@@ -11,7 +11,8 @@ what the package uses of that:
 - equality and hash over the compared fields, only between values of the same
   class; ``repr`` of the shown fields; pickling and copying;
 - assigning or deleting a field raises ``FrozenInstanceError``;
-- ``replace(value, **changes)`` is a changed copy; ``as_dict(value)`` its fields
+- ``replace(value, **changes)`` (and ``copy.replace`` from Python 3.13) is a
+  changed copy; ``as_dict(value)`` its fields
   by name, which a class offers as a method with ``as_dict = as_dict``.
 
 Why not ``dataclasses`` itself: importing it brings ``inspect``, ``ast``,
@@ -185,6 +186,7 @@ def frozen(cls: type[T]) -> type[T]:
         __hash__=_hash,
         __repr__=_repr,
         __reduce__=_reduce,
+        __replace__=replace,  # copy.replace(value, ...) (Python 3.13)
     )
     made: Any = type(cls)(cls.__name__, cls.__bases__, body)  # type: ignore[misc]
     made.__qualname__ = cls.__qualname__

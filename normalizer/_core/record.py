@@ -142,6 +142,8 @@ class Record(tuple):  # type: ignore[type-arg]
         return type(self)(**values)
 
     replace = _replace
+    #: ``copy.replace(record, ...)`` (Python 3.13)
+    __replace__ = _replace
 
     # ------------------------------------------------------------- JSON
 
