@@ -122,6 +122,26 @@ def test_copy_replace_works_on_frozen_values_and_records() -> None:
         err.__replace__(nope=1)
 
 
+def test_signature_names_the_fields_for_help_and_tooltips() -> None:
+    """``inspect.signature`` (``help()``, a notebook's tooltip) shows the fields,
+    their defaults and annotations, not the shared ``__init__``'s ``*args``."""
+    import inspect
+
+    sig = inspect.signature(_Child)
+    assert list(sig.parameters) == ["a", "b", "hidden", "c"]
+    assert sig.parameters["a"].default is inspect.Parameter.empty
+    assert (sig.parameters["b"].default, sig.parameters["c"].default) == ("x", 3)
+    assert sig.parameters["a"].annotation == "int"
+    assert sig.bind(1, c=2).arguments == {"a": 1, "c": 2}
+    assert list(inspect.signature(Problem).parameters) == ["path", "line", "field", "message"]
+
+    @frozen
+    class _Made:
+        items: list[int] = field(default_factory=list)
+
+    assert "factory 'list'" in repr(inspect.signature(_Made).parameters["items"].default)
+
+
 def test_as_dict_gives_every_field_by_name_in_order() -> None:
     v = _Child(1, hidden="h")
     assert list(as_dict(v).items()) == [("a", 1), ("b", "x"), ("hidden", "h"), ("c", 3)]

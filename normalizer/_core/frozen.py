@@ -10,6 +10,7 @@ what the package uses of that:
   for a missing, repeated or unknown argument;
 - equality and hash over the compared fields, only between values of the same
   class; ``repr`` of the shown fields; pickling and copying;
+- ``inspect.signature`` (``help()``) shows the fields, built when first asked;
 - assigning or deleting a field raises ``FrozenInstanceError``;
 - ``replace(value, **changes)`` (and ``copy.replace`` from Python 3.13) is a
   changed copy; ``as_dict(value)`` its fields
@@ -115,6 +116,47 @@ def _init(self: Any, *args: Any, **kwargs: Any) -> None:
         raise TypeError(f"{cls.__qualname__}() got an unexpected argument {next(iter(kwargs))!r}")
 
 
+class _Signature:
+    """A class's ``__signature__``, built when ``inspect.signature`` (``help()``,
+    a notebook's tooltip) first asks: the shared ``__init__`` takes
+    ``*args, **kwargs``, so without it a class would show no fields. ``inspect``
+    is imported only then, never at start-up."""
+
+    def __get__(self, value: object, cls: type) -> Any:
+        import inspect
+
+        annotations: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):  # a subclass's annotation wins
+            annotations.update(inspect.get_annotations(klass))
+        params = []
+        for name in cls.__frozen_fields__:  # type: ignore[attr-defined]
+            f = cls.__frozen_declared__[name]  # type: ignore[attr-defined]
+            default = f.default if f.default is not _MISSING else inspect.Parameter.empty
+            if f.default_factory is not None:
+                default = _Factory(f.default_factory)
+            params.append(
+                inspect.Parameter(
+                    name,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    default=default,
+                    annotation=annotations.get(name, inspect.Parameter.empty),
+                )
+            )
+        return inspect.Signature(params, return_annotation=None)
+
+
+class _Factory:
+    """A default made fresh for each value, as ``help()`` shows it."""
+
+    __slots__ = ("factory",)
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+
+    def __repr__(self) -> str:
+        return f"<factory {getattr(self.factory, '__qualname__', self.factory)!r}>"
+
+
 def _frozen_setattr(self: Any, name: str, value: Any) -> None:
     raise FrozenInstanceError(f"cannot assign to field {name!r} of a frozen value")
 
@@ -187,6 +229,7 @@ def frozen(cls: type[T]) -> type[T]:
         __repr__=_repr,
         __reduce__=_reduce,
         __replace__=replace,  # copy.replace(value, ...) (Python 3.13)
+        __signature__=_Signature(),
     )
     made: Any = type(cls)(cls.__name__, cls.__bases__, body)  # type: ignore[misc]
     made.__qualname__ = cls.__qualname__
