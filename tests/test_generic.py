@@ -233,6 +233,25 @@ def test_batch_unknown_exchange_modes(tmp_path: Path, capsys) -> None:
     assert main(["batch", str(src), "--no-progress", "--unknown-exchange", "fail"]) == 2
 
 
+def test_generic_build_writes_the_model_and_check_finds_drift(
+    capsys, monkeypatch, tmp_path: Path
+) -> None:
+    """``generic build`` writes what a fresh build gives; ``generic check`` passes
+    on it (exit 0) and fails on any other text (exit 1, naming the command)."""
+    from normalizer.cli import main
+
+    target = tmp_path / "model.json"
+    monkeypatch.setattr(g, "model_path", lambda root=None: target)
+    assert main(["generic", "build"]) == 0
+    assert "rows: catalog" in capsys.readouterr().out
+    assert target.read_text(encoding="utf-8") == g.build(write=False)
+    assert main(["generic", "check"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    target.write_text(target.read_text(encoding="utf-8").replace('"alpha"', '"alpha" ', 1))
+    assert main(["generic", "check"]) == 1
+    assert "is stale: run `exchange-normalizer generic build`" in capsys.readouterr().err
+
+
 def test_generic_evaluate_prints_the_table_and_json(capsys, monkeypatch) -> None:
     """``generic evaluate`` renders the leave-one-out scores as a table and as JSON
     (the scores themselves are the notebook's test: the whole run takes ~20 s)."""
