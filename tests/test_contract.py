@@ -643,3 +643,77 @@ def test_the_shared_request_reader_refuses_what_recommend_refuses(
     direct = normalizer.recommend(err, operation, idempotent, number or 1, rand=lambda: 0.5)
     read = normalizer.recommend(err, op, idem, number or 1, rand=lambda: 0.5)
     assert direct == read
+
+
+# ------------------------------------------ the analysis functions' paths and names
+
+_ANALYSIS_CALLS = {
+    "lint": lambda v: normalizer.analysis.lint(v),
+    "lint(select=)": lambda v: normalizer.analysis.lint(select=v),
+    "run_tests": lambda v: normalizer.analysis.run_tests(v),
+    "run_policy_tests": lambda v: normalizer.analysis.run_policy_tests(v),
+    "run_rule_tests": lambda v: normalizer.analysis.run_rule_tests(v),
+    "coverage": lambda v: normalizer.analysis.coverage(v),
+    "coverage(exchanges=)": lambda v: normalizer.analysis.coverage(None, v),
+    "exchanges": lambda v: normalizer.analysis.exchanges(v),
+    "code_verdicts": lambda v: normalizer.analysis.code_verdicts(v),
+    "uncovered(root=)": lambda v: normalizer.analysis.uncovered("okx", v),
+    "load_catalog": lambda v: normalizer.analysis.load_catalog(v),
+    "ingest(pages=)": lambda v: normalizer.analysis.ingest("kraken", v, dry_run=True),
+}
+#: what a str that names nothing there raises, where it is not PathNotFoundError
+_MISSING_STR = {
+    "lint(select=)": ArgumentValueError,  # an unknown check id
+    "coverage(exchanges=)": ArgumentValueError,  # an unknown venue
+    "code_verdicts": ArgumentValueError,
+    "load_catalog": normalizer.CatalogError,  # a file loader: refused with the file
+    "ingest(pages=)": ArgumentValueError,  # "cannot read PAGE"
+}
+
+
+@pytest.mark.parametrize("call", sorted(_ANALYSIS_CALLS))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=st.one_of(
+        st.integers(),
+        st.floats(),
+        st.booleans(),
+        st.binary(max_size=8),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        st.builds(object),
+        st.text(alphabet="xyz/", min_size=1, max_size=12).map(lambda t: f"no-such-{t}"),
+        st.lists(st.integers(), min_size=1, max_size=2),
+    )
+)
+def test_analysis_mistakes_are_normalizer_errors(call: str, value: Any) -> None:
+    """Invariant: a wrong type, a path that is not there or a name no venue has,
+    given to an analysis function, raises a NormalizerError (a missing path
+    also a FileNotFoundError), never a bare TypeError or OSError."""
+    import normalizer.analysis  # the submodule the calls use
+
+    with pytest.raises(NormalizerError) as caught:
+        _ANALYSIS_CALLS[call](value)
+    if isinstance(value, str):  # a path that is not there, or a name nothing has
+        expected = _MISSING_STR.get(call, normalizer.PathNotFoundError)
+        assert isinstance(caught.value, expected), caught.value
+
+
+def test_one_path_or_one_name_is_one_value_not_its_characters() -> None:
+    """``lint("rules/okx")``, ``run_rule_tests("rules")`` and ``select="conflict"``
+    take the one path or id they are given (they iterated its characters:
+    ``FileNotFoundError: no such file or folder: r``)."""
+    from normalizer import analysis
+
+    root = Path(__file__).resolve().parents[1]
+    one = analysis.lint(str(root / "rules" / "okx"))
+    listed = analysis.lint([root / "rules" / "okx"])
+    assert one.findings == listed.findings
+    assert analysis.lint(select="conflict").findings == analysis.lint(select=["conflict"]).findings
+    assert [v.exchange for v in analysis.coverage(exchanges="kraken")] == ["kraken"]
+    assert analysis.code_verdicts("kraken") == analysis.code_verdicts(["kraken"])
+    page = root / "rules" / "kraken" / "docs" / "01-spot-error-messages-some-common-examples.md"
+    ingested = analysis.ingest("kraken", str(page), dry_run=True).catalog.entries
+    assert ingested
+    assert ingested == analysis.ingest("kraken", [page], dry_run=True).catalog.entries
+    with pytest.raises(FileNotFoundError, match="paths: no such file or folder: nope"):
+        analysis.lint("nope")

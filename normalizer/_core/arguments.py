@@ -20,6 +20,12 @@ Arguments (what a program passes):
 - ``request_of(operation, idempotent, attempt)``: the three together, as one
   request's description (what ``recommend`` and the supervisor's ``observe``
   take); ``attempt=None`` stays None (the caller counts).
+- ``path_of(name, value)`` and ``paths_of(name, value)``: a file or folder (a
+  ``str`` or ``os.PathLike``), and one or a list of them (a single path is one
+  path, never its characters); with ``must_exist`` a missing one is a
+  ``PathNotFoundError`` (also a ``FileNotFoundError``).
+- ``names_of(name, value)``: one name or a list of names (a single ``str`` is
+  one name).
 
 Cells of a log (what a CSV, JSON Lines or Parquet file or a DataFrame holds,
 read by the batch paths; a missing cell is None, NaN or pandas' NA):
@@ -48,11 +54,12 @@ from __future__ import annotations
 import math
 import operator
 
-from .errors import ArgumentTypeError, ArgumentValueError
+from .errors import ArgumentTypeError, ArgumentValueError, PathNotFoundError
 from .vocabulary import Operation, operation_of
 
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Literal
 
     UnknownExchange = Literal["raise", "generic"]
@@ -116,6 +123,44 @@ def request_of(
     that is wrong."""
     op = None if operation is None else operation_of(operation)
     return op, flag("idempotent", idempotent), None if attempt is None else attempt_of(attempt)
+
+
+def path_of(name: str, value: object, *, must_exist: bool = False) -> Path:
+    """A file or folder the caller named: a ``str`` or an ``os.PathLike``."""
+    import os
+    from pathlib import Path
+
+    if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
+        raise ArgumentTypeError(name, "a path (str or os.PathLike)", value)
+    path = Path(value)
+    if must_exist and not path.exists():
+        raise PathNotFoundError(name, path)
+    return path
+
+
+def paths_of(name: str, value: object, *, must_exist: bool = False) -> list[Path] | None:
+    """One path or a list or tuple of them as a list (None stays None: the
+    caller's default)."""
+    import os
+
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)):
+        return [path_of(name, value, must_exist=must_exist)]
+    if not isinstance(value, (list, tuple)):
+        raise ArgumentTypeError(name, "a path or a list of paths", value)
+    return [path_of(name, v, must_exist=must_exist) for v in value]
+
+
+def names_of(name: str, value: object) -> list[str] | None:
+    """One name or a list or tuple of names as a list (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ArgumentTypeError(name, "a name or a list of names", value)
+    return list(value)
 
 
 def exchange_key(name: str) -> str:

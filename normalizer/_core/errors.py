@@ -15,7 +15,8 @@ catches every one of them; a test keeps this drawing equal to the classes:
      ├── ArgumentValueError       an argument of the right type, a wrong value (ValueError)
      │    ├── UnknownExchangeError
      │    ├── UnknownOperationError
-     │    └── InvalidResultError  a result built by hand or read from JSON that is not valid
+     │    ├── InvalidResultError  a result built by hand or read from JSON that is not valid
+     │    └── PathNotFoundError   a file or folder the caller named is missing (FileNotFoundError)
      ├── BatchInputError          a batch cannot run: a usage mistake, strict's bad row (ValueError)
      ├── SupervisorUnavailable    durable-rules cannot be imported here (RuntimeError)
      └── SupervisorError          the supervisor refuses a call
@@ -161,6 +162,14 @@ class InvalidResultError(ArgumentValueError):
     """A result built by hand contradicts itself (a subcategory outside its
     category, a number that is not finite, an outcome against the category),
     or JSON given to ``from_json``/``from_dict`` is not a valid result."""
+
+
+class PathNotFoundError(ArgumentValueError, FileNotFoundError):
+    """A file or folder the caller named does not exist (also a
+    ``FileNotFoundError``, as the analysis functions documented it)."""
+
+    def __init__(self, argument: str, path: object) -> None:
+        super().__init__(argument, f"{argument}: no such file or folder: {path}", path, whole=True)
 
 
 class BatchInputError(NormalizerError, ValueError):

@@ -39,6 +39,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .._core.arguments import path_of
 from .._core.errors import CatalogError, Problem
 from .fields import Code, Url, VenueName
 from .yaml import load_file, load_text, validate
@@ -99,7 +100,7 @@ class Catalog(BaseModel):
 
 def load_catalog(path: str | Path) -> Catalog:
     """Load and validate a catalog file; mistakes are refused with file, line, field."""
-    located = load_file(path, CatalogError)
+    located = load_file(path_of("path", path), CatalogError)
     return validate(Catalog, located, CatalogError)
 
 

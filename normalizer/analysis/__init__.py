@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .._core.arguments import names_of
 from .._formats.catalog import (
     Catalog,
     CatalogEntry,
@@ -68,24 +69,18 @@ from .policy_tests import (
     run_policy_tests,
 )
 from .tests import run_rule_tests, run_tests
-from .verdicts import CodeVerdict, ExchangeCoverage, SectionCoverage, coverage
+from .verdicts import CodeVerdict, ExchangeCoverage, SectionCoverage, coverage, rules_root
 from .verdicts import code_verdicts as _verdicts_of_rule_set
 from .verdicts import uncovered as _uncovered_of_rule_set
 
 
 def _rule_set(exchange: str, root: str | Path | None) -> RuleSet:
-    from .._formats.registry import Registry, registry
-
-    reg = Registry(Path(root)) if root is not None else registry()
-    return reg.get(exchange)
+    return rules_root(root).get(exchange)
 
 
 def exchanges(root: str | Path | None = None) -> list[str]:
     """The exchanges under ``root`` (default: the bundled rules), by name."""
-    from .._formats.registry import Registry, registry
-
-    reg = Registry(Path(root)) if root is not None else registry()
-    return list(reg.names)
+    return list(rules_root(root).names)
 
 
 def _per_exchange(
@@ -93,12 +88,7 @@ def _per_exchange(
     exchange: str | Sequence[str] | None,
     root: str | Path | None,
 ) -> list[CodeVerdict]:
-    if exchange is None:
-        names = exchanges(root)
-    elif isinstance(exchange, str):
-        names = [exchange]
-    else:
-        names = list(exchange)
+    names = names_of("exchange", exchange) or exchanges(root)
     out: list[CodeVerdict] = []
     for name in names:
         out += of_rule_set(_rule_set(name, root))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._core.arguments import path_of, paths_of
 from .._core.errors import ArgumentValueError
 from .._core.frozen import field, frozen
 from .._formats.catalog import (
@@ -85,9 +86,9 @@ def _refuse(message: str) -> ArgumentValueError:
     return ArgumentValueError("ingest", message, None, whole=True)
 
 
-def _read(pages: Sequence[str | Path]) -> list[tuple[str, str]]:
+def _read(pages: str | Path | Sequence[str | Path]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    for page in pages:
+    for page in paths_of("pages", pages) or ():  # one page is one path, not its characters
         name = str(page)
         try:
             out.append((name, Path(name).read_text(encoding="utf-8")))
@@ -122,7 +123,7 @@ def _rule_set(spec: ExchangeSpec, catalog: Catalog, folder: Path) -> RuleSet:
 
 def ingest(
     exchange: str,
-    pages: Sequence[str | Path],
+    pages: str | Path | Sequence[str | Path],
     *,
     rules_dir: str | Path | None = None,
     source_url: str | None = None,
@@ -141,7 +142,7 @@ def ingest(
     from .._formats.registry import registry
 
     texts = _read(pages)
-    root = Path(rules_dir) if rules_dir else registry().root
+    root = path_of("rules_dir", rules_dir) if rules_dir else registry().root
     if not root.is_dir():
         raise _refuse(f"no rules folder at {root}")
     if not rules_dir and not dry_run and not in_source_checkout(root):

@@ -10,9 +10,10 @@ file by itself. It returns a ``LintReport`` of ``Finding``s, filtered by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from .._core.arguments import names_of, paths_of
 from .._core.errors import ConfigError, RuleFileError
 from .._core.frozen import replace
 from .._core.resources import data_dir
@@ -122,28 +123,29 @@ def default_paths() -> list[Path]:
 
 
 def lint(
-    paths: Sequence[str | Path] | None = None,
+    paths: str | Path | Sequence[str | Path] | None = None,
     *,
-    select: Iterable[str] | None = None,
-    ignore: Iterable[str] = (),
+    select: str | Sequence[str] | None = None,
+    ignore: str | Sequence[str] = (),
 ) -> LintReport:
     """Lint rule folders, exchange folders and single files (default: the bundled data).
 
     A rules folder other than the bundled one is read as ``load_rules()`` reads
     it: laid over the bundled rules (``normalizer.analysis.lint_layers``).
     ``select`` keeps only findings of those check ids, ``ignore`` drops those
-    (``normalizer.analysis.lint_checks.CHECKS`` lists them). Raises
-    ``FileNotFoundError`` for a path that does not exist, ``ValueError`` for an
-    unknown check id.
+    (``normalizer.analysis.lint_checks.CHECKS`` lists them). ``paths``,
+    ``select`` and ``ignore`` take one value or a list. Raises
+    ``PathNotFoundError`` (a ``NormalizerError`` and a ``FileNotFoundError``)
+    for a path that does not exist, ``ArgumentValueError`` (a ``ValueError``)
+    for an unknown check id.
     """
     from .lint_checks import CHECKS, check_ids, severity
 
-    chosen = set(check_ids(",".join(select))) if select is not None else set(CHECKS)
-    chosen -= set(check_ids(",".join(ignore)))
-    targets = [Path(p) for p in paths] if paths else default_paths()
-    for p in targets:
-        if not p.exists():
-            raise FileNotFoundError(f"no such file or folder: {p}")
+    chosen = set(CHECKS)
+    if select is not None:
+        chosen = set(check_ids(",".join(names_of("select", select) or ())))
+    chosen -= set(check_ids(",".join(names_of("ignore", ignore) or ())))
+    targets = paths_of("paths", paths, must_exist=True) or default_paths()
     report = LintReport()
     for p in targets:
         _lint_path(p, report)

@@ -36,12 +36,14 @@ line, and the policy rules and escalation rules no test reaches.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .._core.arguments import paths_of
 from .._core.errors import ConfigError, PolicyError, Problem, SupervisorUnavailable
 from .._core.frozen import frozen
 from .._core.policy import Policy
@@ -202,9 +204,10 @@ class TestReport:
 # ------------------------------------------------------------------ running
 
 
-def policy_test_files(paths: list[str | Path] | None = None) -> list[Path]:
-    """The ``*.tests.yaml`` files under ``paths`` (default: the bundled policies)."""
-    targets = [Path(p) for p in paths] if paths else [data_dir("policies")]
+def policy_test_files(paths: str | Path | Sequence[str | Path] | None = None) -> list[Path]:
+    """The ``*.tests.yaml`` files under ``paths`` (one path or a list; default:
+    the bundled policies); ``PathNotFoundError`` for one that does not exist."""
+    targets = paths_of("paths", paths, must_exist=True) or [data_dir("policies")]
     out: list[Path] = []
     for p in targets:
         if p.is_dir():
@@ -213,8 +216,6 @@ def policy_test_files(paths: list[str | Path] | None = None) -> list[Path]:
             out.append(p)
         elif p.suffix in (".yaml", ".yml") and p.with_name(p.stem + SUFFIX).is_file():
             out.append(p.with_name(p.stem + SUFFIX))  # a policy: the tests beside it
-        elif not p.exists():
-            raise FileNotFoundError(f"no such file or folder: {p}")
     return out
 
 
@@ -224,7 +225,7 @@ def load_policy_tests(path: str | Path) -> tuple[PolicyTestsFile, Located]:
     return validate(PolicyTestsFile, located, PolicyError), located
 
 
-def run_policy_tests(paths: list[str | Path] | None = None) -> TestReport:
+def run_policy_tests(paths: str | Path | Sequence[str | Path] | None = None) -> TestReport:
     """Run every policy tests file under ``paths`` (default: the bundled policies).
 
     A file that cannot be loaded (or whose policy cannot) is one failing

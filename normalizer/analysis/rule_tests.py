@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._core.arguments import paths_of
 from .._core.errors import Problem, RuleFileError
 from .._core.frozen import frozen
 from .._engine.ruletests import RuleTestReport
@@ -234,15 +235,18 @@ def _run_one(root: Path | None, report: RuleTestsReport) -> None:
         )
 
 
-def run_rule_tests(paths: Sequence[str | Path] | None = None) -> RuleTestsReport:
-    """Every rule test under each rules folder in ``paths`` (default: the bundled rules),
-    each venue's coverage against its folder's bar.
+def run_rule_tests(paths: str | Path | Sequence[str | Path] | None = None) -> RuleTestsReport:
+    """Every rule test under each rules folder in ``paths`` (one folder or a list;
+    default: the bundled rules), each venue's coverage against its folder's bar;
+    ``PathNotFoundError`` for a folder that does not exist.
 
     A folder not yet added with ``load_rules`` is added for the run (its venues and
     rules are what its tests exercise) and taken away after.
     """
     report = RuleTestsReport()
-    for root in [Path(p) for p in paths] if paths else [None]:
+    roots: list[Path | None] = [None]
+    roots = list(paths_of("paths", paths, must_exist=True) or roots)
+    for root in roots:
         if root is None:
             _run_one(None, report)
             continue

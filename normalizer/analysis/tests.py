@@ -10,13 +10,13 @@ from .rule_tests import RuleTestsReport, run_rule_tests
 
 
 def run_tests(
-    policy_paths: Sequence[str | Path] | None = None,
-    rule_paths: Sequence[str | Path] | None = None,
+    policy_paths: str | Path | Sequence[str | Path] | None = None,
+    rule_paths: str | Path | Sequence[str | Path] | None = None,
 ) -> TestReport:
     """Policy tests and the venues' rule tests together, in one report (which fails on a
     failing case or a venue below its rule-test coverage bar)."""
     report = RuleTestsReport()
-    report.extend(run_policy_tests(list(policy_paths) if policy_paths else None))
+    report.extend(run_policy_tests(policy_paths))
     report.extend(run_rule_tests(rule_paths))
     return report
 

@@ -17,11 +17,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from .._core.arguments import names_of, path_of
 from .._core.frozen import as_dict, field, frozen
 from .._core.text import bound
 from .._formats.rules import Probe, Rule, RuleSet
+
+if TYPE_CHECKING:
+    from .._formats.registry import Registry
 
 Level = Literal["specific", "generic", "none"]
 
@@ -179,11 +183,19 @@ def coverage(
     Raises ``ConfigError`` when a file cannot be loaded and
     ``UnknownExchangeError`` for a name that is not there.
     """
+    reg = rules_root(root)
+    names = names_of("exchanges", exchanges) or [n for n in reg.names if n != "generic"]
+    return [exchange_coverage(reg.get(n)) for n in names]
+
+
+def rules_root(root: str | Path | None) -> Registry:
+    """The rules under ``root`` (a folder the caller names; default: the
+    rules in use), ``PathNotFoundError`` when it does not exist."""
     from .._formats.registry import Registry, registry
 
-    reg = Registry(Path(root)) if root is not None else registry()
-    names = list(exchanges) if exchanges else [n for n in reg.names if n != "generic"]
-    return [exchange_coverage(reg.get(n)) for n in names]
+    if root is None:
+        return registry()
+    return Registry(path_of("root", root, must_exist=True))
 
 
 def _uncovered(verdicts: Sequence[CodeVerdict]) -> list[CodeVerdict]:
