@@ -265,11 +265,28 @@ def test_a_venue_wide_halt_refuses_exits_too() -> None:
     [
         ({"while_halted": "sometimes"}, normalizer.ArgumentValueError),
         ({"replace_after_s": -1}, normalizer.ArgumentValueError),
+        ({"replace_after_s": float("nan")}, normalizer.ArgumentValueError),
+        ({"poll_s": float("inf")}, normalizer.ArgumentValueError),
+        ({"poll_s": "1"}, normalizer.ArgumentTypeError),
         ({"confirmations": 0}, normalizer.ArgumentValueError),
-        ({"max_attempts": True}, normalizer.ArgumentValueError),
+        # counts are whole numbers read as attempt= is everywhere: a bool or a
+        # float is the wrong type (1.5 was read as 1, inf raised OverflowError)
+        ({"max_attempts": True}, normalizer.ArgumentTypeError),
+        ({"confirmations": 1.5}, normalizer.ArgumentTypeError),
+        ({"max_queries": float("inf")}, normalizer.ArgumentTypeError),
+        ({"venue": float("inf")}, normalizer.ArgumentTypeError),  # was AttributeError
+        ({"account": ["a"]}, normalizer.ArgumentTypeError),
+        ({"logger": "normalizer"}, normalizer.ArgumentTypeError),
+        ({"clock": 0.0}, normalizer.ArgumentTypeError),
+        ({"sleep": "later"}, normalizer.ArgumentTypeError),
+        # a policy is read when wrapped: a mistake never waits for the first failure
+        ({"policy": "no-such-policy.yaml"}, normalizer.PolicyError),
+        ({"policy": {"rules": []}}, normalizer.ArgumentTypeError),
     ],
 )
 def test_caller_mistakes_are_normalizer_errors(kwargs: dict[str, Any], error: type) -> None:
+    """Every argument of wrap() is checked when wrapping, so a mistake is a
+    NormalizerError at once, never an error on the first failed order."""
     client = ccxt.okx()
     with pytest.raises(error):
         nc.wrap(client, **kwargs)

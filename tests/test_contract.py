@@ -660,6 +660,11 @@ _ANALYSIS_CALLS = {
     "uncovered(root=)": lambda v: normalizer.analysis.uncovered("okx", v),
     "load_catalog": lambda v: normalizer.analysis.load_catalog(v),
     "ingest(pages=)": lambda v: normalizer.analysis.ingest("kraken", v, dry_run=True),
+    "ingest(exchange=)": lambda v: normalizer.analysis.ingest(v, [], dry_run=True),
+    "load_policy_tests": lambda v: normalizer.analysis.load_policy_tests(v),
+    "parse_doc": lambda v: normalizer.analysis.parse_doc(v),
+    "build_catalog": lambda v: normalizer.analysis.build_catalog("kraken", v, "https://x"),
+    "diff_catalogs": lambda v: normalizer.analysis.diff_catalogs(None, v),
 }
 #: what a str that names nothing there raises, where it is not PathNotFoundError
 _MISSING_STR = {
@@ -668,6 +673,11 @@ _MISSING_STR = {
     "code_verdicts": ArgumentValueError,
     "load_catalog": normalizer.CatalogError,  # a file loader: refused with the file
     "ingest(pages=)": ArgumentValueError,  # "cannot read PAGE"
+    "ingest(exchange=)": ArgumentValueError,  # no such venue folder
+    "load_policy_tests": normalizer.PolicyError,
+    "parse_doc": normalizer.CatalogError,  # a page without its source_url
+    "build_catalog": ArgumentTypeError,  # text where parsed pages go
+    "diff_catalogs": ArgumentTypeError,
 }
 
 

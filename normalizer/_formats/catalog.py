@@ -40,7 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .._core.arguments import path_of
-from .._core.errors import CatalogError, Problem
+from .._core.errors import ArgumentTypeError, CatalogError, Problem
 from .fields import Code, Url, VenueName
 from .yaml import load_file, load_text, validate
 
@@ -215,6 +215,8 @@ def parse_doc(
     ``source_url`` overrides (or supplies, when the page has no front matter)
     the documentation URL every entry carries.
     """
+    if not isinstance(text, str):
+        raise ArgumentTypeError("text", "the page's text (str)", text)
     lines = text.splitlines()
     meta, start = _front_matter(lines, path)
     url = source_url or meta.get("source_url")
@@ -386,7 +388,9 @@ def build_catalog(
     that a sectioned page already lists. Codes in ``skip_codes`` (success
     codes) are left out.
     """
-    docs = [doc] if isinstance(doc, ParsedDoc) else list(doc)
+    docs = [doc] if isinstance(doc, ParsedDoc) else doc
+    if not isinstance(docs, (list, tuple)) or not all(isinstance(d, ParsedDoc) for d in docs):
+        raise ArgumentTypeError("doc", "a ParsedDoc (parse_doc's) or a list of them", doc)
     skip = set(skip_codes)
     entries: list[CatalogEntry] = []
     seen: set[tuple[str | None, str, str, str, int | None]] = set()
@@ -523,6 +527,10 @@ def _keyed(entries: Iterable[CatalogEntry]) -> dict[tuple[str, str, int], Catalo
 
 def diff_catalogs(old: Catalog | None, new: Catalog) -> Drift:
     """Docs drift: entries added, removed, or with a changed message or status."""
+    if old is not None and not isinstance(old, Catalog):
+        raise ArgumentTypeError("old", "a Catalog or None", old)
+    if not isinstance(new, Catalog):
+        raise ArgumentTypeError("new", "a Catalog", new)
     before = _keyed(old.entries if old else ())
     after = _keyed(new.entries)
     added = tuple(e for k, e in after.items() if k not in before)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._core.arguments import path_of, paths_of
-from .._core.errors import ArgumentValueError
+from .._core.errors import ArgumentTypeError, ArgumentValueError
 from .._core.frozen import field, frozen
 from .._formats.catalog import (
     Catalog,
@@ -141,6 +141,8 @@ def ingest(
     """
     from .._formats.registry import registry
 
+    if not isinstance(exchange, str):
+        raise ArgumentTypeError("exchange", "a venue's name (str)", exchange)
     texts = _read(pages)
     root = path_of("rules_dir", rules_dir) if rules_dir else registry().root
     if not root.is_dir():

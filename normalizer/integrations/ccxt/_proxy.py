@@ -12,11 +12,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..._core.arguments import attempt_of
 from ..._core.errors import ArgumentTypeError, ArgumentValueError
+from ..._core.policy import Policy
+from ..._formats.policy import load_policy
 from ._flow import (
     AMEND,
     CANCEL,
@@ -277,15 +282,31 @@ def wrap(
         raise ArgumentTypeError("exchange", "a ccxt exchange (with create_order)", exchange)
     if while_halted not in WHILE_HALTED:
         raise ArgumentValueError("while_halted", f"one of {WHILE_HALTED}", while_halted)
-    for name, value, low in (
-        ("replace_after_s", replace_after_s, 0.0),
-        ("poll_s", poll_s, 0.0),
-        ("confirmations", confirmations, 1),
-        ("max_queries", max_queries, 1),
-        ("max_attempts", max_attempts, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= low:
-            raise ArgumentValueError(name, f"a number >= {low}", value)
+    for name, seconds in (("replace_after_s", replace_after_s), ("poll_s", poll_s)):
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise ArgumentTypeError(name, "a number of seconds", seconds)
+        if not 0 <= seconds < math.inf:
+            raise ArgumentValueError(name, "must be a finite number of seconds >= 0", seconds)
+    counts = [
+        attempt_of(value, name)  # a whole number from 1, as attempt= is read everywhere
+        for name, value in (
+            ("confirmations", confirmations),
+            ("max_queries", max_queries),
+            ("max_attempts", max_attempts),
+        )
+    ]
+    for name, text in (("venue", venue), ("account", account)):
+        if text is not None and not isinstance(text, str):
+            raise ArgumentTypeError(name, "a str or None", text)
+    if isinstance(policy, str | os.PathLike):
+        policy = load_policy(os.fspath(policy))  # a mistake is refused now, not at a failure
+    elif policy is not None and not isinstance(policy, Policy):
+        raise ArgumentTypeError("policy", "a Policy, a policy file's path or None", policy)
+    if logger is not None and not isinstance(logger, logging.Logger):
+        raise ArgumentTypeError("logger", "a logging.Logger or None", logger)
+    for name, fn in (("clock", clock), ("sleep", sleep)):
+        if fn is not None and not callable(fn):
+            raise ArgumentTypeError(name, "a callable or None", fn)
     name = venue if venue is not None else str(getattr(exchange, "id", "") or "")
     if not name:
         raise ArgumentValueError("venue", "the venue's name (the exchange has no id)", venue)
@@ -299,10 +320,10 @@ def wrap(
         account=account,
         while_halted=while_halted,
         replace_after_s=float(replace_after_s),
-        confirmations=int(confirmations),
-        max_queries=int(max_queries),
+        confirmations=counts[0],
+        max_queries=counts[1],
         poll_s=float(poll_s),
-        max_attempts=int(max_attempts),
+        max_attempts=counts[2],
         clock=clock or time.monotonic,
         log=_logger(logger),
     )
