@@ -619,3 +619,59 @@ def test_every_caller_mistake_to_classify_frame_is_a_normalizer_error(
 def test_classify_frame_refuses_what_is_no_frame(df: Any) -> None:
     with pytest.raises(normalizer.ArgumentTypeError, match="DataFrame"):
         classify_frame(df)
+
+
+# ------------------------------------------------------ the caller's arguments
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        # an int given as the errors file opened that file descriptor
+        (lambda src: _run(src, errors=2), normalizer.ArgumentTypeError),
+        (lambda src: _run(src, errors=""), normalizer.ArgumentValueError),
+        (lambda src: _run(src, output=None), normalizer.ArgumentTypeError),
+        (lambda src: _run(None), normalizer.ArgumentTypeError),
+        (lambda src: _run(src, chunk_rows=1.5), normalizer.ArgumentTypeError),
+        (lambda src: _run(src, chunk_rows=True), normalizer.ArgumentTypeError),
+        (lambda src: _run(src, chunk_rows=0), normalizer.BatchInputError),
+        (lambda src: _run(src, strict="yes"), normalizer.ArgumentTypeError),
+        (lambda src: _run(src, progress=1), normalizer.ArgumentTypeError),
+        (lambda src: normalizer.normalize_many(7), normalizer.ArgumentTypeError),
+        (lambda src: normalizer.normalize_many({"exchange": "okx"}), normalizer.ArgumentTypeError),
+        (lambda src: normalizer.normalize_many("okx"), normalizer.ArgumentTypeError),
+    ],
+)
+def test_batch_argument_mistakes_are_refused_before_any_row(
+    call: Any, error: type, tmp_path: Any
+) -> None:
+    """Each mistake is a NormalizerError at once (a TypeError, an OSError or a
+    silently wrong reading escaped before), and no output file is written."""
+    pytest.importorskip("pandas")
+    src = tmp_path / "log.csv"
+    src.write_text("exchange,code\nokx,58102\n", encoding="utf-8")
+    with pytest.raises(error):
+        call(src)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
+
+
+def _run(source: Any, **kw: Any) -> Any:
+    import io
+
+    from normalizer.batch import run_batch
+
+    kw.setdefault("output", str(source) + ".out.csv" if source is not None else "-")
+    return run_batch(source, stdout=io.StringIO(), stderr=io.StringIO(), **kw)
+
+
+@pytest.mark.parametrize("rand", ["", [], 0.5, "random"])
+def test_rand_must_be_callable_wherever_it_is_taken(rand: Any) -> None:
+    """``rand`` is the jitter's source: an empty string or list was read as "not
+    given" and a number failed only when a delay was drawn; now each is refused."""
+    pd = pytest.importorskip("pandas")
+    err = normalizer.normalize("okx", code="58102")
+    with pytest.raises(normalizer.ArgumentTypeError, match="rand"):
+        normalizer.recommend(err, rand=rand)
+    frame = pd.DataFrame({"exchange": ["okx"], "code": ["58102"]})
+    with pytest.raises(normalizer.ArgumentTypeError, match="rand"):
+        normalizer.classify_frame(frame, rand=rand)

@@ -132,6 +132,8 @@ def path_of(name: str, value: object, *, must_exist: bool = False) -> Path:
 
     if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
         raise ArgumentTypeError(name, "a path (str or os.PathLike)", value)
+    if not os.fspath(value):  # Path("") is the current folder: never what was meant
+        raise ArgumentValueError(name, "must name a file or folder", value)
     path = Path(value)
     if must_exist and not path.exists():
         raise PathNotFoundError(name, path)

@@ -164,6 +164,8 @@ def recommend(
     """
     if type(err) is not NormalizedError:
         raise ArgumentTypeError("err", "a NormalizedError", err)
+    if rand is not None and not callable(rand):
+        raise ArgumentTypeError("rand", "a callable returning a float in [0, 1), or None", rand)
     if not err.is_error:  # a success frame: never resent, never escalated
         return _NO_ERROR
     plan = None

@@ -164,6 +164,8 @@ def normalize_many(
     ``unknown_exchange="generic"`` answers venue names no rules know by the
     generic profile instead, as ``normalize()`` does.
     """
+    if isinstance(records, str | bytes | Mapping) or not isinstance(records, Iterable):
+        raise ArgumentTypeError("records", "an iterable of mappings (one per record)", records)
     out: list[NormalizedError] = []
     memo: dict[tuple[Any, ...], NormalizedError] = {}
     for record in records:
@@ -526,6 +528,8 @@ def classify_frame(
     the batch CLI, Dask and Spark).
     """
     _pandas()  # says what to install, before anything else
+    if rand is not None and not callable(rand):
+        raise ArgumentTypeError("rand", "a callable returning a float in [0, 1), or None", rand)
     spec = make_spec(
         operation=operation,
         idempotent=idempotent,

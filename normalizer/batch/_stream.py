@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .._core.errors import BatchInputError, UnknownExchangeError
+from .._core.arguments import flag, path_of
+from .._core.errors import ArgumentTypeError, BatchInputError, UnknownExchangeError
 from .._core.frozen import frozen
 from ._frame import (
     ERROR_COLUMN,
@@ -537,6 +538,15 @@ def run_batch(
     the file, and the line under ``strict``), and what ``make_spec`` raises for
     a bad policy file or rules folder, before any row is read.
     """
+    source = os.fspath(path_of("source", source))  # "-": standard input
+    output = os.fspath(path_of("output", output))  # "-": standard output
+    if errors is not None:
+        errors = os.fspath(path_of("errors", errors))  # never a file descriptor
+    strict = flag("strict", strict)
+    if progress is not None:
+        progress = flag("progress", progress)
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int):
+        raise ArgumentTypeError("chunk_rows", "an int >= 1", chunk_rows)
     fmt = output_format(output, out_format)
     if chunk_rows < 1:
         raise BatchInputError(f"chunk_rows must be at least 1, not {chunk_rows}")
