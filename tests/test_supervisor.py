@@ -4,12 +4,14 @@ escalation section of policy files, size limits, threads, and the engine's absen
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +26,13 @@ from normalizer import (
     SupervisorUnavailable,
 )
 from normalizer._formats import escalation as esc
-from normalizer.supervisor import SupervisorArgumentError, SupervisorClosed, _sequences
+from normalizer.supervisor import (
+    MemoryStore,
+    RedisStore,
+    SupervisorArgumentError,
+    SupervisorClosed,
+    _sequences,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -498,6 +506,35 @@ def test_observe_checks_its_arguments(sup: Supervisor) -> None:
         sup.halted("")
     assert issubclass(SupervisorArgumentError, normalizer.NormalizerError)
     assert sup.status() == ()  # nothing was counted
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        # a store's table bound read as int(): -1 and True were kept, 1.5 became 1
+        (lambda: MemoryStore(max_tracked=-1), "max_tracked must be an int >= 1"),
+        (lambda: MemoryStore(max_tracked=True), "max_tracked must be an int >= 1"),
+        (lambda: MemoryStore(max_tracked=1.5), "max_tracked must be an int >= 1"),
+        (lambda: MemoryStore(max_tracked="10"), "max_tracked must be an int >= 1"),
+        # a URL that is not Redis's failed only at the first call (a store error)
+        (lambda: RedisStore("localhost:6379"), "url must be a str starting redis://"),
+        (lambda: RedisStore("redis://x", socket_timeout=0), "socket_timeout must be > 0"),
+        (lambda: RedisStore("redis://x", socket_timeout="1"), "socket_timeout must be a number"),
+        (lambda: RedisStore("redis://x", cluster=1), "cluster must be True or False"),
+        (lambda: RedisStore("redis://x", max_tracked=0), "max_tracked must be an int >= 1"),
+        # read only by a Redis store, but a mistake is refused with any store
+        (lambda: Supervisor(lost_grace_s="15m"), "lost_grace_s must be a number"),
+        (lambda: Supervisor(lost_grace_s=-1), "lost_grace_s must be >= 0"),
+        (lambda: Supervisor(request_memory_s=math.inf), "request_memory_s must be > 0"),
+        (lambda: Supervisor(request_memory_s=0), "request_memory_s must be > 0"),
+    ],
+)
+def test_store_settings_are_checked_when_made(make: Any, match: str) -> None:
+    """A store's settings are refused when it is made (SupervisorArgumentError,
+    a NormalizerError), never read loosely or found out at the first event."""
+    pytest.importorskip("redis")
+    with pytest.raises(SupervisorArgumentError, match=match):
+        make()
 
 
 def test_a_supervisor_starts_no_background_threads(engine: None) -> None:

@@ -11,7 +11,6 @@ reference of every method and setting.)
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +34,16 @@ from ._plans import Counted, build_plan
 from ._sequences import SequenceTracker
 from ._stores import make_store
 from ._stores._plan import Plan, Store, SyncAsAsync
-from ._types import Decision, Halt, Keys, finite_time, fold_exchange, trusted_decision
+from ._types import (
+    Decision,
+    Halt,
+    Keys,
+    finite_time,
+    fold_exchange,
+    seconds_setting,
+    tables_setting,
+    trusted_decision,
+)
 
 __all__ = ["STORE_RETRY_S", "Supervisor"]
 
@@ -87,14 +95,10 @@ class Supervisor:
         lost_grace_s: float | None = None,
         sequence_engine: str | None = None,
     ) -> None:
-        if isinstance(request_memory_s, bool) or not isinstance(request_memory_s, (int, float)):
-            raise SupervisorArgumentError(
-                f"request_memory_s must be a number, not {request_memory_s!r}"
-            )
-        if not request_memory_s > 0 or not math.isfinite(request_memory_s):
-            raise SupervisorArgumentError("request_memory_s must be positive and finite")
-        if isinstance(max_tracked, bool) or not isinstance(max_tracked, int) or max_tracked < 1:
-            raise SupervisorArgumentError(f"max_tracked must be an int >= 1, not {max_tracked!r}")
+        request_memory_s = seconds_setting(request_memory_s, "request_memory_s", positive=True)
+        max_tracked = tables_setting(max_tracked)
+        if lost_grace_s is not None:  # read by a Redis store; a mistake is refused with any
+            lost_grace_s = seconds_setting(lost_grace_s, "lost_grace_s")
         if on_store_error not in ("halt", "raise"):
             raise SupervisorArgumentError(
                 f"on_store_error must be 'halt' or 'raise', not {on_store_error!r}"

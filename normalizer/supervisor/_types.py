@@ -19,7 +19,17 @@ from .._core.record import Record, finite
 from .._core.vocabulary import Action, Precondition, Scope
 from .._engine.results import Recommendation, _enum, _text
 
-__all__ = ["RANK", "WIDTH", "Decision", "Halt", "Keys", "fold_exchange", "key_part"]
+__all__ = [
+    "RANK",
+    "WIDTH",
+    "Decision",
+    "Halt",
+    "Keys",
+    "fold_exchange",
+    "key_part",
+    "seconds_setting",
+    "tables_setting",
+]
 
 RANK = {Action.RETRY: 0, Action.QUERY_THEN_RETRY: 1, Action.HALT: 2, Action.ESCALATE: 3}
 WIDTH = {Scope.REQUEST: 0, Scope.SYMBOL: 1, Scope.ACCOUNT: 2, Scope.EXCHANGE: 3}
@@ -387,3 +397,23 @@ def finite_time(value: object) -> float | None:
         return None
     v = float(value)
     return v if math.isfinite(v) else None
+
+
+# ------------------------------------------------------- settings of a store
+
+
+def tables_setting(value: object, name: str = "max_tracked") -> int:
+    """A table bound: an int >= 1 (a bool, a float or a string is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SupervisorArgumentError(f"{name} must be an int >= 1, not {value!r}")
+    return value
+
+
+def seconds_setting(value: object, name: str, *, positive: bool = False) -> float:
+    """A duration in seconds: a finite number >= 0 (> 0 when ``positive``), below 10**7."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SupervisorArgumentError(f"{name} must be a number of seconds, not {value!r}")
+    if not (value > 0 if positive else value >= 0) or not value < 10**7:
+        bound = "> 0" if positive else ">= 0"
+        raise SupervisorArgumentError(f"{name} must be {bound} and below 10**7 s, not {value!r}")
+    return float(value)

@@ -31,11 +31,10 @@ def make_store(store: object, namespace: str, max_tracked: int, lost_grace_s: fl
     if store is None:
         return MemoryStore(max_tracked)
     if isinstance(store, str):
-        if not store.startswith(
-            ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
-        ):
+        from .redis import LOST_GRACE_S, URL_SCHEMES, RedisStore
+
+        if not store.startswith(URL_SCHEMES):
             raise SupervisorArgumentError(f"store must be a redis:// URL or a store, not {store!r}")
-        from .redis import LOST_GRACE_S, RedisStore
 
         grace = LOST_GRACE_S if lost_grace_s is None else lost_grace_s
         return RedisStore(store, namespace=namespace, max_tracked=max_tracked, lost_grace_s=grace)

@@ -24,7 +24,7 @@ import threading
 from collections import OrderedDict, deque
 from typing import Any
 
-from .._types import WIDTH, Halt
+from .._types import WIDTH, Halt, tables_setting
 from ._plan import RESET, STREAK, Applied, Plan, applies, exhausted
 
 __all__ = ["MemoryStore"]
@@ -53,7 +53,7 @@ class MemoryStore:
     shared = False
 
     def __init__(self, max_tracked: int = 100_000) -> None:
-        self.max_tracked = int(max_tracked)
+        self.max_tracked = tables_setting(max_tracked)
         self._lock = threading.Lock()
         self._last = float("-inf")
         self._n = 0

@@ -41,7 +41,7 @@ import secrets
 from typing import Any
 
 from ..._core.errors import StoreUnavailable, SupervisorArgumentError
-from .._types import WIDTH, Halt
+from .._types import WIDTH, Halt, seconds_setting, tables_setting
 from ._lua import SCRIPT
 from ._plan import Applied, Plan
 
@@ -50,6 +50,8 @@ __all__ = ["SCRIPT", "RedisStore"]
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _STATUS_CHUNK = 500
 _CLUSTER_SCHEMES = {"redis+cluster://": "redis://", "rediss+cluster://": "rediss://"}
+#: the URLs a Redis store takes
+URL_SCHEMES = ("redis://", "rediss://", "unix://", *_CLUSTER_SCHEMES)
 #: how long a store that lost its data answers as failed, by default (seconds)
 LOST_GRACE_S = 900.0
 
@@ -100,8 +102,10 @@ class RedisStore:
             raise StoreUnavailable(
                 "a Redis store needs redis-py: pip install 'exchange-error-normalizer[supervisor]'"
             ) from exc
-        if not isinstance(url, str):
-            raise SupervisorArgumentError(f"url must be a str, not {url!r}")
+        if not isinstance(url, str) or not url.startswith(URL_SCHEMES):
+            raise SupervisorArgumentError(
+                f"url must be a str starting {', '.join(URL_SCHEMES)}, not {url!r}"
+            )
         if not isinstance(namespace, str) or not _NAMESPACE.match(namespace):
             raise SupervisorArgumentError(
                 f"namespace must be 1-64 of A-Z a-z 0-9 _ . : -, not {namespace!r}"
@@ -109,16 +113,14 @@ class RedisStore:
         for scheme, plain in _CLUSTER_SCHEMES.items():
             if url.startswith(scheme):
                 url, cluster = plain + url[len(scheme) :], True
-        if isinstance(lost_grace_s, bool) or not isinstance(lost_grace_s, (int, float)):
-            raise SupervisorArgumentError(f"lost_grace_s must be a number, not {lost_grace_s!r}")
-        if not 0 <= lost_grace_s < 10**7:
-            raise SupervisorArgumentError(f"lost_grace_s must be 0 to 10**7, not {lost_grace_s!r}")
+        if cluster is not True and cluster is not False:
+            raise SupervisorArgumentError(f"cluster must be True or False, not {cluster!r}")
         self.url = url
-        self.cluster = bool(cluster)
+        self.cluster = cluster
         self.namespace = namespace
-        self.max_tracked = int(max_tracked)
-        self.lost_grace_s = float(lost_grace_s)
-        self._timeout = socket_timeout
+        self.max_tracked = tables_setting(max_tracked)
+        self.lost_grace_s = seconds_setting(lost_grace_s, "lost_grace_s")
+        self._timeout = seconds_setting(socket_timeout, "socket_timeout", positive=True)
         self._redis = redis
         self._failures = _failures(redis)
         tag = "{" + namespace + "}"
