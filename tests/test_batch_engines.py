@@ -367,3 +367,18 @@ def test_engine_helpers_refuse_a_frame_without_exchange_and_take_unknown_exchang
         engine_spec(["code", "message"])
     spec = engine_spec(["exchange", "code"], unknown_exchange="generic", seed=3)
     assert (spec.unknown_exchange, spec.seed, spec.categorical) == ("generic", 3, False)
+
+
+@pytest.mark.parametrize("engine", ["dask", "spark"])
+@pytest.mark.parametrize("frame", [None, "log.csv", [{"exchange": "okx"}], "pandas"])
+def test_engine_helpers_refuse_what_is_not_their_engines_frame(engine: str, frame: Any) -> None:
+    """A pandas frame, a list or a path given to the Dask or Spark helper is an
+    ArgumentTypeError naming what it takes (an AttributeError escaped from inside)."""
+    pytest.importorskip("dask.dataframe" if engine == "dask" else "pyspark.sql")
+    import importlib
+
+    helper = importlib.import_module(f"normalizer.batch.{engine}")
+    if frame == "pandas":
+        frame = pd.DataFrame({"exchange": ["okx"], "code": ["58102"]})
+    with pytest.raises(normalizer.ArgumentTypeError, match="classify_frame"):
+        helper.classify(frame)

@@ -15,6 +15,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from .._core.errors import ArgumentTypeError
 from .._core.vocabulary import Operation
 from ._frame import classify_partition, engine_spec, output_columns
 
@@ -56,11 +57,13 @@ def classify(
     generic profile, ``"raise"`` fails the job at the first such row.
     """
     try:
-        importlib.import_module("dask.dataframe")
+        dd = importlib.import_module("dask.dataframe")
     except ImportError:
         raise ImportError(
             "normalizer.batch.dask needs dask: pip install 'exchange-error-normalizer[dask]'"
         ) from None
+    if not isinstance(ddf, dd.DataFrame):  # a pandas frame: classify_frame() takes it
+        raise ArgumentTypeError("ddf", "a dask DataFrame (pandas: classify_frame)", ddf)
     spec = engine_spec(
         ddf.columns,
         operation=operation,

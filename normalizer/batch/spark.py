@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._core.errors import ArgumentTypeError
 from .._core.frozen import frozen
 from .._core.vocabulary import Operation
 from ._frame import FrameSpec, classify_partition, engine_spec, output_columns
@@ -69,11 +70,13 @@ def classify(
     generic profile, ``"raise"`` fails the job at the first such row.
     """
     try:
-        importlib.import_module("pyspark.sql")
+        sql = importlib.import_module("pyspark.sql")
     except ImportError:
         raise ImportError(
             "normalizer.batch.spark needs pyspark: pip install 'exchange-error-normalizer[spark]'"
         ) from None
+    if not isinstance(df, sql.DataFrame):  # a pandas frame: classify_frame() takes it
+        raise ArgumentTypeError("df", "a Spark DataFrame (pandas: classify_frame)", df)
     spec = engine_spec(
         df.columns,
         operation=operation,
