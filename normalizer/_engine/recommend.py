@@ -164,8 +164,6 @@ def recommend(
     """
     if type(err) is not NormalizedError:
         raise ArgumentTypeError("err", "a NormalizedError", err)
-    if rand is not None and not callable(rand):
-        raise ArgumentTypeError("rand", "a callable returning a float in [0, 1), or None", rand)
     if not err.is_error:  # a success frame: never resent, never escalated
         return _NO_ERROR
     plan = None
@@ -213,7 +211,8 @@ def recommend(
     # (Backoff.delay's arithmetic, one draw of ``rand`` per call)
     delay = plan.raw
     if plan.jitter:
-        delay *= 1.0 + plan.jitter * (rand or random.random)()
+        drawn = random.random() if rand is None else _drawn(rand)  # noqa: S311 - jitter
+        delay *= 1.0 + plan.jitter * drawn
     if delay >= plan.cap:
         delay = plan.cap
     low = plan.min_delay
@@ -228,6 +227,17 @@ def recommend(
     return _new(
         Recommendation, (v[0], delay, v[2], v[3], v[4], v[5], v[6], reason, v[8], v[9], v[10])
     )
+
+
+def _drawn(rand: object) -> float:
+    """One draw of the caller's ``rand`` (checked here, where it is used: the
+    common call, without it, pays nothing for the check)."""
+    if not callable(rand):
+        raise ArgumentTypeError("rand", "a callable returning a float in [0, 1), or None", rand)
+    value = rand()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ArgumentValueError("rand", "must return a number in [0, 1)", value)
+    return float(value)
 
 
 def _plan_of(
