@@ -664,6 +664,7 @@ _ANALYSIS_CALLS = {
     "load_policy_tests": lambda v: normalizer.analysis.load_policy_tests(v),
     "parse_doc": lambda v: normalizer.analysis.parse_doc(v),
     "build_catalog": lambda v: normalizer.analysis.build_catalog("kraken", v, "https://x"),
+    "build_catalog(exchange=)": lambda v: normalizer.analysis.build_catalog(v, [], "https://x"),
     "diff_catalogs": lambda v: normalizer.analysis.diff_catalogs(None, v),
 }
 #: what a str that names nothing there raises, where it is not PathNotFoundError
@@ -677,6 +678,7 @@ _MISSING_STR = {
     "load_policy_tests": normalizer.PolicyError,
     "parse_doc": normalizer.CatalogError,  # a page without its source_url
     "build_catalog": ArgumentTypeError,  # text where parsed pages go
+    "build_catalog(exchange=)": ArgumentValueError,  # not a venue's folder name
     "diff_catalogs": ArgumentTypeError,
 }
 
@@ -701,10 +703,10 @@ def test_analysis_mistakes_are_normalizer_errors(call: str, value: Any) -> None:
     also a FileNotFoundError), never a bare TypeError or OSError."""
     import normalizer.analysis  # the submodule the calls use
 
+    expected = _MISSING_STR.get(call, normalizer.PathNotFoundError)
     with pytest.raises(NormalizerError) as caught:
         _ANALYSIS_CALLS[call](value)
     if isinstance(value, str):  # a path that is not there, or a name nothing has
-        expected = _MISSING_STR.get(call, normalizer.PathNotFoundError)
         assert isinstance(caught.value, expected), caught.value
 
 

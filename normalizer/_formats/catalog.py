@@ -40,8 +40,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .._core.arguments import path_of
-from .._core.errors import ArgumentTypeError, CatalogError, Problem
-from .fields import Code, Url, VenueName
+from .._core.errors import ArgumentTypeError, ArgumentValueError, CatalogError, Problem
+from .fields import VENUE_NAME, Code, Url, VenueName
 from .yaml import load_file, load_text, validate
 
 MAX_DOC_MESSAGE = 8000
@@ -388,6 +388,13 @@ def build_catalog(
     that a sectioned page already lists. Codes in ``skip_codes`` (success
     codes) are left out.
     """
+    for name, text in (("exchange", exchange), ("source_url", source_url)):
+        if not isinstance(text, str):
+            raise ArgumentTypeError(name, "a str", text)
+    if not re.match(VENUE_NAME, exchange):
+        raise ArgumentValueError(
+            "exchange", "must be a venue's folder name (a-z, 0-9 and _, one -)", exchange
+        )
     docs = [doc] if isinstance(doc, ParsedDoc) else doc
     if not isinstance(docs, (list, tuple)) or not all(isinstance(d, ParsedDoc) for d in docs):
         raise ArgumentTypeError("doc", "a ParsedDoc (parse_doc's) or a list of them", doc)
