@@ -729,3 +729,16 @@ def test_one_path_or_one_name_is_one_value_not_its_characters() -> None:
     assert ingested == analysis.ingest("kraken", [page], dry_run=True).catalog.entries
     with pytest.raises(FileNotFoundError, match="paths: no such file or folder: nope"):
         analysis.lint("nope")
+
+
+@pytest.mark.parametrize("loader", ["load_rules", "load_policy"])
+@pytest.mark.parametrize("path", [None, 7, b"rules", ["rules"], ""])
+def test_loaders_refuse_what_is_not_a_path(loader: str, path: Any) -> None:
+    """``load_rules`` and ``load_policy`` take a str or os.PathLike: anything else
+    is an ArgumentTypeError (a bare TypeError escaped), and "" an
+    ArgumentValueError (``Path("")`` is the current folder, never what was meant)."""
+    expected = normalizer.ArgumentValueError if path == "" else normalizer.ArgumentTypeError
+    before = normalizer.exchanges()
+    with pytest.raises(expected):
+        getattr(normalizer, loader)(path)
+    assert normalizer.exchanges() == before

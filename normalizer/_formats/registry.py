@@ -27,6 +27,7 @@ import marshal
 import os
 from collections.abc import Callable, Sequence
 
+from .._core.arguments import path_of
 from .._core.errors import NormalizerError, Problem, RuleFileError, UnknownExchangeError
 from .._core.policy import Policy
 from .._core.resources import data_dir, data_path
@@ -419,10 +420,9 @@ def load_rules(path: str | Path) -> tuple[str, ...]:
     Every file is checked now: a bad one raises ``RuleFileError`` naming the
     file, line and field, and nothing changes. Returns the venue names now known.
     """
-    from pathlib import Path
 
     global _registry
-    folder = Path(path)
+    folder = path_of("path", path)
     if not folder.is_dir():
         raise RuleFileError([Problem(str(folder), None, "path", "no rules folder here")])
     with _lock:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .._core.arguments import path_of
 from .._core.errors import ConfigError, Problem
 
 try:  # libyaml's safe loader, when PyYAML was built with it
@@ -246,8 +247,10 @@ def read_text(path: str | Path, error: type[ConfigError] = ConfigError) -> str:
 
 
 def load_file(path: str | Path, error: type[ConfigError] = ConfigError) -> Located:
-    """Read and parse a YAML file; an unreadable file is refused like a bad one."""
-    return load_text(read_text(path, error), str(Path(path)), error)
+    """Read and parse a YAML file; an unreadable file is refused like a bad one
+    (a ``path`` that is not a str or ``os.PathLike`` is an ``ArgumentTypeError``)."""
+    path = path_of("path", path)
+    return load_text(read_text(path, error), str(path), error)
 
 
 def field_name(loc: PathKey) -> str:
