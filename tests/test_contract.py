@@ -742,3 +742,64 @@ def test_loaders_refuse_what_is_not_a_path(loader: str, path: Any) -> None:
     with pytest.raises(expected):
         getattr(normalizer, loader)(path)
     assert normalizer.exchanges() == before
+
+
+def _every_error_class(cls: type = NormalizerError) -> set[type]:
+    out = {cls}
+    for sub in cls.__subclasses__():
+        out |= _every_error_class(sub)
+    return out
+
+
+def test_every_normalizer_error_survives_pickling_whole() -> None:
+    """Invariant: every NormalizerError crosses a process boundary (a Dask or Spark
+    worker, a process pool) as the same class, message and fields; a field that
+    cannot be pickled (a lambda given as an argument) travels as its repr. Before,
+    unpickling called each class's own constructor with the message alone and
+    raised TypeError: an UnknownExchangeError raised in a ProcessPoolExecutor
+    worker broke the pool (BrokenProcessPool) instead of reaching the caller."""
+    import pickle
+
+    import normalizer.ccxt  # the wrapper's ActionRequired classes
+    from normalizer._core import errors as e
+
+    samples: dict[type, NormalizerError] = {
+        e.NormalizerError: e.NormalizerError("m"),
+        e.ConfigError: e.ConfigError([e.Problem("f.yaml", 3, "rules[0].code", "bad")]),
+        e.RuleFileError: e.RuleFileError([e.Problem("f.yaml", 3, "code", "bad")]),
+        e.CatalogError: e.CatalogError([e.Problem("c.yaml", None, "", "bad")]),
+        e.PolicyError: e.PolicyError([e.Problem("p.yaml", 1, "rules", "bad")]),
+        e.OntologyError: e.OntologyError([e.Problem("o.yaml", 1, "x", "bad")]),
+        e.ArgumentTypeError: e.ArgumentTypeError("attempt", "an int >= 1", lambda: 1),
+        e.ArgumentValueError: e.ArgumentValueError("attempt", "must be >= 1", 0),
+        e.UnknownExchangeError: e.UnknownExchangeError("deribit", ["okx", "mexc"]),
+        e.UnknownOperationError: e.UnknownOperationError("fly", ["query"]),
+        e.InvalidResultError: e.InvalidResultError("subcategory", "is not one", "X.Y"),
+        e.PathNotFoundError: e.PathNotFoundError("paths", "no-such-folder"),
+        e.BatchInputError: e.BatchInputError("log.csv:3: bad row"),
+        e.SupervisorUnavailable: e.SupervisorUnavailable("no engine"),
+        e.SupervisorError: e.SupervisorError("refused"),
+        e.SupervisorArgumentError: e.SupervisorArgumentError("max_tracked must be..."),
+        e.SupervisorClosed: e.SupervisorClosed("closed"),
+        e.StoreUnavailable: e.StoreUnavailable("redis down"),
+        e.ActionRequired: e.ActionRequired("stop", action=normalizer.Action.HALT),
+        e.SendRefused: e.SendRefused("halted", action=normalizer.Action.HALT),
+        e.RequestRejected: e.RequestRejected(
+            "rejected",
+            action=normalizer.Action.HALT,
+            error=normalizer.normalize("okx", code="51008"),
+            client_order_id="c1",
+        ),
+        e.OutcomeUnknown: e.OutcomeUnknown("unknown", action="QUERY_THEN_RETRY"),
+    }
+    assert _every_error_class() == set(samples)  # a new error class needs a sample here
+    for cls, error in samples.items():
+        back = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+        assert type(back) is cls
+        assert str(back) == str(error)
+        assert back.args == error.args
+        for name, value in vars(error).items():
+            expected = e._show(value) if callable(value) else value  # its repr, bounded
+            assert getattr(back, name) == expected, (cls, name)
+    missing = pickle.loads(pickle.dumps(samples[e.PathNotFoundError]))  # noqa: S301
+    assert isinstance(missing, FileNotFoundError)

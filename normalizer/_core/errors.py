@@ -41,10 +41,43 @@ from .frozen import frozen
 TYPE_CHECKING = False  # typing is not imported at start-up
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
 
 class NormalizerError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose.
+
+    Pickled by its message and attributes, not by its constructor's arguments
+    (which differ per class), so it crosses a process boundary whole: a Dask or
+    Spark worker's error reaches the driver as the same class, message and
+    fields. An attribute that cannot be pickled travels as its ``repr``.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (type(self), self.args, _portable(self.__dict__)))
+
+
+def _rebuilt(cls: type[NormalizerError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    solid: type = cls  # the built-in exception whose layout the class has (OSError's for
+    while solid.__module__ != "builtins":  # PathNotFoundError): its __new__, not __init__
+        solid = solid.__base__ or Exception
+    error = solid.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+def _portable(state: dict[str, Any]) -> dict[str, Any]:
+    import pickle  # loaded by whoever pickles this
+
+    out = {}
+    for name, value in state.items():
+        try:
+            pickle.dumps(value)
+        except Exception:  # a caller's object (a lambda, a socket) given as an argument
+            value = _show(value)
+        out[name] = value
+    return out
 
 
 @frozen
