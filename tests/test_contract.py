@@ -803,3 +803,18 @@ def test_every_normalizer_error_survives_pickling_whole() -> None:
             assert getattr(back, name) == expected, (cls, name)
     missing = pickle.loads(pickle.dumps(samples[e.PathNotFoundError]))  # noqa: S301
     assert isinstance(missing, FileNotFoundError)
+
+
+def test_a_hand_built_policy_is_checked_like_a_loaded_one() -> None:
+    """``Policy`` is built by the loaders; one built by hand (or changed with
+    ``replace``) with fields of the wrong type is an ArgumentTypeError at once,
+    not an AttributeError at the first recommend()."""
+    policy = normalizer.default_policy()
+    good = policy.replace(name="desk")
+    assert good.name == "desk"
+    assert normalizer.recommend(normalizer.normalize("okx", code="58102"), policy=good)
+    for changes in ({"name": None}, {"source": 7}, {"defaults": {}}, {"layers": [[]]}):
+        with pytest.raises(normalizer.ArgumentTypeError, match=next(iter(changes))):
+            policy.replace(**changes)
+    with pytest.raises(normalizer.ArgumentTypeError):
+        normalizer.Policy(name="x", source="x", defaults=None, layers=())  # type: ignore[arg-type]

@@ -320,6 +320,17 @@ class Policy:
         escalations: Any = None,
         escalations_loader: Callable[[], Any] | None = None,
     ) -> None:
+        # built by the loaders; a hand-built one is checked as strictly (load time only)
+        for field, text in (("name", name), ("source", source)):
+            if not isinstance(text, str):
+                raise ArgumentTypeError(field, "a str", text)
+        if not isinstance(defaults, Defaults):
+            raise ArgumentTypeError("defaults", "a Defaults", defaults)
+        if not isinstance(layers, tuple) or not all(
+            isinstance(layer, tuple) and all(isinstance(r, PolicyRule) for r in layer)
+            for layer in layers
+        ):
+            raise ArgumentTypeError("layers", "a tuple of tuples of PolicyRule", layers)
         self.name = name
         self.source = source
         self.defaults = defaults
