@@ -9,6 +9,10 @@ Backoff reads like tenacity's waits: ``Backoff.exponential(0.5, multiplier=2)
 times a random factor in ``[1, 1 + jitter)``, at most ``max_s``. Because a
 policy must never make a later attempt wait less than an earlier one,
 ``multiplier`` must be at least ``1 + jitter``.
+
+(Over 500 lines: what a validated policy compiles to, the backoff, a rule's
+condition and action, the defaults, and the cascade that resolves them, read
+as one; each part is a few dozen lines and none is used without the others.)
 """
 
 from __future__ import annotations
