@@ -26,6 +26,8 @@ Arguments (what a program passes):
   ``PathNotFoundError`` (also a ``FileNotFoundError``).
 - ``names_of(name, value)``: one name or a list of names (a single ``str`` is
   one name).
+- ``callable_of(name, value)`` and ``rand_of(value)``: None or a callable (a
+  clock, a sleep, the jitter's source ``rand``).
 
 Cells of a log (what a CSV, JSON Lines or Parquet file or a DataFrame holds,
 read by the batch paths; a missing cell is None, NaN or pandas' NA):
@@ -163,6 +165,18 @@ def names_of(name: str, value: object) -> list[str] | None:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ArgumentTypeError(name, "a name or a list of names", value)
     return list(value)
+
+
+def callable_of(name: str, value: object, expected: str = "a callable or None") -> Any:
+    """``value`` if it is None or callable; ``ArgumentTypeError`` naming ``name`` otherwise."""
+    if value is not None and not callable(value):
+        raise ArgumentTypeError(name, expected, value)
+    return value
+
+
+def rand_of(value: object) -> Any:
+    """A jitter's source (``rand=``): None or a callable returning a float in [0, 1)."""
+    return callable_of("rand", value, "a callable returning a float in [0, 1), or None")
 
 
 def exchange_key(name: str) -> str:

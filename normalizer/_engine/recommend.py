@@ -47,7 +47,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Callable
 
-from .._core.arguments import attempt_of, flag
+from .._core.arguments import attempt_of, flag, rand_of
 from .._core.errors import ArgumentTypeError, ArgumentValueError, NormalizerError
 from .._core.guards import RATE_LIMIT_MIN_DELAY_S, Proposal, Situation
 from .._core.policy import MAX_EXPONENT, Backoff, Policy
@@ -232,9 +232,7 @@ def recommend(
 def _drawn(rand: object) -> float:
     """One draw of the caller's ``rand`` (checked here, where it is used: the
     common call, without it, pays nothing for the check)."""
-    if not callable(rand):
-        raise ArgumentTypeError("rand", "a callable returning a float in [0, 1), or None", rand)
-    value = rand()
+    value = rand_of(rand)()
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ArgumentValueError("rand", "must return a number in [0, 1)", value)
     return float(value)

@@ -39,7 +39,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .._core.arguments import path_of
 from .._core.errors import ArgumentTypeError, ArgumentValueError, CatalogError, Problem
 from .fields import VENUE_NAME, Code, Url, VenueName
 from .yaml import load_file, load_text, validate
@@ -100,7 +99,7 @@ class Catalog(BaseModel):
 
 def load_catalog(path: str | Path) -> Catalog:
     """Load and validate a catalog file; mistakes are refused with file, line, field."""
-    located = load_file(path_of("path", path), CatalogError)
+    located = load_file(path, CatalogError)
     return validate(Catalog, located, CatalogError)
 
 

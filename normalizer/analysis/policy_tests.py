@@ -43,7 +43,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .._core.arguments import path_of, paths_of
+from .._core.arguments import paths_of
 from .._core.errors import ConfigError, PolicyError, Problem, SupervisorUnavailable
 from .._core.frozen import frozen
 from .._core.policy import Policy
@@ -221,7 +221,7 @@ def policy_test_files(paths: str | Path | Sequence[str | Path] | None = None) ->
 
 def load_policy_tests(path: str | Path) -> tuple[PolicyTestsFile, Located]:
     """A policy tests file, or ``PolicyError`` with the file, the line and the field."""
-    located = load_file(path_of("path", path), PolicyError)
+    located = load_file(path, PolicyError)
     return validate(PolicyTestsFile, located, PolicyError), located
 
 

@@ -244,8 +244,8 @@ def run_rule_tests(paths: str | Path | Sequence[str | Path] | None = None) -> Ru
     rules are what its tests exercise) and taken away after.
     """
     report = RuleTestsReport()
-    roots: list[Path | None] = [None]
-    roots = list(paths_of("paths", paths, must_exist=True) or roots)
+    given = paths_of("paths", paths, must_exist=True)
+    roots: list[Path | None] = list(given) if given else [None]  # None: the bundled rules
     for root in roots:
         if root is None:
             _run_one(None, report)

@@ -47,6 +47,7 @@ from .._core.arguments import (
     attempt_cell,
     code_cell,
     flag_cell,
+    rand_of,
     status_of,
 )
 from .._core.errors import (
@@ -528,8 +529,7 @@ def classify_frame(
     the batch CLI, Dask and Spark).
     """
     _pandas()  # says what to install, before anything else
-    if rand is not None and not callable(rand):
-        raise ArgumentTypeError("rand", "a callable returning a float in [0, 1), or None", rand)
+    rand = rand_of(rand)
     spec = make_spec(
         operation=operation,
         idempotent=idempotent,

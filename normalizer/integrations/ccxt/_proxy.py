@@ -13,15 +13,13 @@ import asyncio
 import inspect
 import logging
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..._core.arguments import attempt_of
+from ..._core.arguments import attempt_of, callable_of
 from ..._core.errors import ArgumentTypeError, ArgumentValueError
-from ..._core.policy import Policy
-from ..._formats.policy import load_policy
+from ..._engine.recommend import _policy as read_policy
 from ._flow import (
     AMEND,
     CANCEL,
@@ -298,15 +296,12 @@ def wrap(
     for name, text in (("venue", venue), ("account", account)):
         if text is not None and not isinstance(text, str):
             raise ArgumentTypeError(name, "a str or None", text)
-    if isinstance(policy, str | os.PathLike):
-        policy = load_policy(os.fspath(policy))  # a mistake is refused now, not at a failure
-    elif policy is not None and not isinstance(policy, Policy):
-        raise ArgumentTypeError("policy", "a Policy, a policy file's path or None", policy)
+    if policy is not None:  # read as recommend() reads it, now rather than at a failure
+        policy = read_policy(policy)
     if logger is not None and not isinstance(logger, logging.Logger):
         raise ArgumentTypeError("logger", "a logging.Logger or None", logger)
-    for name, fn in (("clock", clock), ("sleep", sleep)):
-        if fn is not None and not callable(fn):
-            raise ArgumentTypeError(name, "a callable or None", fn)
+    callable_of("clock", clock)
+    callable_of("sleep", sleep)
     name = venue if venue is not None else str(getattr(exchange, "id", "") or "")
     if not name:
         raise ArgumentValueError("venue", "the venue's name (the exchange has no id)", venue)
