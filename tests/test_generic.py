@@ -274,6 +274,31 @@ def test_generic_evaluate_prints_the_table_and_json(capsys, monkeypatch) -> None
     assert main(["generic", "evaluate"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert ["acme", "40", "88%", "90%", "2%", "50%", "2"] in [ln.split() for ln in lines]
+    pairs, same = g.same_text_agreement(g.training_rows(with_rules=False))
+    assert lines[-1].startswith(f"where two venue families use the very same text ({pairs} pairs")
+    assert lines[-1].endswith(f"the same category {same / pairs:.0%} of the time")
+
+
+def test_same_text_agreement_counts_pairs_across_families_only() -> None:
+    """Equal texts (case and punctuation aside) of two venue families make a pair;
+    two products of one family do not; a pair agrees when the categories match
+    (subcategories aside); rule examples are not catalog rows."""
+    rows = [
+        g.Row("acme", "1", "Too many requests!", "RATE_LIMIT.REQUESTS"),
+        g.Row("acme-futures", "2", "too many requests", "RATE_LIMIT"),  # same family as acme
+        g.Row("bolt", "9", "TOO MANY  requests", "RATE_LIMIT.BLOCKED"),
+        g.Row("crux", "7", "too many requests.", "INVALID_REQUEST.PARAMETER"),
+        g.Row("crux", "8", "Too many requests", "RATE_LIMIT.REQUESTS", "example"),
+        g.Row("dune", "3", "Not supported", "UNAVAILABLE.FEATURE"),
+        g.Row("echo", "4", "not supported", "UNAVAILABLE"),
+        g.Row("fable", "5", "...", "UNKNOWN_STATE"),
+        g.Row("gyre", "6", "!!!", "UNKNOWN_STATE"),
+    ]
+    # the rate-limit text: acme x bolt, acme x crux, acme-futures x bolt, acme-futures x
+    # crux, bolt x crux (5 pairs, 2 agree); "not supported": 1 pair, agrees; texts with no
+    # word in them are no text
+    assert g.same_text_agreement(rows) == (6, 3)
+    assert g.same_text_agreement([]) == (0, 0)
 
 
 # ------------------------------------------------------------------ safety

@@ -348,3 +348,26 @@ def confusion(root: Path | None = None) -> dict[tuple[str, str], int]:
         for _, own, cat, _, _ in triples:
             out[(own.category.value, cat)] += 1
     return dict(out)
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def same_text_agreement(rows: Sequence[Row]) -> tuple[int, int]:
+    """How often venues agree where they use the very same text: the pairs of
+    catalog rows from different venue families whose messages are equal (case
+    and punctuation aside), and how many of those pairs share a category."""
+    by_text: defaultdict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        if r.kind == "catalog":
+            text = _NOT_WORD.sub(" ", r.message.casefold()).strip()
+            if text:
+                by_text[text].append(r)
+    pairs = same = 0
+    for group in by_text.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1 :]:
+                if family(a.venue) != family(b.venue):
+                    pairs += 1
+                    same += a.label.split(".")[0] == b.label.split(".")[0]
+    return pairs, same
