@@ -15,7 +15,8 @@ trained without V (and without the other products of V's family, such as
 own rules: the same category, the same action of a first-attempt
 ``place_order``, and how often the profile answered UNKNOWN.
 ``same_text_agreement()`` says how often two venue families that use the very
-same text give it the same category (the ceiling a text alone can reach there).
+same text give it the same category (where they differ, no answer from the text alone
+matches both).
 """
 
 from __future__ import annotations
