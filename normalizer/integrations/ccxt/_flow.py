@@ -26,16 +26,23 @@ drivers (``_proxy.py``). Every decision is made here, in this order:
 Reconciling a placement: the order is looked up by its client order id (the
 venue's recipe, ``_recipes.py``). Found: it is returned. Not found: it is
 placed again, with the same client order id, only once the venue said "not
-found" ``confirmations`` times and the first send is at least
+found" ``confirmations`` times and the latest send is at least
 ``replace_after_s`` old (an accepted order may take a moment to show in
 queries). The supervisor's ``reconcile-then-retry`` rule states the same
 condition for a fleet. Queries are reads: their failures are retried, and
-their "not found" is the answer sought, not a failure.
+their "not found" (the venue's ``NOT_FOUND.ORDER``, never a gateway's 404 page)
+is the answer sought, not a failure. A placement answered with no order in it
+(no id, or another client order id) is reconciled like a lost answer; a halt
+that begins while reconciling ends the call as ``OutcomeUnknown``, not as
+"not sent". Once an order was placed again, whatever ends the call says the
+outcome is unknown: the first order may exist after all (a venue refusing the
+second as a duplicate id says it does).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,9 +125,16 @@ class Settings:
 
 @dataclass(slots=True)
 class Gate:
-    """What every call through one proxy shares: until when the venue asked for quiet."""
+    """What every call through one proxy shares: until when the venue asked for quiet
+    (only ever moved later, under a lock: two threads never shorten a ban)."""
 
     quiet_until: float = -math.inf
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold_until(self, until: float) -> None:
+        with self.lock:
+            if until > self.quiet_until:
+                self.quiet_until = until
 
 
 @dataclass(slots=True)
@@ -136,7 +150,10 @@ class Call:
     client_order_id: str | None = None
     exit: bool = False
     attempt: int = 1
-    first_sent_at: float | None = None
+    #: when the latest request of this call was sent (an order is aged from it)
+    sent_at: float | None = None
+    #: a placement sent again after its absence was confirmed
+    replaced: bool = False
     not_found_at: list[float] = field(default_factory=list)
     queries: int = 0
     errors: list[NormalizedError] = field(default_factory=list)
@@ -159,14 +176,19 @@ def run(settings: Settings, gate: Gate, call: Call) -> Flow:
     """Carry ``call`` out (see the module docstring); returns what ccxt returned."""
     while True:
         yield from _pass_gate(settings, gate, call)
-        if call.first_sent_at is None:
-            call.first_sent_at = settings.clock()
+        call.sent_at = settings.clock()
         answer: Sent = yield Send(call.method, call.args, call.kwargs)
+        placed = answer.error is None and call.operation == PLACE
+        if placed and not _is_order(answer.value, call.client_order_id):
+            answer = Sent(error=UnreadableAnswer(call.method, answer.value))
         if answer.error is None:
             yield from _succeeded(settings, call, "sent")
             return answer.value
         advice = yield from _advise(settings, gate, call, answer.error, call.operation)
-        unknown = advice.error.outcome is Outcome.UNKNOWN
+        # a failure nothing classifies says nothing of whether the order landed either
+        unknown = advice.error.outcome is Outcome.UNKNOWN or (
+            advice.error.category is Category.UNKNOWN
+        )
         if call.operation == PLACE and (advice.action is Action.QUERY_THEN_RETRY or unknown):
             # never resent blindly: settle the outcome first
             found = yield from _reconcile(settings, gate, call, advice)
@@ -176,6 +198,7 @@ def run(settings: Settings, gate: Gate, call: Call) -> Flow:
                 raise _stop(settings, call, advice, settled="the venue confirmed it absent")
             if call.attempt >= settings.max_attempts:
                 raise _stop(settings, call, advice, settled="confirmed absent; out of attempts")
+            call.replaced = True
         elif advice.action in (Action.RETRY, Action.QUERY_THEN_RETRY) and not (
             unknown and call.operation == AMEND
         ):
@@ -189,23 +212,28 @@ def run(settings: Settings, gate: Gate, call: Call) -> Flow:
 
 
 def _pass_gate(settings: Settings, gate: Gate, call: Call) -> Flow:
-    """Wait out the venue's requested quiet; refuse a send into a halted scope."""
-    while (quiet := gate.quiet_until - settings.clock()) > 0:
-        _log(settings, "wait", call, None, wait_s=quiet)
-        yield Wait(quiet)
-    if settings.supervisor is None:
-        return
-    held = yield Consult(
-        "halted",
-        {
-            "exchange": settings.venue,
-            "account": settings.account,
-            "symbol": call.symbol,
-            "request_id": call.client_order_id,
-        },
-    )
-    if held is None:
-        return
+    """Wait out the venue's requested quiet; refuse a send into a halted scope. The
+    quiet is read again after the supervisor answers (another task may have met a
+    rate limit meanwhile)."""
+    while True:
+        while (quiet := gate.quiet_until - settings.clock()) > 0:
+            _log(settings, "wait", call, None, wait_s=quiet)
+            yield Wait(quiet)
+        if settings.supervisor is None:
+            return
+        held = yield Consult(
+            "halted",
+            {
+                "exchange": settings.venue,
+                "account": settings.account,
+                "symbol": call.symbol,
+                "request_id": call.client_order_id,
+            },
+        )
+        if held is not None:
+            break
+        if gate.quiet_until <= settings.clock():
+            return
     if settings.while_halted == "allow_exits" and call.exit and held.scope is not Scope.EXCHANGE:
         _log(settings, "exit-through-halt", call, None, halt=held.scope_key)
         return
@@ -253,7 +281,7 @@ def _advise(settings: Settings, gate: Gate, call: Call, exc: Exception, operatio
     hint = err.retry_after_s or 0.0
     delay = max(advice.delay_s, hint)
     if err.category is Category.RATE_LIMIT or hint > 0:
-        gate.quiet_until = max(gate.quiet_until, settings.clock() + delay)
+        gate.hold_until(settings.clock() + delay)
     advice = Advice(err, advice.action, delay, advice.decision)
     _log(settings, "failed", call, advice)
     return advice
@@ -280,7 +308,10 @@ def _reconcile(settings: Settings, gate: Gate, call: Call, advice: Advice) -> Fl
     call.not_found_at.clear()
     while call.queries < settings.max_queries:
         call.queries += 1
-        yield from _pass_gate(settings, gate, call)
+        try:
+            yield from _pass_gate(settings, gate, call)
+        except SendRefused as refused:  # the order may exist: not "was not sent"
+            raise _unknown(settings, call, advice, str(refused), refused.decision) from refused
         found, failure = yield from _look_up(settings, call)
         if failure is not None:
             query_advice = yield from _advise(settings, gate, call, failure, QUERY)
@@ -292,7 +323,7 @@ def _reconcile(settings: Settings, gate: Gate, call: Call, advice: Advice) -> Fl
             yield from _succeeded(settings, call, "reconciled-found")
             return found
         now = settings.clock()
-        sent_at = call.first_sent_at if call.first_sent_at is not None else now
+        sent_at = call.sent_at if call.sent_at is not None else now
         call.not_found_at.append(now)
         age = now - sent_at
         _log(settings, "not-found", call, None, not_found=len(call.not_found_at), age_s=age)
@@ -325,10 +356,12 @@ def _look_up(settings: Settings, call: Call) -> Flow:
         order_id = None if recipe.param else cid
         answer: Sent = yield Send("fetch_order", (order_id, call.symbol), {"params": params})
         if answer.error is None:
-            return answer.value, None
+            if _is_order(answer.value, cid):
+                return answer.value, None
+            return None, UnreadableAnswer("fetch_order", answer.value)
         err = normalize(settings.venue, error=answer.error, operation=QUERY,
                         client=settings.client, unknown_exchange="generic")  # fmt: skip
-        if err.category is Category.NOT_FOUND:
+        if err.subcategory == _NO_SUCH_ORDER:  # the venue's word, not a gateway's 404 page
             return None, None
         return None, answer.error
     params = {recipe.scan_param: cid} if recipe.scan_param else {}
@@ -348,10 +381,14 @@ def _stop(
     """The exception that ends the call: ``OutcomeUnknown`` when a write may have
     taken effect, else ``RequestRejected`` (``settled`` says why it is known not to)."""
     err = advice.error
-    placed_maybe = (
+    placed_maybe = call.replaced or (
         not settled
         and call.operation != QUERY
-        and (err.outcome is Outcome.UNKNOWN or advice.action is Action.QUERY_THEN_RETRY)
+        and (
+            err.outcome is Outcome.UNKNOWN
+            or err.category is Category.UNKNOWN
+            or advice.action is Action.QUERY_THEN_RETRY
+        )
     )
     why = settled or note or f"advice {advice.action.value}"
     text = (
@@ -371,7 +408,9 @@ def _stop(
     )
 
 
-def _unknown(settings: Settings, call: Call, advice: Advice, why: str) -> ActionRequired:
+def _unknown(
+    settings: Settings, call: Call, advice: Advice, why: str, decision: Any = None
+) -> ActionRequired:
     """Reconciling could not settle it: the order may exist."""
     err = advice.error
     _log(settings, "unknown", call, advice, why=why)
@@ -381,8 +420,28 @@ def _unknown(settings: Settings, call: Call, advice: Advice, why: str) -> Action
         action=Action.QUERY_THEN_RETRY,
         error=err,
         client_order_id=call.client_order_id,
-        decision=advice.decision,
+        decision=decision if decision is not None else advice.decision,
     )
+
+
+_NO_SUCH_ORDER = "NOT_FOUND.ORDER"
+
+
+class UnreadableAnswer(Exception):
+    """An answer with no order in it where one was expected (a 200 page that is not
+    the venue's JSON, an order without an id or with another client order id):
+    whether the request took effect is not known from it."""
+
+    def __init__(self, method: str, value: Any) -> None:
+        super().__init__(f"{method} answered without the order: {value!r:.200}")
+
+
+def _is_order(value: Any, client_order_id: str | None) -> bool:
+    """An order structure that names an order: an id, and the client id sent (or none)."""
+    if not isinstance(value, dict) or not value.get("id"):
+        return False
+    echoed = value.get("clientOrderId")
+    return echoed is None or client_order_id is None or str(echoed) == client_order_id
 
 
 def _log(settings: Settings, event: str, call: Call, advice: Advice | None, **extra: Any) -> None:

@@ -4,7 +4,13 @@
 ``ccxt.async_support`` one; both run the same flow (``_flow.py``), the first
 with plain calls, the second with ``await``. Writes (``create_order``,
 ``cancel_order``, ``edit_order``, ``cancel_all_orders``) and every ``fetch_*``
-read go through the flow; every other attribute is the exchange's own.
+read go through the flow, under either of ccxt's spellings (``createOrder``,
+``fetchOrder``). ccxt's other ways to place, cancel or edit orders
+(``create_orders``, ``create_limit_buy_order``, ``cancel_orders`` ...) are
+refused: they would leave without the gate, the halts or reconciliation; the
+unwrapped client (``proxy.exchange``) is there to bypass the wrapper on purpose.
+Every other attribute is the exchange's own. The venue's requested quiet is kept
+per exchange client: every proxy of one client waits it out.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import asyncio
 import inspect
 import logging
 import math
+import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,7 +42,7 @@ from ._flow import (
     Settings,
     Wait,
 )
-from ._recipes import new_client_order_id, recipe_for
+from ._recipes import as_sent, new_client_order_id, recipe_for
 
 __all__ = ["AsyncExchange", "SyncExchange", "wrap"]
 
@@ -46,6 +54,21 @@ _WRITES = {
 }
 _ORDER_ARGS = ("symbol", "type", "side", "amount", "price", "params")
 WHILE_HALTED = ("refuse", "allow_exits")
+#: ccxt's camelCase spellings of the methods the flow carries out
+_CAMEL = {"createOrder": "create_order", "cancelOrder": "cancel_order",
+          "cancelAllOrders": "cancel_all_orders", "editOrder": "edit_order"}  # fmt: skip
+#: other ways ccxt has to place, cancel or edit orders (either spelling, snake-cased): refused
+_OTHER_ORDER_CALL = re.compile(r"^(create|cancel|edit)_.*order")
+_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+#: the quiet each exchange client was asked for, shared by every proxy of it
+_GATES: weakref.WeakKeyDictionary[Any, Gate] = weakref.WeakKeyDictionary()
+
+
+def _gate_of(exchange: Any) -> Gate:
+    try:
+        return _GATES.setdefault(exchange, Gate())
+    except TypeError:  # a client that cannot be weakly referenced: a gate of its own
+        return Gate()
 
 
 class _Proxy:
@@ -54,7 +77,7 @@ class _Proxy:
     def __init__(self, exchange: Any, settings: Settings) -> None:
         self._exchange = exchange
         self._settings = settings
-        self._gate = Gate()
+        self._gate = _gate_of(exchange)
 
     @property
     def exchange(self) -> Any:
@@ -62,9 +85,20 @@ class _Proxy:
         return self._exchange
 
     def __getattr__(self, name: str) -> Any:
+        if name in _CAMEL:
+            return getattr(self, _CAMEL[name])
         value = getattr(self._exchange, name)
-        if name.startswith("fetch_") and callable(value):
+        if not callable(value):
+            return value
+        if name.startswith("fetch_") or (name.startswith("fetch") and name[5:6].isupper()):
             return self._read(name)
+        if _OTHER_ORDER_CALL.match(_HUMP.sub("_", name).lower()):
+            raise ArgumentValueError(
+                "method",
+                "one the wrapper carries out (create_order, cancel_order, cancel_all_orders, "
+                "edit_order, fetch_*); call proxy.exchange." + name + " to bypass it on purpose",
+                name,
+            )
         return value
 
     def __repr__(self) -> str:
@@ -74,14 +108,22 @@ class _Proxy:
         raise NotImplementedError
 
     def _order_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
-        """A ``create_order`` call with its client order id (the caller's, or a new one)."""
+        """A ``create_order`` call with its client order id (the caller's, under
+        ``clientOrderId`` or the venue's own key, or a new one), sent as ccxt sends it."""
         bound = dict(zip(_ORDER_ARGS, args, strict=False))
         bound.update(kwargs)
         params = dict(bound.get("params") or {})
-        cid = params.get("clientOrderId")
-        if cid is None:
-            cid = new_client_order_id(self._settings.recipe)
-            params["clientOrderId"] = cid
+        recipe = self._settings.recipe
+        keys = [k for k in ("clientOrderId", *recipe.native) if params.get(k) is not None]
+        given = {str(params[k]) for k in keys}
+        if len(given) > 1:
+            raise ArgumentValueError(
+                "params", f"one client order id, not several ({', '.join(keys)})", params
+            )
+        cid = as_sent(recipe, given.pop()) if given else new_client_order_id(recipe)
+        for k in keys:
+            params[k] = cid
+        params[recipe.send_as] = cid
         bound["params"] = params
         return Call(
             "create_order",
@@ -271,7 +313,7 @@ def wrap(
     ``while_halted="allow_exits"`` lets cancels and reduce-only orders through an
     account or symbol halt (never a venue-wide one). The safe re-place rule is the
     supervisor's (``Supervisor.may_replace``: its policy's re-placing sequence) when
-    one is given, else ``confirmations`` not-founds with the first send at least
+    one is given, else ``confirmations`` not-founds with the latest send at least
     ``replace_after_s`` old; ``max_queries`` bounds one
     reconciliation, ``poll_s`` spaces its queries; ``max_attempts`` bounds the
     sends of one call. ``clock``/``sleep`` are for tests (a virtual clock).

@@ -20,6 +20,14 @@ exchange classes and the venues' docs):
 
 Any other venue gets the scan (open, then closed orders, matched on
 ``clientOrderId``), which every ccxt exchange with those two methods supports.
+
+A caller may give the id under the venue's own key, which ccxt reads before
+``clientOrderId`` (``native``: okx ``clOrdId``, binance ``newClientOrderId``,
+bybit ``orderLinkId``, kucoin and bitget ``clientOid``, gate ``text``); the
+wrapper reconciles by that id. Gate's ccxt puts ``t-`` before an id that does
+not start with ``t``, and the wrapper does the same before it looks the order
+up. Coinbase's ccxt sets a ``client_order_id`` of its own unless one is given
+under that key (``send_as``), so the wrapper gives it there.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import uuid
 
 from ..._core.frozen import frozen
 
-__all__ = ["RECIPES", "Recipe", "new_client_order_id", "recipe_for"]
+__all__ = ["RECIPES", "Recipe", "as_sent", "new_client_order_id", "recipe_for"]
 
 
 @frozen
@@ -47,21 +55,27 @@ class Recipe:
     scan_param: str | None = None
     prefix: str = ""
     length: int = 32
+    #: the venue's own keys for the client id, which ccxt reads before ``clientOrderId``
+    native: tuple[str, ...] = ()
+    #: the key the wrapper sends the id under
+    send_as: str = "clientOrderId"
 
 
 _FETCH = Recipe(by_id=True)
 _SCAN = Recipe(by_id=False, param=None)
 
 RECIPES: dict[str, Recipe] = {
-    "binance": _FETCH,
-    "okx": _FETCH,
-    "kucoin": _FETCH,
-    "bitget": _FETCH,
+    "binance": Recipe(by_id=True, native=("newClientOrderId", "origClientOrderId")),
+    "okx": Recipe(by_id=True, native=("clOrdId",)),
+    "kucoin": Recipe(by_id=True, native=("clientOid",)),
+    "bitget": Recipe(by_id=True, native=("clientOid",)),
     "mexc": _FETCH,
-    "gate": Recipe(by_id=True, param=None, prefix="t-", length=24),
-    "bybit": Recipe(by_id=False, param=None, scan_param="orderLinkId"),
+    "gate": Recipe(by_id=True, param=None, prefix="t-", length=24, native=("text",)),
+    "bybit": Recipe(by_id=False, param=None, scan_param="orderLinkId", native=("orderLinkId",)),
     "kraken": _SCAN,
-    "coinbase": _SCAN,
+    "coinbase": Recipe(
+        by_id=False, param=None, native=("client_order_id",), send_as="client_order_id"
+    ),
 }
 
 
@@ -76,3 +90,10 @@ def recipe_for(venue: str) -> Recipe:
 def new_client_order_id(recipe: Recipe) -> str:
     """A fresh client order id in the venue's format: hex digits, ``prefix`` first."""
     return recipe.prefix + uuid.uuid4().hex[: recipe.length]
+
+
+def as_sent(recipe: Recipe, client_order_id: str) -> str:
+    """The id as ccxt sends it (gate's ``t-`` before an id that does not start with ``t``)."""
+    if recipe.prefix == "t-" and not client_order_id.startswith("t"):
+        return "t-" + client_order_id
+    return client_order_id

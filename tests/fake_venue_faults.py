@@ -1,0 +1,193 @@
+"""``fake_venue.FakeVenue`` with more faults, for the wrapper's guard tests
+(``test_ccxt_wrapper_guards.py``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import ccxt
+from fake_venue import FakeVenue, Order, VirtualClock, point
+
+
+class Venue(FakeVenue):
+    """FakeVenue plus a few more faults:
+
+    - "dropped": answer lost and the order NOT accepted;
+    - "short": order accepted, a 200 whose body is cut short (Content-Length says more);
+    - reject_dup: a placement reusing a client order id of an existing order is
+      refused as the real venue does (okx 51016 / binance -2010);
+    - status_of: the venue-side status of an order (bybit), and the history
+      endpoint honours ccxt's orderStatus filter as Bybit does.
+    """
+
+    reject_dup: bool = False
+    bybit_status: str = "Filled"
+
+    def _place(self, h: Any, params: dict[str, Any], now: float) -> None:
+        with self.lock:
+            n = self.placements
+        fault = self.faults(n)
+        cid = str(
+            params.get("newClientOrderId") or params.get("clOrdId") or params.get("orderLinkId")
+        )
+        if self.reject_dup and any(o.client_order_id == cid for o in self.orders):
+            with self.lock:
+                self.placements += 1
+            if self.flavour == "okx":
+                row = {"clOrdId": cid, "ordId": "", "sCode": "51016", "sMsg": "Duplicated clOrdId"}
+                self._send(h, 200, {"code": "1", "msg": "All operations failed", "data": [row]})
+            elif self.flavour == "binance":
+                self._send(h, 400, {"code": -2010, "msg": "Duplicate order sent."})
+            else:
+                self._send(
+                    h,
+                    200,
+                    {
+                        "retCode": 110072,
+                        "retMsg": "OrderLinkedID is duplicate",
+                        "result": {},
+                        "time": 0,
+                    },
+                )
+            return
+        if getattr(self, "one_order_budget", False) and self.orders:
+            with self.lock:
+                self.placements += 1
+            if self.flavour == "okx":
+                row = {
+                    "clOrdId": cid,
+                    "ordId": "",
+                    "sCode": "51008",
+                    "sMsg": "Order failed. Insufficient USDT balance in account.",
+                }
+                self._send(h, 200, {"code": "1", "msg": "All operations failed", "data": [row]})
+            else:
+                self._send(
+                    h,
+                    400,
+                    {
+                        "code": -2010,
+                        "msg": "Account has insufficient balance for requested action.",
+                    },
+                )
+            return
+        if fault == "dropped":
+            with self.lock:
+                self.placements += 1
+            time.sleep(self.hang_s)
+            h.close_connection = True
+            return
+        if fault and fault.startswith("accept:"):
+            # accept, then answer with the given status and body: "accept:524:<html>..."
+            _, status, page = fault.split(":", 2)
+            with self.lock:
+                self.placements += 1
+                order = Order(
+                    1000 + len(self.orders),
+                    cid,
+                    str(params.get("symbol") or params.get("instId")),
+                    str(params.get("side")).lower(),
+                    str(params.get("price") or params.get("px")),
+                    str(params.get("quantity") or params.get("sz") or params.get("qty")),
+                    now,
+                )
+                self.orders.append(order)
+            self._send_raw(h, int(status), page.encode(), "text/html")
+            return
+        if fault == "badchunk":  # accepted; the chunked body is malformed (a proxy mangling it)
+            with self.lock:
+                self.placements += 1
+                order = Order(
+                    1000 + len(self.orders),
+                    cid,
+                    str(params.get("symbol") or params.get("instId")),
+                    str(params.get("side")).lower(),
+                    str(params.get("price") or params.get("px")),
+                    str(params.get("quantity") or params.get("sz") or params.get("qty")),
+                    now,
+                )
+                self.orders.append(order)
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+            h.wfile.write(b'5\r\n{"cod\r\nZZ\r\n')
+            h.wfile.flush()
+            h.close_connection = True
+            return
+        if fault == "short":
+            with self.lock:
+                self.placements += 1
+                order = Order(
+                    1000 + len(self.orders),
+                    cid,
+                    str(params.get("symbol") or params.get("instId")),
+                    str(params.get("side")).lower(),
+                    str(params.get("price") or params.get("px")),
+                    str(params.get("quantity") or params.get("sz") or params.get("qty")),
+                    now,
+                )
+                self.orders.append(order)
+            data = json.dumps(self._placed_body(order)).encode()
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data) + 100))
+            h.end_headers()
+            h.wfile.write(data[: len(data) // 2])
+            h.wfile.flush()
+            h.close_connection = True
+            return
+        super()._place(h, params, now)
+
+    #: raw (status, body) answers for the next order queries (a list set on the instance)
+    query_pages: Any = ()
+
+    def _query(self, h: Any, params: dict[str, Any], now: float) -> None:
+        if self.query_pages:
+            status, page = self.query_pages.pop(0)
+            self._send_raw(h, status, page.encode(), "text/html")
+            return
+        super()._query(h, params, now)
+
+    def _scan(self, h: Any, params: dict[str, Any], now: float, *, open_orders: bool) -> None:
+        cid = params.get("orderLinkId")
+        status = params.get("orderStatus")
+        found = [] if open_orders else self._visible(now)
+        if cid:
+            found = [o for o in found if o.client_order_id == cid]
+        if status and status != self.bybit_status:
+            found = []
+        rows = []
+        for o in found:
+            row = self._bybit_order(o)
+            row["orderStatus"] = self.bybit_status
+            rows.append(row)
+        body = {"retCode": 0, "retMsg": "OK", "result": {"category": "spot", "list": rows}}
+        self._send(h, 200, body)
+
+
+def venue(flavour: str, faults: dict[int, str], **kw: Any) -> tuple[Venue, VirtualClock]:
+    clock = VirtualClock()
+    extra = {k: kw.pop(k) for k in ("reject_dup", "bybit_status") if k in kw}
+    v = Venue(flavour, clock, faults=lambda n: faults.get(n), **kw)
+    for k, val in extra.items():
+        setattr(v, k, val)
+    return v.start(), clock
+
+
+def sync_client(flavour: str, v: FakeVenue, timeout_ms: int = 150) -> Any:
+    c = getattr(ccxt, flavour)(
+        {"apiKey": "k", "secret": "czNjcmV0", "password": "p", "timeout": timeout_ms}
+    )
+    return point(c, v)
+
+
+def async_client(flavour: str, v: FakeVenue, timeout_ms: int = 150) -> Any:
+    import ccxt.async_support as accxt
+
+    c = getattr(accxt, flavour)(
+        {"apiKey": "k", "secret": "czNjcmV0", "password": "p", "timeout": timeout_ms}
+    )
+    return point(c, v)
