@@ -129,6 +129,24 @@ def test_a_a_client_id_under_the_venues_own_key_is_the_one_reconciled(
         v.stop()
 
 
+@pytest.mark.parametrize("status", ["Cancelled", "PartiallyFilledCanceled"])
+def test_a_an_order_that_ended_cancelled_is_found_not_placed_again(status: str) -> None:
+    """An accepted order that is no longer open and did not fill (an IOC partly filled
+    then cancelled) exists: the scan reads the cancelled orders too (ccxt's Bybit lists
+    only filled ones as closed), so it is found, not placed again."""
+    v, clock = venue("bybit", {0: "lost"}, bybit_status=status)
+    try:
+        out = _place(
+            nc.wrap(sync_client("bybit", v), clock=clock, sleep=clock.sleep),
+            params={"timeInForce": "IOC"},
+        )
+        assert v.duplicates() == 0
+        assert isinstance(out, dict), out
+        assert out["clientOrderId"] == v.orders[0].client_order_id
+    finally:
+        v.stop()
+
+
 def test_a_two_different_client_ids_in_one_call_are_a_caller_mistake() -> None:
     """``clientOrderId`` and the venue's own key naming two ids: refused before sending."""
     v, clock = venue("okx", {})
@@ -323,3 +341,100 @@ def test_b_a_wait_is_only_ever_made_longer_whatever_threads_race() -> None:
     gate.hold_until(10.0)
     gate.hold_until(2.0)
     assert gate.quiet_until == 10.0
+
+
+class _ObserveFails:
+    """The real supervisor, whose ``observe`` fails (a store down under
+    ``on_store_error="raise"``, a supervisor closed at shutdown)."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.real = normalizer.Supervisor()
+        self.exc = exc
+
+    def observe(self, **_: Any) -> Any:
+        raise self.exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        normalizer.SupervisorUnavailable("redis://10.0.0.5:6379: Connection refused"),
+        RuntimeError("the supervisor was closed"),
+    ],
+    ids=["store", "closed"],
+)
+def test_c_a_supervisor_failing_after_a_lost_answer_ends_as_unknown_with_the_id(
+    exc: Exception,
+) -> None:
+    """Whatever the supervisor raises while a sent placement is judged, the caller gets
+    ``OutcomeUnknown`` with the client order id, the supervisor's error as its cause."""
+    v, clock = venue("okx", {0: "lost"})
+    sup = _ObserveFails(exc)
+    try:
+        out = _place(nc.wrap(sync_client("okx", v), supervisor=sup, clock=clock, sleep=clock.sleep))
+        assert len(v.orders) == 1
+        assert isinstance(out, nc.OutcomeUnknown), out
+        assert out.client_order_id == v.orders[0].client_order_id
+        assert out.__cause__ is exc
+    finally:
+        sup.real.close()
+        v.stop()
+
+
+def test_c_a_placement_cancelled_in_flight_still_names_its_client_order_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A caller's ``asyncio.wait_for`` cancels a placement in flight: the order may have
+    landed, so its client order id is in an ``interrupted`` log record (and, from
+    Python 3.11, in a note on the exception)."""
+    import logging
+
+    v, clock = venue("okx", {0: "lost"}, hang_s=0.5)
+
+    async def main() -> BaseException | Any:
+        w = nc.wrap(async_client("okx", v, timeout_ms=400), clock=clock, sleep=clock.asleep)
+        try:
+            return await asyncio.wait_for(
+                w.create_order("BTC/USDT", "limit", "buy", 0.01, 30000.0), 0.1
+            )
+        except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+            return exc
+        finally:
+            await w.close()
+
+    try:
+        with caplog.at_level(logging.INFO, logger="normalizer.ccxt"):
+            out = asyncio.run(main())
+        assert isinstance(out, asyncio.TimeoutError | asyncio.CancelledError)
+        cid = v.orders[0].client_order_id
+        interrupted = [
+            r.normalizer  # type: ignore[attr-defined]
+            for r in caplog.records
+            if getattr(r, "normalizer", {}).get("event") == "interrupted"
+        ]
+        assert [r["client_order_id"] for r in interrupted] == [cid]
+    finally:
+        v.stop()
+
+
+def test_c_what_ccxt_raised_is_the_cause_of_what_the_wrapper_raises() -> None:
+    """The exception ccxt raised stays reachable as ``__cause__``."""
+
+    class Client:
+        id = "binance"
+
+        def __init__(self, exc: Exception) -> None:
+            self.exc = exc
+
+        def create_order(self, *_: Any, **__: Any) -> Any:
+            raise self.exc
+
+    original = ccxt.InsufficientFunds(
+        'binance {"code":-2010,"msg":"Account has insufficient balance for requested action."}'
+    )
+    out = _place(nc.wrap(Client(original), sleep=lambda s: None))
+    assert isinstance(out, nc.RequestRejected), out
+    assert out.__cause__ is original

@@ -154,6 +154,8 @@ class Call:
     sent_at: float | None = None
     #: a placement sent again after its absence was confirmed
     replaced: bool = False
+    #: the latest exception a send raised (the cause of what ends the call)
+    last_error: BaseException | None = None
     not_found_at: list[float] = field(default_factory=list)
     queries: int = 0
     errors: list[NormalizedError] = field(default_factory=list)
@@ -184,6 +186,7 @@ def run(settings: Settings, gate: Gate, call: Call) -> Flow:
         if answer.error is None:
             yield from _succeeded(settings, call, "sent")
             return answer.value
+        call.last_error = answer.error
         advice = yield from _advise(settings, gate, call, answer.error, call.operation)
         # a failure nothing classifies says nothing of whether the order landed either
         unknown = advice.error.outcome is Outcome.UNKNOWN or (
@@ -259,18 +262,25 @@ def _advise(settings: Settings, gate: Gate, call: Call, exc: Exception, operatio
     call.errors.append(err)
     idempotent = operation in (QUERY, CANCEL)
     if settings.supervisor is not None:
-        decision = yield Consult(
-            "observe",
-            {
-                "err": err,
-                "operation": operation,
-                "account": settings.account,
-                "symbol": call.symbol,
-                "request_id": call.client_order_id,
-                "idempotent": idempotent,
-                "attempt": call.attempt,
-            },
-        )
+        try:
+            decision = yield Consult(
+                "observe",
+                {
+                    "err": err,
+                    "operation": operation,
+                    "account": settings.account,
+                    "symbol": call.symbol,
+                    "request_id": call.client_order_id,
+                    "idempotent": idempotent,
+                    "attempt": call.attempt,
+                },
+            )
+        except Exception as failed:  # the supervisor could not judge (its store, closed...)
+            if call.operation != PLACE:
+                raise
+            # a placement was sent: whatever the supervisor says, the order may exist
+            advice = Advice(err, Action.QUERY_THEN_RETRY, 0.0)
+            raise _unknown(settings, call, advice, f"the supervisor failed: {failed}") from failed
         advice = Advice(err, decision.action, float(decision.delay_s or 0.0), decision)
     else:
         rec = recommend(
@@ -290,15 +300,18 @@ def _advise(settings: Settings, gate: Gate, call: Call, exc: Exception, operatio
 def _succeeded(settings: Settings, call: Call, event: str) -> Flow:
     _log(settings, event, call, None)
     if settings.supervisor is not None and call.errors:
-        yield Consult(
-            "observe_success",
-            {
-                "exchange": settings.venue,
-                "account": settings.account,
-                "symbol": call.symbol,
-                "request_id": call.client_order_id,
-            },
-        )
+        try:
+            yield Consult(
+                "observe_success",
+                {
+                    "exchange": settings.venue,
+                    "account": settings.account,
+                    "symbol": call.symbol,
+                    "request_id": call.client_order_id,
+                },
+            )
+        except Exception as failed:  # the order stands; only an early lift is lost
+            _log(settings, "success-not-recorded", call, None, error=str(failed)[:200])
 
 
 def _reconcile(settings: Settings, gate: Gate, call: Call, advice: Advice) -> Flow:
@@ -312,8 +325,11 @@ def _reconcile(settings: Settings, gate: Gate, call: Call, advice: Advice) -> Fl
             yield from _pass_gate(settings, gate, call)
         except SendRefused as refused:  # the order may exist: not "was not sent"
             raise _unknown(settings, call, advice, str(refused), refused.decision) from refused
+        except Exception as failed:  # the supervisor could not say whether a halt holds
+            raise _unknown(settings, call, advice, f"the supervisor failed: {failed}") from failed
         found, failure = yield from _look_up(settings, call)
         if failure is not None:
+            call.last_error = failure
             query_advice = yield from _advise(settings, gate, call, failure, QUERY)
             if query_advice.action not in (Action.RETRY, Action.QUERY_THEN_RETRY):
                 raise _unknown(settings, call, advice, "the status query failed")
@@ -365,7 +381,7 @@ def _look_up(settings: Settings, call: Call) -> Flow:
             return None, None
         return None, answer.error
     params = {recipe.scan_param: cid} if recipe.scan_param else {}
-    for method in ("fetch_open_orders", "fetch_closed_orders"):
+    for method in _scans(settings.client):
         answer = yield Send(method, (call.symbol,), {"params": params})
         if answer.error is not None:
             return None, answer.error
@@ -373,6 +389,18 @@ def _look_up(settings: Settings, call: Call) -> Flow:
             if isinstance(order, dict) and order.get("clientOrderId") == cid:
                 return order, None
     return None, None
+
+
+def _scans(client: Any) -> tuple[str, ...]:
+    """The lists an order may be in: open, then every ended one. Some venues' closed
+    orders are only the filled ones (Bybit's, in ccxt): the cancelled ones too, where
+    the client can list them (a partly filled order that was then cancelled exists)."""
+    has = getattr(client, "has", None) or {}
+    if has.get("fetchCanceledAndClosedOrders"):
+        return ("fetch_open_orders", "fetch_canceled_and_closed_orders")
+    if has.get("fetchCanceledOrders"):
+        return ("fetch_open_orders", "fetch_closed_orders", "fetch_canceled_orders")
+    return ("fetch_open_orders", "fetch_closed_orders")
 
 
 def _stop(
@@ -399,13 +427,15 @@ def _stop(
     if placed_maybe and call.client_order_id:
         text += f"; reconcile client order id {call.client_order_id}"
     kind = OutcomeUnknown if placed_maybe else RequestRejected
-    return kind(
+    stop = kind(
         text,
         action=advice.action,
         error=err,
         client_order_id=call.client_order_id,
         decision=advice.decision,
     )
+    stop.__cause__ = call.last_error  # what ccxt raised, kept for the caller
+    return stop
 
 
 def _unknown(
@@ -414,7 +444,7 @@ def _unknown(
     """Reconciling could not settle it: the order may exist."""
     err = advice.error
     _log(settings, "unknown", call, advice, why=why)
-    return OutcomeUnknown(
+    unknown = OutcomeUnknown(
         f"{settings.venue} {call.method}: {why} after {err.subcategory} ({err.rule_id}); "
         f"reconcile client order id {call.client_order_id}",
         action=Action.QUERY_THEN_RETRY,
@@ -422,6 +452,8 @@ def _unknown(
         client_order_id=call.client_order_id,
         decision=decision if decision is not None else advice.decision,
     )
+    unknown.__cause__ = call.last_error
+    return unknown
 
 
 _NO_SUCH_ORDER = "NOT_FOUND.ORDER"

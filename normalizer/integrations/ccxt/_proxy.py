@@ -190,15 +190,21 @@ class SyncExchange(_Proxy):
     def _run(self, call: Call) -> Any:
         from ._flow import run
 
-        return self._drive(run(self._settings, self._gate, call))
+        try:
+            return self._drive(run(self._settings, self._gate, call))
+        except BaseException as exc:
+            _note(self._settings, exc, call)
+            raise
 
     def _drive(self, flow: Flow) -> Any:
         answer: Any = None
+        failed: Exception | None = None  # the supervisor's, handed to the flow
         while True:
             try:
-                step = flow.send(answer)
+                step = flow.throw(failed) if failed is not None else flow.send(answer)
             except StopIteration as done:
                 return done.value
+            failed = None
             if isinstance(step, Send):
                 try:
                     answer = Sent(getattr(self._exchange, step.method)(*step.args, **step.kwargs))
@@ -209,7 +215,10 @@ class SyncExchange(_Proxy):
                     self._sleep(step.seconds)
                 answer = None
             else:
-                answer = getattr(self._settings.supervisor, step.name)(**step.kwargs)
+                try:
+                    answer = getattr(self._settings.supervisor, step.name)(**step.kwargs)
+                except Exception as exc:
+                    failed = exc
 
 
 class AsyncExchange(_Proxy):
@@ -246,15 +255,24 @@ class AsyncExchange(_Proxy):
         return read
 
     async def _run(self, call: Call) -> Any:
+        try:
+            return await self._drive(call)
+        except BaseException as exc:  # asyncio's cancellation too
+            _note(self._settings, exc, call)
+            raise
+
+    async def _drive(self, call: Call) -> Any:
         from ._flow import run
 
         flow = run(self._settings, self._gate, call)
         answer: Any = None
+        failed: Exception | None = None  # the supervisor's, handed to the flow
         while True:
             try:
-                step = flow.send(answer)
+                step = flow.throw(failed) if failed is not None else flow.send(answer)
             except StopIteration as done:
                 return done.value
+            failed = None
             if isinstance(step, Send):
                 try:
                     method = getattr(self._exchange, step.method)
@@ -266,7 +284,25 @@ class AsyncExchange(_Proxy):
                     await self._sleep(step.seconds)
                 answer = None
             else:
-                answer = await _consult(self._settings.supervisor, step)
+                try:
+                    answer = await _consult(self._settings.supervisor, step)
+                except Exception as exc:
+                    failed = exc
+
+
+def _note(settings: Settings, exc: BaseException, call: Call) -> None:
+    """A placement that ends in anything but the wrapper's own answer (a cancellation, an
+    interrupt, a bug) says which client order id to reconcile, on the exception (Python
+    3.11+) and in a log record: it may have been sent."""
+    from ..._core.errors import ActionRequired
+    from ._flow import _log
+
+    if call.operation != PLACE or call.sent_at is None or isinstance(exc, ActionRequired):
+        return
+    _log(settings, "interrupted", call, None, error=type(exc).__name__)
+    add = getattr(exc, "add_note", None)
+    if add is not None:
+        add(f"client order id {call.client_order_id}: the order may exist, reconcile it")
 
 
 async def _consult(supervisor: Any, step: Consult) -> Any:

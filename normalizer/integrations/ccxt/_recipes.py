@@ -20,6 +20,10 @@ exchange classes and the venues' docs):
 
 Any other venue gets the scan (open, then closed orders, matched on
 ``clientOrderId``), which every ccxt exchange with those two methods supports.
+The scan reads the cancelled orders too where the client lists them
+(``fetch_canceled_and_closed_orders`` or ``fetch_canceled_orders``): ccxt's
+Bybit lists only filled orders as closed, and a partly filled order that was
+then cancelled exists.
 
 A caller may give the id under the venue's own key, which ccxt reads before
 ``clientOrderId`` (``native``: okx ``clOrdId``, binance ``newClientOrderId``,
