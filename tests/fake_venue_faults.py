@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import ccxt
 from fake_venue import FakeVenue, Order, VirtualClock, point
@@ -191,3 +192,57 @@ def async_client(flavour: str, v: FakeVenue, timeout_ms: int = 150) -> Any:
         {"apiKey": "k", "secret": "czNjcmV0", "password": "p", "timeout": timeout_ms}
     )
     return point(c, v)
+
+
+class AlgoVenue(Venue):
+    """OKX's book of conditional orders (``/trade/order-algo``), where ccxt places a
+    trigger order and where only ``trigger=True`` finds it again."""
+
+    algo: Any = ()  # the conditional orders (a list set on the instance)
+
+    def _handle(self, h: Any) -> None:
+        url = urlsplit(h.path)
+        if (h.command, url.path) == ("POST", "/api/v5/trade/order-algo"):
+            length = int(h.headers.get("Content-Length") or 0)
+            p = json.loads(h.rfile.read(length).decode())
+            now = self.clock()
+            with self.lock:
+                self.requests += 1
+                n = self.placements
+                self.placements += 1
+                cid = p.get("algoClOrdId") or p.get("clOrdId")
+                price = str(p.get("orderPx") or p.get("triggerPx"))
+                order = Order(
+                    5000 + len(self.algo), cid, p["instId"], p["side"], price, p["sz"], now
+                )
+                self.algo.append(order)
+            if self.faults(n) == "lost":
+                time.sleep(self.hang_s)
+                h.close_connection = True
+                return
+            row = {"algoId": str(order.id), "algoClOrdId": cid, "sCode": "0", "sMsg": ""}
+            self._send(h, 200, {"code": "0", "msg": "", "data": [row]})
+            return
+        if url.path == "/api/v5/trade/order-algo":  # GET by algoClOrdId
+            q = dict(parse_qsl(url.query))
+            wanted = (q.get("algoClOrdId"), q.get("clOrdId"))
+            rows = [o for o in self.algo if o.client_order_id in wanted]
+            if rows:
+                o = rows[0]
+                row = {
+                    "instId": o.symbol,
+                    "algoId": str(o.id),
+                    "algoClOrdId": o.client_order_id,
+                    "ordType": "trigger",
+                    "side": o.side,
+                    "sz": o.amount,
+                    "orderPx": o.price,
+                    "triggerPx": o.price,
+                    "state": "live",
+                    "cTime": str(int(o.placed_at * 1000)),
+                }
+                self._send(h, 200, {"code": "0", "msg": "", "data": [row]})
+            else:
+                self._send(h, 200, {"code": "51603", "msg": "Order does not exist", "data": []})
+            return
+        super()._handle(h)

@@ -17,7 +17,8 @@ from normalizer import Action
 
 ccxt = pytest.importorskip("ccxt")
 
-from fake_venue_faults import async_client, sync_client, venue  # noqa: E402
+from fake_venue import VirtualClock  # noqa: E402
+from fake_venue_faults import AlgoVenue, async_client, sync_client, venue  # noqa: E402
 
 from normalizer.integrations.ccxt._flow import Gate  # noqa: E402
 
@@ -143,6 +144,24 @@ def test_a_an_order_that_ended_cancelled_is_found_not_placed_again(status: str) 
         assert v.duplicates() == 0
         assert isinstance(out, dict), out
         assert out["clientOrderId"] == v.orders[0].client_order_id
+    finally:
+        v.stop()
+
+
+def test_a_a_conditional_order_is_looked_up_in_the_book_it_was_placed_in() -> None:
+    """ccxt places an OKX trigger order in the venue's book of conditional orders; a
+    lost answer is looked up there (ccxt's ``trigger=True``), so it is found, not
+    placed again."""
+    clock = VirtualClock()
+    v = AlgoVenue("okx", clock, faults=lambda n: {0: "lost"}.get(n)).start()
+    v.algo = []
+    try:
+        out = _place(
+            nc.wrap(sync_client("okx", v), clock=clock, sleep=clock.sleep),
+            params={"triggerPrice": 29500.0},
+        )
+        assert len(v.algo) == 1
+        assert isinstance(out, dict), out
     finally:
         v.stop()
 

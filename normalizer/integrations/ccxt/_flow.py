@@ -156,6 +156,8 @@ class Call:
     replaced: bool = False
     #: the latest exception a send raised (the cause of what ends the call)
     last_error: BaseException | None = None
+    #: a conditional (trigger) order: venues keep them in a book of their own
+    conditional: bool = False
     not_found_at: list[float] = field(default_factory=list)
     queries: int = 0
     errors: list[NormalizedError] = field(default_factory=list)
@@ -367,8 +369,9 @@ def _look_up(settings: Settings, call: Call) -> Flow:
     """``(order, None)``, ``(None, None)`` when the venue says it has no such order, or
     ``(None, exc)`` when the query itself failed."""
     cid, recipe = call.client_order_id, settings.recipe
+    book = {"trigger": True} if call.conditional else {}  # ccxt's unified switch
     if recipe.by_id:
-        params = {recipe.param: cid} if recipe.param else {}
+        params = {recipe.param: cid, **book} if recipe.param else dict(book)
         order_id = None if recipe.param else cid
         answer: Sent = yield Send("fetch_order", (order_id, call.symbol), {"params": params})
         if answer.error is None:
@@ -380,7 +383,7 @@ def _look_up(settings: Settings, call: Call) -> Flow:
         if err.subcategory == _NO_SUCH_ORDER:  # the venue's word, not a gateway's 404 page
             return None, None
         return None, answer.error
-    params = {recipe.scan_param: cid} if recipe.scan_param else {}
+    params = {recipe.scan_param: cid, **book} if recipe.scan_param else dict(book)
     for method in _scans(settings.client):
         answer = yield Send(method, (call.symbol,), {"params": params})
         if answer.error is not None:

@@ -53,6 +53,9 @@ _WRITES = {
     "edit_order": AMEND,
 }
 _ORDER_ARGS = ("symbol", "type", "side", "amount", "price", "params")
+#: ccxt's unified parameters that make an order a conditional (trigger) one
+_CONDITIONAL = ("triggerPrice", "stopPrice", "stopLossPrice", "takeProfitPrice",
+                "trailingPercent", "trailingAmount", "trailingTriggerPrice")  # fmt: skip
 WHILE_HALTED = ("refuse", "allow_exits")
 #: ccxt's camelCase spellings of the methods the flow carries out
 _CAMEL = {"createOrder": "create_order", "cancelOrder": "cancel_order",
@@ -133,6 +136,7 @@ class _Proxy:
             symbol=bound.get("symbol"),
             client_order_id=str(cid),
             exit=bool(params.get("reduceOnly") or params.get("reduce_only")),
+            conditional=any(params.get(k) is not None for k in _CONDITIONAL),
         )
 
     def _write_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
