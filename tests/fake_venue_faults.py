@@ -12,15 +12,32 @@ import ccxt
 from fake_venue import FakeVenue, Order, VirtualClock, point
 
 
-class Venue(FakeVenue):
-    """FakeVenue plus a few more faults:
+def _okx_duplicate(cid: str) -> tuple[int, dict[str, Any]]:
+    row = {"clOrdId": cid, "ordId": "", "sCode": "51016", "sMsg": "Duplicated clOrdId"}
+    return 200, {"code": "1", "msg": "All operations failed", "data": [row]}
 
-    - "dropped": answer lost and the order NOT accepted;
-    - "short": order accepted, a 200 whose body is cut short (Content-Length says more);
-    - reject_dup: a placement reusing a client order id of an existing order is
-      refused as the real venue does (okx 51016 / binance -2010);
-    - status_of: the venue-side status of an order (bybit), and the history
-      endpoint honours ccxt's orderStatus filter as Bybit does.
+
+_DUPLICATE = {
+    "okx": _okx_duplicate,
+    "binance": lambda cid: (400, {"code": -2010, "msg": "Duplicate order sent."}),
+    "bybit": lambda cid: (
+        200,
+        {"retCode": 110072, "retMsg": "OrderLinkedID is duplicate", "result": {}, "time": 0},
+    ),
+}
+
+
+class Venue(FakeVenue):
+    """FakeVenue with more faults (by placement number, as ``faults`` gives them):
+
+    - ``"dropped"``: the answer is lost and the order was NOT accepted;
+    - ``"accept:<status>:<page>"``: the order is accepted, and the answer is that
+      status and page (a Cloudflare 524, a 200 that is not JSON);
+    - ``reject_dup``: a placement reusing the client order id of an existing order
+      is refused as the venue refuses it (OKX 51016, Binance -2010, Bybit 110072);
+    - ``query_pages``: raw answers to the next status queries (a gateway's page);
+    - ``bybit_status``: the status Bybit's history reports for every order, and the
+      history endpoint honours ccxt's ``orderStatus`` filter as Bybit does.
     """
 
     reject_dup: bool = False
@@ -36,43 +53,7 @@ class Venue(FakeVenue):
         if self.reject_dup and any(o.client_order_id == cid for o in self.orders):
             with self.lock:
                 self.placements += 1
-            if self.flavour == "okx":
-                row = {"clOrdId": cid, "ordId": "", "sCode": "51016", "sMsg": "Duplicated clOrdId"}
-                self._send(h, 200, {"code": "1", "msg": "All operations failed", "data": [row]})
-            elif self.flavour == "binance":
-                self._send(h, 400, {"code": -2010, "msg": "Duplicate order sent."})
-            else:
-                self._send(
-                    h,
-                    200,
-                    {
-                        "retCode": 110072,
-                        "retMsg": "OrderLinkedID is duplicate",
-                        "result": {},
-                        "time": 0,
-                    },
-                )
-            return
-        if getattr(self, "one_order_budget", False) and self.orders:
-            with self.lock:
-                self.placements += 1
-            if self.flavour == "okx":
-                row = {
-                    "clOrdId": cid,
-                    "ordId": "",
-                    "sCode": "51008",
-                    "sMsg": "Order failed. Insufficient USDT balance in account.",
-                }
-                self._send(h, 200, {"code": "1", "msg": "All operations failed", "data": [row]})
-            else:
-                self._send(
-                    h,
-                    400,
-                    {
-                        "code": -2010,
-                        "msg": "Account has insufficient balance for requested action.",
-                    },
-                )
+            self._send(h, *_DUPLICATE[self.flavour](cid))
             return
         if fault == "dropped":
             with self.lock:
@@ -81,64 +62,21 @@ class Venue(FakeVenue):
             h.close_connection = True
             return
         if fault and fault.startswith("accept:"):
-            # accept, then answer with the given status and body: "accept:524:<html>..."
             _, status, page = fault.split(":", 2)
             with self.lock:
                 self.placements += 1
-                order = Order(
-                    1000 + len(self.orders),
-                    cid,
-                    str(params.get("symbol") or params.get("instId")),
-                    str(params.get("side")).lower(),
-                    str(params.get("price") or params.get("px")),
-                    str(params.get("quantity") or params.get("sz") or params.get("qty")),
-                    now,
+                self.orders.append(
+                    Order(
+                        1000 + len(self.orders),
+                        cid,
+                        str(params.get("symbol") or params.get("instId")),
+                        str(params.get("side")).lower(),
+                        str(params.get("price") or params.get("px")),
+                        str(params.get("quantity") or params.get("sz") or params.get("qty")),
+                        now,
+                    )
                 )
-                self.orders.append(order)
             self._send_raw(h, int(status), page.encode(), "text/html")
-            return
-        if fault == "badchunk":  # accepted; the chunked body is malformed (a proxy mangling it)
-            with self.lock:
-                self.placements += 1
-                order = Order(
-                    1000 + len(self.orders),
-                    cid,
-                    str(params.get("symbol") or params.get("instId")),
-                    str(params.get("side")).lower(),
-                    str(params.get("price") or params.get("px")),
-                    str(params.get("quantity") or params.get("sz") or params.get("qty")),
-                    now,
-                )
-                self.orders.append(order)
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Transfer-Encoding", "chunked")
-            h.end_headers()
-            h.wfile.write(b'5\r\n{"cod\r\nZZ\r\n')
-            h.wfile.flush()
-            h.close_connection = True
-            return
-        if fault == "short":
-            with self.lock:
-                self.placements += 1
-                order = Order(
-                    1000 + len(self.orders),
-                    cid,
-                    str(params.get("symbol") or params.get("instId")),
-                    str(params.get("side")).lower(),
-                    str(params.get("price") or params.get("px")),
-                    str(params.get("quantity") or params.get("sz") or params.get("qty")),
-                    now,
-                )
-                self.orders.append(order)
-            data = json.dumps(self._placed_body(order)).encode()
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(data) + 100))
-            h.end_headers()
-            h.wfile.write(data[: len(data) // 2])
-            h.wfile.flush()
-            h.close_connection = True
             return
         super()._place(h, params, now)
 

@@ -30,6 +30,17 @@ def _place(proxy: Any, price: float = 30000.0, params: dict[str, Any] | None = N
         return exc
 
 
+async def _place_async(v: Any, clock: Any) -> Any:
+    """``_place`` through an async OKX client, closed afterwards."""
+    w = nc.wrap(async_client("okx", v), clock=clock, sleep=clock.asleep)
+    try:
+        return await w.create_order("BTC/USDT", "limit", "buy", 0.01, 30000.0)
+    except nc.ActionRequired as exc:
+        return exc
+    finally:
+        await w.close()
+
+
 def _halt(key: str, until: float = 1e12) -> Any:
     from normalizer.supervisor import Halt
 
@@ -91,17 +102,8 @@ def test_a_async_an_order_is_aged_from_the_send_that_may_have_landed() -> None:
     """The same rule, awaited: 429, then an accepted order whose answer is lost."""
     v, clock = venue("okx", {0: "limit429", 1: "lost"}, wait_s=10, visibility_s=4.5)
 
-    async def main() -> Any:
-        w = nc.wrap(async_client("okx", v), clock=clock, sleep=clock.asleep)
-        try:
-            return await w.create_order("BTC/USDT", "limit", "buy", 0.01, 30000.0)
-        except nc.ActionRequired as exc:
-            return exc
-        finally:
-            await w.close()
-
     try:
-        out = asyncio.run(main())
+        out = asyncio.run(_place_async(v, clock))
         assert v.duplicates() == 0
         assert isinstance(out, dict), out
     finally:
@@ -265,18 +267,9 @@ def test_c_an_answer_without_the_order_is_reconciled_not_taken_as_placed_or_reje
     is not the venue's JSON): the call reconciles and returns the order found."""
     v, clock = venue("okx", {0: fault})
 
-    async def amain() -> Any:
-        w = nc.wrap(async_client("okx", v), clock=clock, sleep=clock.asleep)
-        try:
-            return await w.create_order("BTC/USDT", "limit", "buy", 0.01, 30000.0)
-        except nc.ActionRequired as exc:
-            return exc
-        finally:
-            await w.close()
-
     try:
         if mode == "async":
-            out = asyncio.run(amain())
+            out = asyncio.run(_place_async(v, clock))
         else:
             out = _place(nc.wrap(sync_client("okx", v), clock=clock, sleep=clock.sleep))
         assert len(v.orders) == 1
