@@ -190,10 +190,7 @@ def run(settings: Settings, gate: Gate, call: Call) -> Flow:
             return answer.value
         call.last_error = answer.error
         advice = yield from _advise(settings, gate, call, answer.error, call.operation)
-        # a failure nothing classifies says nothing of whether the order landed either
-        unknown = advice.error.outcome is Outcome.UNKNOWN or (
-            advice.error.category is Category.UNKNOWN
-        )
+        unknown = _unsettled(advice.error)
         if call.operation == PLACE and (advice.action is Action.QUERY_THEN_RETRY or unknown):
             # never resent blindly: settle the outcome first
             found = yield from _reconcile(settings, gate, call, advice)
@@ -415,11 +412,7 @@ def _stop(
     placed_maybe = call.replaced or (
         not settled
         and call.operation != QUERY
-        and (
-            err.outcome is Outcome.UNKNOWN
-            or err.category is Category.UNKNOWN
-            or advice.action is Action.QUERY_THEN_RETRY
-        )
+        and (_unsettled(err) or advice.action is Action.QUERY_THEN_RETRY)
     )
     why = settled or note or f"advice {advice.action.value}"
     text = (
@@ -460,6 +453,12 @@ def _unknown(
 
 
 _NO_SUCH_ORDER = "NOT_FOUND.ORDER"
+
+
+def _unsettled(err: NormalizedError) -> bool:
+    """Whether the request may have taken effect: an unknown outcome, or a failure
+    nothing classifies (which says nothing of whether the order landed either)."""
+    return err.outcome is Outcome.UNKNOWN or err.category is Category.UNKNOWN
 
 
 class UnreadableAnswer(Exception):

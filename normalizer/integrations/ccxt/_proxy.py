@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..._core.arguments import attempt_of, callable_of
-from ..._core.errors import ArgumentTypeError, ArgumentValueError
+from ..._core.errors import ActionRequired, ArgumentTypeError, ArgumentValueError
 from ..._engine.recommend import _policy as read_policy
 from ._flow import (
     AMEND,
@@ -41,6 +41,7 @@ from ._flow import (
     Sent,
     Settings,
     Wait,
+    _log,
 )
 from ._recipes import as_sent, new_client_order_id, recipe_for
 
@@ -57,9 +58,8 @@ _ORDER_ARGS = ("symbol", "type", "side", "amount", "price", "params")
 _CONDITIONAL = ("triggerPrice", "stopPrice", "stopLossPrice", "takeProfitPrice",
                 "trailingPercent", "trailingAmount", "trailingTriggerPrice")  # fmt: skip
 WHILE_HALTED = ("refuse", "allow_exits")
-#: ccxt's camelCase spellings of the methods the flow carries out
-_CAMEL = {"createOrder": "create_order", "cancelOrder": "cancel_order",
-          "cancelAllOrders": "cancel_all_orders", "editOrder": "edit_order"}  # fmt: skip
+#: ccxt's camelCase spellings of the writes the flow carries out (``createOrder`` ...)
+_CAMEL = {re.sub(r"_(\w)", lambda m: m[1].upper(), name): name for name in _WRITES}
 #: other ways ccxt has to place, cancel or edit orders (either spelling, snake-cased): refused
 _OTHER_ORDER_CALL = re.compile(r"^(create|cancel|edit)_.*order")
 _HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -298,9 +298,6 @@ def _note(settings: Settings, exc: BaseException, call: Call) -> None:
     """A placement that ends in anything but the wrapper's own answer (a cancellation, an
     interrupt, a bug) says which client order id to reconcile, on the exception (Python
     3.11+) and in a log record: it may have been sent."""
-    from ..._core.errors import ActionRequired
-    from ._flow import _log
-
     if call.operation != PLACE or call.sent_at is None or isinstance(exc, ActionRequired):
         return
     _log(settings, "interrupted", call, None, error=type(exc).__name__)
